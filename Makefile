@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine:
+#   make report   - bootstrap .venv, then run the monthly audit on the synthetic borough
+#   make test     - bootstrap .venv, then lint and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA   ?= data/synthetic
+
+.PHONY: report test lint notebooks bench synth validate clean lock
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+report: $(STAMP)
+	@test -f $(DATA)/children.csv || $(BIN)/audit synth --out $(DATA)
+	$(BIN)/audit validate $(DATA)
+
+lint: $(STAMP)
+	$(BIN)/ruff check audit_lib tests benchmarks
+	$(BIN)/ruff format --check audit_lib tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest -n auto
+
+notebooks: $(STAMP)
+	$(BIN)/audit notebooks --data $(DATA)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_synthetic.py
+
+synth: $(STAMP)
+	$(BIN)/audit synth --out $(DATA)
+
+validate: $(STAMP)
+	$(BIN)/audit validate $(DATA)
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache
+
+lock: $(STAMP)
+	(echo "# Exact versions installed by make (Python 3.11+). Regenerate: make lock"; \
+	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -viE "^(pip|audit.lib)==") > requirements.lock

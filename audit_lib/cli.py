@@ -1,0 +1,109 @@
+"""The ``audit`` command: ``audit synth | validate | notebooks``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from .synthetic import SynthConfig, generate, write_borough
+
+    cfg = SynthConfig(
+        seed=args.seed,
+        children=args.children,
+        start=args.start,
+        extract_date=args.extract_date,
+        end=args.end,
+    )
+    t0 = time.perf_counter()
+    borough = generate(cfg)
+    paths = write_borough(borough, args.out)
+    seconds = time.perf_counter() - t0
+    size = sum(p.stat().st_size for p in paths) / 1e6
+    rows = sum(len(f) for f in borough.tables.values())
+    print(
+        f"wrote {len(paths)} files ({rows:,} rows, {size:.1f} MB) to {args.out} "
+        f"in {seconds:.1f} s: {borough.truth['window']['start']} to {borough.truth['window']['end']}"
+    )
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .load import LoadError, load_tables
+
+    try:
+        _, report = load_tables(args.dir, extract_date=args.extract_date)
+    except LoadError as exc:
+        print(f"audit validate: {exc}", file=sys.stderr)
+        return 2
+    print(report.to_text())
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    return 1 if report.unusable else 0
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    """Re-execute the committed notebooks in place on the default data."""
+    import papermill as pm
+
+    folder = Path(args.notebooks)
+    books = sorted(folder.glob("*.ipynb"))
+    if not books:
+        print(f"no notebooks in {folder}")
+        return 0
+    for nb in books:
+        print(f"executing {nb}")
+        pm.execute_notebook(
+            str(nb), str(nb), kernel_name="python3", cwd=str(folder), progress_bar=False,
+            parameters={"data_dir": str(Path(args.data).resolve())},
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audit", description="Quality-assurance audits for children's social care."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="generate the synthetic borough")
+    s.add_argument("--seed", type=int, default=20211)
+    s.add_argument("--out", default="data/synthetic")
+    s.add_argument("--children", type=int, default=86_000, help="resident children under 18")
+    s.add_argument("--start", default="2021-04-01", help="first day of the window (YYYY-MM-DD)")
+    s.add_argument("--end", default=None, help="last day (default: end of the last complete "
+                   "month before the extract date)")
+    s.add_argument("--extract-date", default="2026-11-01")
+    s.set_defaults(func=_synth)
+
+    v = sub.add_parser("validate", help="check a canonical data folder and report its data quality")
+    v.add_argument("dir")
+    v.add_argument("--extract-date", default=None,
+                   help="dates after this are errors (default: extract.json, else today)")
+    v.add_argument("--json", default=None, help="also write the report as JSON here")
+    v.set_defaults(func=_validate)
+
+    n = sub.add_parser("notebooks", help="re-execute the committed notebooks in place")
+    n.add_argument("--notebooks", default="notebooks")
+    n.add_argument("--data", default="data/synthetic")
+    n.set_defaults(func=_notebooks)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

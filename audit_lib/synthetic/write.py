@@ -1,0 +1,30 @@
+"""Write a generated borough as a canonical data folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..load import write_csv
+from .generate import Borough
+
+
+def write_borough(borough: Borough, out: str | Path) -> list[Path]:
+    """Write one CSV per canonical table, truth.json and extract.json; return the paths.
+
+    Output is byte-identical for the same borough (no timestamps, fixed ordering).
+    """
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in borough.tables.items():
+        path = folder / f"{name}.csv"
+        write_csv(frame, path)
+        paths.append(path)
+    truth = folder / "truth.json"
+    truth.write_text(json.dumps(borough.truth, indent=1, sort_keys=False) + "\n")
+    extract = folder / "extract.json"
+    extract.write_text(
+        json.dumps({"extract_date": borough.truth["extract_date"], "source": "synthetic"}) + "\n"
+    )
+    return [*paths, truth, extract]

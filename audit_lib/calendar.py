@@ -13,7 +13,7 @@ day 0 itself not counted (METRICS.md, "Working days").
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import holidays
 import numpy as np
@@ -31,14 +31,14 @@ FIRST_YEAR = 1990
 LAST_YEAR = 2060
 
 
-@lru_cache(maxsize=None)
+@cache
 def _holiday_array(first_year: int = FIRST_YEAR, last_year: int = LAST_YEAR) -> np.ndarray:
     cal = holidays.country_holidays("GB", subdiv="ENG", years=range(first_year, last_year + 1))
     days = np.array(sorted(cal.keys()), dtype="datetime64[D]")
     return days[np.is_busday(days)]  # drop the weekend date listed beside a substitute day
 
 
-@lru_cache(maxsize=None)
+@cache
 def _calendar() -> np.busdaycalendar:
     return np.busdaycalendar(weekmask="1111100", holidays=_holiday_array())
 
@@ -96,7 +96,9 @@ def add_working_days(dates, n) -> pd.Series:
     for direction in ("backward", "forward"):
         sel = roll == direction
         if sel.any():
-            out[sel] = np.busday_offset(days[sel], n_arr[sel], roll=direction, busdaycal=_calendar())
+            out[sel] = np.busday_offset(
+                days[sel], n_arr[sel], roll=direction, busdaycal=_calendar()
+            )
     out = np.where(n_arr == 0, days, out)  # zero working days after d is d itself
     return _wrap(out, mask, index, scalar)
 

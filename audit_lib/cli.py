@@ -61,7 +61,11 @@ def _notebooks(args: argparse.Namespace) -> int:
     for nb in books:
         print(f"executing {nb}")
         pm.execute_notebook(
-            str(nb), str(nb), kernel_name="python3", cwd=str(folder), progress_bar=False,
+            str(nb),
+            str(nb),
+            kernel_name="python3",
+            cwd=str(folder),
+            progress_bar=False,
             parameters={"data_dir": str(Path(args.data).resolve())},
         )
     return 0
@@ -78,15 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="data/synthetic")
     s.add_argument("--children", type=int, default=86_000, help="resident children under 18")
     s.add_argument("--start", default="2021-04-01", help="first day of the window (YYYY-MM-DD)")
-    s.add_argument("--end", default=None, help="last day (default: end of the last complete "
-                   "month before the extract date)")
+    s.add_argument(
+        "--end",
+        default=None,
+        help="last day (default: end of the last complete month before the extract date)",
+    )
     s.add_argument("--extract-date", default="2026-11-01")
     s.set_defaults(func=_synth)
 
     v = sub.add_parser("validate", help="check a canonical data folder and report its data quality")
     v.add_argument("dir")
-    v.add_argument("--extract-date", default=None,
-                   help="dates after this are errors (default: extract.json, else today)")
+    v.add_argument(
+        "--extract-date",
+        default=None,
+        help="dates after this are errors (default: extract.json, else today)",
+    )
     v.add_argument("--json", default=None, help="also write the report as JSON here")
     v.set_defaults(func=_validate)
 

@@ -198,8 +198,15 @@ class _Checker:
         """Record a finding; with a mask of rows, count them and (for errors) reject them."""
         if mask is None:
             self.findings.append(
-                dict(table=self.table.name, column=column or "", check=check,
-                     severity=severity, rows=0, message=message, examples="")
+                dict(
+                    table=self.table.name,
+                    column=column or "",
+                    check=check,
+                    severity=severity,
+                    rows=0,
+                    message=message,
+                    examples="",
+                )
             )
             return
         mask = pd.Series(np.asarray(mask, dtype=bool), index=self.raw.index)
@@ -207,15 +214,22 @@ class _Checker:
         if n == 0:
             return
         idx = mask[mask].index[:EXAMPLES]
-        vals = values if values is not None else (self.raw[column] if column in self.raw else None)
+        vals = values if values is not None else self.raw.get(column)
         examples = "; ".join(
             f"line {self.lines[self.raw.index.get_loc(i)]}"
             + (f": {vals.loc[i]!s}" if vals is not None else "")
             for i in idx
         )
         self.findings.append(
-            dict(table=self.table.name, column=column or "", check=check, severity=severity,
-                 rows=n, message=message, examples=examples)
+            dict(
+                table=self.table.name,
+                column=column or "",
+                check=check,
+                severity=severity,
+                rows=n,
+                message=message,
+                examples=examples,
+            )
         )
         if severity == "error":
             reason = f"{check}: {column}" if column else check
@@ -250,8 +264,13 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
             unknown = present & ~norm.isin(col.codes)
             sev = "error" if col.strict else "warning"
             note = "row rejected" if col.strict else "value kept as written"
-            chk.add(col.name, "unknown code", sev,
-                    f"{col.name} not in the DfE/canonical code list ({note})", unknown)
+            chk.add(
+                col.name,
+                "unknown code",
+                sev,
+                f"{col.name} not in the DfE/canonical code list ({note})",
+                unknown,
+            )
         return norm.astype("string")
 
     if col.kind == "date":
@@ -260,8 +279,13 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
         if left.any():
             dmy = pd.to_datetime(s.where(left), format="%d/%m/%Y", errors="coerce")
             ok_dmy = left & dmy.notna()
-            chk.add(col.name, "dd/mm/YYYY date", "warning",
-                    f"{col.name} written dd/mm/YYYY, read day first", ok_dmy)
+            chk.add(
+                col.name,
+                "dd/mm/YYYY date",
+                "warning",
+                f"{col.name} written dd/mm/YYYY, read day first",
+                ok_dmy,
+            )
             iso = iso.where(~ok_dmy, dmy)
         bad = present & iso.isna()
         chk.add(col.name, "unreadable date", "error", f"{col.name} is not a date", bad)
@@ -272,8 +296,13 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
         out = pd.Series(pd.NA, index=s.index, dtype="boolean")
         out[low.isin(_TRUE)] = True
         out[low.isin(_FALSE)] = False
-        chk.add(col.name, "unreadable yes/no", "error",
-                f"{col.name} is not true/false, yes/no or 1/0", present & out.isna())
+        chk.add(
+            col.name,
+            "unreadable yes/no",
+            "error",
+            f"{col.name} is not true/false, yes/no or 1/0",
+            present & out.isna(),
+        )
         return out
 
     if col.kind == "int":
@@ -286,8 +315,13 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
             out_of_range |= (num < col.min).fillna(False)
         if col.max is not None:
             out_of_range |= (num > col.max).fillna(False)
-        chk.add(col.name, "out of range", "error",
-                f"{col.name} outside {col.min}..{col.max}", out_of_range.to_numpy())
+        chk.add(
+            col.name,
+            "out of range",
+            "error",
+            f"{col.name} outside {col.min}..{col.max}",
+            out_of_range.to_numpy(),
+        )
         return num
 
     raise ValueError(f"unknown column kind {col.kind}")  # pragma: no cover - model bug
@@ -313,13 +347,24 @@ def _check_table(
     for rule in table.date_orders:
         bad = (typed[rule.later] < typed[rule.earlier]).fillna(False)
         values = raw[rule.earlier].str.strip() + " > " + raw[rule.later].str.strip()
-        chk.add(f"{rule.earlier}/{rule.later}", "end before start", rule.severity,
-                f"{rule.later} is before {rule.earlier}", bad, values=values)
+        chk.add(
+            f"{rule.earlier}/{rule.later}",
+            "end before start",
+            rule.severity,
+            f"{rule.later} is before {rule.earlier}",
+            bad,
+            values=values,
+        )
 
     for name in table.columns_of("date"):
         future = (typed[name] > extract_date).fillna(False)
-        chk.add(name, "date after extract", "error",
-                f"{name} is after the extract date {extract_date:%Y-%m-%d}", future)
+        chk.add(
+            name,
+            "date after extract",
+            "error",
+            f"{name} is after the extract date {extract_date:%Y-%m-%d}",
+            future,
+        )
 
     if "child_id" in typed and "children" in parents and table.name != "children":
         dob = typed["child_id"].map(parents["children"].set_index("child_id")["date_of_birth"])
@@ -338,23 +383,38 @@ def _check_table(
         has_key = typed[cols].notna().all(axis=1)
         known = pd.MultiIndex.from_frame(parent[list(fk.ref_columns)].set_axis(cols, axis=1))
         found = pd.MultiIndex.from_frame(typed[cols]).isin(known)
-        chk.add(",".join(cols), "orphan key", "error",
-                f"{','.join(cols)} not found in {fk.ref_table} (or that row was rejected)",
-                has_key & ~found)
+        chk.add(
+            ",".join(cols),
+            "orphan key",
+            "error",
+            f"{','.join(cols)} not found in {fk.ref_table} (or that row was rejected)",
+            has_key & ~found,
+        )
 
     # Duplicates are judged among rows that are otherwise valid, so a rejected row
     # never causes a good one to be rejected as its duplicate.
     ok = ~chk.rejected
     key = list(table.key)
     exact = ok & raw.duplicated(keep="first") & ok
-    chk.add(",".join(key), "exact duplicate row", "error", "row repeats an earlier row", exact,
-            values=raw[key].astype(str).agg("|".join, axis=1))
+    chk.add(
+        ",".join(key),
+        "exact duplicate row",
+        "error",
+        "row repeats an earlier row",
+        exact,
+        values=raw[key].astype(str).agg("|".join, axis=1),
+    )
     ok = ~chk.rejected
     dup = pd.Series(False, index=raw.index)
-    dup[ok] = typed.loc[ok, key].duplicated(keep="first")
-    chk.add(",".join(key), "duplicate key", "error",
-            f"key ({', '.join(key)}) repeats an earlier row with different values; first kept",
-            dup, values=raw[key].astype(str).agg("|".join, axis=1))
+    dup[ok] = typed.loc[ok, key].duplicated(keep="first").to_numpy(dtype=bool)
+    chk.add(
+        ",".join(key),
+        "duplicate key",
+        "error",
+        f"key ({', '.join(key)}) repeats an earlier row with different values; first kept",
+        dup,
+        values=raw[key].astype(str).agg("|".join, axis=1),
+    )
 
     return typed, chk
 
@@ -371,19 +431,32 @@ def _load_one(
     summary = dict(table=name, status="ok", file="", rows_read=0, rows_kept=0, rows_rejected=0)
 
     def finding(check, severity, message, column="", rows=0):
-        return dict(table=name, column=column, check=check, severity=severity,
-                    rows=rows, message=message, examples="")
+        return dict(
+            table=name,
+            column=column,
+            check=check,
+            severity=severity,
+            rows=rows,
+            message=message,
+            examples="",
+        )
 
     if path is None:
         if table.required:
             summary["status"] = "unusable"
-            return table.empty(), summary, [
-                finding("missing table", "error", f"required table {name} has no file")
-            ], empty_rejected
+            return (
+                table.empty(),
+                summary,
+                [finding("missing table", "error", f"required table {name} has no file")],
+                empty_rejected,
+            )
         summary["status"] = "missing"
-        return table.empty(), summary, [
-            finding("missing table", "info", f"optional table {name} not supplied")
-        ], empty_rejected
+        return (
+            table.empty(),
+            summary,
+            [finding("missing table", "info", f"optional table {name} not supplied")],
+            empty_rejected,
+        )
 
     summary["file"] = path.name
     findings: list[dict] = []
@@ -394,17 +467,29 @@ def _load_one(
             raw, bad_lines, encoding = _read_parquet(path), [], "parquet"
         else:
             raw, bad_lines, encoding = _read_csv(path)
-    except (OSError, ValueError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (
+        OSError,
+        ValueError,
+        UnicodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as exc:
         summary["status"] = "unusable"
         msg = "file is empty" if isinstance(exc, pd.errors.EmptyDataError) else str(exc)
-        return table.empty(), summary, [
-            finding("unreadable file", "error", f"{path.name}: {msg}")
-        ], empty_rejected
+        return (
+            table.empty(),
+            summary,
+            [finding("unreadable file", "error", f"{path.name}: {msg}")],
+            empty_rejected,
+        )
     except Exception as exc:  # pyarrow and friends raise their own types
         summary["status"] = "unusable"
-        return table.empty(), summary, [
-            finding("unreadable file", "error", f"{path.name}: {type(exc).__name__}: {exc}")
-        ], empty_rejected
+        return (
+            table.empty(),
+            summary,
+            [finding("unreadable file", "error", f"{path.name}: {type(exc).__name__}: {exc}")],
+            empty_rejected,
+        )
 
     if encoding not in ("utf-8", "parquet"):
         sev = "warning" if encoding == "cp1252" else "info"
@@ -424,29 +509,45 @@ def _load_one(
     rows_read = len(raw) + len(bad_lines)
     summary["rows_read"] = rows_read
     if bad_lines:
-        findings.append(dict(
-            table=name, column="", check="malformed line", severity="error", rows=len(bad_lines),
-            message="line has a different number of fields from the header",
-            examples="; ".join(b[:60] for b in bad_lines[:EXAMPLES]),
-        ))
+        findings.append(
+            dict(
+                table=name,
+                column="",
+                check="malformed line",
+                severity="error",
+                rows=len(bad_lines),
+                message="line has a different number of fields from the header",
+                examples="; ".join(b[:60] for b in bad_lines[:EXAMPLES]),
+            )
+        )
 
     extra = [c for c in raw.columns if c not in table.column_names]
     if extra:
-        findings.append(finding("unrecognised column", "warning",
-                                "ignored: " + ", ".join(extra), column=",".join(extra)))
+        findings.append(
+            finding(
+                "unrecognised column",
+                "warning",
+                "ignored: " + ", ".join(extra),
+                column=",".join(extra),
+            )
+        )
     missing_req = [c for c in table.required_columns if c not in raw.columns]
     if missing_req:
         summary.update(status="unusable", rows_rejected=rows_read)
         reason = f"table unusable: required column(s) {', '.join(missing_req)} missing"
-        findings.append(finding("missing column", "error", reason,
-                                column=",".join(missing_req), rows=rows_read))
+        findings.append(
+            finding("missing column", "error", reason, column=",".join(missing_req), rows=rows_read)
+        )
         rejected = raw.assign(line=lines, reason=reason)
         return table.empty(), summary, findings, rejected
     for c in table.column_names:
         if c not in raw.columns:
             raw[c] = ""
-            findings.append(finding("optional column absent", "info",
-                                    f"optional column {c} not supplied", column=c))
+            findings.append(
+                finding(
+                    "optional column absent", "info", f"optional column {c} not supplied", column=c
+                )
+            )
 
     typed, chk = _check_table(table, raw[table.column_names], lines, parents, extract_date)
     findings.extend(chk.findings)
@@ -456,8 +557,10 @@ def _load_one(
         line=lines[rejected_mask], reason=chk.reasons[rejected_mask]
     )
     if bad_lines:
-        rejected = pd.concat([rejected, pd.DataFrame(
-            {"line": pd.NA, "reason": "malformed line", "raw": bad_lines})], ignore_index=True)
+        rejected = pd.concat(
+            [rejected, pd.DataFrame({"line": pd.NA, "reason": "malformed line", "raw": bad_lines})],
+            ignore_index=True,
+        )
     summary["rows_kept"] = len(kept)
     summary["rows_rejected"] = len(rejected)
     sev = {f["severity"] for f in findings}

@@ -89,7 +89,30 @@ AGE_BAND_LOWER: dict[str, int] = {"0-4": 0, "5-9": 5, "10-15": 10, "16-17": 16}
 
 #: CIN census referral source.
 REFERRAL_SOURCE = frozenset(
-    "1A 1B 1C 1D 2A 2B 3A 3B 3C 3D 3E 3F 4 5A 5B 5C 5D 6 7 8 9 10".split()
+    [
+        "1A",
+        "1B",
+        "1C",
+        "1D",
+        "2A",
+        "2B",
+        "3A",
+        "3B",
+        "3C",
+        "3D",
+        "3E",
+        "3F",
+        "4",
+        "5A",
+        "5B",
+        "5C",
+        "5D",
+        "6",
+        "7",
+        "8",
+        "9",
+        "10",
+    ]
 )
 #: CIN census primary need code (N0 = not stated).
 PRIMARY_NEED = frozenset(f"N{i}" for i in range(10))
@@ -101,10 +124,40 @@ CP_CATEGORY = frozenset({"NEG", "PHY", "EMO", "SAB", "MUL"})
 #: T both, U placement change with the same carer, B legal status and placement (legacy).
 RNE = frozenset({"S", "L", "P", "T", "U", "B"})
 #: SSDA903 legal status.
-LEGAL_STATUS = frozenset("C1 C2 D1 E1 J1 J2 J3 L1 L2 L3 V2 V3 V4".split())
+LEGAL_STATUS = frozenset(
+    ["C1", "C2", "D1", "E1", "J1", "J2", "J3", "L1", "L2", "L3", "V2", "V3", "V4"]
+)
 #: SSDA903 placement type.
 PLACEMENT_TYPE = frozenset(
-    "A3 A4 A5 A6 H5 K1 K2 P1 P2 P3 R1 R2 R3 R5 S1 T0 T1 T2 T3 T4 U1 U2 U3 U4 U5 U6 Z1".split()
+    [
+        "A3",
+        "A4",
+        "A5",
+        "A6",
+        "H5",
+        "K1",
+        "K2",
+        "P1",
+        "P2",
+        "P3",
+        "R1",
+        "R2",
+        "R3",
+        "R5",
+        "S1",
+        "T0",
+        "T1",
+        "T2",
+        "T3",
+        "T4",
+        "U1",
+        "U2",
+        "U3",
+        "U4",
+        "U5",
+        "U6",
+        "Z1",
+    ]
 )
 #: Placement types that are foster placements (U1-U6).
 FOSTER_PLACEMENTS = frozenset({"U1", "U2", "U3", "U4", "U5", "U6"})
@@ -115,8 +168,32 @@ FOSTER_CARER_ADOPTION_PLACEMENTS = frozenset({"A3", "A5"})
 PLACEMENT_PROVIDER = frozenset(f"PR{i}" for i in range(6))
 #: SSDA903 reason episode ceased (E43/E44 are earlier years' SGO codes).
 REASON_CEASED = frozenset(
-    "E11 E12 E13 E14 E15 E16 E17 E2 E3 E41 E43 E44 E45 E46 E47 E48 E4A E4B "
-    "E5 E6 E7 E8 E9 X1".split()
+    [
+        "E11",
+        "E12",
+        "E13",
+        "E14",
+        "E15",
+        "E16",
+        "E17",
+        "E2",
+        "E3",
+        "E41",
+        "E43",
+        "E44",
+        "E45",
+        "E46",
+        "E47",
+        "E48",
+        "E4A",
+        "E4B",
+        "E5",
+        "E6",
+        "E7",
+        "E8",
+        "E9",
+        "X1",
+    ]
 )
 #: Reason ceased codes that are a permanence outcome, by outcome.
 PERMANENCE_EXIT: dict[str, str] = {
@@ -131,7 +208,20 @@ PERMANENCE_EXIT: dict[str, str] = {
 }
 #: SSDA903 reason for placement change.
 REASON_PLACE_CHANGE = frozenset(
-    "ALLEG APPRR CARPL CHILD CLOSE CREQB CREQO CUSTOD LAREQ OTHER PLACE STAND".split()
+    [
+        "ALLEG",
+        "APPRR",
+        "CARPL",
+        "CHILD",
+        "CLOSE",
+        "CREQB",
+        "CREQO",
+        "CUSTOD",
+        "LAREQ",
+        "OTHER",
+        "PLACE",
+        "STAND",
+    ]
 )
 #: SSDA903 category of need.
 CATEGORY_OF_NEED = frozenset(f"N{i}" for i in range(1, 9))
@@ -330,7 +420,10 @@ TABLES: dict[str, Table] = {
                 C("worker_id", "id", required=False),
             ),
             key=("assessment_id",),
-            foreign_keys=(*_child_fk(), ForeignKey(("referral_id",), "referrals", ("referral_id",))),
+            foreign_keys=(
+                *_child_fk(),
+                ForeignKey(("referral_id",), "referrals", ("referral_id",)),
+            ),
             date_orders=(DateOrder("start_date", "authorised_date"),),
             event_dates=("start_date",),
             prebirth="warning",
@@ -349,7 +442,10 @@ TABLES: dict[str, Table] = {
                 C("team", "str", required=False),
             ),
             key=("s47_id",),
-            foreign_keys=(*_child_fk(), ForeignKey(("referral_id",), "referrals", ("referral_id",))),
+            foreign_keys=(
+                *_child_fk(),
+                ForeignKey(("referral_id",), "referrals", ("referral_id",)),
+            ),
             date_orders=(DateOrder("strategy_date", "icpc_date"),),
             event_dates=("strategy_date",),
             prebirth="warning",
@@ -403,10 +499,22 @@ TABLES: dict[str, Table] = {
                 C("legal_status", "code", codes=LEGAL_STATUS, case="upper"),
                 C("category_of_need", "code", required=False, codes=CATEGORY_OF_NEED, case="upper"),
                 C("placement_type", "code", codes=PLACEMENT_TYPE, case="upper"),
-                C("placement_provider", "code", required=False, codes=PLACEMENT_PROVIDER, case="upper"),
+                C(
+                    "placement_provider",
+                    "code",
+                    required=False,
+                    codes=PLACEMENT_PROVIDER,
+                    case="upper",
+                ),
                 C("episode_end", "date", required=False),
                 C("reason_ceased", "code", required=False, codes=REASON_CEASED, case="upper"),
-                C("reason_place_change", "code", required=False, codes=REASON_PLACE_CHANGE, case="upper"),
+                C(
+                    "reason_place_change",
+                    "code",
+                    required=False,
+                    codes=REASON_PLACE_CHANGE,
+                    case="upper",
+                ),
             ),
             key=("child_id", "episode_start"),
             foreign_keys=_child_fk(),
@@ -537,6 +645,8 @@ def age_in_years(date_of_birth: pd.Series, on: pd.Series | pd.Timestamp) -> pd.S
     dob = pd.to_datetime(date_of_birth)
     on = pd.to_datetime(on)
     on_y = on.dt.year if isinstance(on, pd.Series) else on.year
-    on_md = (on.dt.month * 100 + on.dt.day) if isinstance(on, pd.Series) else on.month * 100 + on.day
+    on_md = (
+        (on.dt.month * 100 + on.dt.day) if isinstance(on, pd.Series) else on.month * 100 + on.day
+    )
     had_birthday = on_md >= dob.dt.month * 100 + dob.dt.day
     return (on_y - dob.dt.year - (~had_birthday).astype(int)).astype("Int64")

@@ -23,7 +23,18 @@ GOV_UK = {
     2019: ["01-01", "04-19", "04-22", "05-06", "05-27", "08-26", "12-25", "12-26"],
     2020: ["01-01", "04-10", "04-13", "05-08", "05-25", "08-31", "12-25", "12-28"],
     2021: ["01-01", "04-02", "04-05", "05-03", "05-31", "08-30", "12-27", "12-28"],
-    2022: ["01-03", "04-15", "04-18", "05-02", "06-02", "06-03", "08-29", "09-19", "12-26", "12-27"],
+    2022: [
+        "01-03",
+        "04-15",
+        "04-18",
+        "05-02",
+        "06-02",
+        "06-03",
+        "08-29",
+        "09-19",
+        "12-26",
+        "12-27",
+    ],
     2023: ["01-02", "04-07", "04-10", "05-01", "05-08", "05-29", "08-28", "12-25", "12-26"],
     2024: ["01-01", "03-29", "04-01", "05-06", "05-27", "08-26", "12-25", "12-26"],
     2025: ["01-01", "04-18", "04-21", "05-05", "05-26", "08-25", "12-25", "12-26"],
@@ -95,7 +106,9 @@ def test_is_working_day():
     assert is_working_day(s).tolist() == [False, True, False, pd.NA]
 
 
-dates = st.dates(min_value=pd.Timestamp("2015-01-01").date(), max_value=pd.Timestamp("2035-12-31").date())
+dates = st.dates(
+    min_value=pd.Timestamp("2015-01-01").date(), max_value=pd.Timestamp("2035-12-31").date()
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -124,7 +137,9 @@ def test_between_is_additive(a, b, c):
 
 def test_vectorised_matches_scalar():
     rng = np.random.default_rng(1)
-    starts = pd.Series(pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 3000, 500), "D"))
+    starts = pd.Series(
+        pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 3000, 500), "D")
+    )
     n = rng.integers(0, 60, 500)
     vec = add_working_days(starts, n)
     for i in range(0, 500, 50):

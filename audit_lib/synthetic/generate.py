@@ -26,8 +26,8 @@ from ..model import (
     ANCHORS,
     ETHNIC_GROUPS,
     ETHNICITY_GROUP,
-    PLAN_CHECKLIST,
     PERMANENCE_EXIT,
+    PLAN_CHECKLIST,
     TABLES,
     age_band,
     ethnic_group,
@@ -236,9 +236,9 @@ class _Sim:
             frames.append(counts)
         pop = pd.concat(frames, ignore_index=True)
         pop["age_band"] = pd.Categorical(pop["age_band"], categories=AGE_BANDS, ordered=True)
-        return pop.sort_values(["year", "ethnicity", "age_band", "sex", "idaci_decile"]).reset_index(
-            drop=True
-        )
+        return pop.sort_values(
+            ["year", "ethnicity", "age_band", "sex", "idaci_decile"]
+        ).reset_index(drop=True)
 
     # -- referrals and the child-protection chain --------------------------------------
     def referrals(self) -> None:
@@ -350,7 +350,9 @@ class _Sim:
         plan = np.array(P.PLAN_NAMES)[plan_idx]
 
         drift = rng.random(n) < cfg.planted.drift_share
-        drift_type = np.where(drift, rng.choice(["late_plan", "plan_changes", "ltf_unmatched"], n), "")
+        drift_type = np.where(
+            drift, rng.choice(["late_plan", "plan_changes", "ltf_unmatched"], n), ""
+        )
         plan = np.where(drift_type == "ltf_unmatched", "long_term_fostering", plan)
         decision = entry + rng.integers(15, 100, n).astype("timedelta64[D]")
         decision = np.where(
@@ -426,7 +428,9 @@ class _Sim:
         rec[open_] = ""
         exit_ = np.where(open_, np.datetime64("NaT"), exit_)
         achieved = np.where(
-            (final_plan == "long_term_fostering") | ((which == 0) & leaves_on_perm), perm, np.datetime64("NaT")
+            (final_plan == "long_term_fostering") | ((which == 0) & leaves_on_perm),
+            perm,
+            np.datetime64("NaT"),
         ).astype("datetime64[D]")
         stop = np.where(np.isnat(exit_), self.end, exit_)
         achieved = np.where(achieved <= stop, achieved, np.datetime64("NaT"))
@@ -491,13 +495,17 @@ class _Sim:
     def relevant(self) -> None:
         """Keep chains that touch the window (open at, or active after, its start)."""
         r = self.ref
-        last = np.vstack(
-            [
-                np.where(r["assessed"], r["a_auth"], r["date"]),
-                np.where(r["cp"], r["cp_end"], r["date"]),
-                np.where(r["cin"], r["cin_end"], r["date"]),
-            ]
-        ).astype("datetime64[D]").max(axis=0)
+        last = (
+            np.vstack(
+                [
+                    np.where(r["assessed"], r["a_auth"], r["date"]),
+                    np.where(r["cp"], r["cp_end"], r["date"]),
+                    np.where(r["cin"], r["cin_end"], r["date"]),
+                ]
+            )
+            .astype("datetime64[D]")
+            .max(axis=0)
+        )
         sp_stop = pd.Series(self.sp["stop"].to_numpy(), index=self.sp["ref"].to_numpy())
         cla_stop = sp_stop.reindex(r.index).to_numpy().astype("datetime64[D]")
         last = np.where(r["cla"], np.maximum(last, cla_stop), last)
@@ -528,7 +536,11 @@ class _Tables:
         self.sp = sim.sp.merge(r[["rid"]], left_on="ref", right_index=True)
         self.sp = self.sp.sort_values(["entry", "child"], kind="stable").reset_index(drop=True)
         self.workers = np.array(
-            [f"W{t + 1:02d}{w + 1:02d}" for t in range(len(P.TEAMS)) for w in range(P.WORKERS_PER_TEAM)]
+            [
+                f"W{t + 1:02d}{w + 1:02d}"
+                for t in range(len(P.TEAMS))
+                for w in range(P.WORKERS_PER_TEAM)
+            ]
         )
 
     def cid(self, child_index) -> np.ndarray:
@@ -542,7 +554,9 @@ class _Tables:
         return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), 7))
 
     def children(self) -> pd.DataFrame:
-        used = np.unique(np.concatenate([self.ref["child"].to_numpy(), self.sp["child"].to_numpy()]))
+        used = np.unique(
+            np.concatenate([self.ref["child"].to_numpy(), self.sp["child"].to_numpy()])
+        )
         k = self.sim.kids.iloc[used]
         eth = k["eth"].to_numpy().copy()
         missing = self.rng.random(len(k)) < P.ETHNICITY_NOT_RECORDED
@@ -586,15 +600,38 @@ class _Tables:
         reason[np.isnat(closure)] = None
         source = _choice(
             rng,
-            {"6": 0.29, "2A": 0.20, "3A": 0.04, "3D": 0.10, "3E": 0.02, "5A": 0.05,
-             "5D": 0.04, "1A": 0.05, "1C": 0.01, "4": 0.02, "7": 0.02, "8": 0.08,
-             "9": 0.01, "10": 0.07},
+            {
+                "6": 0.29,
+                "2A": 0.20,
+                "3A": 0.04,
+                "3D": 0.10,
+                "3E": 0.02,
+                "5A": 0.05,
+                "5D": 0.04,
+                "1A": 0.05,
+                "1C": 0.01,
+                "4": 0.02,
+                "7": 0.02,
+                "8": 0.08,
+                "9": 0.01,
+                "10": 0.07,
+            },
             n,
         )
         need = _choice(
             rng,
-            {"N1": 0.57, "N2": 0.03, "N3": 0.04, "N4": 0.03, "N5": 0.13, "N6": 0.02,
-             "N7": 0.01, "N8": 0.04, "N9": 0.07, "N0": 0.06},
+            {
+                "N1": 0.57,
+                "N2": 0.03,
+                "N3": 0.04,
+                "N4": 0.03,
+                "N5": 0.13,
+                "N6": 0.02,
+                "N7": 0.01,
+                "N8": 0.04,
+                "N9": 0.07,
+                "N0": 0.06,
+            },
             n,
         )
         return pd.DataFrame(
@@ -617,8 +654,16 @@ class _Tables:
         n, rng = len(r), self.rng
         factors = _choice(
             rng,
-            {"3A": 0.2, "2A,3A": 0.1, "21": 0.15, "4A": 0.15, "1B,2B": 0.1, "22A": 0.1,
-             "18B": 0.1, "8B": 0.1},
+            {
+                "3A": 0.2,
+                "2A,3A": 0.1,
+                "21": 0.15,
+                "4A": 0.15,
+                "1B,2B": 0.1,
+                "22A": 0.1,
+                "18B": 0.1,
+                "8B": 0.1,
+            },
             n,
         )
         return pd.DataFrame(
@@ -639,7 +684,10 @@ class _Tables:
     def s47(self) -> pd.DataFrame:
         r = self.ref[self.ref["s47"]]
         n = len(r)
-        icpc = _upto(np.where(r["icpc"], r["icpc_date"], np.datetime64("NaT")).astype("datetime64[D]"), self.end)
+        icpc = _upto(
+            np.where(r["icpc"], r["icpc_date"], np.datetime64("NaT")).astype("datetime64[D]"),
+            self.end,
+        )
         return pd.DataFrame(
             {
                 "s47_id": self._ids("S", n),
@@ -670,10 +718,16 @@ class _Tables:
         )
         self.cp = plans.assign(team=r["team"].to_numpy(), worker=r["worker"].to_numpy())
         starts = plans["start_date"].to_numpy().astype("datetime64[D]")
-        stops = np.where(plans["end_date"].isna(), self.end, plans["end_date"]).astype("datetime64[D]")
+        stops = np.where(plans["end_date"].isna(), self.end, plans["end_date"]).astype(
+            "datetime64[D]"
+        )
         late = P.P_REVIEW_LATE
-        owner, dates = _recurring(rng, starts, stops, (60, 91, 92, 120), (150, 182, 183, 230), late, False)
-        reviews = pd.DataFrame({"cp_plan_id": plans["cp_plan_id"].to_numpy()[owner], "review_date": dates})
+        owner, dates = _recurring(
+            rng, starts, stops, (60, 91, 92, 120), (150, 182, 183, 230), late, False
+        )
+        reviews = pd.DataFrame(
+            {"cp_plan_id": plans["cp_plan_id"].to_numpy()[owner], "review_date": dates}
+        )
         return plans, reviews
 
     def cin_plans(self) -> pd.DataFrame:
@@ -714,25 +768,73 @@ class _Tables:
         ls0 = np.where(uasc, "V2", ls0)
         place0 = np.where(ls0 == "V2", np.where(place0 == "R1", "U4", place0), place0)
 
-        ev = [pd.DataFrame({"spell": np.arange(n), "date": entry, "rne": "S", "place": place0, "ls": ls0, "prio": 0})]
+        ev = [
+            pd.DataFrame(
+                {
+                    "spell": np.arange(n),
+                    "date": entry,
+                    "rne": "S",
+                    "place": place0,
+                    "ls": ls0,
+                    "prio": 0,
+                }
+            )
+        ]
         # placement moves
         years = _days_between(entry, stop) / 365.25
         k = rng.poisson(P.MOVES_PER_YEAR * years * np.where(sp["ffa"], 0, 1))
         owner = np.repeat(np.arange(n), k)
         span = _days_between(entry, stop)[owner]
-        mdate = entry[owner] + (1 + rng.random(len(owner)) * np.maximum(span - 1, 0)).astype("timedelta64[D]")
-        mplace = _choice(rng, {"U4": 0.3, "U5": 0.25, "U6": 0.2, "K2": 0.15, "U1": 0.05, "Z1": 0.05}, len(owner))
+        mdate = entry[owner] + (1 + rng.random(len(owner)) * np.maximum(span - 1, 0)).astype(
+            "timedelta64[D]"
+        )
+        mplace = _choice(
+            rng, {"U4": 0.3, "U5": 0.25, "U6": 0.2, "K2": 0.15, "U1": 0.05, "Z1": 0.05}, len(owner)
+        )
         mplace = np.where((age[owner] >= 16) & (rng.random(len(owner)) < 0.4), "H5", mplace)
-        ev.append(pd.DataFrame({"spell": owner, "date": mdate, "rne": np.where(rng.random(len(owner)) < 0.85, "P", "U"), "place": mplace, "ls": None, "prio": 2}))
+        ev.append(
+            pd.DataFrame(
+                {
+                    "spell": owner,
+                    "date": mdate,
+                    "rne": np.where(rng.random(len(owner)) < 0.85, "P", "U"),
+                    "place": mplace,
+                    "ls": None,
+                    "prio": 2,
+                }
+            )
+        )
         # legal status changes: interim to full care order; police protection ends
         to_c2 = (ls0 == "C1") & (rng.random(n) < 0.85)
         c2date = entry + rng.integers(180, 320, n) * DAY
         sel = to_c2 & (c2date < stop)
-        ev.append(pd.DataFrame({"spell": np.flatnonzero(sel), "date": c2date[sel], "rne": "L", "place": None, "ls": "C2", "prio": 1}))
+        ev.append(
+            pd.DataFrame(
+                {
+                    "spell": np.flatnonzero(sel),
+                    "date": c2date[sel],
+                    "rne": "L",
+                    "place": None,
+                    "ls": "C2",
+                    "prio": 1,
+                }
+            )
+        )
         short = np.isin(ls0, ["L1", "L2"])
         pdate = entry + rng.integers(1, 10, n) * DAY
         sel = short & (pdate < stop)
-        ev.append(pd.DataFrame({"spell": np.flatnonzero(sel), "date": pdate[sel], "rne": "L", "place": None, "ls": np.where(rng.random(int(sel.sum())) < 0.5, "V2", "C1"), "prio": 1}))
+        ev.append(
+            pd.DataFrame(
+                {
+                    "spell": np.flatnonzero(sel),
+                    "date": pdate[sel],
+                    "rne": "L",
+                    "place": None,
+                    "ls": np.where(rng.random(int(sel.sum())) < 0.5, "V2", "C1"),
+                    "prio": 1,
+                }
+            )
+        )
         # adoption: placement order (E1), then the adoptive placement
         adopt = sp["adopt"].to_numpy()
         po = sp["po"].to_numpy().astype("datetime64[D]")
@@ -740,11 +842,37 @@ class _Tables:
         ceased = sp["ceased"].to_numpy().astype("datetime64[D]")
         ceases = sp["ceases"].to_numpy()
         sel = adopt & (po < stop)
-        ev.append(pd.DataFrame({"spell": np.flatnonzero(sel), "date": po[sel], "rne": "L", "place": None, "ls": "E1", "prio": 1}))
+        ev.append(
+            pd.DataFrame(
+                {
+                    "spell": np.flatnonzero(sel),
+                    "date": po[sel],
+                    "rne": "L",
+                    "place": None,
+                    "ls": "E1",
+                    "prio": 1,
+                }
+            )
+        )
         sel = adopt & ~ceases & (placed < stop)
         ffa = sp["ffa"].to_numpy()[sel]
-        ap = np.where(ffa, np.where(rng.random(int(sel.sum())) < 0.5, "A5", "A3"), np.where(rng.random(int(sel.sum())) < 0.5, "A4", "A6"))
-        ev.append(pd.DataFrame({"spell": np.flatnonzero(sel), "date": placed[sel], "rne": "P", "place": ap, "ls": None, "prio": 1}))
+        ap = np.where(
+            ffa,
+            np.where(rng.random(int(sel.sum())) < 0.5, "A5", "A3"),
+            np.where(rng.random(int(sel.sum())) < 0.5, "A4", "A6"),
+        )
+        ev.append(
+            pd.DataFrame(
+                {
+                    "spell": np.flatnonzero(sel),
+                    "date": placed[sel],
+                    "rne": "P",
+                    "place": ap,
+                    "ls": None,
+                    "prio": 1,
+                }
+            )
+        )
 
         e = pd.concat(ev, ignore_index=True)
         e["date"] = e["date"].astype("datetime64[ns]")
@@ -753,7 +881,9 @@ class _Tables:
         # one episode per date: an event on a later placement-moves date after the
         # adoptive placement is dropped so the adoptive placement stands to the end
         e = e.drop_duplicates(["spell", "date"], keep="first")
-        after_adopt = e.assign(a=e["place"].isin(["A3", "A4", "A5", "A6"])).groupby("spell")["a"].cummax()
+        after_adopt = (
+            e.assign(a=e["place"].isin(["A3", "A4", "A5", "A6"])).groupby("spell")["a"].cummax()
+        )
         drop = after_adopt & ~e["place"].isin(["A3", "A4", "A5", "A6"]) & (e["rne"] != "L")
         e = e[~drop]
         e["place"] = e.groupby("spell")["place"].ffill()
@@ -768,16 +898,45 @@ class _Tables:
         e["reason_ceased"] = np.where(last, sp["rec"].to_numpy()[e["spell"]], "X1")
         e.loc[e["episode_end"].isna(), "reason_ceased"] = None
         next_rne = e.groupby("spell")["rne"].shift(-1)
-        rpc = _choice(rng, {"CARPL": 0.25, "CHILD": 0.15, "LAREQ": 0.2, "PLACE": 0.15, "STAND": 0.1, "ALLEG": 0.05, "CREQO": 0.05, "OTHER": 0.05}, len(e))
+        rpc = _choice(
+            rng,
+            {
+                "CARPL": 0.25,
+                "CHILD": 0.15,
+                "LAREQ": 0.2,
+                "PLACE": 0.15,
+                "STAND": 0.1,
+                "ALLEG": 0.05,
+                "CREQO": 0.05,
+                "OTHER": 0.05,
+            },
+            len(e),
+        )
         e["reason_place_change"] = np.where(next_rne.isin(["P", "T", "U"]), rpc, None)
         e["reason_place_change"] = np.where(
-            next_rne.isin(["P", "T"]) & e.groupby("spell")["place"].shift(-1).isin(["A3", "A4", "A5", "A6"]),
+            next_rne.isin(["P", "T"])
+            & e.groupby("spell")["place"].shift(-1).isin(["A3", "A4", "A5", "A6"]),
             "CARPL",
             e["reason_place_change"],
         )
-        con = _choice(rng, {"N1": 0.62, "N2": 0.03, "N3": 0.02, "N4": 0.08, "N5": 0.14, "N6": 0.01, "N7": 0.02, "N8": 0.08}, n)
+        con = _choice(
+            rng,
+            {
+                "N1": 0.62,
+                "N2": 0.03,
+                "N3": 0.02,
+                "N4": 0.08,
+                "N5": 0.14,
+                "N6": 0.01,
+                "N7": 0.02,
+                "N8": 0.08,
+            },
+            n,
+        )
         con = np.where(uasc, "N8", con)
-        provider = _choice(rng, {"PR1": 0.45, "PR4": 0.40, "PR2": 0.05, "PR3": 0.05, "PR5": 0.05}, len(e))
+        provider = _choice(
+            rng, {"PR1": 0.45, "PR4": 0.40, "PR2": 0.05, "PR3": 0.05, "PR5": 0.05}, len(e)
+        )
         child = self.cid(sp["child"].to_numpy()[e["spell"]])
         episodes = pd.DataFrame(
             {
@@ -796,23 +955,70 @@ class _Tables:
         self.moves = e[e["rne"].isin(["P", "T", "U"])][["spell", "date"]]
 
         # looked-after reviews: 20 working days, then 3 months, then every 6 months
-        first = add_working_days_np(entry, np.where(rng.random(n) < P.P_REVIEW_LATE, rng.integers(21, 35, n), rng.integers(8, 21, n)))
-        owner, later = _recurring(rng, first, stop, (60, 91, 92, 130), (150, 182, 183, 230), P.P_REVIEW_LATE, False)
+        first = add_working_days_np(
+            entry,
+            np.where(
+                rng.random(n) < P.P_REVIEW_LATE, rng.integers(21, 35, n), rng.integers(8, 21, n)
+            ),
+        )
+        owner, later = _recurring(
+            rng, first, stop, (60, 91, 92, 130), (150, 182, 183, 230), P.P_REVIEW_LATE, False
+        )
         rv_owner = np.concatenate([np.arange(n)[first <= stop], owner])
         rv_date = np.concatenate([first[first <= stop], later])
-        reviews = pd.DataFrame({"child_id": self.cid(sp["child"].to_numpy()[rv_owner]), "review_date": rv_date})
+        reviews = pd.DataFrame(
+            {"child_id": self.cid(sp["child"].to_numpy()[rv_owner]), "review_date": rv_date}
+        )
         self.review_dates = pd.DataFrame({"spell": rv_owner, "date": rv_date})
 
         # permanence plans: first decision, and for planted drifters two changes
-        rows = [pd.DataFrame({"spell": np.arange(n), "decision_date": sp["decision"], "plan": sp["plan"], "seq": 0})]
+        rows = [
+            pd.DataFrame(
+                {
+                    "spell": np.arange(n),
+                    "decision_date": sp["decision"],
+                    "plan": sp["plan"],
+                    "seq": 0,
+                }
+            )
+        ]
         ch = sp["changes"].to_numpy()
-        rows.append(pd.DataFrame({"spell": np.flatnonzero(ch), "decision_date": sp["d2"][ch], "plan": sp["plan2"][ch], "seq": 1}))
-        rows.append(pd.DataFrame({"spell": np.flatnonzero(ch), "decision_date": sp["d3"][ch], "plan": sp["final_plan"][ch], "seq": 2}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "spell": np.flatnonzero(ch),
+                    "decision_date": sp["d2"][ch],
+                    "plan": sp["plan2"][ch],
+                    "seq": 1,
+                }
+            )
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "spell": np.flatnonzero(ch),
+                    "decision_date": sp["d3"][ch],
+                    "plan": sp["final_plan"][ch],
+                    "seq": 2,
+                }
+            )
+        )
         cs = ceases & adopt
-        rows.append(pd.DataFrame({"spell": np.flatnonzero(cs), "decision_date": ceased[cs], "plan": "long_term_fostering", "seq": 3}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "spell": np.flatnonzero(cs),
+                    "decision_date": ceased[cs],
+                    "plan": "long_term_fostering",
+                    "seq": 3,
+                }
+            )
+        )
         pp = pd.concat(rows, ignore_index=True).sort_values(["spell", "decision_date", "seq"])
         pp["decision_date"] = pp["decision_date"].astype("datetime64[ns]")
-        pp = pp[pp["decision_date"] <= pd.Series(stop.astype("datetime64[ns]"))[pp["spell"]].to_numpy()]
+        pp = pp[
+            pp["decision_date"] <= pd.Series(stop.astype("datetime64[ns]"))[pp["spell"]].to_numpy()
+        ]
         pp = pp.drop_duplicates(["spell", "decision_date"], keep="last")
         is_last = pp.groupby("spell").cumcount(ascending=False) == 0
         ach = pd.Series(sp["achieved"].to_numpy().astype("datetime64[ns]"))[pp["spell"]].to_numpy()
@@ -835,10 +1041,24 @@ class _Tables:
                 "child_id": self.cid(sp["child"].to_numpy()[a]),
                 "decision_date": sp["decision"].to_numpy()[a],
                 "placement_order_date": np.where(po[a] <= st, po[a], np.datetime64("NaT")),
-                "matched_date": np.where((sp["match"].to_numpy()[a] <= st) & ~ceases[a], sp["match"].to_numpy()[a], np.datetime64("NaT")),
-                "placed_date": np.where((placed[a] <= st) & ~ceases[a], placed[a], np.datetime64("NaT")),
-                "adoption_order_date": np.where((sp["order"].to_numpy()[a] <= st) & ~ceases[a] & (sp["rec"].to_numpy()[a] != ""), sp["order"].to_numpy()[a], np.datetime64("NaT")),
-                "plan_ceased_date": np.where(ceases[a] & (ceased[a] <= st), ceased[a], np.datetime64("NaT")),
+                "matched_date": np.where(
+                    (sp["match"].to_numpy()[a] <= st) & ~ceases[a],
+                    sp["match"].to_numpy()[a],
+                    np.datetime64("NaT"),
+                ),
+                "placed_date": np.where(
+                    (placed[a] <= st) & ~ceases[a], placed[a], np.datetime64("NaT")
+                ),
+                "adoption_order_date": np.where(
+                    (sp["order"].to_numpy()[a] <= st)
+                    & ~ceases[a]
+                    & (sp["rec"].to_numpy()[a] != ""),
+                    sp["order"].to_numpy()[a],
+                    np.datetime64("NaT"),
+                ),
+                "plan_ceased_date": np.where(
+                    ceases[a] & (ceased[a] <= st), ceased[a], np.datetime64("NaT")
+                ),
                 "fostering_for_adoption": sp["ffa"].to_numpy()[a],
             }
         )
@@ -849,29 +1069,64 @@ class _Tables:
         frames = []
 
         def add(owner_child, dates, vtype, team, worker):
-            frames.append(pd.DataFrame({
-                "child_id": owner_child, "visit_date": dates, "visit_type": vtype,
-                "seen_alone": rng.random(len(dates)) < 0.8,
-                "worker_id": self.worker(team, worker),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "child_id": owner_child,
+                        "visit_date": dates,
+                        "visit_type": vtype,
+                        "seen_alone": rng.random(len(dates)) < 0.8,
+                        "worker_id": self.worker(team, worker),
+                    }
+                )
+            )
 
-        for plans, vtype, standard in ((self.cp, "cp", P.CP_VISIT_WD), (self.cin, "cin", P.CIN_VISIT_WD)):
+        for plans, vtype, standard in (
+            (self.cp, "cp", P.CP_VISIT_WD),
+            (self.cin, "cin", P.CIN_VISIT_WD),
+        ):
             starts = plans["start_date"].to_numpy().astype("datetime64[D]")
-            stops = np.where(plans["end_date"].isna(), end, plans["end_date"]).astype("datetime64[D]")
+            stops = np.where(plans["end_date"].isna(), end, plans["end_date"]).astype(
+                "datetime64[D]"
+            )
             on = (max(standard - 4, 1), standard)
             late = (standard + 1, standard * 2)
-            owner, dates = _recurring(rng, starts, stops, (*on, *late), (*on, *late), P.P_VISIT_LATE, True)
-            add(plans["child_id"].to_numpy()[owner], dates, vtype, plans["team"].to_numpy()[owner], plans["worker"].to_numpy()[owner])
+            owner, dates = _recurring(
+                rng, starts, stops, (*on, *late), (*on, *late), P.P_VISIT_LATE, True
+            )
+            add(
+                plans["child_id"].to_numpy()[owner],
+                dates,
+                vtype,
+                plans["team"].to_numpy()[owner],
+                plans["worker"].to_numpy()[owner],
+            )
         sp = self.sp_in
         entry = sp["entry"].to_numpy().astype("datetime64[D]")
         stop = sp["stop"].to_numpy().astype("datetime64[D]")
-        owner, dates = _recurring(rng, entry, stop, (1, 7, 8, 14), (28, 42, 43, 60), P.P_VISIT_LATE, False)
+        owner, dates = _recurring(
+            rng, entry, stop, (1, 7, 8, 14), (28, 42, 43, 60), P.P_VISIT_LATE, False
+        )
         mv = self.moves
-        mv_dates = mv["date"].to_numpy().astype("datetime64[D]") + np.where(rng.random(len(mv)) < P.P_VISIT_LATE, rng.integers(8, 15, len(mv)), rng.integers(1, 8, len(mv))) * DAY
+        mv_dates = (
+            mv["date"].to_numpy().astype("datetime64[D]")
+            + np.where(
+                rng.random(len(mv)) < P.P_VISIT_LATE,
+                rng.integers(8, 15, len(mv)),
+                rng.integers(1, 8, len(mv)),
+            )
+            * DAY
+        )
         ok = mv_dates <= stop[mv["spell"].to_numpy()]
         owner = np.concatenate([owner, mv["spell"].to_numpy()[ok]])
         dates = np.concatenate([dates, mv_dates[ok]])
-        add(self.cid(sp["child"].to_numpy()[owner]), dates, "cla", sp["team"].to_numpy()[owner], rng.integers(0, P.WORKERS_PER_TEAM, len(owner)))
+        add(
+            self.cid(sp["child"].to_numpy()[owner]),
+            dates,
+            "cla",
+            sp["team"].to_numpy()[owner],
+            rng.integers(0, P.WORKERS_PER_TEAM, len(owner)),
+        )
         v = pd.concat(frames, ignore_index=True)
         v = v[v["visit_date"] <= end]
         return v.drop_duplicates(["child_id", "visit_date", "visit_type"]).reset_index(drop=True)
@@ -883,13 +1138,33 @@ class _Tables:
         team_effect = rng.normal(0, 0.25, len(P.TEAMS))
         sp = self.sp_in
         pools = {
-            "cin": (self.cin["child_id"].to_numpy(), self.cin["start_date"].to_numpy(), self.cin["end_date"].to_numpy(), self.cin["team"].to_numpy()),
-            "cp": (self.cp["child_id"].to_numpy(), self.cp["start_date"].to_numpy(), self.cp["end_date"].to_numpy(), self.cp["team"].to_numpy()),
-            "cla": (self.cid(sp["child"]), sp["entry"].to_numpy(), sp["exit"].to_numpy(), sp["team"].to_numpy()),
+            "cin": (
+                self.cin["child_id"].to_numpy(),
+                self.cin["start_date"].to_numpy(),
+                self.cin["end_date"].to_numpy(),
+                self.cin["team"].to_numpy(),
+            ),
+            "cp": (
+                self.cp["child_id"].to_numpy(),
+                self.cp["start_date"].to_numpy(),
+                self.cp["end_date"].to_numpy(),
+                self.cp["team"].to_numpy(),
+            ),
+            "cla": (
+                self.cid(sp["child"]),
+                sp["entry"].to_numpy(),
+                sp["exit"].to_numpy(),
+                sp["team"].to_numpy(),
+            ),
         }
         leavers = sp["rec"].isin(["E17", "E47", "E48"]).to_numpy()
         ex = sp["exit"].to_numpy().astype("datetime64[D]")
-        pools["care_leaver"] = (self.cid(sp["child"])[leavers], ex[leavers], ex[leavers] + 3 * 365 * DAY, sp["team"].to_numpy()[leavers])
+        pools["care_leaver"] = (
+            self.cid(sp["child"])[leavers],
+            ex[leavers],
+            ex[leavers] + 3 * 365 * DAY,
+            sp["team"].to_numpy()[leavers],
+        )
         months = pd.period_range(str(sim.start)[:7], str(sim.end)[:7], freq="M")
         rows = []
         for month in months:
@@ -910,8 +1185,21 @@ class _Tables:
                 pick = active[rng.integers(0, len(active), m)]
                 date = days[rng.integers(0, len(days), m)]
                 date = np.maximum(date, s[pick])
-                rows.append(pd.DataFrame({"child_id": child[pick], "audit_date": date, "team_idx": team[pick], "case_type": ctype}))
-        a = pd.concat(rows, ignore_index=True).sort_values(["audit_date", "child_id"], kind="stable").reset_index(drop=True)
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "child_id": child[pick],
+                            "audit_date": date,
+                            "team_idx": team[pick],
+                            "case_type": ctype,
+                        }
+                    )
+                )
+        a = (
+            pd.concat(rows, ignore_index=True)
+            .sort_values(["audit_date", "child_id"], kind="stable")
+            .reset_index(drop=True)
+        )
         n = len(a)
         step = (a["audit_date"] >= np.datetime64(planted.grade_step_month + "-01")).to_numpy()
         q_sd, auditor_sd = 0.70, 0.35
@@ -926,8 +1214,22 @@ class _Tables:
         overall = grade(seen + rng.normal(0, auditor_sd, n))
         moderated = rng.random(n) < P.MODERATED_SHARE
         mod_grade = np.where(moderated, grade(q + rng.normal(0, auditor_sd, n)), -1)
-        offsets = {"confidence": 0.0, "clarity": 0.1, "community": 0.3, "coproduction": 0.35, "curiosity": 0.25, "compassion": -0.2}
-        base = {"plan_smart": 0.3, "plan_timescales": 0.8, "plan_contingency": -0.2, "plan_child_voice": 0.5, "plan_coproduced": 0.0, "plan_written_for_child": -0.6}
+        offsets = {
+            "confidence": 0.0,
+            "clarity": 0.1,
+            "community": 0.3,
+            "coproduction": 0.35,
+            "curiosity": 0.25,
+            "compassion": -0.2,
+        }
+        base = {
+            "plan_smart": 0.3,
+            "plan_timescales": 0.8,
+            "plan_contingency": -0.2,
+            "plan_child_voice": 0.5,
+            "plan_coproduced": 0.0,
+            "plan_written_for_child": -0.6,
+        }
         out = pd.DataFrame(
             {
                 "audit_id": self._ids("AU", n),
@@ -939,7 +1241,10 @@ class _Tables:
                 "case_type": a["case_type"].to_numpy(),
                 "overall_grade": overall,
                 **{k: grade(seen + offsets[k] + rng.normal(0, 0.5, n)) for k in ANCHORS},
-                **{k: rng.random(n) < 1 / (1 + np.exp(-(base[k] - 1.5 * (seen - 2.5)))) for k in PLAN_CHECKLIST},
+                **{
+                    k: rng.random(n) < 1 / (1 + np.exp(-(base[k] - 1.5 * (seen - 2.5))))
+                    for k in PLAN_CHECKLIST
+                },
                 "moderated_grade": pd.array(np.where(moderated, mod_grade, 0), dtype="Int64"),
             }
         )
@@ -949,16 +1254,23 @@ class _Tables:
             "grade_step_month": planted.grade_step_month,
             "grade_step": planted.grade_step,
             "expected_good_or_better_before": round(float(norm.cdf((2.5 - 2.55) / sd)), 3),
-            "expected_good_or_better_after": round(float(norm.cdf((2.5 - 2.55 - planted.grade_step) / sd)), 3),
+            "expected_good_or_better_after": round(
+                float(norm.cdf((2.5 - 2.55 - planted.grade_step) / sd)), 3
+            ),
             "lenient_auditor": planted.lenient_auditor,
             "leniency_latent_grade_points": planted.leniency,
-            "team_effects": {t: round(float(x), 3) for t, x in zip(P.TEAMS, team_effect, strict=True)},
+            "team_effects": {
+                t: round(float(x), 3) for t, x in zip(P.TEAMS, team_effect, strict=True)
+            },
         }
         return out, truth
 
 
 def _stage_truth(planted: P.Planted) -> dict:
-    mult = {s: {g: planted.decision_multiplier.get(s, {}).get(g, 1.0) for g in ETHNIC_GROUPS[:-1]} for s in P.STAGES}
+    mult = {
+        s: {g: planted.decision_multiplier.get(s, {}).get(g, 1.0) for g in ETHNIC_GROUPS[:-1]}
+        for s in P.STAGES
+    }
     cumulative, running = {}, dict.fromkeys(ETHNIC_GROUPS[:-1], 1.0)
     for s in P.STAGES:
         running = {g: running[g] * mult[s][g] for g in running}
@@ -1060,7 +1372,9 @@ def _canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         if col.kind == "date":
             out[col.name] = pd.to_datetime(out[col.name])
     out = out.astype(table.dtypes)
-    return out.sort_values(list(table.key), kind="stable", na_position="first").reset_index(drop=True)
+    return out.sort_values(list(table.key), kind="stable", na_position="first").reset_index(
+        drop=True
+    )
 
 
 _ = (PERMANENCE_EXIT, ethnic_group)  # re-exported names used by tests and docs

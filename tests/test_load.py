@@ -1,0 +1,311 @@
+"""Loading and validating a canonical data folder (audit_lib.load)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from audit_lib.cli import main
+from audit_lib.load import LoadError, load_tables, write_csv
+from audit_lib.model import TABLES
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(small_borough, tmp_path_factory) -> Path:
+    """About 400 children of the small borough with all their records: fast to load."""
+    t = small_borough.tables
+    keep = set(t["referrals"]["child_id"].iloc[:300]) | set(
+        t["cla_episodes"]["child_id"].iloc[:150]
+    )
+    out = tmp_path_factory.mktemp("tiny")
+    for name, frame in t.items():
+        if "child_id" in frame:
+            frame = frame[frame["child_id"].isin(keep)]
+        if name == "cp_reviews":
+            plans = t["cp_plans"]
+            frame = frame[
+                frame["cp_plan_id"].isin(plans.loc[plans["child_id"].isin(keep), "cp_plan_id"])
+            ]
+        write_csv(frame, out / f"{name}.csv")
+    (out / "extract.json").write_text('{"extract_date": "2026-11-01"}')
+    return out
+
+
+@pytest.fixture
+def data(tiny_dir, tmp_path) -> Path:
+    """A fresh copy to corrupt."""
+    dst = tmp_path / "data"
+    shutil.copytree(tiny_dir, dst)
+    return dst
+
+
+def check_invariants(report):
+    s = report.summary
+    assert (s["rows_read"] == s["rows_kept"] + s["rows_rejected"]).all()
+    for name, rej in report.rejected.items():
+        assert len(rej) == s.set_index("table").loc[name, "rows_rejected"]
+        assert rej["reason"].astype(str).str.len().gt(0).all()
+
+
+def finding(report, table, check):
+    f = report.findings
+    return f[(f["table"] == table) & (f["check"] == check)]
+
+
+def rewrite(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, count))
+
+
+def first_data_line(path: Path) -> str:
+    return path.read_text().splitlines()[1]
+
+
+# --------------------------------------------------------------------------------------
+
+
+def test_clean_folder_has_no_errors(tiny_dir):
+    tables, report = load_tables(tiny_dir)
+    check_invariants(report)
+    assert report.errors.empty, report.to_text()
+    assert report.unusable == []
+    assert set(tables) == set(TABLES)
+    for name, frame in tables.items():
+        assert list(frame.columns) == TABLES[name].column_names
+        assert {c: str(t) for c, t in frame.dtypes.items()} == TABLES[name].dtypes
+    # ids are text and keep their leading zeros
+    assert tables["children"]["child_id"].str.startswith("0").any()
+
+
+def test_default_synthetic_data_validates_with_zero_errors(default_tables):
+    tables, report = default_tables
+    check_invariants(report)
+    assert report.errors.empty, report.to_text()
+    assert (report.summary["status"] == "ok").all(), report.to_text()
+    assert len(tables["children"]) > 10_000
+
+
+def test_1_wrong_header_makes_table_unusable(data):
+    path = data / "referrals.csv"
+    rewrite(path, "referral_id,child_id,", "referral_id,childid,")
+    tables, report = load_tables(data)
+    check_invariants(report)
+    assert report.unusable == ["referrals"]
+    f = finding(report, "referrals", "missing column")
+    assert f["column"].iloc[0] == "child_id"
+    assert "childid" in finding(report, "referrals", "unrecognised column")["message"].iloc[0]
+    assert tables["referrals"].empty
+    # the assessments that pointed at those referrals are now orphans, and say so
+    assert not finding(report, "assessments", "orphan key").empty
+    assert main(["validate", str(data)]) == 1
+
+
+def test_2_bad_date_rejects_the_row(data):
+    path = data / "assessments.csv"
+    line = first_data_line(path)
+    start = line.split(",")[3]
+    rewrite(path, line, line.replace(start, "2023-13-45"))
+    _, report = load_tables(data)
+    check_invariants(report)
+    f = finding(report, "assessments", "unreadable date")
+    assert f["rows"].iloc[0] == 1 and "2023-13-45" in f["examples"].iloc[0]
+    assert "line 2" in f["examples"].iloc[0]
+    assert report.rejected["assessments"]["reason"].iloc[0] == "unreadable date: start_date"
+    assert main(["validate", str(data)]) == 0  # a bad row is not a bad table
+
+
+def test_3_end_before_start(data):
+    plans = pd.read_csv(data / "cp_plans.csv", dtype=str, keep_default_na=False)
+    i = plans.index[plans["end_date"] != ""][0]
+    plans.loc[i, "end_date"] = "2000-01-01"
+    plans.to_csv(data / "cp_plans.csv", index=False)
+    tables, report = load_tables(data)
+    check_invariants(report)
+    f = finding(report, "cp_plans", "end before start")
+    assert f["rows"].iloc[0] == 1 and f["severity"].iloc[0] == "error"
+    assert plans.loc[i, "cp_plan_id"] not in set(tables["cp_plans"]["cp_plan_id"])
+    # its reviews are now orphans: rejected with a reason, not dropped silently
+    reviews = pd.read_csv(data / "cp_reviews.csv", dtype=str)
+    n_reviews = int((reviews["cp_plan_id"] == plans.loc[i, "cp_plan_id"]).sum())
+    assert report.summary.set_index("table").loc["cp_reviews", "rows_rejected"] == n_reviews
+    if n_reviews:
+        assert finding(report, "cp_reviews", "orphan key")["rows"].iloc[0] == n_reviews
+
+
+def test_4_duplicate_id(data):
+    path = data / "assessments.csv"
+    lines = path.read_text().splitlines()
+    a, b = lines[1].split(","), lines[2].split(",")
+    b[0] = a[0]
+    lines[2] = ",".join(b)
+    path.write_text("\n".join(lines) + "\n")
+    tables, report = load_tables(data)
+    check_invariants(report)
+    f = finding(report, "assessments", "duplicate key")
+    assert f["rows"].iloc[0] == 1
+    assert (tables["assessments"]["assessment_id"] == a[0]).sum() == 1
+    # an exact repeat is named as such
+    path.write_text("\n".join([*lines, lines[1]]) + "\n")
+    _, report = load_tables(data)
+    assert finding(report, "assessments", "exact duplicate row")["rows"].iloc[0] == 1
+
+
+def test_5_unknown_codes(data):
+    rewrite(
+        data / "children.csv",
+        first_data_line(data / "children.csv"),
+        first_data_line(data / "children.csv").replace(
+            first_data_line(data / "children.csv").split(",")[3], "XXXX"
+        ),
+    )
+    visits = data / "visits.csv"
+    line = first_data_line(visits)
+    vtype = line.split(",")[2]
+    rewrite(visits, line, line.replace(f",{vtype},", ",home,"))
+    tables, report = load_tables(data)
+    check_invariants(report)
+    eth = finding(report, "children", "unknown code")
+    assert eth["severity"].iloc[0] == "warning" and "XXXX" in eth["examples"].iloc[0]
+    assert "XXXX" in set(tables["children"]["ethnicity"])  # kept as written
+    vt = finding(report, "visits", "unknown code")
+    assert vt["severity"].iloc[0] == "error"  # visit type drives the timescale: rejected
+
+
+def test_6_orphan_key(data):
+    path = data / "referrals.csv"
+    line = first_data_line(path)
+    child = line.split(",")[1]
+    rewrite(path, line, line.replace(f",{child},", ",9999999,"))
+    tables, report = load_tables(data)
+    check_invariants(report)
+    f = finding(report, "referrals", "orphan key")
+    assert f["rows"].iloc[0] == 1
+    assert "9999999" not in set(tables["referrals"]["child_id"])
+
+
+def test_7_empty_file(data):
+    (data / "cla_reviews.csv").write_bytes(b"")
+    tables, report = load_tables(data)
+    check_invariants(report)
+    assert report.unusable == ["cla_reviews"]
+    assert "empty" in finding(report, "cla_reviews", "unreadable file")["message"].iloc[0]
+    assert tables["cla_reviews"].empty and list(tables["cla_reviews"].columns) == [
+        "child_id",
+        "review_date",
+    ]
+
+
+def test_8_utf8_bom(data):
+    path = data / "children.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    tables, report = load_tables(data)
+    check_invariants(report)
+    assert report.errors.empty
+    assert "utf-8-sig" in finding(report, "children", "encoding")["message"].iloc[0]
+    assert "child_id" in tables["children"].columns
+
+
+def test_9_cp1252_text(data):
+    path = data / "children.csv"
+    text = path.read_text()
+    locality = text.splitlines()[1].split(",")[-1]
+    path.write_bytes(text.replace(locality, "Café – Bow", 1).encode("cp1252"))
+    tables, report = load_tables(data)
+    check_invariants(report)
+    assert report.errors.empty
+    assert finding(report, "children", "encoding")["severity"].iloc[0] == "warning"
+    assert "Café – Bow" in set(tables["children"]["locality"])
+
+
+def test_10_ddmmyyyy_dates(data):
+    path = data / "referrals.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    iso = frame["referral_date"].iloc[0]
+    frame["referral_date"] = pd.to_datetime(frame["referral_date"]).dt.strftime("%d/%m/%Y")
+    frame.to_csv(path, index=False)
+    tables, report = load_tables(data)
+    check_invariants(report)
+    f = finding(report, "referrals", "dd/mm/YYYY date")
+    assert f["severity"].iloc[0] == "warning" and f["rows"].iloc[0] == len(frame)
+    assert tables["referrals"]["referral_date"].iloc[0] == pd.Timestamp(iso)
+    assert report.errors.empty
+
+
+def test_utf16_file(data):
+    path = data / "cp_plans.csv"
+    path.write_bytes(path.read_text().encode("utf-16"))
+    tables, report = load_tables(data)
+    assert report.errors.empty
+    assert len(tables["cp_plans"]) > 0
+
+
+def test_future_and_prebirth_dates(data):
+    path = data / "cla_reviews.csv"
+    line = first_data_line(path)
+    child, date = line.split(",")
+    rewrite(path, line, f"{child},2030-01-01")
+    children = pd.read_csv(data / "children.csv", dtype=str).set_index("child_id")
+    dob = pd.Timestamp(children.loc[child, "date_of_birth"])
+    with path.open("a") as fh:
+        fh.write(f"{child},{(dob - pd.Timedelta(days=30)).date()}\n")
+    _, report = load_tables(data)
+    check_invariants(report)
+    assert finding(report, "cla_reviews", "date after extract")["rows"].iloc[0] == 1
+    assert finding(report, "cla_reviews", "before birth")["severity"].iloc[0] == "error"
+
+
+def test_malformed_and_blank_rows(data):
+    path = data / "cp_reviews.csv"
+    with path.open("a") as fh:
+        fh.write("CP0000001,2024-01-01,extra,fields\n")
+        fh.write(",\n")
+    _, report = load_tables(data)
+    check_invariants(report)
+    assert finding(report, "cp_reviews", "malformed line")["rows"].iloc[0] == 1
+    assert finding(report, "cp_reviews", "blank row")["rows"].iloc[0] == 1
+
+
+def test_missing_optional_and_required_tables(data):
+    (data / "case_audits.csv").unlink()
+    tables, report = load_tables(data)
+    row = report.summary.set_index("table").loc["case_audits"]
+    assert row["status"] == "missing" and report.unusable == []
+    assert tables["case_audits"].empty
+    (data / "children.csv").unlink()
+    _, report = load_tables(data)
+    assert "children" in report.unusable
+
+
+def test_parquet_is_read_like_csv(data, tiny_dir):
+    frame, _ = load_tables(tiny_dir)
+    frame["cla_episodes"].to_parquet(data / "cla_episodes.parquet")
+    (data / "cla_episodes.csv").unlink()
+    tables, report = load_tables(data)
+    assert report.errors.empty
+    pd.testing.assert_frame_equal(tables["cla_episodes"], frame["cla_episodes"])
+
+
+def test_header_variants_are_normalised(data):
+    path = data / "cp_plans.csv"
+    rewrite(path, "cp_plan_id,child_id,start_date", "CP Plan ID, Child_ID ,Start-Date")
+    _, report = load_tables(data)
+    assert report.errors.empty
+    assert "header normalised" in set(report.findings["check"])
+
+
+def test_missing_folder_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(LoadError, match="not found"):
+        load_tables(tmp_path / "nope")
+    assert main(["validate", str(tmp_path / "nope")]) == 2
+    assert "data folder not found" in capsys.readouterr().err
+
+
+def test_validate_prints_a_readable_table(tiny_dir, capsys, tmp_path):
+    assert main(["validate", str(tiny_dir), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "rows_read" in out and "children" in out and "No findings." in out
+    assert (tmp_path / "r.json").read_text().startswith("{")

@@ -143,7 +143,9 @@ def _normalise_header(name: str) -> str:
 def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str]:
     """Read a CSV as strings. Returns (frame, malformed lines, encoding)."""
     text, encoding = read_text(path)
-    opts = dict(dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True)
+    opts = dict(
+        dtype="string[pyarrow]", keep_default_na=False, na_filter=False, skip_blank_lines=True
+    )
     try:
         return pd.read_csv(io.StringIO(text), **opts), [], encoding
     except pd.errors.ParserError:
@@ -195,7 +197,11 @@ class _Checker:
         self.reasons = pd.Series("", index=raw.index, dtype=object)
 
     def add(self, column, check, severity, message, mask=None, values=None) -> None:
-        """Record a finding; with a mask of rows, count them and (for errors) reject them."""
+        """Record a finding; with a mask of rows, count them and (for errors) reject them.
+
+        ``values`` shows the examples: a Series, a callable taking the example rows'
+        index (so costly text is built for three rows, not all), or the column itself.
+        """
         if mask is None:
             self.findings.append(
                 dict(
@@ -214,7 +220,10 @@ class _Checker:
         if n == 0:
             return
         idx = mask[mask].index[:EXAMPLES]
-        vals = values if values is not None else self.raw.get(column)
+        if callable(values):
+            vals = values(idx)
+        else:
+            vals = values if values is not None else self.raw.get(column)
         examples = "; ".join(
             f"line {self.lines[self.raw.index.get_loc(i)]}"
             + (f": {vals.loc[i]!s}" if vals is not None else "")
@@ -243,7 +252,7 @@ class _Checker:
 
 def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
     """Parse one column of strings into its canonical dtype, recording problems."""
-    s = raw.str.strip()
+    s = raw  # already stripped
     blank = s == ""
     if col.required:
         chk.add(col.name, "missing value", "error", f"required value {col.name} is blank", blank)
@@ -335,8 +344,8 @@ def _check_table(
     extract_date: pd.Timestamp,
 ) -> tuple[pd.DataFrame, _Checker]:
     chk = _Checker(table, raw, lines)
-    blank_row = (raw.apply(lambda c: c.str.strip()) == "").all(axis=1) if len(raw.columns) else None
-    if blank_row is not None:
+    if len(raw.columns):
+        blank_row = (raw == "").all(axis=1)
         chk.add(None, "blank row", "error", "row has no values", blank_row, values=None)
 
     typed = pd.DataFrame(
@@ -346,14 +355,13 @@ def _check_table(
 
     for rule in table.date_orders:
         bad = (typed[rule.later] < typed[rule.earlier]).fillna(False)
-        values = raw[rule.earlier].str.strip() + " > " + raw[rule.later].str.strip()
         chk.add(
             f"{rule.earlier}/{rule.later}",
             "end before start",
             rule.severity,
             f"{rule.later} is before {rule.earlier}",
             bad,
-            values=values,
+            values=lambda idx, r=rule: raw.loc[idx, r.earlier] + " > " + raw.loc[idx, r.later],
         )
 
     for name in table.columns_of("date"):
@@ -395,14 +403,18 @@ def _check_table(
     # never causes a good one to be rejected as its duplicate.
     ok = ~chk.rejected
     key = list(table.key)
-    exact = ok & raw.duplicated(keep="first") & ok
+    exact = ok & raw.duplicated(keep="first")
+
+    def key_text(idx: pd.Index) -> pd.Series:
+        return raw.loc[idx, key].astype(str).agg("|".join, axis=1)
+
     chk.add(
         ",".join(key),
         "exact duplicate row",
         "error",
         "row repeats an earlier row",
         exact,
-        values=raw[key].astype(str).agg("|".join, axis=1),
+        values=key_text,
     )
     ok = ~chk.rejected
     dup = pd.Series(False, index=raw.index)
@@ -413,7 +425,7 @@ def _check_table(
         "error",
         f"key ({', '.join(key)}) repeats an earlier row with different values; first kept",
         dup,
-        values=raw[key].astype(str).agg("|".join, axis=1),
+        values=key_text,
     )
 
     return typed, chk
@@ -549,7 +561,8 @@ def _load_one(
                 )
             )
 
-    typed, chk = _check_table(table, raw[table.column_names], lines, parents, extract_date)
+    stripped = raw[table.column_names].apply(lambda c: c.str.strip())
+    typed, chk = _check_table(table, stripped, lines, parents, extract_date)
     findings.extend(chk.findings)
     rejected_mask = chk.rejected.to_numpy()
     kept = typed.loc[~rejected_mask].reset_index(drop=True)

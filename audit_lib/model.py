@@ -650,3 +650,54 @@ def age_in_years(date_of_birth: pd.Series, on: pd.Series | pd.Timestamp) -> pd.S
     )
     had_birthday = on_md >= dob.dt.month * 100 + dob.dt.day
     return (on_y - dob.dt.year - (~had_birthday).astype(int)).astype("Int64")
+
+
+def data_model_markdown() -> str:
+    """docs/data-model.md, generated from the declarations above (a test keeps it in step)."""
+    out = [
+        "# Canonical data model",
+        "",
+        "Generated from `audit_lib/model.py` by `audit_lib.model.data_model_markdown()`; "
+        "do not edit by hand.",
+        "",
+        "One CSV (or Parquet) file per table, named `<table>.csv`. Dates ISO (YYYY-MM-DD);",
+        "booleans true/false (also yes/no, 1/0); ids are text. A missing *required* value,",
+        "an unreadable value, or an unknown code in a *strict* column rejects the row; an",
+        "unknown code elsewhere is a warning and the value is kept as written.",
+        "",
+    ]
+    for t in TABLES.values():
+        out += [
+            f"## {t.name}" + (" (required)" if t.required else ""),
+            "",
+            f"Key: `{', '.join(t.key)}`. Source: {t.source}.",
+        ]
+        if t.description:
+            out.append(t.description)
+        if t.foreign_keys:
+            fks = "; ".join(
+                f"`{','.join(fk.columns)}` -> `{fk.ref_table}.{','.join(fk.ref_columns)}`"
+                for fk in t.foreign_keys
+            )
+            out.append(f"References: {fks}.")
+        if t.date_orders:
+            rules = "; ".join(
+                f"`{r.earlier}` <= `{r.later}` ({r.severity})" for r in t.date_orders
+            )
+            out.append(f"Date order: {rules}.")
+        if t.event_dates:
+            out.append(
+                f"Not before date of birth: `{', '.join(t.event_dates)}` ({t.prebirth})."
+            )
+        out += ["", "| column | type | required | codes |", "|---|---|---|---|"]
+        for c in t.columns:
+            codes = ""
+            if c.codes is not None:
+                listed = sorted(c.codes)
+                codes = ", ".join(listed[:30]) + (" ..." if len(listed) > 30 else "")
+                codes += " (strict)" if c.strict else ""
+            elif c.min is not None or c.max is not None:
+                codes = f"{c.min}..{c.max if c.max is not None else ''}"
+            out.append(f"| {c.name} | {c.kind} | {'yes' if c.required else ''} | {codes} |")
+        out.append("")
+    return "\n".join(out)

@@ -1249,14 +1249,21 @@ class _Tables:
             }
         )
         out.loc[~moderated, "moderated_grade"] = pd.NA
-        sd = np.sqrt(0.25**2 + q_sd**2 + auditor_sd**2)
+        # expected share graded 1-2 (latent grade below 2.5), averaged over the realised
+        # team effects and the auditors (one of them lenient)
+        sd = np.sqrt(q_sd**2 + auditor_sd**2)
+        shift = team_effect[:, None] + np.array(
+            [planted.leniency if a == planted.lenient_auditor else 0.0 for a in P.AUDITORS]
+        )
+
+        def expected(step: float) -> float:
+            return round(float(norm.cdf((2.5 - 2.55 - step - shift) / sd).mean()), 3)
+
         truth = {
             "grade_step_month": planted.grade_step_month,
             "grade_step": planted.grade_step,
-            "expected_good_or_better_before": round(float(norm.cdf((2.5 - 2.55) / sd)), 3),
-            "expected_good_or_better_after": round(
-                float(norm.cdf((2.5 - 2.55 - planted.grade_step) / sd)), 3
-            ),
+            "expected_good_or_better_before": expected(0.0),
+            "expected_good_or_better_after": expected(planted.grade_step),
             "lenient_auditor": planted.lenient_auditor,
             "leniency_latent_grade_points": planted.leniency,
             "team_effects": {

@@ -115,9 +115,10 @@ PLACEMENT_MIX: dict[str, float] = {
 }
 #: Legal status at entry.
 LEGAL_STATUS_MIX: dict[str, float] = {"V2": 0.45, "C1": 0.40, "L1": 0.08, "L2": 0.04, "J2": 0.03}
-#: Placement moves per year in care (gives about 10% with 3+ placements in a year;
+#: Placement moves per year in care (gives about 10% of children in care at 31 March
+#: with 3+ placements in the year;
 #: England 2024: 10%).
-MOVES_PER_YEAR = 0.75
+MOVES_PER_YEAR = 0.60
 #: Permanence plan by age at entry: (return_home, adoption, sgo, cao,
 #: long_term_fostering, residential, independence).
 PLAN_BY_AGE: dict[str, tuple[float, ...]] = {

@@ -202,18 +202,9 @@ class _Checker:
         ``values`` shows the examples: a Series, a callable taking the example rows'
         index (so costly text is built for three rows, not all), or the column itself.
         """
+        row = dict(table=self.table.name, column=column or "", check=check, severity=severity)
         if mask is None:
-            self.findings.append(
-                dict(
-                    table=self.table.name,
-                    column=column or "",
-                    check=check,
-                    severity=severity,
-                    rows=0,
-                    message=message,
-                    examples="",
-                )
-            )
+            self.findings.append({**row, "rows": 0, "message": message, "examples": ""})
             return
         mask = pd.Series(np.asarray(mask, dtype=bool), index=self.raw.index)
         n = int(mask.sum())
@@ -229,17 +220,7 @@ class _Checker:
             + (f": {vals.loc[i]!s}" if vals is not None else "")
             for i in idx
         )
-        self.findings.append(
-            dict(
-                table=self.table.name,
-                column=column or "",
-                check=check,
-                severity=severity,
-                rows=n,
-                message=message,
-                examples=examples,
-            )
-        )
+        self.findings.append({**row, "rows": n, "message": message, "examples": examples})
         if severity == "error":
             reason = f"{check}: {column}" if column else check
             r = self.reasons[mask]

@@ -227,18 +227,18 @@ REASON_PLACE_CHANGE = frozenset(
 CATEGORY_OF_NEED = frozenset(f"N{i}" for i in range(1, 9))
 VISIT_TYPE = frozenset({"cin", "cp", "cla"})
 CASE_TYPE = frozenset({"cin", "cp", "cla", "care_leaver"})
-PERMANENCE_PLAN = frozenset(
-    {
-        "return_home",
-        "adoption",
-        "sgo",
-        "cao",
-        "long_term_fostering",
-        "residential",
-        "independence",
-        "other",
-    }
+#: Permanence plans, in report order.
+PERMANENCE_PLANS: tuple[str, ...] = (
+    "return_home",
+    "adoption",
+    "sgo",
+    "cao",
+    "long_term_fostering",
+    "residential",
+    "independence",
+    "other",
 )
+PERMANENCE_PLAN = frozenset(PERMANENCE_PLANS)
 #: Case-audit grades: 1 outstanding, 2 good, 3 requires improvement, 4 inadequate.
 GRADE_LABELS: dict[int, str] = {
     1: "Outstanding",
@@ -681,14 +681,10 @@ def data_model_markdown() -> str:
             )
             out.append(f"References: {fks}.")
         if t.date_orders:
-            rules = "; ".join(
-                f"`{r.earlier}` <= `{r.later}` ({r.severity})" for r in t.date_orders
-            )
+            rules = "; ".join(f"`{r.earlier}` <= `{r.later}` ({r.severity})" for r in t.date_orders)
             out.append(f"Date order: {rules}.")
         if t.event_dates:
-            out.append(
-                f"Not before date of birth: `{', '.join(t.event_dates)}` ({t.prebirth})."
-            )
+            out.append(f"Not before date of birth: `{', '.join(t.event_dates)}` ({t.prebirth}).")
         out += ["", "| column | type | required | codes |", "|---|---|---|---|"]
         for c in t.columns:
             codes = ""

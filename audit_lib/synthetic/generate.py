@@ -108,6 +108,13 @@ def _nat(n: int) -> np.ndarray:
     return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
 
 
+def _events(spell, date, rne, place, ls, prio: int) -> pd.DataFrame:
+    """Episode-changing events of care spells; ``prio`` orders events on the same day."""
+    return pd.DataFrame(
+        {"spell": spell, "date": date, "rne": rne, "place": place, "ls": ls, "prio": prio}
+    )
+
+
 def _upto(dates: np.ndarray, end: np.datetime64) -> np.ndarray:
     """Dates after the window end become NaT (not yet happened at the extract)."""
     out = dates.copy()
@@ -768,18 +775,7 @@ class _Tables:
         ls0 = np.where(uasc, "V2", ls0)
         place0 = np.where(ls0 == "V2", np.where(place0 == "R1", "U4", place0), place0)
 
-        ev = [
-            pd.DataFrame(
-                {
-                    "spell": np.arange(n),
-                    "date": entry,
-                    "rne": "S",
-                    "place": place0,
-                    "ls": ls0,
-                    "prio": 0,
-                }
-            )
-        ]
+        ev = [_events(np.arange(n), entry, "S", place0, ls0, 0)]
         # placement moves
         years = _days_between(entry, stop) / 365.25
         k = rng.poisson(P.MOVES_PER_YEAR * years * np.where(sp["ffa"], 0, 1))
@@ -793,46 +789,26 @@ class _Tables:
         )
         mplace = np.where((age[owner] >= 16) & (rng.random(len(owner)) < 0.4), "H5", mplace)
         ev.append(
-            pd.DataFrame(
-                {
-                    "spell": owner,
-                    "date": mdate,
-                    "rne": np.where(rng.random(len(owner)) < 0.85, "P", "U"),
-                    "place": mplace,
-                    "ls": None,
-                    "prio": 2,
-                }
+            _events(
+                owner, mdate, np.where(rng.random(len(owner)) < 0.85, "P", "U"), mplace, None, 2
             )
         )
         # legal status changes: interim to full care order; police protection ends
         to_c2 = (ls0 == "C1") & (rng.random(n) < 0.85)
         c2date = entry + rng.integers(180, 320, n) * DAY
         sel = to_c2 & (c2date < stop)
-        ev.append(
-            pd.DataFrame(
-                {
-                    "spell": np.flatnonzero(sel),
-                    "date": c2date[sel],
-                    "rne": "L",
-                    "place": None,
-                    "ls": "C2",
-                    "prio": 1,
-                }
-            )
-        )
+        ev.append(_events(np.flatnonzero(sel), c2date[sel], "L", None, "C2", 1))
         short = np.isin(ls0, ["L1", "L2"])
         pdate = entry + rng.integers(1, 10, n) * DAY
         sel = short & (pdate < stop)
         ev.append(
-            pd.DataFrame(
-                {
-                    "spell": np.flatnonzero(sel),
-                    "date": pdate[sel],
-                    "rne": "L",
-                    "place": None,
-                    "ls": np.where(rng.random(int(sel.sum())) < 0.5, "V2", "C1"),
-                    "prio": 1,
-                }
+            _events(
+                np.flatnonzero(sel),
+                pdate[sel],
+                "L",
+                None,
+                np.where(rng.random(int(sel.sum())) < 0.5, "V2", "C1"),
+                1,
             )
         )
         # adoption: placement order (E1), then the adoptive placement
@@ -842,18 +818,7 @@ class _Tables:
         ceased = sp["ceased"].to_numpy().astype("datetime64[D]")
         ceases = sp["ceases"].to_numpy()
         sel = adopt & (po < stop)
-        ev.append(
-            pd.DataFrame(
-                {
-                    "spell": np.flatnonzero(sel),
-                    "date": po[sel],
-                    "rne": "L",
-                    "place": None,
-                    "ls": "E1",
-                    "prio": 1,
-                }
-            )
-        )
+        ev.append(_events(np.flatnonzero(sel), po[sel], "L", None, "E1", 1))
         sel = adopt & ~ceases & (placed < stop)
         ffa = sp["ffa"].to_numpy()[sel]
         ap = np.where(
@@ -861,18 +826,7 @@ class _Tables:
             np.where(rng.random(int(sel.sum())) < 0.5, "A5", "A3"),
             np.where(rng.random(int(sel.sum())) < 0.5, "A4", "A6"),
         )
-        ev.append(
-            pd.DataFrame(
-                {
-                    "spell": np.flatnonzero(sel),
-                    "date": placed[sel],
-                    "rne": "P",
-                    "place": ap,
-                    "ls": None,
-                    "prio": 1,
-                }
-            )
-        )
+        ev.append(_events(np.flatnonzero(sel), placed[sel], "P", ap, None, 1))
 
         e = pd.concat(ev, ignore_index=True)
         e["date"] = e["date"].astype("datetime64[ns]")

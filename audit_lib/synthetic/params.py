@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..model import PERMANENCE_PLANS
+
 # --------------------------------------------------------------------------------------
 # Population (Newham-like). Source: ONS Census 2021, ethnic group of usual residents
 # aged 0-17, London Borough of Newham (rounded; >70% Asian, Black or Mixed heritage).
@@ -127,15 +129,7 @@ PLAN_BY_AGE: dict[str, tuple[float, ...]] = {
     "10-15": (0.38, 0.00, 0.07, 0.03, 0.32, 0.15, 0.05),
     "16-17": (0.30, 0.00, 0.02, 0.00, 0.08, 0.20, 0.40),
 }
-PLAN_NAMES = (
-    "return_home",
-    "adoption",
-    "sgo",
-    "cao",
-    "long_term_fostering",
-    "residential",
-    "independence",
-)
+PLAN_NAMES = PERMANENCE_PLANS[:7]  # every plan but "other"
 #: Median days from entering care to each permanence outcome (achieved).
 PERMANENCE_MEDIAN_DAYS: dict[str, float] = {
     "return_home": 240.0,

@@ -1,0 +1,226 @@
+"""Charts shared by the audits: SPC (XmR) charts, funnel plots, distributions.
+
+Every chart takes tidy frames from audit_lib, a title that states the finding, and
+returns a matplotlib Figure. Colours are the Okabe-Ito colour-blind-safe palette;
+signals are also marked by shape, never by colour alone.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from .stats import funnel_limits, spc_rules
+
+__all__ = ["PALETTE", "distribution_chart", "funnel_plot", "spc_chart"]
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+PALETTE = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#999999",
+}
+SIGNAL_STYLE = {
+    "improvement": (PALETTE["blue"], "^", "Improvement"),
+    "concern": (PALETTE["orange"], "v", "Concern"),
+    "special_cause": (PALETTE["purple"], "D", "Special cause"),
+}
+
+
+def _style(ax, title: str, how_to_read: str | None) -> None:
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold", wrap=True)
+    if how_to_read:
+        ax.text(
+            0, -0.22, how_to_read, transform=ax.transAxes, fontsize=8, color="#444444", va="top"
+        )
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+def spc_chart(
+    series: pd.DataFrame,
+    title: str,
+    direction: str = "higher",
+    target: float | None = None,
+    percent: bool = True,
+    x: str = "month",
+    y: str = "value",
+    ylabel: str = "Share in time",
+) -> Figure:
+    """XmR chart of a monthly series with Making Data Count special-cause markers.
+
+    ``series`` has one row per month (``x``) and the value (``y``). Points flagged by
+    ``stats.spc_rules`` are drawn as triangles (up: improvement, down: concern).
+    """
+    rules = spc_rules(series[y].to_numpy(), direction=direction)
+    xs = np.arange(len(series))
+    fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
+    ax.plot(
+        xs,
+        rules["value"],
+        color=PALETTE["grey"],
+        linewidth=1.2,
+        marker="o",
+        markersize=3.5,
+        markerfacecolor=PALETTE["grey"],
+        label="Monthly value",
+        zorder=2,
+    )
+    ax.axhline(rules["centre"].iloc[0], color=PALETTE["black"], linewidth=1, label="Mean")
+    for col in ("lower", "upper"):
+        ax.axhline(
+            rules[col].iloc[0],
+            color=PALETTE["black"],
+            linewidth=0.8,
+            linestyle="--",
+            label="Process limits" if col == "lower" else None,
+        )
+    if target is not None:
+        ax.axhline(target, color=PALETTE["green"], linewidth=1.2, linestyle=":", label="Target")
+    for signal, (colour, marker, label) in SIGNAL_STYLE.items():
+        sel = rules["signal"] == signal
+        if sel.any():
+            ax.scatter(
+                xs[sel],
+                rules.loc[sel, "value"],
+                color=colour,
+                marker=marker,
+                s=60,
+                zorder=3,
+                label=label,
+                edgecolor="black",
+                linewidth=0.5,
+            )
+    step = max(1, len(xs) // 12)
+    ax.set_xticks(xs[::step], series[x].astype(str).iloc[::step], rotation=0, fontsize=8)
+    ax.set_ylabel(ylabel)
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _style(
+        ax,
+        title,
+        "How to read this: points outside the dashed limits, or runs of points "
+        "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise.",
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def funnel_plot(
+    units: pd.DataFrame,
+    title: str,
+    label: str = "team",
+    ylabel: str = "Share in time",
+    p0: float | None = None,
+) -> Figure:
+    """Funnel plot of a proportion by unit (Spiegelhalter 2005) with 95% and 99.8% limits.
+
+    ``units`` has ``label``, numerator and denominator. Units outside the 99.8% limits are
+    named on the chart.
+    """
+    n = units["denominator"].to_numpy(dtype=float)
+    p = units["numerator"].to_numpy(dtype=float) / n
+    p0 = float(units["numerator"].sum() / units["denominator"].sum()) if p0 is None else p0
+    grid = np.linspace(max(1, n.min() * 0.5), n.max() * 1.15, 200)
+    lim = funnel_limits(p0, grid)
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100)
+    ax.plot(grid, lim["lower_95"], color=PALETTE["sky"], linestyle="--", label="95% limits")
+    ax.plot(grid, lim["upper_95"], color=PALETTE["sky"], linestyle="--")
+    ax.plot(grid, lim["lower_998"], color=PALETTE["blue"], label="99.8% limits")
+    ax.plot(grid, lim["upper_998"], color=PALETTE["blue"])
+    ax.axhline(p0, color=PALETTE["black"], linewidth=1, label=f"Overall {p0:.0%}")
+    at = funnel_limits(p0, n)
+    out = (p < at["lower_998"].to_numpy()) | (p > at["upper_998"].to_numpy())
+    ax.scatter(
+        n[~out],
+        p[~out],
+        color=PALETTE["grey"],
+        edgecolor="black",
+        linewidth=0.5,
+        s=40,
+        label="Within limits",
+        zorder=3,
+    )
+    ax.scatter(
+        n[out],
+        p[out],
+        color=PALETTE["vermillion"],
+        marker="D",
+        edgecolor="black",
+        linewidth=0.5,
+        s=55,
+        label="Outside 99.8%",
+        zorder=3,
+    )
+    for name, xi, yi in zip(units[label][out], n[out], p[out], strict=True):
+        ax.annotate(str(name), (xi, yi), xytext=(6, -4), textcoords="offset points", fontsize=9)
+    ax.set_xlabel("Number of items")
+    ax.set_ylabel(ylabel)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _style(
+        ax,
+        title,
+        "How to read this: a team outside the solid funnel differs from the "
+        "overall rate by more than chance would explain for its size.",
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def distribution_chart(
+    values: pd.DataFrame,
+    title: str,
+    value: str,
+    group: str,
+    limit_by_group: dict[str, float] | None = None,
+    xlabel: str = "Days taken",
+) -> Figure:
+    """Horizontal box plots of ``value`` by ``group``, with each group's timescale marked."""
+    groups = [g for g in values[group].dropna().unique()]
+    data = [values.loc[values[group] == g, value].dropna().astype(float).to_numpy() for g in groups]
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(groups) + 1.6), dpi=100)
+    ax.boxplot(
+        data,
+        vert=False,
+        labels=groups,
+        showfliers=False,
+        widths=0.5,
+        medianprops={"color": PALETTE["vermillion"], "linewidth": 2},
+        boxprops={"color": PALETTE["blue"]},
+        whiskerprops={"color": PALETTE["blue"]},
+        capprops={"color": PALETTE["blue"]},
+    )
+    for i, g in enumerate(groups, start=1):
+        if limit_by_group and g in limit_by_group:
+            ax.plot(
+                [limit_by_group[g]] * 2,
+                [i - 0.35, i + 0.35],
+                color=PALETTE["black"],
+                linestyle=":",
+                linewidth=1.5,
+            )
+    ax.set_xlabel(xlabel)
+    _style(
+        ax,
+        title,
+        "How to read this: boxes span the middle half of items, the thick line "
+        "is the median, whiskers the usual range; dotted lines mark the timescale.",
+    )
+    fig.tight_layout()
+    return fig

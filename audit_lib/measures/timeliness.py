@@ -1,0 +1,501 @@
+"""Statutory timescales: one function per timescale, a summary, a worklist.
+
+Each timescale function returns a tidy frame, one row per item (``ITEM_COLUMNS``), as
+at ``as_of`` (the period end: later completions are not yet known). Status is one of
+
+- ``in_time`` / ``late``: completed by ``as_of``, on or before / after the due date;
+- ``open_overdue``: not completed and already past the due date (counted as late);
+- ``open_due_soon``: not completed, due within ``soon_wd`` working days of ``as_of``;
+- ``open_not_due``: not completed and not yet due: neither in time nor late;
+- ``no_start_date``: the clock start is missing, a data-quality finding, not counted.
+
+Counting window: a completed item counts in the month its completion falls; an item
+not completed (late, never done, or still open past its due date) counts in the month
+its due date falls. Each item is counted once. Definitions: METRICS.md "Timeliness".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..calendar import add_working_days, working_days_between
+from ..disclosure import pseudonymise
+from ..metrics import share
+from ..spells import placements, spells
+from ..stats import wilson
+
+__all__ = [
+    "ITEM_COLUMNS",
+    "MEASURES",
+    "all_items",
+    "assessments",
+    "by_team",
+    "cla_reviews",
+    "cla_visits",
+    "cp_reviews",
+    "cp_visits",
+    "icpc",
+    "monthly",
+    "period_bounds",
+    "summarise",
+    "worklist",
+]
+
+ITEM_COLUMNS = [
+    "measure",
+    "item_id",
+    "child_id",
+    "team",
+    "worker_id",
+    "sequence",
+    "clock_start",
+    "due_date",
+    "completed_date",
+    "status",
+    "days_taken",
+    "days_unit",
+]
+COUNTED = ("in_time", "late", "open_overdue")
+
+#: Measure key -> (label, default timescale in words).
+MEASURES: dict[str, tuple[str, str]] = {
+    "assessment_45wd": ("Assessments authorised within 45 working days", "45 working days"),
+    "icpc_15wd": ("ICPCs within 15 working days of the strategy discussion", "15 working days"),
+    "cp_review": ("CP reviews on time (first 3 months, then 6-monthly)", "3 / 6 months"),
+    "cla_review": (
+        "Looked-after reviews on time (20 wd, 3 months, 6-monthly)",
+        "20 wd / 3 / 6 months",
+    ),
+    "cla_visit": ("Looked-after visits on time (1 week, then 6-weekly)", "1 week / 6 weeks"),
+    "cp_visit": ("CP visits on time (every 10 working days)", "10 working days"),
+}
+
+
+def period_bounds(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last day of a YYYY-MM period."""
+    p = pd.Period(period, freq="M")
+    return p.start_time.normalize(), p.end_time.normalize()
+
+
+def _status(due: pd.Series, completed: pd.Series, as_of: pd.Timestamp, soon_wd: int) -> pd.Series:
+    done = completed.notna() & (completed <= as_of)
+    soon = add_working_days(as_of, soon_wd)
+    status = np.select(
+        [
+            due.isna(),
+            done & (completed <= due),
+            done,
+            due < as_of,
+            due <= soon,
+        ],
+        ["no_start_date", "in_time", "late", "open_overdue", "open_due_soon"],
+        default="open_not_due",
+    )
+    return pd.Series(status, index=due.index, dtype="string")
+
+
+def _finish(
+    frame: pd.DataFrame, measure: str, as_of: pd.Timestamp, soon_wd: int, working: bool
+) -> pd.DataFrame:
+    """Add status and days taken; order the columns."""
+    f = frame.copy()
+    done = f["completed_date"].notna() & (f["completed_date"] <= as_of)
+    f.loc[~done, "completed_date"] = pd.NaT
+    if "status" in f:  # missed: an interval that ended without the event
+        missed = f["status"].eq("late")
+        status = _status(f["due_date"], f["completed_date"], as_of, soon_wd)
+        f["status"] = status.where(~missed, "late")
+    else:
+        f["status"] = _status(f["due_date"], f["completed_date"], as_of, soon_wd)
+    if working:
+        f["days_taken"] = working_days_between(f["clock_start"], f["completed_date"]).astype(
+            "Float64"
+        )
+    else:
+        f["days_taken"] = (f["completed_date"] - f["clock_start"]).dt.days.astype("Float64")
+    f["days_unit"] = "working" if working else "calendar"
+    f["measure"] = measure
+    for c in ("team", "worker_id", "item_id"):
+        if c not in f:
+            f[c] = pd.NA
+    if "sequence" not in f:
+        f["sequence"] = 1
+    out = f[ITEM_COLUMNS].reset_index(drop=True)
+    out["sequence"] = out["sequence"].astype("Int64")
+    for c in ("item_id", "child_id", "team", "worker_id"):
+        out[c] = out[c].astype("string")
+    return out
+
+
+def child_team(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.Series:
+    """Each child's team: the team of their latest referral on or before ``as_of``."""
+    r = tables["referrals"]
+    r = r[(r["referral_date"] <= as_of) & r["team"].notna()]
+    return r.sort_values("referral_date").groupby("child_id")["team"].last()
+
+
+def assessments(
+    tables: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    clock: str = "start",
+    days: int = 45,
+    soon_wd: int = 10,
+) -> pd.DataFrame:
+    """Assessments authorised within ``days`` (45) working days.
+
+    ``clock="start"`` counts from the assessment start (DfE CIN census measure,
+    "Characteristics of children in need"); ``clock="referral"`` from the referral date,
+    as Working Together to Safeguard Children words it. Completion is the authorised date.
+    """
+    if clock not in ("start", "referral"):
+        raise ValueError("clock must be 'start' or 'referral'")
+    a = tables["assessments"]
+    a = a[a["start_date"] <= as_of]
+    if clock == "start":
+        start = a["start_date"]
+    else:
+        ref = tables["referrals"].set_index("referral_id")["referral_date"]
+        start = a["referral_id"].map(ref).astype("datetime64[ns]")
+    f = pd.DataFrame(
+        {
+            "item_id": a["assessment_id"],
+            "child_id": a["child_id"],
+            "team": a["team"],
+            "worker_id": a["worker_id"],
+            "clock_start": start,
+            "due_date": add_working_days(start, days),
+            "completed_date": a["authorised_date"],
+        }
+    )
+    return _finish(f, "assessment_45wd", as_of, soon_wd, working=True)
+
+
+def icpc(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, days: int = 15, soon_wd: int = 10
+) -> pd.DataFrame:
+    """ICPCs held within ``days`` (15) working days of the strategy discussion that
+    started the S47 enquiry (Working Together; DfE CIN census S47ActualStartDate).
+
+    S47 enquiries marked ICPC not required, with no ICPC date, are not items. A missing
+    strategy date gives status ``no_start_date`` (a data-quality finding).
+    """
+    s = tables["s47_enquiries"]
+    needed = s["icpc_date"].notna() | s["icpc_not_required"].ne(True)
+    s = s[needed & (s["strategy_date"].isna() | (s["strategy_date"] <= as_of))]
+    team = s["team"].fillna(s["child_id"].map(child_team(tables, as_of)))
+    f = pd.DataFrame(
+        {
+            "item_id": s["s47_id"],
+            "child_id": s["child_id"],
+            "team": team,
+            "clock_start": s["strategy_date"],
+            "due_date": add_working_days(s["strategy_date"], days),
+            "completed_date": s["icpc_date"],
+        }
+    )
+    return _finish(f, "icpc_15wd", as_of, soon_wd, working=True)
+
+
+def _recurring(
+    intervals: pd.DataFrame,
+    events: pd.DataFrame,
+    key: str,
+    as_of: pd.Timestamp,
+    due: Callable[[pd.DataFrame], pd.Series],
+) -> pd.DataFrame:
+    """Items of a repeating timescale inside intervals (a plan, a spell, a placement).
+
+    ``intervals`` has ``key``, child_id, start, end (NaT = open) and any columns the due
+    rule needs; ``events`` has ``key`` (or child_id), date and optionally worker_id. Each
+    event on or after the interval start completes the current item and starts the next
+    clock; after the last event one item is open. An interval that ended before its open
+    item fell due needs nothing more; one that ended after it, without the event, is late.
+    """
+    iv = intervals[intervals["start"] <= as_of].copy()
+    iv["stop"] = iv["end"].where(iv["end"].notna() & (iv["end"] <= as_of), as_of)
+    iv["closed"] = iv["end"].notna() & (iv["end"] <= as_of)
+    on = key if key in events else "child_id"
+    ev = events.merge(iv[[key, "start", "stop"] + (["child_id"] if on != key else [])], on=on)
+    ev = ev[(ev["date"] >= ev["start"]) & (ev["date"] <= ev["stop"])]
+    ev = ev.sort_values([key, "date"], kind="stable").drop_duplicates([key, "date"])
+    ev["sequence"] = ev.groupby(key).cumcount() + 1
+    ev["clock_start"] = ev.groupby(key)["date"].shift().fillna(ev["start"])
+    done = ev.rename(columns={"date": "completed_date"})
+
+    last = ev.groupby(key).agg(n=("sequence", "max"), last_date=("date", "max"))
+    open_ = iv.set_index(key).join(last)
+    open_["sequence"] = open_["n"].fillna(0).astype(int) + 1
+    open_["clock_start"] = open_["last_date"].fillna(open_["start"])
+    open_["completed_date"] = pd.NaT
+    open_ = open_.reset_index()
+
+    cols = [key, "sequence", "clock_start", "completed_date"]
+    extra = [c for c in iv.columns if c not in (key, "stop", "closed", "end")]
+    items = pd.concat(
+        [done[[*cols, *(c for c in ("worker_id",) if c in done)]], open_[cols]], ignore_index=True
+    ).merge(iv[[key, *extra, "end", "closed"]], on=key, how="left")
+    items["due_date"] = due(items)
+    is_open = items["completed_date"].isna()
+    not_needed = is_open & items["closed"] & (items["end"] <= items["due_date"])
+    items = items[~not_needed].copy()
+    missed = items["completed_date"].isna() & items["closed"]
+    items["status"] = np.where(missed, "late", "")
+    items["item_id"] = items[key].astype(str) + "#" + items["sequence"].astype(str)
+    return items
+
+
+def cp_reviews(
+    tables: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    first_months: int = 3,
+    later_months: int = 6,
+    soon_wd: int = 10,
+) -> pd.DataFrame:
+    """Child protection reviews: the first within 3 months of the plan starting (the
+    ICPC), later ones within 6 months of the previous (Working Together)."""
+    p = tables["cp_plans"].rename(columns={"start_date": "start", "end_date": "end"})
+    p = p.assign(team=p["child_id"].map(child_team(tables, as_of)))
+    ev = tables["cp_reviews"].rename(columns={"review_date": "date"})
+
+    def due(f: pd.DataFrame) -> pd.Series:
+        first = f["clock_start"] + pd.DateOffset(months=first_months)
+        later = f["clock_start"] + pd.DateOffset(months=later_months)
+        return first.where(f["sequence"] == 1, later)
+
+    items = _recurring(
+        p[["cp_plan_id", "child_id", "start", "end", "team"]], ev, "cp_plan_id", as_of, due
+    )
+    return _finish(items, "cp_review", as_of, soon_wd, working=False)
+
+
+def cla_reviews(
+    tables: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    first_wd: int = 20,
+    second_months: int = 3,
+    later_months: int = 6,
+    soon_wd: int = 10,
+) -> pd.DataFrame:
+    """Looked-after reviews: within 20 working days of becoming looked after, the second
+    within 3 months of the first, later ones within 6 months (Care Planning, Placement
+    and Case Review (England) Regulations 2010, reg 33). One clock per care spell."""
+    sp = spells(tables["cla_episodes"])
+    sp = sp.assign(spell_id=sp["child_id"] + "/" + sp["spell"].astype(str))
+    sp = sp.assign(team=sp["child_id"].map(child_team(tables, as_of)))
+    ev = tables["cla_reviews"].rename(columns={"review_date": "date"})
+
+    def due(f: pd.DataFrame) -> pd.Series:
+        first = add_working_days(f["clock_start"], first_wd)
+        second = f["clock_start"] + pd.DateOffset(months=second_months)
+        later = f["clock_start"] + pd.DateOffset(months=later_months)
+        return first.where(f["sequence"] == 1, second.where(f["sequence"] == 2, later))
+
+    items = _recurring(
+        sp[["spell_id", "child_id", "start", "end", "team"]], ev, "spell_id", as_of, due
+    )
+    return _finish(items, "cla_review", as_of, soon_wd, working=False)
+
+
+def cla_visits(
+    tables: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    first_days: int = 7,
+    interval_days: int = 42,
+    long_term_days: int = 91,
+    soon_wd: int = 10,
+) -> pd.DataFrame:
+    """Looked-after visits (reg 28): within 1 week of each placement starting, then at
+    most every 6 weeks in the placement's first year; after the first year, at most
+    every 3 months where the placement is long-term (a long-term fostering match
+    confirmed in permanence_plans), else every 6 weeks. One clock per placement."""
+    pl = placements(tables["cla_episodes"])
+    pl = pl.assign(
+        placement_id=pl["child_id"] + "/" + pl["placement"].astype(str),
+        team=pl["child_id"].map(child_team(tables, as_of)),
+    )
+    pp = tables["permanence_plans"]
+    ltf = pp[pp["plan"].eq("long_term_fostering") & pp["achieved_date"].notna()]
+    pl["long_term_from"] = pl["child_id"].map(ltf.groupby("child_id")["achieved_date"].min())
+    v = tables["visits"]
+    ev = v.loc[v["visit_type"].eq("cla"), ["child_id", "visit_date", "worker_id"]].rename(
+        columns={"visit_date": "date"}
+    )
+
+    def due(f: pd.DataFrame) -> pd.Series:
+        clock = f["clock_start"]
+        long_term = (clock >= f["start"] + pd.Timedelta(days=365)) & (
+            clock >= f["long_term_from"]
+        ).fillna(False)
+        gap = np.where(
+            f["sequence"] == 1, first_days, np.where(long_term, long_term_days, interval_days)
+        )
+        return clock + pd.to_timedelta(gap, unit="D")
+
+    cols = ["placement_id", "child_id", "start", "end", "team", "long_term_from"]
+    items = _recurring(pl[cols], ev, "placement_id", as_of, due)
+    return _finish(items, "cla_visit", as_of, soon_wd, working=False)
+
+
+def cp_visits(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, interval_wd: int = 10, soon_wd: int = 10
+) -> pd.DataFrame:
+    """Child protection visits at most every ``interval_wd`` working days from the plan
+    start (a local practice standard; default 10 working days)."""
+    p = tables["cp_plans"].rename(columns={"start_date": "start", "end_date": "end"})
+    p = p.assign(team=p["child_id"].map(child_team(tables, as_of)))
+    v = tables["visits"]
+    ev = v.loc[v["visit_type"].eq("cp"), ["child_id", "visit_date", "worker_id"]].rename(
+        columns={"visit_date": "date"}
+    )
+
+    def due(f: pd.DataFrame) -> pd.Series:
+        return add_working_days(f["clock_start"], interval_wd)
+
+    items = _recurring(
+        p[["cp_plan_id", "child_id", "start", "end", "team"]], ev, "cp_plan_id", as_of, due
+    )
+    return _finish(items, "cp_visit", as_of, soon_wd, working=True)
+
+
+def all_items(
+    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, assessment_clock: str = "start", **kw
+) -> pd.DataFrame:
+    """Every timescale's items in one frame (``measure`` names the timescale)."""
+    soon = {"soon_wd": kw.get("soon_wd", 10)}
+    frames = [
+        assessments(tables, as_of, clock=assessment_clock, **soon),
+        icpc(tables, as_of, **soon),
+        cp_reviews(tables, as_of, **soon),
+        cla_reviews(tables, as_of, **soon),
+        cla_visits(tables, as_of, **soon),
+        cp_visits(tables, as_of, interval_wd=kw.get("cp_visit_wd", 10), **soon),
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _window_mask(items: pd.DataFrame, period: str, window: str) -> pd.Series:
+    first, last = period_bounds(period)
+    if window == "rolling_12m":
+        first = (pd.Period(period, freq="M") - 11).start_time.normalize()
+    elif window != "month":
+        raise ValueError("window must be 'month' or 'rolling_12m'")
+    when = items["completed_date"].fillna(items["due_date"])
+    return items["status"].isin(COUNTED) & (when >= first) & (when <= last)
+
+
+def summarise(
+    items: pd.DataFrame, period: str, windows: tuple[str, ...] = ("month", "rolling_12m"), by=()
+) -> pd.DataFrame:
+    """Share in time per measure and window, with a Wilson 95% interval.
+
+    Numerator: items completed in time. Denominator: items completed, plus items not
+    completed whose due date has passed, counted in the window of their completion
+    (or, if not completed, their due date). Also: median and 90th-percentile days taken
+    (completed items), and as at the period end the open items overdue, due soon, not
+    yet due, and items without a clock start.
+    """
+    by = list(by)
+    rows = []
+    _, as_of = period_bounds(period)
+    for window in windows:
+        f = items[_window_mask(items, period, window)]
+        g = f.groupby(["measure", *by], observed=True)
+        agg = g.agg(
+            numerator=("status", lambda s: int((s == "in_time").sum())),
+            denominator=("status", "size"),
+            median_days=("days_taken", "median"),
+            p90_days=(
+                "days_taken",
+                lambda s: s.dropna().quantile(0.9) if s.notna().any() else np.nan,
+            ),
+        ).reset_index()
+        agg["window"] = window
+        rows.append(agg)
+    out = pd.concat(rows, ignore_index=True)
+    out["value"] = out["numerator"] / out["denominator"]
+    out["lower"], out["upper"] = wilson(out["numerator"], out["denominator"])
+    snap = (
+        items.groupby(["measure", *by], observed=True)["status"]
+        .value_counts()
+        .unstack(fill_value=0)
+        .reindex(
+            columns=["open_overdue", "open_due_soon", "open_not_due", "no_start_date"], fill_value=0
+        )
+        .reset_index()
+    )
+    out = out.merge(snap, on=["measure", *by], how="left")
+    order = {m: i for i, m in enumerate(MEASURES)}
+    out = out.sort_values(
+        ["window", "measure"], key=lambda s: s.map(order) if s.name == "measure" else s
+    )
+    cols = [
+        "measure",
+        *by,
+        "window",
+        "numerator",
+        "denominator",
+        "value",
+        "lower",
+        "upper",
+        "median_days",
+        "p90_days",
+        "open_overdue",
+        "open_due_soon",
+        "open_not_due",
+        "no_start_date",
+    ]
+    return out[cols].reset_index(drop=True)
+
+
+def by_team(items: pd.DataFrame, period: str, window: str = "rolling_12m") -> pd.DataFrame:
+    """Share in time per measure and team in the window (for funnel plots)."""
+    out = summarise(items, period, (window,), by=("team",))
+    return out.drop(columns=["open_overdue", "open_due_soon", "open_not_due", "no_start_date"])
+
+
+def monthly(items: pd.DataFrame, period: str, months: int = 24) -> pd.DataFrame:
+    """Share in time per measure and calendar month, for the ``months`` up to the period."""
+    end = pd.Period(period, freq="M")
+    f = items[items["status"].isin(COUNTED)]
+    when = f["completed_date"].fillna(f["due_date"]).dt.to_period("M")
+    f = f.assign(month=when)
+    f = f[(f["month"] > end - months) & (f["month"] <= end)]
+    g = f.groupby(["measure", "month"])["status"]
+    out = pd.DataFrame(
+        {"numerator": g.apply(lambda s: int((s == "in_time").sum())), "denominator": g.size()}
+    )
+    out = out.reset_index()
+    out["value"] = out["numerator"] / out["denominator"]
+    out["lower"], out["upper"] = wilson(out["numerator"], out["denominator"])
+    out["month"] = out["month"].astype(str)
+    return out
+
+
+def worklist(items: pd.DataFrame, secret: bytes) -> pd.DataFrame:
+    """Open items overdue or due soon, for analysts: pseudonymised child, never raw ids.
+
+    Sorted most overdue first; ``days_to_due`` is negative when overdue (calendar days).
+    """
+    w = items[items["status"].isin(["open_overdue", "open_due_soon"])].copy()
+    w.insert(0, "child", pseudonymise(w["child_id"], secret).to_numpy())
+    out = w[
+        ["child", "measure", "team", "worker_id", "sequence", "clock_start", "due_date", "status"]
+    ]
+    return out.sort_values(["due_date", "measure", "team"], kind="stable").reset_index(drop=True)
+
+
+def metric_entries(summary: pd.DataFrame) -> dict[str, dict]:
+    """metrics.json entries ``timeliness.<measure>.<window>`` from ``summarise``."""
+    out = {}
+    for r in summary.itertuples(index=False):
+        out[f"timeliness.{r.measure}.{r.window}"] = share(
+            r.numerator,
+            r.denominator,
+            float(r.lower),
+            float(r.upper),
+            median_days=None if pd.isna(r.median_days) else float(r.median_days),
+        )
+    return out

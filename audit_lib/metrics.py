@@ -1,0 +1,73 @@
+"""Recording headline figures for metrics.json (DESIGN.md "metrics.json").
+
+A notebook calls ``record(name, value)`` for each headline figure. When the monthly run
+executes the notebook it sets ``$AUDIT_METRICS_PATH``; each call then rewrites that JSON
+sidecar, which run.py merges into reports/<period>/metrics.json. Outside a run the
+values are only kept in memory (``recorded()``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["record", "recorded", "share", "KEY_PATTERN"]
+
+PATH_ENV = "AUDIT_METRICS_PATH"
+#: <audit>.<measure>[.<stage>][.<group>][.<window>], lower-case words with underscores.
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+_RECORDED: dict[str, dict] = {}
+
+
+def _clean(v):
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    return v
+
+
+def share(numerator, denominator, lower=None, upper=None, **extra) -> dict:
+    """A share as metrics.json holds it: numerator, denominator, value, Wilson bounds."""
+    from .stats import wilson
+
+    n, d = int(numerator), int(denominator)
+    if lower is None or upper is None:
+        lo, hi = wilson(n, d)
+        lower, upper = float(lo), float(hi)
+    return {
+        "numerator": n,
+        "denominator": d,
+        "value": n / d if d else None,
+        "lower": lower,
+        "upper": upper,
+        **extra,
+    }
+
+
+def record(name: str, value) -> dict:
+    """Record one headline figure under a stable key; returns what was stored.
+
+    ``value`` is a number, or a dict with at least ``value`` (a share also has
+    numerator, denominator, lower, upper; a duration has n).
+    """
+    if not KEY_PATTERN.match(name):
+        raise ValueError(f"metric key {name!r} does not follow <audit>.<measure>[...].<window>")
+    entry = _clean(dict(value) if isinstance(value, dict) else {"value": value})
+    _RECORDED[name] = entry
+    path = os.environ.get(PATH_ENV)
+    if path:
+        Path(path).write_text(json.dumps(_RECORDED, indent=1, sort_keys=True))
+    return entry
+
+
+def recorded() -> dict[str, dict]:
+    """Everything recorded in this process so far."""
+    return dict(_RECORDED)

@@ -1,0 +1,294 @@
+"""Timeliness measures: hand-worked cases and the synthetic borough's planted slow team."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from audit_lib.measures import timeliness as T
+from audit_lib.model import TABLES
+from audit_lib.stats import funnel_limits, wilson
+
+from .conftest import DEFAULT_DATA
+
+TS = pd.Timestamp
+
+
+def tables(**frames) -> dict[str, pd.DataFrame]:
+    """Canonical tables, empty unless given (given ones typed as the model declares)."""
+    out = {name: t.empty() for name, t in TABLES.items()}
+    for name, rows in frames.items():
+        frame = pd.DataFrame(rows)
+        for col in TABLES[name].columns:
+            if col.name not in frame:
+                frame[col.name] = None
+        out[name] = frame[TABLES[name].column_names].astype(TABLES[name].dtypes)
+    return out
+
+
+def assessment(aid, start, authorised=None, team="A", referral_id=None):
+    return {
+        "assessment_id": aid,
+        "child_id": "c" + aid,
+        "start_date": TS(start),
+        "authorised_date": TS(authorised) if authorised else pd.NaT,
+        "team": team,
+        "referral_id": referral_id,
+    }
+
+
+def test_assessment_clock_crosses_easter_and_the_platinum_jubilee():
+    # Start Mon 11 Apr 2022. Working days after it: 12-14 Apr (3); Good Friday 15 and
+    # Easter Monday 18 Apr are holidays; 19-22 Apr (7); 25-29 Apr (12); 2 May is a bank
+    # holiday; 3-6 May (16); 9-13 (21); 16-20 (26); 23-27 (31); 30 May-1 Jun (34);
+    # Jubilee 2-3 Jun; 6-10 Jun (39); 13-17 Jun (44); Mon 20 Jun is day 45.
+    t = tables(
+        assessments=[
+            assessment("1", "2022-04-11", "2022-06-20"),  # 45th working day: in time
+            assessment("2", "2022-04-11", "2022-06-21"),  # 46th: late
+        ]
+    )
+    items = T.assessments(t, TS("2022-07-31"))
+    assert (items["due_date"] == TS("2022-06-20")).all()
+    assert items["status"].tolist() == ["in_time", "late"]
+    assert items["days_taken"].tolist() == [45, 46]
+    assert (items["days_unit"] == "working").all()
+
+
+def test_open_items_not_yet_due_are_never_in_time():
+    t = tables(
+        assessments=[
+            assessment("1", "2026-10-20"),  # due 22 Dec: not due
+            assessment("2", "2026-08-24", team="B"),  # due 27 Oct: overdue
+            assessment("3", "2026-09-07"),  # due 9 Nov: within 10 working days of 31 Oct
+            assessment("4", "2026-10-01", "2026-11-05"),  # completed after the period end
+        ]
+    )
+    items = T.assessments(t, TS("2026-10-31")).set_index("item_id")
+    assert items.loc["1", "status"] == "open_not_due"
+    assert items.loc["2", "status"] == "open_overdue"
+    assert items.loc["3", "status"] == "open_due_soon"
+    assert items.loc["4", "status"] == "open_not_due" and pd.isna(items.loc["4", "completed_date"])
+    s = T.summarise(items.reset_index(), "2026-10")
+    month = s[(s["measure"] == "assessment_45wd") & (s["window"] == "month")].iloc[0]
+    assert (month["numerator"], month["denominator"]) == (0, 1)  # only the overdue one counts
+    assert month["open_not_due"] == 2 and month["open_due_soon"] == 1
+
+
+def test_referral_clock_option():
+    t = tables(
+        referrals=[
+            {"referral_id": "R1", "child_id": "c1", "referral_date": TS("2024-01-02"), "nfa": False}
+        ],
+        assessments=[assessment("1", "2024-01-10", "2024-03-07", referral_id="R1")],
+    )
+    t["children"] = pd.DataFrame({"child_id": ["c1"]})
+    by_start = T.assessments(t, TS("2024-12-31"))
+    by_ref = T.assessments(t, TS("2024-12-31"), clock="referral")
+    assert by_start["status"][0] == "in_time" and by_ref["status"][0] == "late"
+    assert by_ref["clock_start"][0] == TS("2024-01-02")
+
+
+def test_icpc_without_strategy_date_is_a_data_quality_finding():
+    t = tables(
+        s47_enquiries=[
+            {
+                "s47_id": "S1",
+                "child_id": "c1",
+                "strategy_date": TS("2023-04-28"),
+                "icpc_date": TS("2023-05-19"),
+                "team": "A",
+            },
+            {
+                "s47_id": "S2",
+                "child_id": "c2",
+                "strategy_date": pd.NaT,
+                "icpc_date": TS("2023-05-19"),
+                "team": "A",
+            },
+            {
+                "s47_id": "S3",
+                "child_id": "c3",
+                "strategy_date": TS("2023-05-01"),
+                "icpc_not_required": True,
+                "team": "A",
+            },  # no ICPC needed: not an item
+        ]
+    )
+    items = T.icpc(t, TS("2023-05-31")).set_index("item_id")
+    assert list(items.index) == ["S1", "S2"]
+    # Fri 28 Apr 2023 + 15 wd: 2-5 May (4; 1 May is a holiday), 9-12 May (8; the
+    # Coronation holiday is 8 May), 15-19 May (13), 22 May (14), Tue 23 May (15)
+    assert items.loc["S1", "due_date"] == TS("2023-05-23")
+    assert items.loc["S1", "status"] == "in_time"
+    assert items.loc["S2", "status"] == "no_start_date"
+    s = T.summarise(items.reset_index(), "2023-05").query("window == 'month'").iloc[0]
+    assert (s["numerator"], s["denominator"], s["no_start_date"]) == (1, 1, 1)
+
+
+def test_cp_reviews_first_then_six_monthly():
+    t = tables(
+        cp_plans=[
+            {"cp_plan_id": "P1", "child_id": "c1", "start_date": TS("2024-01-10")},
+            {
+                "cp_plan_id": "P2",
+                "child_id": "c2",
+                "start_date": TS("2024-01-10"),
+                "end_date": TS("2024-03-01"),
+            },  # ended before a review was due: no items
+            {
+                "cp_plan_id": "P3",
+                "child_id": "c3",
+                "start_date": TS("2024-01-10"),
+                "end_date": TS("2024-06-01"),
+            },  # ended after the due date with no review: late
+        ],
+        cp_reviews=[
+            {"cp_plan_id": "P1", "review_date": TS("2024-04-05")},  # due 10 Apr: in time
+            {"cp_plan_id": "P1", "review_date": TS("2024-10-20")},  # due 5 Oct: late
+        ],
+    )
+    items = T.cp_reviews(t, TS("2025-01-31"))
+    p1 = items[items["item_id"].str.startswith("P1")].set_index("sequence")
+    assert p1.loc[1, "due_date"] == TS("2024-04-10") and p1.loc[1, "status"] == "in_time"
+    assert p1.loc[2, "due_date"] == TS("2024-10-05") and p1.loc[2, "status"] == "late"
+    assert p1.loc[3, "due_date"] == TS("2025-04-20") and p1.loc[3, "status"] == "open_not_due"
+    assert not items["item_id"].str.startswith("P2").any()
+    p3 = items[items["item_id"].str.startswith("P3")]
+    assert p3["status"].tolist() == ["late"] and p3["completed_date"].isna().all()
+
+
+def test_cla_reviews_20_working_days_then_3_then_6_months():
+    t = tables(
+        cla_episodes=[
+            {
+                "child_id": "c1",
+                "episode_start": TS("2024-12-20"),
+                "reason_new_episode": "S",
+                "legal_status": "V2",
+                "placement_type": "U4",
+                "episode_end": TS("2025-02-01"),
+                "reason_ceased": "X1",
+            },
+            {
+                "child_id": "c1",
+                "episode_start": TS("2025-02-01"),
+                "reason_new_episode": "P",
+                "legal_status": "V2",
+                "placement_type": "U5",
+            },
+        ],
+        cla_reviews=[
+            {"child_id": "c1", "review_date": TS("2025-01-22")},  # 20 wd (METRICS.md): in time
+            {"child_id": "c1", "review_date": TS("2025-04-23")},  # due 22 Apr: late
+        ],
+    )
+    items = T.cla_reviews(t, TS("2025-06-30")).set_index("sequence")
+    assert items.loc[1, "due_date"] == TS("2025-01-22") and items.loc[1, "status"] == "in_time"
+    assert items.loc[2, "due_date"] == TS("2025-04-22") and items.loc[2, "status"] == "late"
+    assert items.loc[3, "due_date"] == TS("2025-10-23")
+    assert len(items) == 3  # the placement change does not restart the review clock
+
+
+def test_cla_visits_restart_with_each_placement():
+    t = tables(
+        cla_episodes=[
+            {
+                "child_id": "c1",
+                "episode_start": TS("2025-01-06"),
+                "reason_new_episode": "S",
+                "legal_status": "C2",
+                "placement_type": "U4",
+                "episode_end": TS("2025-03-03"),
+                "reason_ceased": "X1",
+            },
+            {
+                "child_id": "c1",
+                "episode_start": TS("2025-03-03"),
+                "reason_new_episode": "P",
+                "legal_status": "C2",
+                "placement_type": "U5",
+            },
+        ],
+        visits=[
+            {"child_id": "c1", "visit_date": TS("2025-01-10"), "visit_type": "cla"},  # day 4
+            {
+                "child_id": "c1",
+                "visit_date": TS("2025-02-25"),
+                "visit_type": "cla",
+            },  # 46 days: late
+            {"child_id": "c1", "visit_date": TS("2025-03-12"), "visit_type": "cla"},  # 9 days: late
+            {
+                "child_id": "c1",
+                "visit_date": TS("2025-03-20"),
+                "visit_type": "cp",
+            },  # not a CLA visit
+        ],
+    )
+    items = T.cla_visits(t, TS("2025-03-31"))
+    assert items["status"].tolist() == ["in_time", "late", "late", "open_not_due"]
+    assert items["due_date"].tolist() == [
+        TS("2025-01-13"),
+        TS("2025-02-21"),
+        TS("2025-03-10"),
+        TS("2025-04-23"),
+    ]
+
+
+def test_summary_counts_each_item_once_in_the_right_window():
+    t = tables(
+        assessments=[
+            assessment("1", "2024-01-02", "2024-02-15"),  # in time, completed Feb
+            assessment("2", "2023-11-01", "2024-02-20"),  # late, completed Feb
+            assessment("3", "2023-12-01"),  # never completed: late in the month it fell due (Feb)
+            assessment("4", "2022-06-01", "2022-07-01"),  # outside the 12 months
+        ]
+    )
+    items = T.assessments(t, TS("2024-02-29"))
+    s = T.summarise(items, "2024-02").set_index("window")
+    assert s.loc["month", ["numerator", "denominator"]].tolist() == [1, 3]
+    assert s.loc["rolling_12m", ["numerator", "denominator"]].tolist() == [1, 3]
+    lo, hi = wilson(1, 3)
+    assert s.loc["month", "lower"] == pytest.approx(lo) and s.loc[
+        "month", "upper"
+    ] == pytest.approx(hi)
+    m = T.monthly(items, "2024-02", months=24)
+    assert m.set_index("month").loc["2024-02", "denominator"] == 3
+    assert m.set_index("month").loc["2022-07", "denominator"] == 1
+
+
+def test_worklist_is_pseudonymised():
+    t = tables(assessments=[assessment("1", "2026-08-24"), assessment("2", "2026-10-20")])
+    items = T.assessments(t, TS("2026-10-31"))
+    w = T.worklist(items, b"secret")
+    assert len(w) == 1 and "child_id" not in w.columns
+    assert w["child"][0].startswith("P") and "c1" not in w.to_csv()
+
+
+@pytest.fixture(scope="module")
+def synthetic_items(default_tables):
+    t, _ = default_tables
+    return T.all_items(t, TS("2026-10-31"))
+
+
+def test_planted_slow_team_is_below_the_funnel_and_its_share_is_recovered(synthetic_items):
+    truth = json.loads((DEFAULT_DATA / "truth.json").read_text())["timeliness"]
+    teams = T.by_team(synthetic_items, "2026-10", "rolling_12m")
+    a = teams[teams["measure"] == "assessment_45wd"].set_index("team")
+    p0 = a["numerator"].sum() / a["denominator"].sum()
+    lim = funnel_limits(p0, a["denominator"]).set_index(a.index)
+    below = a["value"] < lim["lower_998"]
+    assert below[truth["slow_team"]]
+    assert below.sum() == 1, "only the planted team is an outlier"
+    slow = a.loc[truth["slow_team"]]
+    assert slow["lower"] <= truth["assessment_45wd_expected_share"]["slow_team"] <= slow["upper"]
+
+
+def test_every_measure_has_items_on_the_synthetic_borough(synthetic_items):
+    s = T.summarise(synthetic_items, "2026-10")
+    assert set(s["measure"]) == set(T.MEASURES)
+    r12 = s[s["window"] == "rolling_12m"].set_index("measure")
+    assert (r12["denominator"] > 100).all()
+    assert r12.loc["assessment_45wd", "value"] == pytest.approx(0.79, abs=0.04)

@@ -27,7 +27,7 @@ test: lint
 	$(BIN)/python -m pytest -n auto
 
 notebooks: $(STAMP)
-	$(BIN)/audit notebooks --data $(DATA)
+	$(BIN)/audit notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synthetic.py

@@ -43,12 +43,16 @@ SIGNAL_STYLE = {
 def _style(ax, title: str, how_to_read: str | None) -> None:
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold", wrap=True)
     if how_to_read:
-        ax.text(
-            0, -0.22, how_to_read, transform=ax.transAxes, fontsize=8, color="#444444", va="top"
-        )
+        ax.figure.text(0.01, 0.01, how_to_read, fontsize=8, color="#444444", va="bottom")
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
+
+
+def _finish(fig: Figure) -> Figure:
+    """Lay out, leaving 0.45 inch at the bottom for the "how to read this" line."""
+    fig.tight_layout(rect=(0, 0.45 / fig.get_figheight(), 1, 1))
+    return fig
 
 
 def spc_chart(
@@ -117,8 +121,7 @@ def spc_chart(
         "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise.",
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+    return _finish(fig)
 
 
 def funnel_plot(
@@ -136,7 +139,7 @@ def funnel_plot(
     n = units["denominator"].to_numpy(dtype=float)
     p = units["numerator"].to_numpy(dtype=float) / n
     p0 = float(units["numerator"].sum() / units["denominator"].sum()) if p0 is None else p0
-    grid = np.linspace(max(1, n.min() * 0.5), n.max() * 1.15, 200)
+    grid = np.unique(np.linspace(max(1, n.min() * 0.5), n.max() * 1.15, 200).astype(int))
     lim = funnel_limits(p0, grid)
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100)
     ax.plot(grid, lim["lower_95"], color=PALETTE["sky"], linestyle="--", label="95% limits")
@@ -179,8 +182,7 @@ def funnel_plot(
         "overall rate by more than chance would explain for its size.",
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+    return _finish(fig)
 
 
 def distribution_chart(
@@ -197,8 +199,8 @@ def distribution_chart(
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(groups) + 1.6), dpi=100)
     ax.boxplot(
         data,
-        vert=False,
-        labels=groups,
+        orientation="horizontal",
+        tick_labels=groups,
         showfliers=False,
         widths=0.5,
         medianprops={"color": PALETTE["vermillion"], "linewidth": 2},
@@ -222,5 +224,4 @@ def distribution_chart(
         "How to read this: boxes span the middle half of items, the thick line "
         "is the median, whiskers the usual range; dotted lines mark the timescale.",
     )
-    fig.tight_layout()
-    return fig
+    return _finish(fig)

@@ -66,7 +66,7 @@ def _notebooks(args: argparse.Namespace) -> int:
             kernel_name="python3",
             cwd=str(folder),
             progress_bar=False,
-            parameters={"data_dir": str(Path(args.data).resolve())},
+            parameters={"data_dir": str(Path(args.data).resolve())} if args.data else None,
         )
     return 0
 
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("notebooks", help="re-execute the committed notebooks in place")
     n.add_argument("--notebooks", default="notebooks")
-    n.add_argument("--data", default="data/synthetic")
+    n.add_argument("--data", default=None, help="data folder (default: the notebooks' own)")
     n.set_defaults(func=_notebooks)
     return parser
 

@@ -20,7 +20,7 @@ __all__ = ["SUPPRESSED", "pseudonymise", "suppress_counts", "local_secret"]
 
 SUPPRESSED = "c"
 SECRET_ENV = "AUDIT_SECRET"
-SECRET_FILE = ".audit_secret"
+SECRET_FILE = Path.home() / ".config" / "audit_lib" / "secret"
 
 
 def suppress_counts(counts, suppress_max: int = 5) -> pd.Series:
@@ -40,17 +40,19 @@ def is_suppressed(counts, suppress_max: int = 5) -> np.ndarray:
     return pd.Series(counts).between(1, suppress_max).to_numpy()
 
 
-def local_secret(folder: str | Path | None = None) -> bytes:
-    """The pseudonym key: $AUDIT_SECRET, else .audit_secret in ``folder`` (created once).
+def local_secret(path: str | Path | None = None) -> bytes:
+    """The pseudonym key: $AUDIT_SECRET, else the file ``path`` (default
+    ~/.config/audit_lib/secret), created with a random key on first use.
 
-    The file is git-ignored and never leaves the machine; keep it to get the same
+    The key never leaves the machine and is never committed; keep it to get the same
     pseudonyms month after month.
     """
     env = os.environ.get(SECRET_ENV)
     if env:
         return env.encode()
-    path = Path(folder or Path.cwd()) / SECRET_FILE
+    path = Path(path) if path else SECRET_FILE
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip().encode()

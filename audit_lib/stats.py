@@ -225,3 +225,33 @@ def spc_rules(
             "signal": signal,
         }
     )
+
+
+def funnel_position(
+    units: pd.DataFrame, p0: float | None = None, level: float = 0.998
+) -> pd.DataFrame:
+    """Each unit's place on the funnel: its share, the limits at its size, and
+    ``position`` (below, within, above) against the ``level`` limits.
+
+    ``units`` has numerator and denominator; ``p0`` defaults to the pooled share.
+    """
+    n = units["denominator"].to_numpy(dtype=float)
+    x = units["numerator"].to_numpy(dtype=float)
+    p0 = float(x.sum() / n.sum()) if p0 is None else p0
+    name = f"{level * 100:g}".replace(".", "")
+    lim = funnel_limits(p0, n, levels=(level,))
+    lo, hi = lim[f"lower_{name}"].to_numpy(), lim[f"upper_{name}"].to_numpy()
+    share_ = x / n
+    out = units.copy()
+    out["p0"] = p0
+    out["limit_lower"], out["limit_upper"] = lo, hi
+    out["position"] = np.where(share_ < lo, "below", np.where(share_ > hi, "above", "within"))
+    return out
+
+
+def latest_signal(values, direction: Direction = "higher") -> tuple[str, str]:
+    """(rule, signal) of the last point of an XmR chart; ("", "common_cause") if none."""
+    r = spc_rules(values, direction)
+    if r.empty:
+        return "", "common_cause"
+    return str(r["rule"].iloc[-1]), str(r["signal"].iloc[-1])

@@ -73,7 +73,8 @@ def test_open_items_not_yet_due_are_never_in_time():
     assert items.loc["4", "status"] == "open_not_due" and pd.isna(items.loc["4", "completed_date"])
     s = T.summarise(items.reset_index(), "2026-10")
     month = s[(s["measure"] == "assessment_45wd") & (s["window"] == "month")].iloc[0]
-    assert (month["numerator"], month["denominator"]) == (0, 1)  # only the overdue one counts
+    # only the overdue one counts (due 27 Oct); item 4 is due in November
+    assert (month["numerator"], month["denominator"]) == (0, 1)
     assert month["open_not_due"] == 2 and month["open_due_soon"] == 1
 
 
@@ -240,23 +241,39 @@ def test_cla_visits_restart_with_each_placement():
 def test_summary_counts_each_item_once_in_the_right_window():
     t = tables(
         assessments=[
-            assessment("1", "2024-01-02", "2024-02-15"),  # in time, completed Feb
-            assessment("2", "2023-11-01", "2024-02-20"),  # late, completed Feb
-            assessment("3", "2023-12-01"),  # never completed: late in the month it fell due (Feb)
-            assessment("4", "2022-06-01", "2022-07-01"),  # outside the 12 months
+            # due 5 Mar 2024 (45 wd after 2 Jan), done early on 15 Feb: in time
+            assessment("1", "2024-01-02", "2024-02-15"),
+            # due 8 Jan 2024 (Christmas, Boxing Day and New Year crossed), done 20 Feb: late
+            assessment("2", "2023-11-01", "2024-02-20"),
+            # due 7 Feb 2024, never done: late
+            assessment("3", "2023-12-01"),
+            # long before the window
+            assessment("4", "2022-06-01", "2022-07-01"),
         ]
     )
-    items = T.assessments(t, TS("2024-02-29"))
+    items = T.assessments(t, TS("2024-02-29")).set_index("item_id")
+    assert items["due_date"][["1", "2", "3"]].tolist() == [
+        TS("2024-03-05"),
+        TS("2024-01-08"),
+        TS("2024-02-07"),
+    ]
+    items = items.reset_index()
+    # by due date (default): Feb holds item 3 only; item 1 is not yet due
     s = T.summarise(items, "2024-02").set_index("window")
-    assert s.loc["month", ["numerator", "denominator"]].tolist() == [1, 3]
-    assert s.loc["rolling_12m", ["numerator", "denominator"]].tolist() == [1, 3]
+    assert s.loc["month", ["numerator", "denominator"]].tolist() == [0, 1]
+    assert s.loc["rolling_12m", ["numerator", "denominator"]].tolist() == [0, 2]
+    # by completion: Feb holds the two completed in Feb and the one never done, due Feb
+    c = T.summarise(items, "2024-02", count_by="completion").set_index("window")
+    assert c.loc["month", ["numerator", "denominator"]].tolist() == [1, 3]
+    assert c.loc["rolling_12m", ["numerator", "denominator"]].tolist() == [1, 3]
     lo, hi = wilson(1, 3)
-    assert s.loc["month", "lower"] == pytest.approx(lo) and s.loc[
+    assert c.loc["month", "lower"] == pytest.approx(lo) and c.loc[
         "month", "upper"
     ] == pytest.approx(hi)
-    m = T.monthly(items, "2024-02", months=24)
-    assert m.set_index("month").loc["2024-02", "denominator"] == 3
-    assert m.set_index("month").loc["2022-07", "denominator"] == 1
+    m = T.monthly(items, "2024-02", months=24).set_index("month")
+    assert m.loc["2024-02", "denominator"] == 1 and m.loc["2024-01", "denominator"] == 1
+    mc = T.monthly(items, "2024-02", months=24, count_by="completion").set_index("month")
+    assert mc.loc["2024-02", "denominator"] == 3 and mc.loc["2022-07", "denominator"] == 1
 
 
 def test_worklist_is_pseudonymised():
@@ -292,3 +309,16 @@ def test_every_measure_has_items_on_the_synthetic_borough(synthetic_items):
     r12 = s[s["window"] == "rolling_12m"].set_index("measure")
     assert (r12["denominator"] > 100).all()
     assert r12.loc["assessment_45wd", "value"] == pytest.approx(0.79, abs=0.04)
+
+
+def test_recorded_keys_are_documented(synthetic_items):
+    import re
+
+    from .conftest import ROOT
+
+    doc = (ROOT / "docs" / "metrics.md").read_text()
+    documented = set(re.findall(r"`(timeliness\.[a-z0-9_.]+)`", doc))
+    produced = set(T.metric_entries(T.summarise(synthetic_items, "2026-10")))
+    assert produced == documented
+    entry = T.metric_entries(T.summarise(synthetic_items, "2026-10"))["timeliness.icpc_15wd.month"]
+    assert {"numerator", "denominator", "value", "lower", "upper"} <= set(entry)

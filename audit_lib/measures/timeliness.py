@@ -9,9 +9,13 @@ at ``as_of`` (the period end: later completions are not yet known). Status is on
 - ``open_not_due``: not completed and not yet due: neither in time nor late;
 - ``no_start_date``: the clock start is missing, a data-quality finding, not counted.
 
-Counting window: a completed item counts in the month its completion falls; an item
-not completed (late, never done, or still open past its due date) counts in the month
-its due date falls. Each item is counted once. Definitions: METRICS.md "Timeliness".
+Counting window (``count_by``): by default an item counts in the month its *due date*
+falls, once that date has passed. Every such item's status is settled at the period
+end (done by the due date, or not), so the latest month is not biased by items still
+open. ``count_by="completion"`` counts completed items in the month of completion
+(the DfE CIN census convention for assessments) and items never completed in the
+month their due date passed. Each item is counted once either way. Definitions:
+METRICS.md "Timeliness".
 """
 
 from __future__ import annotations
@@ -376,18 +380,30 @@ def all_items(
     return pd.concat(frames, ignore_index=True)
 
 
-def _window_mask(items: pd.DataFrame, period: str, window: str) -> pd.Series:
+def _count_date(items: pd.DataFrame, count_by: str) -> pd.Series:
+    if count_by == "due":
+        return items["due_date"]
+    if count_by == "completion":
+        return items["completed_date"].fillna(items["due_date"])
+    raise ValueError("count_by must be 'due' or 'completion'")
+
+
+def _window_mask(items: pd.DataFrame, period: str, window: str, count_by: str) -> pd.Series:
     first, last = period_bounds(period)
     if window == "rolling_12m":
         first = (pd.Period(period, freq="M") - 11).start_time.normalize()
     elif window != "month":
         raise ValueError("window must be 'month' or 'rolling_12m'")
-    when = items["completed_date"].fillna(items["due_date"])
+    when = _count_date(items, count_by)
     return items["status"].isin(COUNTED) & (when >= first) & (when <= last)
 
 
 def summarise(
-    items: pd.DataFrame, period: str, windows: tuple[str, ...] = ("month", "rolling_12m"), by=()
+    items: pd.DataFrame,
+    period: str,
+    windows: tuple[str, ...] = ("month", "rolling_12m"),
+    by=(),
+    count_by: str = "due",
 ) -> pd.DataFrame:
     """Share in time per measure and window, with a Wilson 95% interval.
 
@@ -401,7 +417,7 @@ def summarise(
     rows = []
     _, as_of = period_bounds(period)
     for window in windows:
-        f = items[_window_mask(items, period, window)]
+        f = items[_window_mask(items, period, window, count_by)]
         g = f.groupby(["measure", *by], observed=True)
         agg = g.agg(
             numerator=("status", lambda s: int((s == "in_time").sum())),
@@ -450,17 +466,21 @@ def summarise(
     return out[cols].reset_index(drop=True)
 
 
-def by_team(items: pd.DataFrame, period: str, window: str = "rolling_12m") -> pd.DataFrame:
+def by_team(
+    items: pd.DataFrame, period: str, window: str = "rolling_12m", count_by: str = "due"
+) -> pd.DataFrame:
     """Share in time per measure and team in the window (for funnel plots)."""
-    out = summarise(items, period, (window,), by=("team",))
+    out = summarise(items, period, (window,), by=("team",), count_by=count_by)
     return out.drop(columns=["open_overdue", "open_due_soon", "open_not_due", "no_start_date"])
 
 
-def monthly(items: pd.DataFrame, period: str, months: int = 24) -> pd.DataFrame:
+def monthly(
+    items: pd.DataFrame, period: str, months: int = 24, count_by: str = "due"
+) -> pd.DataFrame:
     """Share in time per measure and calendar month, for the ``months`` up to the period."""
     end = pd.Period(period, freq="M")
     f = items[items["status"].isin(COUNTED)]
-    when = f["completed_date"].fillna(f["due_date"]).dt.to_period("M")
+    when = _count_date(f, count_by).dt.to_period("M")
     f = f.assign(month=when)
     f = f[(f["month"] > end - months) & (f["month"] <= end)]
     g = f.groupby(["measure", "month"])["status"]
@@ -499,3 +519,168 @@ def metric_entries(summary: pd.DataFrame) -> dict[str, dict]:
             median_days=None if pd.isna(r.median_days) else float(r.median_days),
         )
     return out
+
+
+_RULE_WORDS = {
+    "outside_limits": "outside the process limits",
+    "trend": "part of a run of 7 rising or falling months",
+    "two_of_three": "2 of 3 months near a process limit",
+    "shift": "part of a run of 7 months on one side of the average",
+}
+
+
+def signal_phrase(rule: str, signal: str) -> str:
+    """Plain-English reading of an SPC signal for the latest month."""
+    if signal == "common_cause":
+        return "within normal month-to-month variation"
+    word = {"improvement": "a real improvement", "concern": "a real deterioration"}.get(
+        signal, "a real change"
+    )
+    return f"{word} ({_RULE_WORDS.get(rule, rule)})"
+
+
+def findings(
+    summary: pd.DataFrame,
+    monthly_frame: pd.DataFrame,
+    teams: pd.DataFrame,
+    period: str,
+    national: dict[str, tuple[float, str]] | None = None,
+    suppress_max: int = 5,
+) -> list[str]:
+    """Three to six headline findings in plain English, from the tested frames.
+
+    Counts from 1 to ``suppress_max`` are shown as "c".
+    """
+    from ..report import fmt_count, fmt_pct, month_label
+    from ..stats import funnel_position, latest_signal
+
+    national = national or {}
+    month = month_label(period)
+    s = summary.set_index(["measure", "window"])
+    lines = []
+    for m, noun in (("assessment_45wd", "assessments"), ("icpc_15wd", "ICPCs")):
+        if (m, "rolling_12m") not in s.index:
+            lines.append(f"No {noun} fell in the 12 months to {month}.")
+            continue
+        r = s.loc[(m, "rolling_12m")]
+        text = (
+            f"In the 12 months to {month}, {fmt_pct(r['value'])} of {noun} were in time "
+            f"({fmt_count(r['numerator'], suppress_max)} of {fmt_count(r['denominator'], suppress_max)}; "
+            f"95% CI {fmt_pct(r['lower'])} to {fmt_pct(r['upper'])})"
+        )
+        if m in national:
+            text += f", against {fmt_pct(national[m][0], 1)} in {national[m][1]}"
+        series = monthly_frame[monthly_frame["measure"] == m]
+        if (m, "month") in s.index and len(series) >= 2:
+            mr = s.loc[(m, "month")]
+            rule, signal = latest_signal(series["value"].to_numpy(), "higher")
+            text += f". {month} alone: {fmt_pct(mr['value'])}, {signal_phrase(rule, signal)}"
+        lines.append(text + ".")
+    for m, noun in (("assessment_45wd", "assessments"), ("icpc_15wd", "ICPCs")):
+        units = teams[teams["measure"] == m]
+        if units.empty:
+            continue
+        pos = funnel_position(units)
+        low = pos[pos["position"] == "below"]
+        if len(low):
+            names = ", ".join(
+                f"{t} ({fmt_pct(v)})" for t, v in zip(low["team"], low["value"], strict=True)
+            )
+            lines.append(
+                f"Below the 99.8% funnel limit for {noun} (overall {fmt_pct(pos['p0'].iloc[0])}): "
+                f"{names}. This is more than chance would explain for the team's size."
+            )
+    others = [
+        f"{label.split(' (')[0].lower()} {fmt_pct(s.loc[(m, 'rolling_12m'), 'value'])}"
+        for m, (label, _) in MEASURES.items()
+        if m not in ("assessment_45wd", "icpc_15wd") and (m, "rolling_12m") in s.index
+    ]
+    if others:
+        lines.append("Over the last 12 months, " + "; ".join(others) + ".")
+    overdue = int(summary.drop_duplicates("measure")["open_overdue"].sum())
+    soon = int(summary.drop_duplicates("measure")["open_due_soon"].sum())
+    lines.append(
+        f"At the end of {month}, {fmt_count(overdue, suppress_max)} items were overdue and "
+        f"{fmt_count(soon, suppress_max)} due within 10 working days; analysts have the worklist."
+    )
+    return lines
+
+
+def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Every timescale for the month and the rolling 12 months, one row per timescale."""
+    s = summary.set_index(["measure", "window"])
+    rows = []
+    for m, (label, scale) in MEASURES.items():
+        row = {"Timescale": label, "Standard": scale}
+        for w, name in (("month", "Month"), ("rolling_12m", "12 months")):
+            r = s.loc[(m, w)] if (m, w) in s.index else None
+            row[f"{name}: in time"] = None if r is None else r["value"]
+            row[f"{name}: items"] = None if r is None else r["denominator"]
+        r = s.loc[(m, "rolling_12m")] if (m, "rolling_12m") in s.index else None
+        row["12 months: 95% CI"] = "" if r is None else f"{r['lower']:.0%} to {r['upper']:.0%}"
+        row["Median days"] = None if r is None else r["median_days"]
+        row["90th percentile days"] = None if r is None else r["p90_days"]
+        snap = summary[summary["measure"] == m]
+        row["Open, overdue"] = int(snap["open_overdue"].iloc[0]) if len(snap) else 0
+        row["Open, due soon"] = int(snap["open_due_soon"].iloc[0]) if len(snap) else 0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def spc_title(series: pd.DataFrame, noun: str, period: str) -> str:
+    """A chart title that states the SPC finding for the latest month."""
+    from ..report import fmt_pct, month_label
+    from ..stats import latest_signal
+
+    if len(series) < 2:
+        return f"{noun}: too few months to chart"
+    rule, signal = latest_signal(series["value"].to_numpy(), "higher")
+    return (
+        f"{noun}: {month_label(period)} at {fmt_pct(series['value'].iloc[-1])} is "
+        f"{signal_phrase(rule, signal)} (mean {fmt_pct(series['value'].mean())})"
+    )
+
+
+def funnel_title(units: pd.DataFrame, noun: str) -> str:
+    """A funnel-plot title naming the teams outside the 99.8% limits, if any."""
+    from ..stats import funnel_position
+
+    pos = funnel_position(units)
+    low = pos.loc[pos["position"] == "below", "team"].tolist()
+    high = pos.loc[pos["position"] == "above", "team"].tolist()
+    parts = []
+    if low:
+        parts.append(f"{', '.join(low)} {'is' if len(low) == 1 else 'are'} below the funnel")
+    if high:
+        parts.append(f"{', '.join(high)} {'is' if len(high) == 1 else 'are'} above it")
+    if not parts:
+        return f"{noun}: every team is within the 99.8% funnel limits"
+    return f"{noun}: " + "; ".join(parts) + " (99.8% limits, last 12 months)"
+
+
+_TIMESCALE_NAMES = {"assessment_45wd": "Assessment", "icpc_15wd": "ICPC", "cp_visit": "CP visit"}
+
+
+def completed_in_window(
+    items: pd.DataFrame, period: str, measures: tuple[str, ...] = tuple(_TIMESCALE_NAMES)
+) -> pd.DataFrame:
+    """Completed working-day items of the last 12 months, with a ``timescale`` label."""
+    first = (pd.Period(period, freq="M") - 11).start_time.normalize()
+    _, last = period_bounds(period)
+    f = items[
+        items["measure"].isin(measures)
+        & items["completed_date"].between(first, last)
+        & items["days_taken"].notna()
+    ]
+    return f.assign(timescale=f["measure"].map(_TIMESCALE_NAMES))
+
+
+def distribution_title(done: pd.DataFrame) -> str:
+    """Title stating the median assessment time against its 45-day timescale."""
+    a = done.loc[done["measure"] == "assessment_45wd", "days_taken"]
+    if a.empty:
+        return "Days taken: no completed assessments in the last 12 months"
+    return (
+        f"Half of assessments were authorised within {a.median():.0f} working days; "
+        f"1 in 10 took more than {a.quantile(0.9):.0f} (timescale 45)"
+    )

@@ -17,7 +17,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 report: $(STAMP)
 	@test -f $(DATA)/children.csv || $(BIN)/audit synth --out $(DATA)
-	$(BIN)/audit validate $(DATA)
+	$(BIN)/audit validate $(DATA) > /dev/null
+	$(BIN)/audit run --data $(DATA)
 
 lint: $(STAMP)
 	$(BIN)/ruff check audit_lib tests benchmarks

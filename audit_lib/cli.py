@@ -71,6 +71,27 @@ def _notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .run import RunError, run
+
+    try:
+        result = run(
+            period=args.period, data=args.data, out=args.out, only=args.only,
+            jobs=args.jobs, params=args.param,
+        )
+    except RunError as exc:
+        print(f"audit run: {exc}", file=sys.stderr)
+        return 2
+    failed = [n.name for n in result.notebooks if n.status == "failed"]
+    skipped = [n.name for n in result.notebooks if n.status == "skipped"]
+    if skipped:
+        print(f"skipped (tables missing): {', '.join(skipped)}")
+    if failed:
+        print(f"FAILED: {', '.join(failed)}")
+    print(result.index)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audit", description="Quality-assurance audits for children's social care."
@@ -99,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--json", default=None, help="also write the report as JSON here")
     v.set_defaults(func=_validate)
+
+    r = sub.add_parser("run", help="run the monthly audit and render the reports")
+    r.add_argument("--period", default=None, help="YYYY-MM (default: latest complete month)")
+    r.add_argument("--data", default="data/synthetic")
+    r.add_argument("--out", default="reports")
+    r.add_argument("--only", nargs="+", default=None, metavar="NAME", help="notebooks to run")
+    r.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="notebook parameter (repeatable)")
+    r.set_defaults(func=_run)
 
     n = sub.add_parser("notebooks", help="re-execute the committed notebooks in place")
     n.add_argument("--notebooks", default="notebooks")

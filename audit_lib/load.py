@@ -173,7 +173,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index).astype(str)
 
 
-def _find_file(folder: Path, name: str) -> Path | None:
+def find_table_file(folder: Path, name: str) -> Path | None:
+    """The file holding table ``name`` in ``folder`` (.parquet preferred over .csv), or None."""
     candidates = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
     for suffix in (".parquet", ".csv"):
         if name + suffix in candidates:
@@ -594,7 +595,7 @@ def load_tables(
     summaries, findings, rejected = [], [], {}
     for name in LOAD_ORDER:
         table = TABLES[name]
-        frame, summary, fnd, rej = _load_one(table, _find_file(folder, name), tables, extract)
+        frame, summary, fnd, rej = _load_one(table, find_table_file(folder, name), tables, extract)
         tables[name] = frame
         summaries.append(summary)
         findings.extend(fnd)

@@ -507,16 +507,25 @@ def worklist(items: pd.DataFrame, secret: bytes) -> pd.DataFrame:
     return out.sort_values(["due_date", "measure", "team"], kind="stable").reset_index(drop=True)
 
 
-def metric_entries(summary: pd.DataFrame) -> dict[str, dict]:
-    """metrics.json entries ``timeliness.<measure>.<window>`` from ``summarise``."""
+def metric_entries(summary: pd.DataFrame, monthly_frame: pd.DataFrame | None = None) -> dict[str, dict]:
+    """metrics.json entries ``timeliness.<measure>.<window>`` from ``summarise``.
+
+    With ``monthly_frame`` the month entries also carry the SPC reading of the latest
+    month (``spc_signal``, ``spc_rule``) and the mean of the last 12 monthly shares
+    (``mean_12m``), which the summary page shows without recomputing anything.
+    """
+    from ..stats import latest_signal
+
     out = {}
     for r in summary.itertuples(index=False):
+        extra = {"median_days": None if pd.isna(r.median_days) else float(r.median_days)}
+        if monthly_frame is not None and r.window == "month":
+            series = monthly_frame.loc[monthly_frame["measure"] == r.measure, "value"].to_numpy()
+            if len(series) >= 2:
+                rule, signal = latest_signal(series, "higher")
+                extra.update(spc_signal=signal, spc_rule=rule, mean_12m=float(series[-12:].mean()))
         out[f"timeliness.{r.measure}.{r.window}"] = share(
-            r.numerator,
-            r.denominator,
-            float(r.lower),
-            float(r.upper),
-            median_days=None if pd.isna(r.median_days) else float(r.median_days),
+            r.numerator, r.denominator, float(r.lower), float(r.upper), **extra
         )
     return out
 

@@ -1,0 +1,113 @@
+"""Headline indicators: which recorded metrics the summary page and indexes show.
+
+Each indicator names a metric key (without its window), its good direction and a
+default target. Targets are local choices (parameters of the summary notebook); the
+defaults here are the national comparators where DfE publishes one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .report import fmt_pct
+
+__all__ = ["INDICATORS", "Indicator", "indicator_table", "status_of"]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str  # metric key without the window
+    label: str
+    direction: str = "higher"  # which way is good
+    target: float | None = None
+    source: str = ""
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator("timeliness.assessment_45wd", "Assessments within 45 working days", "higher", 0.857,
+              "England 2025: 85.7%"),
+    Indicator("timeliness.icpc_15wd", "ICPCs within 15 working days", "higher", 0.814,
+              "England 2025: 81.4%"),
+    Indicator("timeliness.cp_review", "CP reviews on time", "higher", 0.95, "local target"),
+    Indicator("timeliness.cla_review", "Looked-after reviews on time", "higher", 0.95, "local target"),
+    Indicator("timeliness.cla_visit", "Looked-after visits on time", "higher", 0.90, "local target"),
+    Indicator("timeliness.cp_visit", "CP visits on time", "higher", 0.90, "local target"),
+    Indicator("plan_quality.good_or_better", "Audits graded good or better", "higher", 0.80,
+              "local target"),
+    Indicator("permanence.within_12m", "Permanence within 12 months of entering care", "higher"),
+    Indicator("permanence.plan_by_second_review", "Permanence plan by the second review", "higher",
+              0.90, "local target"),
+)
+
+#: Status words; the colour in the page is a second cue, never the only one.
+STATUS_WORDS = {
+    "concern": "Concern",
+    "improving": "Improving",
+    "below_target": "Below target",
+    "meeting_target": "Meeting target",
+    "stable": "Stable",
+}
+
+
+def status_of(value: float | None, signal: str | None, target: float | None, direction: str) -> str:
+    """Status of an indicator: an SPC signal first, then the target, else stable."""
+    if signal == "concern":
+        return "concern"
+    if signal == "improvement":
+        return "improving"
+    if target is not None and value is not None and not pd.isna(value):
+        good = value >= target if direction == "higher" else value <= target
+        return "meeting_target" if good else "below_target"
+    return "stable"
+
+
+def indicator_table(metrics: dict[str, dict], targets: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per indicator present in ``metrics`` (a metrics.json "metrics" mapping).
+
+    Columns: key, indicator, this month, 12-month value, 12-month mean of monthly values,
+    SPC signal, target, direction, status (a key of STATUS_WORDS) and status word.
+    """
+    targets = targets or {}
+    rows = []
+    for ind in INDICATORS:
+        month = metrics.get(f"{ind.key}.month")
+        r12 = metrics.get(f"{ind.key}.rolling_12m")
+        if month is None and r12 is None:
+            continue
+        target = targets.get(ind.key, ind.target)
+        signal = (month or {}).get("spc_signal")
+        value = (month or r12 or {}).get("value")
+        status = status_of(value, signal, target, ind.direction)
+        rows.append(
+            {
+                "key": ind.key,
+                "Indicator": ind.label,
+                "This month": (month or {}).get("value"),
+                "Last 12 months": (r12 or {}).get("value"),
+                "12-month mean of months": (month or {}).get("mean_12m"),
+                "SPC signal": {
+                    "improvement": "Improvement",
+                    "concern": "Concern",
+                    "common_cause": "No special cause",
+                }.get(signal or "", "Not charted"),
+                "Target": target,
+                "Better when": "higher" if ind.direction == "higher" else "lower",
+                "status": status,
+                "Status": STATUS_WORDS[status],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def headline_line(metrics: dict[str, dict], prefix: str) -> list[str]:
+    """Short 'label: 12-month value' lines for an index page."""
+    out = []
+    for ind in INDICATORS:
+        if not ind.key.startswith(prefix + "."):
+            continue
+        r12 = metrics.get(f"{ind.key}.rolling_12m")
+        if r12 and r12.get("value") is not None:
+            out.append(f"{ind.label}: {fmt_pct(r12['value'])} (12 months)")
+    return out

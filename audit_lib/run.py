@@ -1,0 +1,442 @@
+"""The monthly audit run: execute every notebook, render HTML, index and metrics.json.
+
+``run()`` executes the notebooks in notebooks/ through papermill's API, in a pool of
+worker processes (default: one per core), renders each to a self-contained HTML page
+inside the project's page shell, and writes, under ``<out>/<period>/``:
+
+- ``index.html`` (status, run time and headline figures of each report; a link to the
+  previous period), ``<name>.html`` and the executed ``<name>.ipynb``;
+- ``metrics.json`` (every recorded figure, plus each notebook's status and papermill
+  metadata), ``worklists/*.csv`` (pseudonymised) and ``run.log``.
+
+It also rewrites ``<out>/index.html``: every period run, with sparklines of the headline
+indicators across periods. The summary notebook runs last, reading the merged metrics.
+A failing notebook never stops the others; a notebook whose required tables are absent
+is ``skipped`` with a page that says which table it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .indicators import INDICATORS, headline_line
+from .load import _extract_date, find_table_file
+from .report import fmt_pct, month_label, resolve_period
+
+__all__ = ["RunError", "RunResult", "run"]
+
+SUMMARY = "summary"
+DEFAULT_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+log = logging.getLogger("audit.run")
+
+
+class RunError(Exception):
+    """A problem with the request itself (bad period, missing folder, unknown parameter)."""
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    title: str
+    status: str  # ok | failed | skipped
+    seconds: float = 0.0
+    error: str = ""
+    cell: int | None = None
+    parameters: dict = field(default_factory=dict)
+    started: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    period: str
+    folder: Path
+    index: Path
+    notebooks: list[NotebookResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(n.status != "failed" for n in self.notebooks)
+
+
+# --------------------------------------------------------------------------------------
+# Notebook metadata and parameters
+# --------------------------------------------------------------------------------------
+
+
+def notebook_meta(path: Path) -> dict:
+    """The ``audit`` block of a notebook's metadata: title and required tables."""
+    nb = json.loads(path.read_text())
+    meta = nb.get("metadata", {}).get("audit", {})
+    return {"title": meta.get("title", path.stem.replace("_", " ").title()),
+            "requires": list(meta.get("requires", []))}
+
+
+def notebook_parameters(path: Path) -> dict[str, dict]:
+    """Parameters a notebook declares, from papermill's ``inspect_notebook``."""
+    import papermill as pm
+
+    return pm.inspect_notebook(str(path))
+
+
+def _parse_params(pairs: list[str], valid: dict[str, set[str]]) -> dict[str, object]:
+    """``name=value`` pairs; values are read as JSON where they parse, else as text."""
+    names = set().union(*valid.values()) if valid else set()
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise RunError(f"parameter {pair!r} is not name=value")
+        name, raw = pair.split("=", 1)
+        if name not in names:
+            raise RunError(f"unknown parameter {name!r}; valid: {', '.join(sorted(names))}")
+        try:
+            out[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[name] = raw
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------
+
+
+def _env():
+    from jinja2 import Environment, select_autoescape
+
+    env = Environment(autoescape=select_autoescape(["html", "j2"]))
+    return env
+
+
+def _template(name: str) -> str:
+    return files("audit_lib").joinpath("templates", name).read_text()
+
+
+def _css() -> str:
+    return _template("style.css")
+
+
+def _nb_body(nb) -> str:
+    """The notebook's outputs as HTML: no input, no prompts (nbconvert ``basic``)."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="basic")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.exclude_markdown = False
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def render_page(
+    title: str, body: str, period: str, data_name: str, status: str, banner: str = "",
+    suppress_max: int = 5,
+) -> str:
+    from markupsafe import Markup
+
+    words = {"ok": "Complete", "failed": "Failed", "skipped": "Not available"}
+    return _env().from_string(_template("page.html.j2")).render(
+        title=title,
+        body=Markup(body),
+        css=Markup(_css()),
+        period_label=month_label(period),
+        data_name=data_name,
+        status=status,
+        status_word=words.get(status, status),
+        banner=banner,
+        nav=[("Index", "index.html"), ("Summary", f"{SUMMARY}.html")],
+        version=__version__,
+        generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
+        suppress_max=suppress_max,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# One notebook, in a worker process
+# --------------------------------------------------------------------------------------
+
+
+def _execute(
+    src: str, folder: str, period: str, data_dir: str, params: dict, title: str, sidecar: str
+) -> dict:
+    """Execute one notebook with papermill and render its page. Never raises."""
+    import nbformat
+    import papermill as pm
+
+    name = Path(src).stem
+    out_nb = Path(folder) / f"{name}.ipynb"
+    os.environ["AUDIT_METRICS_PATH"] = sidecar
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    status, error, cell = "ok", "", None
+    try:
+        pm.execute_notebook(
+            src, str(out_nb), parameters=params, kernel_name="python3",
+            cwd=str(Path(src).parent), progress_bar=False, log_output=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        status, error, cell = "failed", f"{exc.ename}: {exc.evalue}", exc.exec_count
+    except Exception as exc:  # the kernel died, the notebook is unreadable, ...
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - t0
+    banner = ""
+    body = ""
+    if out_nb.exists():
+        nb = nbformat.read(out_nb, as_version=4)
+        if status == "failed":
+            for c in nb.cells:  # managers get the banner, not a traceback
+                if c.cell_type == "code":
+                    c.outputs = [o for o in c.get("outputs", []) if o.get("output_type") != "error"]
+        body = _nb_body(nb)
+    if status == "failed":
+        where = f" in cell {cell}" if cell else ""
+        banner = f"This report failed{where}: {error}. Figures below may be incomplete."
+    html = render_page(title, body, period, Path(data_dir).name, status, banner,
+                       int(params.get("suppress_max", 5)))
+    (Path(folder) / f"{name}.html").write_text(html)
+    metrics = json.loads(Path(sidecar).read_text()) if Path(sidecar).exists() else {}
+    return asdict(NotebookResult(name, title, status, round(seconds, 2), error, cell,
+                                 params, started, metrics))
+
+
+def _skipped(name: str, title: str, missing: list[str], folder: Path, period: str,
+             data_dir: Path) -> NotebookResult:
+    need = ", ".join(missing)
+    banner = f"Not available: needs table {need}, which is not in the data."
+    html = render_page(title, "<p>This audit could not be produced for this data.</p>", period,
+                       data_dir.name, "skipped", banner)
+    (folder / f"{name}.html").write_text(html)
+    return NotebookResult(name, title, "skipped", error=banner)
+
+
+# --------------------------------------------------------------------------------------
+# Indexes
+# --------------------------------------------------------------------------------------
+
+
+def _period_index(folder: Path, period: str, results: list[NotebookResult], out: Path) -> Path:
+    from markupsafe import Markup
+
+    order = {SUMMARY: 0, "data_quality": 1}
+    reports = []
+    for r in sorted(results, key=lambda r: (order.get(r.name, 2), r.name)):
+        reports.append({
+            "href": f"{r.name}.html",
+            "title": r.title,
+            "status": r.status,
+            "status_word": {"ok": "Complete", "failed": "Failed", "skipped": "Not available"}[r.status],
+            "error": (f"cell {r.cell}: " if r.cell else "") + r.error if r.status != "ok" else "",
+            "seconds": f"{r.seconds:.1f} s" if r.seconds else "",
+            "headlines": headline_line(r.metrics, r.name),
+        })
+    prev = str(pd.Period(period, freq="M") - 1)
+    nav = [("All periods", "../index.html")]
+    if (out / prev / "index.html").exists():
+        nav.append((f"Previous: {month_label(prev)}", f"../{prev}/index.html"))
+    html = _env().from_string(_template("index.html.j2")).render(
+        title=f"Monthly audit: {month_label(period)}",
+        subtitle="Start with the summary; read the data-quality page before sending figures on.",
+        reports=reports, nav=nav, css=Markup(_css()), version=__version__,
+        generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
+    )
+    path = folder / "index.html"
+    path.write_text(html)
+    return path
+
+
+def sparkline(values: list[float | None], width: int = 120, height: int = 28) -> str:
+    """An inline SVG line of the values (None gaps are skipped), with the last point marked."""
+    pts = [(i, v) for i, v in enumerate(values) if v is not None]
+    if not pts:
+        return ""
+    lo = min(v for _, v in pts)
+    hi = max(v for _, v in pts)
+    span = hi - lo or 1.0
+    n = max(len(values) - 1, 1)
+    xy = [(2 + i / n * (width - 4), height - 3 - (v - lo) / span * (height - 6)) for i, v in pts]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+    x, y = xy[-1]
+    return (
+        f'<svg class="spark" width="{width}" height="{height}" role="img" '
+        f'aria-label="trend"><polyline fill="none" stroke="#0072B2" stroke-width="1.5" '
+        f'points="{line}"/><circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#D55E00"/></svg>'
+    )
+
+
+def top_index(out: Path) -> Path:
+    """reports/index.html: every period run, with sparklines of the headline indicators."""
+    from markupsafe import Markup
+
+    periods = []
+    for p in sorted(out.glob("*/metrics.json")):
+        try:
+            periods.append(json.loads(p.read_text()))
+        except json.JSONDecodeError:
+            continue
+    periods.sort(key=lambda m: m.get("period", ""))
+    rows, spark = [], []
+    for m in reversed(periods):
+        nbs = m.get("notebooks", {})
+        ok = sum(1 for v in nbs.values() if v.get("status") == "ok")
+        rows.append({"href": f"{m['period']}/index.html", "label": month_label(m["period"]),
+                     "summary": f"{ok} of {len(nbs)} complete", "cells": []})
+    for ind in INDICATORS:
+        vals = [m.get("metrics", {}).get(f"{ind.key}.rolling_12m", {}).get("value") for m in periods]
+        if any(v is not None for v in vals):
+            latest = next((v for v in reversed(vals) if v is not None), None)
+            spark.append({"label": ind.label, "svg": Markup(sparkline(vals)),
+                          "latest": fmt_pct(latest)})
+    html = _env().from_string(_template("index.html.j2")).render(
+        title="Monthly audits", subtitle=f"{len(periods)} period(s) run", periods=rows,
+        trend_labels=[], sparklines=spark, nav=[], css=Markup(_css()), version=__version__,
+        generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
+    )
+    path = out / "index.html"
+    path.write_text(html)
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------------------
+
+
+def _progress(total: int):
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="notebook", desc="audit run")
+    return None
+
+
+def run(
+    period: str | None = None,
+    data: str | Path = "data/synthetic",
+    out: str | Path = "reports",
+    only: list[str] | None = None,
+    jobs: int | None = None,
+    params: list[str] | None = None,
+    notebooks: str | Path | None = None,
+) -> RunResult:
+    """Run the monthly audit. Raises RunError for a bad request (one-line message)."""
+    data_dir = Path(data).resolve()
+    if not data_dir.is_dir():
+        raise RunError(f"data folder not found: {data}")
+    nb_dir = Path(notebooks or DEFAULT_NOTEBOOKS)
+    books = sorted(nb_dir.glob("*.ipynb"))
+    if only:
+        unknown = set(only) - {b.stem for b in books}
+        if unknown:
+            raise RunError(f"unknown notebook(s) {', '.join(sorted(unknown))}; "
+                           f"available: {', '.join(b.stem for b in books)}")
+        books = [b for b in books if b.stem in only]
+    if not books:
+        raise RunError(f"no notebooks to run in {nb_dir}")
+    try:
+        period = resolve_period(period, _extract_date(data_dir, None))
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+
+    declared = {b.stem: set(notebook_parameters(b)) for b in books}
+    user = _parse_params(params or [], declared)
+    folder = Path(out).resolve() / period
+    (folder / "worklists").mkdir(parents=True, exist_ok=True)
+    sidecars = folder / ".metrics"
+    sidecars.mkdir(exist_ok=True)
+    handler = logging.FileHandler(folder / "run.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    bar = _progress(len(books))
+    if bar is None:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(console)
+    log.info("audit run %s on %s: %d notebook(s) -> %s", period, data_dir, len(books), folder)
+
+    results: list[NotebookResult] = []
+
+    def job_args(book: Path) -> tuple:
+        meta = notebook_meta(book)
+        base = {"period": period, "data_dir": str(data_dir), "output_dir": str(folder)}
+        if book.stem == SUMMARY:
+            base["metrics_path"] = str(folder / "metrics.json")
+        p = {k: v for k, v in {**base, **user}.items() if k in declared[book.stem]}
+        return (str(book), str(folder), period, str(data_dir), p, meta["title"],
+                str(sidecars / f"{book.stem}.json"))
+
+    def finish(res: NotebookResult) -> None:
+        results.append(res)
+        msg = f"{res.name}: {res.status} in {res.seconds:.1f} s" + (f" ({res.error})" if res.error else "")
+        log.info(msg)
+        if bar is not None:
+            bar.set_postfix_str(res.name)
+            bar.update(1)
+
+    runnable, summary = [], None
+    for book in books:
+        meta = notebook_meta(book)
+        missing = [t for t in meta["requires"] if find_table_file(data_dir, t) is None]
+        if missing:
+            finish(_skipped(book.stem, meta["title"], missing, folder, period, data_dir))
+        elif book.stem == SUMMARY:
+            summary = book
+        else:
+            runnable.append(book)
+
+    workers = jobs or os.cpu_count() or 1
+    if runnable:
+        with ProcessPoolExecutor(max_workers=min(workers, len(runnable))) as pool:
+            futures = [pool.submit(_execute, *job_args(b)) for b in runnable]
+            for fut in as_completed(futures):
+                finish(NotebookResult(**fut.result()))
+    _write_metrics(folder, period, data_dir, results)
+    if summary is not None:
+        finish(NotebookResult(**_execute(*job_args(summary))))
+        _write_metrics(folder, period, data_dir, results)
+    if bar is not None:
+        bar.close()
+    for r in results:
+        if r.status == "ok":
+            continue
+        log.warning("%s %s: %s", r.name, r.status, r.error)
+    index = _period_index(folder, period, results, Path(out).resolve())
+    top_index(Path(out).resolve())
+    log.info("index: %s", index)
+    log.removeHandler(handler)
+    handler.close()
+    for h in list(log.handlers):
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
+            log.removeHandler(h)
+    return RunResult(period, folder, index, results)
+
+
+def _write_metrics(folder: Path, period: str, data_dir: Path, results: list[NotebookResult]) -> None:
+    merged: dict[str, dict] = {}
+    for r in results:
+        merged.update(r.metrics)
+    doc = {
+        "period": period,
+        "data_dir": str(data_dir),
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "notebooks": {
+            r.name: {"status": r.status, "seconds": r.seconds, "error": r.error or None,
+                     "cell": r.cell, "started": r.started or None, "parameters": r.parameters}
+            for r in sorted(results, key=lambda r: r.name)
+        },
+        "metrics": dict(sorted(merged.items())),
+    }
+    (folder / "metrics.json").write_text(json.dumps(doc, indent=1, default=str))

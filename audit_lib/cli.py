@@ -54,7 +54,8 @@ def _notebooks(args: argparse.Namespace) -> int:
     import papermill as pm
 
     folder = Path(args.notebooks)
-    books = sorted(folder.glob("*.ipynb"))
+    # the summary reads the others' recorded figures, so it runs last
+    books = sorted(folder.glob("*.ipynb"), key=lambda p: (p.stem == "summary", p.name))
     if not books:
         print(f"no notebooks in {folder}")
         return 0
@@ -76,8 +77,12 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         result = run(
-            period=args.period, data=args.data, out=args.out, only=args.only,
-            jobs=args.jobs, params=args.param,
+            period=args.period,
+            data=args.data,
+            out=args.out,
+            only=args.only,
+            jobs=args.jobs,
+            params=args.param,
         )
     except RunError as exc:
         print(f"audit run: {exc}", file=sys.stderr)
@@ -127,8 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="reports")
     r.add_argument("--only", nargs="+", default=None, metavar="NAME", help="notebooks to run")
     r.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
-    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="notebook parameter (repeatable)")
+    r.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="notebook parameter (repeatable)",
+    )
     r.set_defaults(func=_run)
 
     n = sub.add_parser("notebooks", help="re-execute the committed notebooks in place")

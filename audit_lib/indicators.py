@@ -26,19 +26,43 @@ class Indicator:
 
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("timeliness.assessment_45wd", "Assessments within 45 working days", "higher", 0.857,
-              "England 2025: 85.7%"),
-    Indicator("timeliness.icpc_15wd", "ICPCs within 15 working days", "higher", 0.814,
-              "England 2025: 81.4%"),
+    Indicator(
+        "timeliness.assessment_45wd",
+        "Assessments within 45 working days",
+        "higher",
+        0.857,
+        "England 2025: 85.7%",
+    ),
+    Indicator(
+        "timeliness.icpc_15wd",
+        "ICPCs within 15 working days",
+        "higher",
+        0.814,
+        "England 2025: 81.4%",
+    ),
     Indicator("timeliness.cp_review", "CP reviews on time", "higher", 0.95, "local target"),
-    Indicator("timeliness.cla_review", "Looked-after reviews on time", "higher", 0.95, "local target"),
-    Indicator("timeliness.cla_visit", "Looked-after visits on time", "higher", 0.90, "local target"),
+    Indicator(
+        "timeliness.cla_review", "Looked-after reviews on time", "higher", 0.95, "local target"
+    ),
+    Indicator(
+        "timeliness.cla_visit", "Looked-after visits on time", "higher", 0.90, "local target"
+    ),
     Indicator("timeliness.cp_visit", "CP visits on time", "higher", 0.90, "local target"),
-    Indicator("plan_quality.good_or_better", "Audits graded good or better", "higher", 0.80,
-              "local target"),
+    Indicator(
+        "plan_quality.good_or_better",
+        "Audits graded good or better",
+        "higher",
+        0.80,
+        "local target",
+    ),
     Indicator("permanence.within_12m", "Permanence within 12 months of entering care", "higher"),
-    Indicator("permanence.plan_by_second_review", "Permanence plan by the second review", "higher",
-              0.90, "local target"),
+    Indicator(
+        "permanence.plan_by_second_review",
+        "Permanence plan by the second review",
+        "higher",
+        0.90,
+        "local target",
+    ),
 )
 
 #: Status words; the colour in the page is a second cue, never the only one.
@@ -63,7 +87,9 @@ def status_of(value: float | None, signal: str | None, target: float | None, dir
     return "stable"
 
 
-def indicator_table(metrics: dict[str, dict], targets: dict[str, float] | None = None) -> pd.DataFrame:
+def indicator_table(
+    metrics: dict[str, dict], targets: dict[str, float] | None = None
+) -> pd.DataFrame:
     """One row per indicator present in ``metrics`` (a metrics.json "metrics" mapping).
 
     Columns: key, indicator, this month, 12-month value, 12-month mean of monthly values,
@@ -98,7 +124,19 @@ def indicator_table(metrics: dict[str, dict], targets: dict[str, float] | None =
                 "Status": STATUS_WORDS[status],
             }
         )
-    return pd.DataFrame(rows)
+    columns = [
+        "key",
+        "Indicator",
+        "This month",
+        "Last 12 months",
+        "12-month mean of months",
+        "SPC signal",
+        "Target",
+        "Better when",
+        "status",
+        "Status",
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def headline_line(metrics: dict[str, dict], prefix: str) -> list[str]:
@@ -111,3 +149,59 @@ def headline_line(metrics: dict[str, dict], prefix: str) -> list[str]:
         if r12 and r12.get("value") is not None:
             out.append(f"{ind.label}: {fmt_pct(r12['value'])} (12 months)")
     return out
+
+
+STATUS_COLOURS = {  # Okabe-Ito; the word is always shown too
+    "concern": "background-color:#D55E00; color:white",
+    "below_target": "background-color:#F0E442; color:black",
+    "improving": "background-color:#56B4E9; color:black",
+    "meeting_target": "background-color:#009E73; color:white",
+    "stable": "background-color:#eeeeee; color:black",
+}
+
+
+def styled_indicators(table: pd.DataFrame, uuid: str = "summary_indicators"):
+    """The indicator table as a Styler: shares as percentages, status coloured and worded."""
+    from .report import styled_table
+
+    shown = table.drop(columns=["key"])
+    sty = styled_table(
+        shown.drop(columns=["status"]),
+        uuid=uuid,
+        percent=("This month", "Last 12 months", "12-month mean of months", "Target"),
+    )
+    colours = table["status"].map(STATUS_COLOURS).tolist()
+    return sty.apply(lambda _: colours, subset=["Status"], axis=0)
+
+
+def findings(table: pd.DataFrame, period: str) -> list[str]:
+    """Three to five plain-English findings from the indicator table (no recomputation)."""
+    from .report import month_label
+
+    if table.empty:
+        return ["No audit recorded any headline figure for this period."]
+    lines = []
+    by = table.set_index("status")
+    for status, phrase in (
+        ("concern", "show a real deterioration this month (SPC)"),
+        ("improving", "show a real improvement this month (SPC)"),
+        ("below_target", "are below target"),
+    ):
+        if status in by.index:
+            names = by.loc[[status], "Indicator"].tolist()
+            lines.append(f"{len(names)} indicator(s) {phrase}: {', '.join(names)}.")
+    meeting = table[table["status"] == "meeting_target"]["Indicator"].tolist()
+    if meeting:
+        lines.append(f"Meeting target in {month_label(period)}: {', '.join(meeting)}.")
+    worst = table.dropna(subset=["Target", "Last 12 months"])
+    if len(worst):
+        gap = (worst["Last 12 months"] - worst["Target"]).where(
+            worst["Better when"] == "higher", worst["Target"] - worst["Last 12 months"]
+        )
+        w = worst.loc[gap.idxmin()]
+        if gap.min() < 0:
+            lines.append(
+                f"Furthest from target over 12 months: {w['Indicator']} at "
+                f"{fmt_pct(w['Last 12 months'])} against {fmt_pct(w['Target'])}."
+            )
+    return lines[:5]

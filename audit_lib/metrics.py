@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["record", "recorded", "share", "KEY_PATTERN"]
+__all__ = ["KEY_PATTERN", "from_notebooks", "load", "record", "recorded", "share"]
 
 PATH_ENV = "AUDIT_METRICS_PATH"
+#: MIME type of the invisible output that carries recorded metrics inside a notebook.
+MIME = "application/vnd.audit-metrics+json"
 #: <audit>.<measure>[.<stage>][.<group>][.<window>], lower-case words with underscores.
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _RECORDED: dict[str, dict] = {}
@@ -65,7 +67,46 @@ def record(name: str, value) -> dict:
     path = os.environ.get(PATH_ENV)
     if path:
         Path(path).write_text(json.dumps(_RECORDED, indent=1, sort_keys=True))
+    _display({name: entry})
     return entry
+
+
+def _display(payload: dict) -> None:
+    """Inside a notebook, keep the figure in the executed notebook too (not rendered)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    if get_ipython() is not None:
+        display({MIME: payload}, raw=True)
+
+
+def from_notebooks(folder: str | Path) -> dict[str, dict]:
+    """Metrics recorded in the executed notebooks of ``folder`` (``*.ipynb``)."""
+    out: dict[str, dict] = {}
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        try:
+            nb = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        for cell in nb.get("cells", []):
+            for o in cell.get("outputs", []):
+                payload = o.get("data", {}).get(MIME)
+                if isinstance(payload, dict):
+                    out.update(payload)
+    return out
+
+
+def load(source: str | Path) -> dict[str, dict]:
+    """Recorded metrics from a metrics.json file or from a folder of executed notebooks."""
+    p = Path(source)
+    if p.is_file():
+        doc = json.loads(p.read_text())
+        return doc.get("metrics", doc)
+    if p.is_dir():
+        return from_notebooks(p)
+    raise FileNotFoundError(f"no metrics at {p}")
 
 
 def recorded() -> dict[str, dict]:

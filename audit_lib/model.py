@@ -276,7 +276,8 @@ class Column:
 
     ``strict`` codes reject a row with an unknown value (the value drives logic);
     other code lists only warn and keep the value as written. ``case`` normalises
-    codes before the check.
+    codes before the check. ``outcome`` columns are filled only once something has
+    happened (an end date, an authorisation), so recent rows are rightly blank.
     """
 
     name: str
@@ -284,6 +285,7 @@ class Column:
     required: bool = True
     codes: frozenset | None = None
     strict: bool = False
+    outcome: bool = False
     case: Literal["upper", "lower"] | None = None
     min: int | None = None
     max: int | None = None
@@ -393,8 +395,15 @@ TABLES: dict[str, Table] = {
                 C("referral_source", "code", required=False, codes=REFERRAL_SOURCE, case="upper"),
                 C("primary_need", "code", required=False, codes=PRIMARY_NEED, case="upper"),
                 C("nfa", "bool"),
-                C("closure_date", "date", required=False),
-                C("closure_reason", "code", required=False, codes=CLOSURE_REASON, case="upper"),
+                C("closure_date", "date", required=False, outcome=True),
+                C(
+                    "closure_reason",
+                    "code",
+                    required=False,
+                    codes=CLOSURE_REASON,
+                    case="upper",
+                    outcome=True,
+                ),
                 C("team", "str", required=False),
                 C("worker_id", "id", required=False),
             ),
@@ -412,7 +421,7 @@ TABLES: dict[str, Table] = {
                 C("child_id", "id"),
                 C("referral_id", "id", required=False),
                 C("start_date", "date"),
-                C("authorised_date", "date", required=False),
+                C("authorised_date", "date", required=False, outcome=True),
                 C("child_seen", "bool", required=False),
                 C("factors", "str", required=False),
                 C("needs_support", "bool", required=False),
@@ -437,8 +446,8 @@ TABLES: dict[str, Table] = {
                 C("referral_id", "id", required=False),
                 C("strategy_date", "date"),
                 C("icpc_not_required", "bool", required=False),
-                C("icpc_date", "date", required=False),
-                C("icpc_result_plan", "bool", required=False),
+                C("icpc_date", "date", required=False, outcome=True),
+                C("icpc_result_plan", "bool", required=False, outcome=True),
                 C("team", "str", required=False),
             ),
             key=("s47_id",),
@@ -457,9 +466,16 @@ TABLES: dict[str, Table] = {
                 C("cp_plan_id", "id"),
                 C("child_id", "id"),
                 C("start_date", "date"),
-                C("end_date", "date", required=False),
+                C("end_date", "date", required=False, outcome=True),
                 C("initial_category", "code", required=False, codes=CP_CATEGORY, case="upper"),
-                C("latest_category", "code", required=False, codes=CP_CATEGORY, case="upper"),
+                C(
+                    "latest_category",
+                    "code",
+                    required=False,
+                    codes=CP_CATEGORY,
+                    case="upper",
+                    outcome=True,
+                ),
             ),
             key=("cp_plan_id",),
             foreign_keys=_child_fk(),
@@ -481,7 +497,7 @@ TABLES: dict[str, Table] = {
                 C("cin_plan_id", "id"),
                 C("child_id", "id"),
                 C("start_date", "date"),
-                C("end_date", "date", required=False),
+                C("end_date", "date", required=False, outcome=True),
             ),
             key=("cin_plan_id",),
             foreign_keys=_child_fk(),
@@ -506,14 +522,22 @@ TABLES: dict[str, Table] = {
                     codes=PLACEMENT_PROVIDER,
                     case="upper",
                 ),
-                C("episode_end", "date", required=False),
-                C("reason_ceased", "code", required=False, codes=REASON_CEASED, case="upper"),
+                C("episode_end", "date", required=False, outcome=True),
+                C(
+                    "reason_ceased",
+                    "code",
+                    required=False,
+                    codes=REASON_CEASED,
+                    case="upper",
+                    outcome=True,
+                ),
                 C(
                     "reason_place_change",
                     "code",
                     required=False,
                     codes=REASON_PLACE_CHANGE,
                     case="upper",
+                    outcome=True,
                 ),
             ),
             key=("child_id", "episode_start"),
@@ -536,7 +560,7 @@ TABLES: dict[str, Table] = {
                 C("child_id", "id"),
                 C("decision_date", "date"),
                 C("plan", "code", codes=PERMANENCE_PLAN, case="lower", strict=True),
-                C("achieved_date", "date", required=False),
+                C("achieved_date", "date", required=False, outcome=True),
             ),
             key=("child_id", "decision_date"),
             foreign_keys=_child_fk(),
@@ -549,11 +573,11 @@ TABLES: dict[str, Table] = {
             (
                 C("child_id", "id"),
                 C("decision_date", "date"),
-                C("placement_order_date", "date", required=False),
-                C("matched_date", "date", required=False),
-                C("placed_date", "date", required=False),
-                C("adoption_order_date", "date", required=False),
-                C("plan_ceased_date", "date", required=False),
+                C("placement_order_date", "date", required=False, outcome=True),
+                C("matched_date", "date", required=False, outcome=True),
+                C("placed_date", "date", required=False, outcome=True),
+                C("adoption_order_date", "date", required=False, outcome=True),
+                C("plan_ceased_date", "date", required=False, outcome=True),
                 C("fostering_for_adoption", "bool", required=False),
             ),
             key=("child_id", "decision_date"),
@@ -595,7 +619,7 @@ TABLES: dict[str, Table] = {
                 C("overall_grade", "int", min=1, max=4),
                 *(C(a, "int", required=False, min=1, max=4) for a in ANCHORS),
                 *(C(p, "bool", required=False) for p in PLAN_CHECKLIST),
-                C("moderated_grade", "int", required=False, min=1, max=4),
+                C("moderated_grade", "int", required=False, min=1, max=4, outcome=True),
             ),
             key=("audit_id",),
             foreign_keys=_child_fk(),
@@ -694,6 +718,8 @@ def data_model_markdown() -> str:
                 codes += " (strict)" if c.strict else ""
             elif c.min is not None or c.max is not None:
                 codes = f"{c.min}..{c.max if c.max is not None else ''}"
-            out.append(f"| {c.name} | {c.kind} | {'yes' if c.required else ''} | {codes} |")
+            out.append(
+                f"| {c.name} | {c.kind} | {'yes' if c.required else ('outcome' if c.outcome else '')} | {codes} |"
+            )
         out.append("")
     return "\n".join(out)

@@ -62,13 +62,29 @@ def styled_table(
     decimals: tuple[str, ...] = (),
     suppress_max: int = 5,
     caption: str | None = None,
+    shares: dict[str, str] | None = None,
+    hide: tuple[str, ...] = (),
 ) -> Styler:
-    """A Styler with a fixed uuid: percentages, suppressed counts, no index."""
+    """A Styler with a fixed uuid: percentages, suppressed counts, no index.
+
+    ``shares`` maps a percentage column to the count that is its numerator: where that
+    count is suppressed (1..``suppress_max``), the percentage is shown as "c" too.
+    """
     f = frame.copy()
+    hidden = {
+        pc: frame[nc].between(1, suppress_max).to_numpy() for pc, nc in (shares or {}).items()
+    }
     for c in counts:
         f[c] = f[c].map(lambda v: fmt_count(v, suppress_max))
+    for c in percent:
+        text = f[c].map(lambda v: fmt_pct(v, 1)).astype(object)
+        if c in hidden:
+            text[hidden[c]] = SUPPRESSED
+        f[c] = text
     sty = f.style.set_uuid(uuid).hide(axis="index")
-    fmt = {c: (lambda v: fmt_pct(v, 1)) for c in percent}
+    if hide:
+        sty = sty.hide(subset=list(hide), axis="columns")
+    fmt = {}
     fmt.update({c: "{:.0f}" for c in decimals})
     sty = sty.format(fmt, na_rep="")
     sty = sty.set_table_styles(

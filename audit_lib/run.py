@@ -80,8 +80,10 @@ def notebook_meta(path: Path) -> dict:
     """The ``audit`` block of a notebook's metadata: title and required tables."""
     nb = json.loads(path.read_text())
     meta = nb.get("metadata", {}).get("audit", {})
-    return {"title": meta.get("title", path.stem.replace("_", " ").title()),
-            "requires": list(meta.get("requires", []))}
+    return {
+        "title": meta.get("title", path.stem.replace("_", " ").title()),
+        "requires": list(meta.get("requires", [])),
+    }
 
 
 def notebook_parameters(path: Path) -> dict[str, dict]:
@@ -130,8 +132,11 @@ def _css() -> str:
 
 def _nb_body(nb) -> str:
     """The notebook's outputs as HTML: no input, no prompts (nbconvert ``basic``)."""
+    import warnings
+
     from nbconvert import HTMLExporter
 
+    warnings.filterwarnings("ignore", message="Your element with mimetype")
     exporter = HTMLExporter(template_name="basic")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
@@ -142,25 +147,34 @@ def _nb_body(nb) -> str:
 
 
 def render_page(
-    title: str, body: str, period: str, data_name: str, status: str, banner: str = "",
+    title: str,
+    body: str,
+    period: str,
+    data_name: str,
+    status: str,
+    banner: str = "",
     suppress_max: int = 5,
 ) -> str:
     from markupsafe import Markup
 
     words = {"ok": "Complete", "failed": "Failed", "skipped": "Not available"}
-    return _env().from_string(_template("page.html.j2")).render(
-        title=title,
-        body=Markup(body),
-        css=Markup(_css()),
-        period_label=month_label(period),
-        data_name=data_name,
-        status=status,
-        status_word=words.get(status, status),
-        banner=banner,
-        nav=[("Index", "index.html"), ("Summary", f"{SUMMARY}.html")],
-        version=__version__,
-        generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
-        suppress_max=suppress_max,
+    return (
+        _env()
+        .from_string(_template("page.html.j2"))
+        .render(
+            title=title,
+            body=Markup(body),
+            css=Markup(_css()),
+            period_label=month_label(period),
+            data_name=data_name,
+            status=status,
+            status_word=words.get(status, status),
+            banner=banner,
+            nav=[("Index", "index.html"), ("Summary", f"{SUMMARY}.html")],
+            version=__version__,
+            generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
+            suppress_max=suppress_max,
+        )
     )
 
 
@@ -184,8 +198,13 @@ def _execute(
     status, error, cell = "ok", "", None
     try:
         pm.execute_notebook(
-            src, str(out_nb), parameters=params, kernel_name="python3",
-            cwd=str(Path(src).parent), progress_bar=False, log_output=False,
+            src,
+            str(out_nb),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(Path(src).parent),
+            progress_bar=False,
+            log_output=False,
         )
     except pm.PapermillExecutionError as exc:
         status, error, cell = "failed", f"{exc.ename}: {exc.evalue}", exc.exec_count
@@ -204,20 +223,31 @@ def _execute(
     if status == "failed":
         where = f" in cell {cell}" if cell else ""
         banner = f"This report failed{where}: {error}. Figures below may be incomplete."
-    html = render_page(title, body, period, Path(data_dir).name, status, banner,
-                       int(params.get("suppress_max", 5)))
+    html = render_page(
+        title, body, period, Path(data_dir).name, status, banner, int(params.get("suppress_max", 5))
+    )
     (Path(folder) / f"{name}.html").write_text(html)
     metrics = json.loads(Path(sidecar).read_text()) if Path(sidecar).exists() else {}
-    return asdict(NotebookResult(name, title, status, round(seconds, 2), error, cell,
-                                 params, started, metrics))
+    return asdict(
+        NotebookResult(
+            name, title, status, round(seconds, 2), error, cell, params, started, metrics
+        )
+    )
 
 
-def _skipped(name: str, title: str, missing: list[str], folder: Path, period: str,
-             data_dir: Path) -> NotebookResult:
+def _skipped(
+    name: str, title: str, missing: list[str], folder: Path, period: str, data_dir: Path
+) -> NotebookResult:
     need = ", ".join(missing)
     banner = f"Not available: needs table {need}, which is not in the data."
-    html = render_page(title, "<p>This audit could not be produced for this data.</p>", period,
-                       data_dir.name, "skipped", banner)
+    html = render_page(
+        title,
+        "<p>This audit could not be produced for this data.</p>",
+        period,
+        data_dir.name,
+        "skipped",
+        banner,
+    )
     (folder / f"{name}.html").write_text(html)
     return NotebookResult(name, title, "skipped", error=banner)
 
@@ -233,24 +263,37 @@ def _period_index(folder: Path, period: str, results: list[NotebookResult], out:
     order = {SUMMARY: 0, "data_quality": 1}
     reports = []
     for r in sorted(results, key=lambda r: (order.get(r.name, 2), r.name)):
-        reports.append({
-            "href": f"{r.name}.html",
-            "title": r.title,
-            "status": r.status,
-            "status_word": {"ok": "Complete", "failed": "Failed", "skipped": "Not available"}[r.status],
-            "error": (f"cell {r.cell}: " if r.cell else "") + r.error if r.status != "ok" else "",
-            "seconds": f"{r.seconds:.1f} s" if r.seconds else "",
-            "headlines": headline_line(r.metrics, r.name),
-        })
+        reports.append(
+            {
+                "href": f"{r.name}.html",
+                "title": r.title,
+                "status": r.status,
+                "status_word": {"ok": "Complete", "failed": "Failed", "skipped": "Not available"}[
+                    r.status
+                ],
+                "error": (f"cell {r.cell}: " if r.cell else "") + r.error
+                if r.status != "ok"
+                else "",
+                "seconds": f"{r.seconds:.1f} s" if r.seconds else "",
+                "headlines": headline_line(r.metrics, r.name),
+            }
+        )
     prev = str(pd.Period(period, freq="M") - 1)
     nav = [("All periods", "../index.html")]
     if (out / prev / "index.html").exists():
         nav.append((f"Previous: {month_label(prev)}", f"../{prev}/index.html"))
-    html = _env().from_string(_template("index.html.j2")).render(
-        title=f"Monthly audit: {month_label(period)}",
-        subtitle="Start with the summary; read the data-quality page before sending figures on.",
-        reports=reports, nav=nav, css=Markup(_css()), version=__version__,
-        generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
+    html = (
+        _env()
+        .from_string(_template("index.html.j2"))
+        .render(
+            title=f"Monthly audit: {month_label(period)}",
+            subtitle="Start with the summary; read the data-quality page before sending figures on.",
+            reports=reports,
+            nav=nav,
+            css=Markup(_css()),
+            version=__version__,
+            generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
+        )
     )
     path = folder / "index.html"
     path.write_text(html)
@@ -291,18 +334,37 @@ def top_index(out: Path) -> Path:
     for m in reversed(periods):
         nbs = m.get("notebooks", {})
         ok = sum(1 for v in nbs.values() if v.get("status") == "ok")
-        rows.append({"href": f"{m['period']}/index.html", "label": month_label(m["period"]),
-                     "summary": f"{ok} of {len(nbs)} complete", "cells": []})
+        rows.append(
+            {
+                "href": f"{m['period']}/index.html",
+                "label": month_label(m["period"]),
+                "summary": f"{ok} of {len(nbs)} complete",
+                "cells": [],
+            }
+        )
     for ind in INDICATORS:
-        vals = [m.get("metrics", {}).get(f"{ind.key}.rolling_12m", {}).get("value") for m in periods]
+        vals = [
+            m.get("metrics", {}).get(f"{ind.key}.rolling_12m", {}).get("value") for m in periods
+        ]
         if any(v is not None for v in vals):
             latest = next((v for v in reversed(vals) if v is not None), None)
-            spark.append({"label": ind.label, "svg": Markup(sparkline(vals)),
-                          "latest": fmt_pct(latest)})
-    html = _env().from_string(_template("index.html.j2")).render(
-        title="Monthly audits", subtitle=f"{len(periods)} period(s) run", periods=rows,
-        trend_labels=[], sparklines=spark, nav=[], css=Markup(_css()), version=__version__,
-        generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
+            spark.append(
+                {"label": ind.label, "svg": Markup(sparkline(vals)), "latest": fmt_pct(latest)}
+            )
+    html = (
+        _env()
+        .from_string(_template("index.html.j2"))
+        .render(
+            title="Monthly audits",
+            subtitle=f"{len(periods)} period(s) run",
+            periods=rows,
+            trend_labels=[],
+            sparklines=spark,
+            nav=[],
+            css=Markup(_css()),
+            version=__version__,
+            generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
+        )
     )
     path = out / "index.html"
     path.write_text(html)
@@ -340,8 +402,10 @@ def run(
     if only:
         unknown = set(only) - {b.stem for b in books}
         if unknown:
-            raise RunError(f"unknown notebook(s) {', '.join(sorted(unknown))}; "
-                           f"available: {', '.join(b.stem for b in books)}")
+            raise RunError(
+                f"unknown notebook(s) {', '.join(sorted(unknown))}; "
+                f"available: {', '.join(b.stem for b in books)}"
+            )
         books = [b for b in books if b.stem in only]
     if not books:
         raise RunError(f"no notebooks to run in {nb_dir}")
@@ -375,12 +439,21 @@ def run(
         if book.stem == SUMMARY:
             base["metrics_path"] = str(folder / "metrics.json")
         p = {k: v for k, v in {**base, **user}.items() if k in declared[book.stem]}
-        return (str(book), str(folder), period, str(data_dir), p, meta["title"],
-                str(sidecars / f"{book.stem}.json"))
+        return (
+            str(book),
+            str(folder),
+            period,
+            str(data_dir),
+            p,
+            meta["title"],
+            str(sidecars / f"{book.stem}.json"),
+        )
 
     def finish(res: NotebookResult) -> None:
         results.append(res)
-        msg = f"{res.name}: {res.status} in {res.seconds:.1f} s" + (f" ({res.error})" if res.error else "")
+        msg = f"{res.name}: {res.status} in {res.seconds:.1f} s" + (
+            f" ({res.error})" if res.error else ""
+        )
         log.info(msg)
         if bar is not None:
             bar.set_postfix_str(res.name)
@@ -424,7 +497,9 @@ def run(
     return RunResult(period, folder, index, results)
 
 
-def _write_metrics(folder: Path, period: str, data_dir: Path, results: list[NotebookResult]) -> None:
+def _write_metrics(
+    folder: Path, period: str, data_dir: Path, results: list[NotebookResult]
+) -> None:
     merged: dict[str, dict] = {}
     for r in results:
         merged.update(r.metrics)
@@ -433,8 +508,14 @@ def _write_metrics(folder: Path, period: str, data_dir: Path, results: list[Note
         "data_dir": str(data_dir),
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "notebooks": {
-            r.name: {"status": r.status, "seconds": r.seconds, "error": r.error or None,
-                     "cell": r.cell, "started": r.started or None, "parameters": r.parameters}
+            r.name: {
+                "status": r.status,
+                "seconds": r.seconds,
+                "error": r.error or None,
+                "cell": r.cell,
+                "started": r.started or None,
+                "parameters": r.parameters,
+            }
             for r in sorted(results, key=lambda r: r.name)
         },
         "metrics": dict(sorted(merged.items())),

@@ -507,7 +507,9 @@ def worklist(items: pd.DataFrame, secret: bytes) -> pd.DataFrame:
     return out.sort_values(["due_date", "measure", "team"], kind="stable").reset_index(drop=True)
 
 
-def metric_entries(summary: pd.DataFrame, monthly_frame: pd.DataFrame | None = None) -> dict[str, dict]:
+def metric_entries(
+    summary: pd.DataFrame, monthly_frame: pd.DataFrame | None = None
+) -> dict[str, dict]:
     """metrics.json entries ``timeliness.<measure>.<window>`` from ``summarise``.
 
     With ``monthly_frame`` the month entries also carry the SPC reading of the latest
@@ -616,7 +618,10 @@ def findings(
 
 
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Every timescale for the month and the rolling 12 months, one row per timescale."""
+    """Every timescale for the month and the rolling 12 months, one row per timescale.
+
+    The ``..., n`` columns are the numerators, for suppressing a share whose numerator
+    is small (hide them in display)."""
     s = summary.set_index(["measure", "window"])
     rows = []
     for m, (label, scale) in MEASURES.items():
@@ -625,6 +630,7 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
             r = s.loc[(m, w)] if (m, w) in s.index else None
             row[f"{name}: in time"] = None if r is None else r["value"]
             row[f"{name}: items"] = None if r is None else r["denominator"]
+            row[f"{name}: in time, n"] = None if r is None else r["numerator"]
         r = s.loc[(m, "rolling_12m")] if (m, "rolling_12m") in s.index else None
         row["12 months: 95% CI"] = "" if r is None else f"{r['lower']:.0%} to {r['upper']:.0%}"
         row["Median days"] = None if r is None else r["median_days"]

@@ -1,0 +1,224 @@
+"""Data quality of the run's data, from ``load_tables``'s report and the kept tables.
+
+The inspection that started this project found performance data that "cannot be wholly
+relied on"; these functions say, per table, what was read, kept and rejected and why,
+which codes were not recognised, how often ethnicity is not known at each stage, which
+dates are impossible, and which fields were filled in less often this month than last.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..load import DataQualityReport
+from ..model import ETHNICITY, TABLES
+from ..stats import wilson
+
+__all__ = [
+    "completeness_change",
+    "date_anomalies",
+    "ethnicity_not_known",
+    "rejection_reasons",
+    "table_counts",
+    "unknown_codes",
+]
+
+DATE_CHECKS = (
+    "unreadable date",
+    "end before start",
+    "date after extract",
+    "before birth",
+    "dd/mm/YYYY date",
+)
+
+#: Each stage's table and the date that places a row in a month.
+STAGE_DATES = {
+    "referral": ("referrals", "referral_date"),
+    "assessment": ("assessments", "start_date"),
+    "s47": ("s47_enquiries", "strategy_date"),
+    "cp_plan": ("cp_plans", "start_date"),
+    "cla_start": ("cla_episodes", "episode_start"),
+}
+
+
+def table_counts(report: DataQualityReport) -> pd.DataFrame:
+    """Rows read, kept and rejected per table, with its status and the share rejected."""
+    s = report.summary.copy()
+    s["share_rejected"] = (s["rows_rejected"] / s["rows_read"]).where(s["rows_read"] > 0)
+    return s
+
+
+def rejection_reasons(report: DataQualityReport, top: int = 10) -> pd.DataFrame:
+    """The most frequent reasons rows were rejected: table, reason, rows."""
+    frames = []
+    for table, rej in report.rejected.items():
+        reasons = rej["reason"].astype(str).str.split("; ").explode()
+        frames.append(
+            reasons.value_counts()
+            .rename_axis("reason")
+            .reset_index(name="rows")
+            .assign(table=table)
+        )
+    if not frames:
+        return pd.DataFrame(columns=["table", "reason", "rows"])
+    out = pd.concat(frames, ignore_index=True)[["table", "reason", "rows"]]
+    return out.sort_values("rows", ascending=False, kind="stable").head(top).reset_index(drop=True)
+
+
+def _checks(report: DataQualityReport, checks) -> pd.DataFrame:
+    f = report.findings
+    # examples can hold ids: they stay in `audit validate`, never in a manager's page
+    return f[f["check"].isin(checks)][["table", "column", "check", "severity", "rows", "message"]]
+
+
+def unknown_codes(report: DataQualityReport) -> pd.DataFrame:
+    """Columns with codes not in the DfE or canonical lists, with the rows affected."""
+    return _checks(report, ("unknown code",)).reset_index(drop=True)
+
+
+def date_anomalies(report: DataQualityReport) -> pd.DataFrame:
+    """Impossible or doubtful dates: unreadable, end before start, after the extract,
+    before birth, written dd/mm/YYYY."""
+    return _checks(report, DATE_CHECKS).reset_index(drop=True)
+
+
+def ethnicity_not_known(tables: dict[str, pd.DataFrame], period: str) -> pd.DataFrame:
+    """Share of children at each stage in the 12 months to ``period`` whose ethnicity is
+    not known: refused (REFU), not obtained (NOBT), blank or not a DfE code.
+
+    Reported as data quality, never dropped (METRICS.md "Disproportionality").
+    """
+    end = pd.Period(period, freq="M")
+    first, last = (end - 11).start_time, end.end_time.normalize()
+    eth = tables["children"].set_index("child_id")["ethnicity"]
+    rows = []
+    for stage, (table, col) in STAGE_DATES.items():
+        f = tables[table]
+        if stage == "cla_start":
+            f = f[f["reason_new_episode"] == "S"]
+        kids = f.loc[f[col].between(first, last), "child_id"].drop_duplicates()
+        codes = kids.map(eth)
+        refused = codes.eq("REFU").sum()
+        not_obtained = codes.eq("NOBT").sum()
+        other = (~codes.isin(ETHNICITY) | codes.isna()).sum()
+        n = len(kids)
+        k = int(refused + not_obtained + other)
+        lo, hi = wilson(k, n)
+        rows.append(
+            {
+                "stage": stage,
+                "children": n,
+                "refused": int(refused),
+                "not_obtained": int(not_obtained),
+                "missing_or_invalid": int(other),
+                "not_known": k,
+                "share": k / n if n else None,
+                "lower": float(lo),
+                "upper": float(hi),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def completeness_change(
+    tables: dict[str, pd.DataFrame], period: str, min_rows: int = 20, threshold: float = 0.05
+) -> pd.DataFrame:
+    """Optional fields filled in less often for records of the period month than of the
+    month before, by more than ``threshold`` (5 points).
+
+    A record's month is that of its table's first event date. Tables with fewer than
+    ``min_rows`` records in either month are left out.
+    """
+    this = pd.Period(period, freq="M")
+    rows = []
+    for name, table in TABLES.items():
+        if not table.event_dates:
+            continue
+        f = tables[name]
+        month = f[table.event_dates[0]].dt.to_period("M")
+        cur, prev = f[month == this], f[month == this - 1]
+        if len(cur) < min_rows or len(prev) < min_rows:
+            continue
+        for col in table.columns:
+            if col.required:
+                continue
+            now, before = cur[col.name].notna().mean(), prev[col.name].notna().mean()
+            rows.append(
+                {
+                    "table": name,
+                    "field": col.name,
+                    "previous_month": before,
+                    "this_month": now,
+                    "change": now - before,
+                }
+            )
+    out = pd.DataFrame(rows, columns=["table", "field", "previous_month", "this_month", "change"])
+    return out[out["change"] < -threshold].sort_values("change").reset_index(drop=True)
+
+
+def findings(
+    counts: pd.DataFrame,
+    reasons: pd.DataFrame,
+    unknown: pd.DataFrame,
+    dates: pd.DataFrame,
+    ethnicity: pd.DataFrame,
+    falls: pd.DataFrame,
+    period: str,
+) -> list[str]:
+    """Three to five plain-English findings about the data."""
+    from ..report import fmt_pct, month_label
+
+    read, rejected = int(counts["rows_read"].sum()), int(counts["rows_rejected"].sum())
+    lines = [
+        f"{read:,} rows were read from {int((counts['status'] != 'missing').sum())} tables; "
+        f"{rejected:,} ({fmt_pct(rejected / read if read else 0, 1)}) were rejected, each with a reason."
+    ]
+    unusable = counts.loc[counts["status"] == "unusable", "table"].tolist()
+    missing = counts.loc[counts["status"] == "missing", "table"].tolist()
+    if unusable:
+        lines.append(
+            f"Unusable tables (audits that need them are not produced): {', '.join(unusable)}."
+        )
+    if missing:
+        lines.append(f"Not supplied: {', '.join(missing)}.")
+    if len(reasons):
+        top = reasons.iloc[0]
+        lines.append(f'The commonest reason for rejection was "{top["reason"]}" in {top["table"]}.')
+    if len(unknown) or len(dates):
+        lines.append(
+            f"{int(unknown['rows'].sum()):,} values had codes outside the DfE lists and "
+            f"{int(dates['rows'].sum()):,} dates were impossible or doubtful."
+        )
+    ref = ethnicity.set_index("stage")
+    if "referral" in ref.index and ref.loc["referral", "children"]:
+        r = ref.loc["referral"]
+        lines.append(
+            f"Ethnicity was not known for {fmt_pct(r['share'], 1)} of children referred in the "
+            f"12 months to {month_label(period)} (refused {int(r['refused'])}, not obtained "
+            f"{int(r['not_obtained'])})."
+        )
+    lines.append(
+        f"{len(falls)} field(s) were filled in less often this month than last."
+        if len(falls)
+        else "No field was filled in less often this month than last."
+    )
+    return lines
+
+
+def metric_entries(counts: pd.DataFrame, ethnicity: pd.DataFrame) -> dict[str, dict]:
+    """metrics.json entries ``data_quality.*`` (snapshots at the period end and 12 months)."""
+    from ..metrics import share
+
+    read, rejected = int(counts["rows_read"].sum()), int(counts["rows_rejected"].sum())
+    out = {
+        "data_quality.rows_read": {"value": read},
+        "data_quality.rows_rejected": share(rejected, read),
+        "data_quality.unusable_tables": {"value": int((counts["status"] == "unusable").sum())},
+    }
+    ref = ethnicity.set_index("stage")
+    if "referral" in ref.index:
+        r = ref.loc["referral"]
+        out["data_quality.ethnicity_not_known.referral.rolling_12m"] = share(
+            int(r["not_known"]), int(r["children"])
+        )
+    return out

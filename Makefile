@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= data/synthetic
 
-.PHONY: report test lint notebooks bench synth validate clean lock
+.PHONY: report test lint browser notebooks bench synth validate clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check audit_lib tests benchmarks
 	$(BIN)/ruff format --check audit_lib tests benchmarks
 
-test: lint
+# Browser tests drive Debian's chromium; install it if it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: lint browser
 	$(BIN)/python -m pytest -n auto
 
 notebooks: $(STAMP)

@@ -25,10 +25,12 @@ def resolve_period(period: str | None, extract_date: pd.Timestamp | None) -> str
     """The period to report: ``period`` if given (validated YYYY-MM), else the latest
     complete month before the extract date."""
     if period:
-        try:
-            return str(pd.Period(period, freq="M"))
-        except ValueError as exc:
-            raise ValueError(f"period must be YYYY-MM, not {period!r}") from exc
+        import re
+
+        m = re.fullmatch(r"(\d{4})-(\d{2})", str(period).strip())
+        if not m or not 1 <= int(m.group(2)) <= 12:
+            raise ValueError(f"period must be YYYY-MM, not {period!r}")
+        return f"{m.group(1)}-{m.group(2)}"
     when = extract_date if extract_date is not None else pd.Timestamp.today()
     return str(pd.Period(when, freq="M") - 1)
 

@@ -38,6 +38,7 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synthetic.py
+	$(BIN)/python benchmarks/bench_run.py
 
 synth: $(STAMP)
 	$(BIN)/audit synth --out $(DATA)

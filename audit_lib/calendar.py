@@ -27,8 +27,8 @@ __all__ = [
 ]
 
 #: Years covered by the holiday calendar. Wide enough for any date a case record holds.
-FIRST_YEAR = 1990
-LAST_YEAR = 2060
+FIRST_YEAR = 1995
+LAST_YEAR = 2045
 
 
 @cache

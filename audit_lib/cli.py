@@ -82,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             out=args.out,
             only=args.only,
             jobs=args.jobs,
+            notebooks=args.notebooks,
             params=args.param,
         )
     except RunError as exc:
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="reports")
     r.add_argument("--only", nargs="+", default=None, metavar="NAME", help="notebooks to run")
     r.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    r.add_argument("--notebooks", default=None, help="notebook folder (default: the project's)")
     r.add_argument(
         "-p",
         "--param",

@@ -470,6 +470,12 @@ def run(
         else:
             runnable.append(book)
 
+    # read and validate the data once; every notebook then loads the cached tables
+    cache_dir = Path(out).resolve() / ".cache"
+    os.environ["AUDIT_CACHE_DIR"] = str(cache_dir)
+    from .load import ensure_cached
+
+    ensure_cached(data_dir, cache_dir)
     workers = jobs or os.cpu_count() or 1
     if runnable:
         with ProcessPoolExecutor(max_workers=min(workers, len(runnable))) as pool:

@@ -11,7 +11,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
+from scipy import special
+
+# scipy.special rather than scipy.stats: the same functions (normal quantile, binomial
+# CDF and its inverse) without scipy.stats' import cost in every notebook kernel.
 
 __all__ = [
     "funnel_limits",
@@ -31,7 +34,7 @@ def wilson(numerator, denominator, level: float = 0.95) -> tuple[np.ndarray, np.
     """
     x = np.asarray(numerator, dtype=float)
     n = np.asarray(denominator, dtype=float)
-    z = st.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = x / n
         centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
@@ -67,24 +70,41 @@ def funnel_limits(
     out = {}
     for level in levels:
         name = f"{level * 100:g}".replace(".", "")
-        z = st.norm.ppf(0.5 + level / 2)
+        z = special.ndtri(0.5 + level / 2)
         if exact and phi == 1.0:
             alpha = (1 - level) / 2
-            lo, hi = [], []
-            for q, side in ((alpha, lo), (1 - alpha, hi)):
-                r = st.binom.ppf(q, n, p0)
-                # interpolate between integer steps (Spiegelhalter 2005, appendix)
-                cdf_r = st.binom.cdf(r, n, p0)
-                cdf_r1 = st.binom.cdf(r - 1, n, p0)
-                pmf = np.where(cdf_r - cdf_r1 > 0, cdf_r - cdf_r1, 1)
-                a = (cdf_r - q) / pmf
-                side.append(np.clip((r - a) / n, 0, 1))
-            out[f"lower_{name}"], out[f"upper_{name}"] = lo[0], hi[0]
+            lo, hi = (_binom_limit(q, n, p0) for q in (alpha, 1 - alpha))
+            out[f"lower_{name}"], out[f"upper_{name}"] = lo, hi
         else:
             half = z * np.sqrt(phi * p0 * (1 - p0) / n)
             out[f"lower_{name}"] = np.clip(p0 - half, 0, 1)
             out[f"upper_{name}"] = np.clip(p0 + half, 0, 1)
     return pd.DataFrame(out)
+
+
+def _binom_ppf(q: float, n: np.ndarray, p: float) -> np.ndarray:
+    """Smallest integer r with P(X <= r) >= q, X ~ Binomial(n, p) (vectorised over n)."""
+    n = np.asarray(n).astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        r = np.floor(np.nan_to_num(special.bdtrik(q, n, p), nan=0.0))
+    r = np.clip(r, 0, n).astype(np.int64)
+    # step to the exact quantile: the continuous inverse can be one off either way
+    tol = 1e-10  # cumulative probabilities equal to q up to rounding count as reaching it
+    for _ in range(2):
+        r = np.where((r > 0) & (special.bdtr(r - 1, n, p) >= q - tol), r - 1, r)
+        r = np.where((r < n) & (special.bdtr(r, n, p) < q - tol), r + 1, r)
+    return r
+
+
+def _binom_limit(q: float, n: np.ndarray, p0: float) -> np.ndarray:
+    """Spiegelhalter's (2005) interpolated exact binomial limit for a proportion."""
+    r = _binom_ppf(q, n, p0)
+    n = np.asarray(n).astype(np.int64)
+    cdf_r = special.bdtr(r, n, p0)
+    cdf_r1 = np.where(r > 0, special.bdtr(r - 1, n, p0), 0.0)
+    step = np.where(cdf_r - cdf_r1 > 0, cdf_r - cdf_r1, 1)
+    alpha = (cdf_r - q) / step
+    return np.clip((r - alpha) / n, 0, 1)
 
 
 def overdispersion(numerator, denominator, p0: float, trim: float = 0.1) -> float:

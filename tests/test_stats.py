@@ -139,3 +139,14 @@ def test_overdispersion_is_one_without_extra_variation():
     assert overdispersion(x, n, 0.8) == 1.0
     x2 = (n * np.linspace(0.6, 0.95, 30)).astype(int)
     assert overdispersion(x2, n, 0.8) > 5
+
+
+def test_binomial_quantile_matches_scipy_stats():
+    from scipy import stats as st
+
+    from audit_lib.stats import _binom_ppf
+
+    n = np.array([1, 5, 20, 57, 300, 4000])
+    for q in (0.001, 0.025, 0.5, 0.975, 0.999):
+        for p in (0.05, 0.5, 0.8, 0.97):
+            assert np.array_equal(_binom_ppf(q, n, p), st.binom.ppf(q, n, p)), (q, p)

@@ -134,11 +134,18 @@ def _finish(
     return out
 
 
+_TEAM_CACHE: dict[tuple[int, pd.Timestamp], pd.Series] = {}
+
+
 def child_team(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.Series:
     """Each child's team: the team of their latest referral on or before ``as_of``."""
     r = tables["referrals"]
-    r = r[(r["referral_date"] <= as_of) & r["team"].notna()]
-    return r.sort_values("referral_date").groupby("child_id")["team"].last()
+    key = (id(r), as_of)
+    if key not in _TEAM_CACHE:  # every timescale asks; work it out once per table
+        r = r[(r["referral_date"] <= as_of) & r["team"].notna()]
+        _TEAM_CACHE.clear()
+        _TEAM_CACHE[key] = r.sort_values("referral_date").groupby("child_id")["team"].last()
+    return _TEAM_CACHE[key]
 
 
 def assessments(
@@ -418,15 +425,15 @@ def summarise(
     _, as_of = period_bounds(period)
     for window in windows:
         f = items[_window_mask(items, period, window, count_by)]
+        f = f.assign(in_time=f["status"].eq("in_time"), days=f["days_taken"].astype(float))
         g = f.groupby(["measure", *by], observed=True)
-        agg = g.agg(
-            numerator=("status", lambda s: int((s == "in_time").sum())),
-            denominator=("status", "size"),
-            median_days=("days_taken", "median"),
-            p90_days=(
-                "days_taken",
-                lambda s: s.dropna().quantile(0.9) if s.notna().any() else np.nan,
-            ),
+        agg = pd.DataFrame(
+            {
+                "numerator": g["in_time"].sum().astype(int),
+                "denominator": g.size(),
+                "median_days": g["days"].median(),
+                "p90_days": g["days"].quantile(0.9),
+            }
         ).reset_index()
         agg["window"] = window
         rows.append(agg)
@@ -483,10 +490,8 @@ def monthly(
     when = _count_date(f, count_by).dt.to_period("M")
     f = f.assign(month=when)
     f = f[(f["month"] > end - months) & (f["month"] <= end)]
-    g = f.groupby(["measure", "month"])["status"]
-    out = pd.DataFrame(
-        {"numerator": g.apply(lambda s: int((s == "in_time").sum())), "denominator": g.size()}
-    )
+    g = f.assign(in_time=f["status"].eq("in_time")).groupby(["measure", "month"])["in_time"]
+    out = pd.DataFrame({"numerator": g.sum().astype(int), "denominator": g.size()})
     out = out.reset_index()
     out["value"] = out["numerator"] / out["denominator"]
     out["lower"], out["upper"] = wilson(out["numerator"], out["denominator"])

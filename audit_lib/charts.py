@@ -19,7 +19,14 @@ from matplotlib.ticker import PercentFormatter
 
 from .stats import funnel_limits, spc_rules
 
-__all__ = ["PALETTE", "distribution_chart", "funnel_plot", "spc_chart"]
+__all__ = [
+    "PALETTE",
+    "distribution_chart",
+    "funnel_plot",
+    "heatmap",
+    "interval_chart",
+    "spc_chart",
+]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = {
@@ -64,13 +71,14 @@ def spc_chart(
     x: str = "month",
     y: str = "value",
     ylabel: str = "Share in time",
+    baseline: int | None = None,
 ) -> Figure:
     """XmR chart of a monthly series with Making Data Count special-cause markers.
 
     ``series`` has one row per month (``x``) and the value (``y``). Points flagged by
     ``stats.spc_rules`` are drawn as triangles (up: improvement, down: concern).
     """
-    rules = spc_rules(series[y].to_numpy(), direction=direction)
+    rules = spc_rules(series[y].to_numpy(), direction=direction, baseline=baseline)
     xs = np.arange(len(series))
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
     ax.plot(
@@ -224,4 +232,95 @@ def distribution_chart(
         "How to read this: boxes span the middle half of items, the thick line "
         "is the median, whiskers the usual range; dotted lines mark the timescale.",
     )
+    return _finish(fig)
+
+
+def heatmap(
+    frame: pd.DataFrame,
+    row: str,
+    col: str,
+    value: str,
+    title: str,
+    col_order=None,
+    fmt: str = "{:.0%}",
+    how_to_read: str | None = None,
+) -> Figure:
+    """A row x column grid of a share, in a colour-blind-safe sequential map, each cell
+    labelled with its value (so colour is not the only cue)."""
+    grid = frame.pivot(index=row, columns=col, values=value)
+    if col_order is not None:
+        grid = grid.reindex(columns=[c for c in col_order if c in grid.columns])
+    fig, ax = plt.subplots(figsize=(1.2 * grid.shape[1] + 2.5, 0.42 * grid.shape[0] + 1.8), dpi=100)
+    im = ax.imshow(grid.to_numpy(dtype=float), cmap="cividis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), [str(c).capitalize() for c in grid.columns], fontsize=9)
+    ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=9)
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            v = grid.iat[i, j]
+            if pd.notna(v):
+                ax.text(
+                    j,
+                    i,
+                    fmt.format(v),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if v < 0.55 else "black",
+                )
+    fig.colorbar(im, ax=ax, fraction=0.03, format=PercentFormatter(1.0, decimals=0))
+    _style(
+        ax,
+        title,
+        how_to_read
+        or "How to read this: each cell is the share graded good or "
+        "better; darker cells are weaker practice.",
+    )
+    ax.grid(False)
+    return _finish(fig)
+
+
+def interval_chart(
+    frame: pd.DataFrame,
+    label: str,
+    title: str,
+    value: str = "value",
+    lower: str = "lower",
+    upper: str = "upper",
+    percent: bool = True,
+    reference: float | None = None,
+    xlabel: str = "Share",
+    highlight=None,
+    how_to_read: str | None = None,
+) -> Figure:
+    """Point estimates with 95% intervals, one row per item (checklists, auditors)."""
+    f = frame.reset_index(drop=True)
+    ys = np.arange(len(f))[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(f) + 1.6), dpi=100)
+    marked = np.zeros(len(f), dtype=bool) if highlight is None else np.asarray(highlight, bool)
+    for mark, colour, shape in ((False, PALETTE["blue"], "o"), (True, PALETTE["vermillion"], "D")):
+        sel = marked == mark
+        ax.errorbar(
+            f.loc[sel, value],
+            ys[sel],
+            xerr=[f.loc[sel, value] - f.loc[sel, lower], f.loc[sel, upper] - f.loc[sel, value]],
+            fmt=shape,
+            color=colour,
+            ecolor=colour,
+            capsize=3,
+            markersize=6,
+        )
+    if reference is not None:
+        ax.axvline(reference, color=PALETTE["black"], linewidth=1, linestyle=":")
+    ax.set_yticks(ys, f[label])
+    ax.set_xlabel(xlabel)
+    if percent:
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _style(
+        ax,
+        title,
+        how_to_read
+        or "How to read this: dots are estimates, bars their 95% "
+        "intervals; an interval that does not cross the dotted line is a real difference.",
+    )
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     return _finish(fig)

@@ -166,6 +166,7 @@ def spc_rules(
     direction: Direction = "higher",
     limits: dict[str, float] | None = None,
     run_length: int = 7,
+    baseline: int | None = None,
 ) -> pd.DataFrame:
     """Special-cause variation on an XmR chart (NHS "Making Data Count").
 
@@ -177,7 +178,9 @@ def spc_rules(
        to the limit), with all 3 on the same side of the mean.
     4. ``shift``: 7 points in a row on one side of the mean (a point on the mean breaks it).
 
-    These follow NHSRplotthedots. Each flagged point is labelled ``improvement`` or
+    These follow NHSRplotthedots. ``baseline`` fixes the centre and limits on the first
+    ``baseline`` points (NHSRplotthedots ``fix_after_n_points``), so that a change after
+    them shows as a signal instead of widening the limits. Each flagged point is labelled ``improvement`` or
     ``concern`` from the measure's good ``direction`` (higher or lower is better); with
     ``neither`` it is ``special_cause``.
 
@@ -187,7 +190,7 @@ def spc_rules(
     (improvement/concern/special_cause/common_cause).
     """
     x = np.asarray(values, dtype=float)
-    lim = limits or xmr_limits(x)
+    lim = limits or xmr_limits(x[:baseline] if baseline else x)
     c = lim["centre"]
     n = len(x)
     above, below = x > c, x < c
@@ -269,9 +272,11 @@ def funnel_position(
     return out
 
 
-def latest_signal(values, direction: Direction = "higher") -> tuple[str, str]:
+def latest_signal(
+    values, direction: Direction = "higher", baseline: int | None = None
+) -> tuple[str, str]:
     """(rule, signal) of the last point of an XmR chart; ("", "common_cause") if none."""
-    r = spc_rules(values, direction)
+    r = spc_rules(values, direction, baseline=baseline)
     if r.empty:
         return "", "common_cause"
     return str(r["rule"].iloc[-1]), str(r["signal"].iloc[-1])

@@ -150,3 +150,12 @@ def test_binomial_quantile_matches_scipy_stats():
     for q in (0.001, 0.025, 0.5, 0.975, 0.999):
         for p in (0.05, 0.5, 0.8, 0.97):
             assert np.array_equal(_binom_ppf(q, n, p), st.binom.ppf(q, n, p)), (q, p)
+
+
+def test_spc_baseline_fixes_limits_so_a_step_shows():
+    x = [10, 11, 9, 10, 11, 9, 10, 11, 9, 10, 11, 9, 14, 15, 14, 15, 14, 15, 14]
+    whole = spc_rules(x, "higher")
+    fixed = spc_rules(x, "higher", baseline=12)
+    assert fixed["centre"][0] == pytest.approx(10.0)
+    assert (fixed["signal"][12:] == "improvement").all()
+    assert whole["centre"][0] > 11  # without a baseline the step drags the mean up

@@ -324,3 +324,124 @@ def interval_chart(
     )
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     return _finish(fig)
+
+
+GROUP_COLOURS = [
+    PALETTE[k]
+    for k in ("black", "orange", "sky", "green", "blue", "vermillion", "purple", "grey", "yellow")
+]
+GROUP_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h"]
+
+
+def stage_funnel(rates: pd.DataFrame, title: str, stage_labels: dict[str, str]) -> Figure:
+    """Rate per 10,000 children at each stage, one line per group (log scale), each group
+    with its own colour and marker."""
+    fig, ax = plt.subplots(figsize=(9, 4.4), dpi=100)
+    stages = list(stage_labels)
+    for i, (group, f) in enumerate(rates.groupby("group", sort=True)):
+        f = f.set_index("stage").reindex(stages)
+        if f["rate_per_10k"].isna().all():
+            continue
+        ax.plot(
+            range(len(stages)),
+            f["rate_per_10k"],
+            marker=GROUP_MARKERS[i % 9],
+            color=GROUP_COLOURS[i % 9],
+            label=str(group).replace("_", " "),
+            linewidth=1.4,
+        )
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(stages)), [stage_labels[s] for s in stages], fontsize=8, rotation=15)
+    ax.set_ylabel("Children per 10,000 (log scale)")
+    _style(
+        ax,
+        title,
+        "How to read this: each line follows one group from referral to care; "
+        "lines that stay apart show a gap that persists, lines that converge one that closes.",
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return _finish(fig)
+
+
+def forest_plot(frame: pd.DataFrame, title: str, row: str = "label") -> Figure:
+    """Crude and adjusted ratios with intervals side by side, one row per stage and group,
+    on a log scale with the line of no difference at 1."""
+    f = frame.reset_index(drop=True)
+    ys = np.arange(len(f))[::-1] * 1.0
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(f) + 1.8), dpi=100)
+    for col, lo, hi, dy, colour, marker, lab in (
+        ("rate_ratio", "lower", "upper", 0.15, PALETTE["blue"], "o", "Crude"),
+        (
+            "adjusted_ratio",
+            "adj_lower",
+            "adj_upper",
+            -0.15,
+            PALETTE["vermillion"],
+            "D",
+            "Adjusted for deprivation",
+        ),
+    ):
+        ok = f[col].notna() & f[lo].notna()
+        ax.errorbar(
+            f.loc[ok, col],
+            ys[ok] + dy,
+            xerr=[f.loc[ok, col] - f.loc[ok, lo], f.loc[ok, hi] - f.loc[ok, col]],
+            fmt=marker,
+            color=colour,
+            ecolor=colour,
+            capsize=2,
+            markersize=4,
+            label=lab,
+        )
+    ax.axvline(1, color=PALETTE["black"], linewidth=1, linestyle=":")
+    ax.set_xscale("log")
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    ticks = [0.125, 0.25, 0.5, 1, 2, 4, 8]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_yticks(ys, f[row], fontsize=8)
+    ax.set_xlabel("Rate ratio against the reference group (log scale)")
+    _style(
+        ax,
+        title,
+        "How to read this: right of the dotted line is over-representation; "
+        "a bar that crosses it is not a clear difference.",
+    )
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return _finish(fig)
+
+
+def trend_chart(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    group: str,
+    title: str,
+    ylabel: str,
+    reference: float | None = 1.0,
+) -> Figure:
+    """A value over periods, one line per group."""
+    fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
+    for i, (g, f) in enumerate(frame.groupby(group, sort=True)):
+        ax.plot(
+            f[x].astype(str),
+            f[y],
+            marker=GROUP_MARKERS[i % 9],
+            color=GROUP_COLOURS[i % 9],
+            label=str(g).replace("_", " "),
+        )
+    if reference is not None:
+        ax.axhline(reference, color=PALETTE["black"], linewidth=1, linestyle=":")
+    ax.set_ylabel(ylabel)
+    _style(
+        ax,
+        title,
+        "How to read this: each line is one group's ratio to the reference "
+        "group in that year; the dotted line is parity.",
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return _finish(fig)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["KEY_PATTERN", "from_notebooks", "load", "record", "recorded", "share"]
+__all__ = ["KEY_PATTERN", "from_notebooks", "load", "record", "record_all", "recorded", "share"]
 
 PATH_ENV = "AUDIT_METRICS_PATH"
 #: MIME type of the invisible output that carries recorded metrics inside a notebook.
@@ -60,15 +60,22 @@ def record(name: str, value) -> dict:
     ``value`` is a number, or a dict with at least ``value`` (a share also has
     numerator, denominator, lower, upper; a duration has n).
     """
-    if not KEY_PATTERN.match(name):
-        raise ValueError(f"metric key {name!r} does not follow <audit>.<measure>[...].<window>")
-    entry = _clean(dict(value) if isinstance(value, dict) else {"value": value})
-    _RECORDED[name] = entry
+    return record_all({name: value})[name]
+
+
+def record_all(entries: dict[str, object]) -> dict[str, dict]:
+    """Record many figures at once (one sidecar write, one hidden output)."""
+    stored = {}
+    for name, value in entries.items():
+        if not KEY_PATTERN.match(name):
+            raise ValueError(f"metric key {name!r} does not follow <audit>.<measure>[...].<window>")
+        stored[name] = _clean(dict(value) if isinstance(value, dict) else {"value": value})
+    _RECORDED.update(stored)
     path = os.environ.get(PATH_ENV)
     if path:
         Path(path).write_text(json.dumps(_RECORDED, indent=1, sort_keys=True))
-    _display({name: entry})
-    return entry
+    _display(stored)
+    return stored
 
 
 def _display(payload: dict) -> None:

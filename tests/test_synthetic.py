@@ -74,6 +74,11 @@ def test_population_mix_within_two_points(small_borough):
     assert abs(boys - P.MALE_SHARE) < 0.02
     per_year = pop.groupby("year")["children"].sum()
     assert (per_year.between(0.97 * SMALL.children, 1.03 * SMALL.children)).all()
+    # births are spread evenly, so each age band holds its share of the 18 years
+    bands = pop.groupby("age_band")["children"].sum() / pop["children"].sum()
+    expected = {"0-4": 5 / 18, "5-9": 5 / 18, "10-15": 6 / 18, "16-17": 2 / 18}
+    for band, share in expected.items():
+        assert abs(bands[band] - share) < 0.02, band
     # more than 70% Asian, Black or Mixed heritage (DESIGN.md)
     assert grouped[["asian", "black", "mixed"]].sum() > 0.70
 

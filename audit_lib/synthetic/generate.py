@@ -223,7 +223,7 @@ class _Sim:
             mid = np.datetime64(f"{year}-06-30", "D")
             alive = (k["dob"] <= mid) & (k["adult"] > mid)
             sub = k.loc[alive]
-            age = (mid - sub["dob"].to_numpy()).astype(np.int64) // 365.25
+            age = _days_between(sub["dob"].to_numpy(), mid) // 365.25
             band = age_band(pd.Series(age, index=sub.index).clip(0, 17))
             counts = (
                 pd.DataFrame(

@@ -1,0 +1,558 @@
+"""Disproportionality: over- and under-representation of groups of children at each stage
+from referral to care (METRICS.md "Disproportionality").
+
+Stages: referral, assessment, S47, ICPC, CP plan, starting to be looked after. By default
+each stage counts *children* with at least one event in the window (``count="children"``);
+``count="events"`` counts events instead. Groups are the ethnicity roll-up (model.ETHNICITY_
+GROUP) or sex, age band, disability or IDACI decile, or two of these crossed. Rates use
+population denominators of the same years: when the 12-month window spans two calendar
+years, the mean of those years' mid-year populations.
+
+For each stage and group: rate per 10,000; rate ratio against a reference group with the
+Katz log interval; representation index; decision-point ratio (the stage per 100 of the
+previous stage, relative to the reference); deprivation-standardised ratio (indirect
+standardisation by IDACI decile, exact Poisson interval) and its ratio to the reference
+group's; and, as a second view, adjusted rate ratios from a Poisson regression of stage
+counts on group and decile with the population as offset. A zero count gives no ratio and
+no significance label. p-values are adjusted for the many groups x stages tested, by
+Benjamini-Hochberg (shown) and Holm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from ..model import age_band, age_in_years, ethnic_group
+from .timeliness import period_bounds
+
+__all__ = [
+    "ATTRIBUTES",
+    "STAGES",
+    "adjust_pvalues",
+    "decision_points",
+    "events",
+    "exact_poisson_ratio",
+    "katz_rate_ratio",
+    "poisson_regression",
+    "population_for_window",
+    "rates",
+    "standardised",
+]
+
+#: Stage -> (table, date column, label).
+STAGES: dict[str, tuple[str, str, str]] = {
+    "referral": ("referrals", "referral_date", "Referral"),
+    "assessment": ("assessments", "start_date", "Assessment"),
+    "s47": ("s47_enquiries", "strategy_date", "S47 enquiry"),
+    "icpc": ("s47_enquiries", "icpc_date", "Initial child protection conference"),
+    "cp_plan": ("cp_plans", "start_date", "Child protection plan"),
+    "cla_start": ("cla_episodes", "episode_start", "Started to be looked after"),
+}
+#: Grouping attributes; population denominators exist for all but disability.
+ATTRIBUTES = ("ethnicity", "sex", "age_band", "disability", "idaci_decile")
+NOT_KNOWN = "not_known"
+Z95 = 1.959963984540054
+
+
+def katz_rate_ratio(a, n1, b, n2, level: float = 0.95) -> pd.DataFrame:
+    """Rate (risk) ratio (a/n1)/(b/n2) with the Katz log interval.
+
+    ln RR ± z sqrt(1/a − 1/n1 + 1/b − 1/n2) (Katz et al. 1978). A zero count gives NaN
+    (no ratio, no interval, no significance), never a "significant" label. Also returns
+    the two-sided Wald p-value on the log scale.
+    Reference: 10 of 75 vs 12 of 225 -> 2.5 (1.1261564, 5.5498508) (scipy.stats.
+    contingency.relative_risk documentation).
+    """
+    a, n1, b, n2 = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(x, dtype=float)) for x in (a, n1, b, n2))
+    )
+    z = special.ndtri(0.5 + level / 2)
+    ok = (a > 0) & (b > 0) & (n1 > 0) & (n2 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rr = np.where(ok, (a / n1) / (b / n2), np.nan)
+        se = np.where(ok, np.sqrt(1 / a - 1 / n1 + 1 / b - 1 / n2), np.nan)
+        lo, hi = rr * np.exp(-z * se), rr * np.exp(z * se)
+        p = np.where(ok, 2 * special.ndtr(-np.abs(np.log(rr) / se)), np.nan)
+    return pd.DataFrame({"ratio": rr, "lower": lo, "upper": hi, "p_value": p})
+
+
+def exact_poisson_ratio(observed, expected, level: float = 0.95) -> pd.DataFrame:
+    """Standardised ratio O/E with the exact Poisson (Garwood) interval.
+
+    lower = chi2(α/2; 2O)/2E, upper = chi2(1−α/2; 2O+2)/2E; O = 0 gives lower 0.
+    Reference (FunnelPlotR): E = 15, 20, 30 with O = E -> lower 0.5596924, 0.6108260,
+    0.6746958; upper 1.649348, 1.544419, 1.427562.
+    """
+    o, e = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(observed, dtype=float)),
+        np.atleast_1d(np.asarray(expected, dtype=float)),
+    )
+    alpha = 1 - level
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.where(o > 0, special.chdtri(2 * o, 1 - alpha / 2) / 2 / e, 0.0)
+        upper = special.chdtri(2 * o + 2, alpha / 2) / 2 / e
+        ratio = np.where(e > 0, o / e, np.nan)
+    return pd.DataFrame({"ratio": ratio, "lower": lower, "upper": upper})
+
+
+def adjust_pvalues(p: pd.Series) -> pd.DataFrame:
+    """Holm and Benjamini-Hochberg adjusted p-values (statsmodels multipletests); NaN kept."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = pd.Series(p, dtype=float)
+    out = pd.DataFrame({"p_holm": np.nan, "p_bh": np.nan}, index=p.index)
+    ok = p.notna()
+    if ok.any():
+        out.loc[ok, "p_holm"] = multipletests(p[ok], method="holm")[1]
+        out.loc[ok, "p_bh"] = multipletests(p[ok], method="fdr_bh")[1]
+    return out
+
+
+def _window(period: str, months: int = 12) -> tuple[pd.Timestamp, pd.Timestamp]:
+    _, last = period_bounds(period)
+    first = (pd.Period(period, freq="M") - (months - 1)).start_time.normalize()
+    return first, last
+
+
+def events(
+    tables: dict[str, pd.DataFrame], period: str, count: str = "children", months: int = 12
+) -> pd.DataFrame:
+    """Stage events in the window with each child's attributes at the event.
+
+    Returns one row per event (``count="events"``) or per child and stage, their first
+    event in the window (``count="children"``): stage, child_id, date, ethnicity (roll-up),
+    ethnicity_code, sex, age_band (at the event), disability, idaci_decile.
+    """
+    if count not in ("children", "events"):
+        raise ValueError("count must be 'children' or 'events'")
+    first, last = _window(period, months)
+    frames = []
+    for stage, (table, col, _) in STAGES.items():
+        f = tables[table]
+        if stage == "cla_start":
+            f = f[f["reason_new_episode"] == "S"]
+        f = f.loc[f[col].between(first, last), ["child_id", col]].rename(columns={col: "date"})
+        frames.append(f.assign(stage=stage))
+    ev = pd.concat(frames, ignore_index=True)
+    if count == "children":
+        ev = ev.sort_values("date", kind="stable").drop_duplicates(["stage", "child_id"])
+    kids = tables["children"].set_index("child_id")
+    ev = ev.join(
+        kids[["sex", "date_of_birth", "ethnicity", "disability", "idaci_decile"]], on="child_id"
+    )
+    ev["ethnicity_code"] = ev["ethnicity"]
+    ev["ethnicity"] = ethnic_group(ev["ethnicity"])
+    age = age_in_years(ev["date_of_birth"], ev["date"]).clip(lower=0)
+    ev["age_band"] = age_band(age.astype("float"))
+    ev["disability"] = ev["disability"].map({True: "disabled", False: "not_disabled"})
+    return ev.drop(columns=["date_of_birth"]).reset_index(drop=True)
+
+
+def population_for_window(population: pd.DataFrame, period: str, months: int = 12) -> pd.DataFrame:
+    """Mid-year populations averaged over the calendar years the window touches (weighted
+    by the months of the window in each year), with ethnicity rolled up."""
+    first, last = _window(period, months)
+    months_in = pd.period_range(first, last, freq="M")
+    weights = pd.Series(months_in.year).value_counts(normalize=True)
+    years = population["year"].unique()
+    missing = [y for y in weights.index if y not in years]
+    if missing:  # fall back to the nearest year available
+        for y in missing:
+            nearest = min(years, key=lambda v: abs(v - y))
+            weights[nearest] = weights.get(nearest, 0) + weights.pop(y)
+    pop = population[population["year"].isin(weights.index)].copy()
+    pop["children"] = pop["children"].astype(float) * pop["year"].map(weights)
+    pop["ethnicity"] = ethnic_group(pop["ethnicity"])
+    keys = [c for c in ("ethnicity", "age_band", "sex", "idaci_decile") if c in pop]
+    return pop.groupby(keys, dropna=False, observed=True)["children"].sum().reset_index()
+
+
+def _label(frame: pd.DataFrame, by: list[str]) -> pd.Series:
+    return frame[by].astype(str).agg("|".join, axis=1) if len(by) > 1 else frame[by[0]].astype(str)
+
+
+def rates(
+    ev: pd.DataFrame,
+    pop: pd.DataFrame,
+    by: list[str] | str = "ethnicity",
+    reference: str = "white_british",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Rate per 10,000, rate ratio (Katz) and representation index per stage and group.
+
+    With two attributes crossed, each cell is compared with the reference group's cell at
+    the same level of the second attribute (e.g. Black 10-15 against White British 10-15).
+    Children whose first attribute is not known are left out of the ratios (see the
+    data-quality share); groups without a population (disability) get counts only.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    counts = ev.groupby(["stage", *by], observed=True, dropna=False).size().rename("count")
+    counts = counts.reset_index()
+    have_pop = all(b in pop.columns for b in by)
+    if have_pop:
+        p = pop.groupby(by, observed=True)["children"].sum().rename("population").reset_index()
+        for b in by:
+            p[b] = p[b].astype(str)
+        for b in by:
+            counts[b] = counts[b].astype(str)
+        grid = pd.MultiIndex.from_product([list(STAGES), p.index], names=["stage", "_p"])
+        full = pd.DataFrame(index=grid).reset_index().join(p, on="_p").drop(columns="_p")
+        out = full.merge(counts, on=["stage", *by], how="left")
+        out["count"] = out["count"].fillna(0).astype(int)
+        out["rate_per_10k"] = out["count"] / out["population"] * 1e4
+    else:
+        out = counts.assign(population=np.nan, rate_per_10k=np.nan)
+    out["group"] = _label(out, by)
+    first = by[0]
+    ref_key = out[by].astype(str).copy()
+    ref_key[first] = str(reference)
+    out["reference"] = _label(ref_key, by)
+    known = out[first].astype(str) != NOT_KNOWN
+    ref = out.set_index(["stage", "group"])[["count", "population"]]
+    idx = pd.MultiIndex.from_arrays([out["stage"], out["reference"]])
+    b = ref["count"].reindex(idx).to_numpy()
+    n2 = ref["population"].reindex(idx).to_numpy()
+    k = katz_rate_ratio(out["count"], out["population"], b, n2, level)
+    out = pd.concat([out, k.rename(columns={"ratio": "rate_ratio"})], axis=1)
+    out.loc[
+        ~known | (out["group"] == out["reference"]), ["rate_ratio", "lower", "upper", "p_value"]
+    ] = np.nan
+    out.loc[out["group"] == out["reference"], "rate_ratio"] = 1.0
+    # representation: share of the stage's (known) children / share of the population
+    tot = out[known].groupby("stage")[["count", "population"]].transform("sum")
+    out["representation_index"] = np.nan
+    out.loc[known, "representation_index"] = (out.loc[known, "count"] / tot["count"]) / (
+        out.loc[known, "population"] / tot["population"]
+    )
+    return out
+
+
+def decision_points(rates_frame: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Stage-to-stage ratios: each stage per 100 of the previous stage, and that ratio
+    relative to the reference group (relative rate index at each decision point), with a
+    Katz interval treating the previous stage's count as the denominator."""
+    stages = list(STAGES)
+    f = rates_frame.copy()
+    prev = {s: stages[i - 1] for i, s in enumerate(stages) if i}
+    f = f[f["stage"].isin(prev)]
+    base = rates_frame.set_index(["stage", "group"])["count"]
+    f["previous_stage"] = f["stage"].map(prev)
+    f["previous_count"] = base.reindex(
+        pd.MultiIndex.from_arrays([f["previous_stage"], f["group"]])
+    ).to_numpy()
+    f["per_100_previous"] = f["count"] / f["previous_count"] * 100
+    rb = base.reindex(pd.MultiIndex.from_arrays([f["stage"], f["reference"]])).to_numpy()
+    rp = base.reindex(pd.MultiIndex.from_arrays([f["previous_stage"], f["reference"]])).to_numpy()
+    k = katz_rate_ratio(f["count"], f["previous_count"], rb, rp, level)
+    f["decision_ratio"], f["dp_lower"], f["dp_upper"] = (
+        k["ratio"].to_numpy(),
+        k["lower"].to_numpy(),
+        k["upper"].to_numpy(),
+    )
+    own = f["group"] == f["reference"]
+    f.loc[own, ["decision_ratio", "dp_lower", "dp_upper"]] = [1.0, np.nan, np.nan]
+    f.loc[f["group"].str.startswith(NOT_KNOWN), ["decision_ratio", "dp_lower", "dp_upper"]] = np.nan
+    return f[
+        [
+            "stage",
+            "previous_stage",
+            "group",
+            "count",
+            "previous_count",
+            "per_100_previous",
+            "decision_ratio",
+            "dp_lower",
+            "dp_upper",
+        ]
+    ].reset_index(drop=True)
+
+
+def standardised(
+    ev: pd.DataFrame, pop: pd.DataFrame, reference: str = "white_british", level: float = 0.95
+) -> pd.DataFrame:
+    """Deprivation-standardised ratios by ethnic group (indirect standardisation by IDACI
+    decile).
+
+    expected_g = Σ_d population_{g,d} × rate_d, with rate_d the all-groups rate in decile d
+    (children of unknown ethnicity left out of both). SR = observed / expected, with the
+    exact Poisson interval; the adjusted ratio is SR_g / SR_reference with a log-scale
+    interval (variance 1/O_g + 1/O_ref). Children without a decile are left out.
+    """
+    e = ev[(ev["ethnicity"] != NOT_KNOWN) & ev["idaci_decile"].notna()]
+    p = pop[(pop["ethnicity"] != NOT_KNOWN) & pop["idaci_decile"].notna()]
+    p_gd = p.groupby(["ethnicity", "idaci_decile"])["children"].sum()
+    p_d = p.groupby("idaci_decile")["children"].sum()
+    rows = []
+    for stage in STAGES:
+        s = e[e["stage"] == stage]
+        o_d = s.groupby("idaci_decile").size().reindex(p_d.index, fill_value=0)
+        rate_d = o_d / p_d
+        expected = (
+            (p_gd * rate_d.reindex(p_gd.index.get_level_values(1)).to_numpy())
+            .groupby(level=0)
+            .sum()
+        )
+        observed = s.groupby("ethnicity").size().reindex(expected.index, fill_value=0)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "stage": stage,
+                    "group": expected.index,
+                    "observed": observed.to_numpy(),
+                    "expected": expected.to_numpy(),
+                }
+            )
+        )
+    out = pd.concat(rows, ignore_index=True)
+    sr = exact_poisson_ratio(out["observed"], out["expected"], level)
+    out["sr"], out["sr_lower"], out["sr_upper"] = sr["ratio"], sr["lower"], sr["upper"]
+    ref = out[out["group"] == reference].set_index("stage")
+    o_ref = out["stage"].map(ref["observed"]).astype(float)
+    sr_ref = out["stage"].map(ref["sr"])
+    z = special.ndtri(0.5 + level / 2)
+    ok = (out["observed"] > 0) & (o_ref > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adj = np.where(ok, out["sr"] / sr_ref, np.nan)
+        se = np.where(ok, np.sqrt(1 / out["observed"] + 1 / o_ref), np.nan)
+    out["adjusted_ratio"] = adj
+    out["adj_lower"], out["adj_upper"] = adj * np.exp(-z * se), adj * np.exp(z * se)
+    out["adj_p_value"] = np.where(ok, 2 * special.ndtr(-np.abs(np.log(adj) / se)), np.nan)
+    own = out["group"] == reference
+    out.loc[own, ["adjusted_ratio", "adj_lower", "adj_upper", "adj_p_value"]] = [
+        1.0,
+        np.nan,
+        np.nan,
+        np.nan,
+    ]
+    return out
+
+
+def poisson_regression(
+    ev: pd.DataFrame, pop: pd.DataFrame, reference: str = "white_british"
+) -> pd.DataFrame:
+    """Adjusted rate ratios by ethnic group from a Poisson GLM per stage:
+    count ~ group + C(decile), offset log(population) (statsmodels). A second view beside
+    indirect standardisation; groups with no events are left out of the fit."""
+    import statsmodels.api as sm
+
+    e = ev[(ev["ethnicity"] != NOT_KNOWN) & ev["idaci_decile"].notna()]
+    p = pop[(pop["ethnicity"] != NOT_KNOWN) & pop["idaci_decile"].notna()]
+    cells = p.groupby(["ethnicity", "idaci_decile"])["children"].sum().reset_index()
+    cells = cells[cells["children"] > 0]
+    rows = []
+    for stage in STAGES:
+        o = e[e["stage"] == stage].groupby(["ethnicity", "idaci_decile"]).size().rename("count")
+        d = cells.join(o, on=["ethnicity", "idaci_decile"]).fillna({"count": 0})
+        present = d.groupby("ethnicity")["count"].sum()
+        groups = [g for g in present.index if present[g] > 0]
+        if reference not in groups:
+            continue
+        d = d[d["ethnicity"].isin(groups)]
+        others = [g for g in groups if g != reference]
+        X = pd.DataFrame({f"g_{g}": (d["ethnicity"] == g).astype(float) for g in others})
+        dec = pd.get_dummies(
+            d["idaci_decile"].astype(int), prefix="d", drop_first=True, dtype=float
+        )
+        X = sm.add_constant(pd.concat([X, dec], axis=1), has_constant="add")
+        fit = sm.GLM(
+            d["count"].to_numpy(),
+            X.to_numpy(),
+            family=sm.families.Poisson(),
+            offset=np.log(d["children"].to_numpy()),
+        ).fit()
+        ci = fit.conf_int()
+        for i, g in enumerate(others, start=1):
+            rows.append(
+                {
+                    "stage": stage,
+                    "group": g,
+                    "glm_ratio": float(np.exp(fit.params[i])),
+                    "glm_lower": float(np.exp(ci[i, 0])),
+                    "glm_upper": float(np.exp(ci[i, 1])),
+                    "glm_p_value": float(fit.pvalues[i]),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["stage", "group", "glm_ratio", "glm_lower", "glm_upper", "glm_p_value"]
+    )
+
+
+def table(
+    tables: dict[str, pd.DataFrame],
+    period: str,
+    by=("ethnicity",),
+    reference: str = "white_british",
+    count: str = "children",
+    level: float = 0.95,
+) -> dict[str, pd.DataFrame]:
+    """Everything the notebook shows, for one period: rates (with adjusted p-values),
+    decision points, and (for ethnicity) standardised and regression ratios."""
+    ev = events(tables, period, count=count)
+    pop = population_for_window(tables["population"], period)
+    r = rates(ev, pop, list(by), reference, level)
+    r = pd.concat([r, adjust_pvalues(r["p_value"])], axis=1)
+    out = {"events": ev, "population": pop, "rates": r, "decisions": decision_points(r, level)}
+    if list(by) == ["ethnicity"]:
+        s = standardised(ev, pop, reference, level)
+        s = pd.concat([s, adjust_pvalues(s["adj_p_value"]).add_prefix("adj_")], axis=1)
+        out["standardised"] = s
+        out["regression"] = poisson_regression(ev, pop, reference)
+    return out
+
+
+def combined(out: dict[str, pd.DataFrame], adjustment: str = "bh") -> pd.DataFrame:
+    """Crude and deprivation-adjusted ratios side by side per stage and group, with the
+    chosen adjusted p-value (``bh`` or ``holm``) and a plain label: "over", "under" or ""
+    (not clear, or no ratio because a count is zero)."""
+    r = out["rates"].copy()
+    col = {"bh": "p_bh", "holm": "p_holm"}[adjustment]
+    r["p_adjusted"] = r[col]
+    if "standardised" in out:
+        s = out["standardised"][
+            [
+                "stage",
+                "group",
+                "observed",
+                "expected",
+                "sr",
+                "sr_lower",
+                "sr_upper",
+                "adjusted_ratio",
+                "adj_lower",
+                "adj_upper",
+                f"adj_{col}",
+            ]
+        ].rename(columns={f"adj_{col}": "adj_p_adjusted"})
+        r = r.merge(s, on=["stage", "group"], how="left")
+    clear = (r["p_adjusted"] < 0.05) & r["rate_ratio"].notna()
+    r["label"] = np.where(
+        clear & (r["rate_ratio"] > 1), "over", np.where(clear & (r["rate_ratio"] < 1), "under", "")
+    )
+    r["stage_label"] = r["stage"].map({k: v[2] for k, v in STAGES.items()})
+    return r
+
+
+def findings(
+    comb: pd.DataFrame,
+    reference: str,
+    adjustment: str,
+    suppress_max: int = 5,
+    focus: str = "cp_plan",
+) -> list[str]:
+    """Headline findings in plain English, e.g. "Black children were 1.7 times as likely as
+    White British children to become subject to a CP plan (95% CI 1.2 to 2.4); after
+    adjusting for deprivation, 1.3 (0.9 to 1.8)". Ratios whose count is suppressed are not
+    quoted."""
+    from ..model import ETHNIC_GROUP_LABELS as L
+
+    def name(g):
+        return L.get(g, str(g).replace("_", " ").replace("|", ", "))
+
+    stage_words = {
+        "referral": "be referred",
+        "assessment": "be assessed",
+        "s47": "be subject to a S47 enquiry",
+        "icpc": "have an initial conference",
+        "cp_plan": "become subject to a CP plan",
+        "cla_start": "start to be looked after",
+    }
+    lines = []
+    f = comb[
+        (comb["stage"] == focus)
+        & comb["rate_ratio"].notna()
+        & (comb["group"] != reference)
+        & (comb["count"] > suppress_max)
+    ]
+    for r in f.sort_values("rate_ratio", ascending=False).itertuples():
+        if r.label == "" and not (
+            getattr(r, "adj_upper", np.nan) < 1 or getattr(r, "adj_lower", np.nan) > 1
+        ):
+            continue
+        times = f"{r.rate_ratio:.1f} times as likely"
+        text = (
+            f"{name(r.group)} children were {times} as {name(reference)} children to "
+            f"{stage_words[focus]} (95% CI {r.lower:.1f} to {r.upper:.1f})"
+        )
+        if "adjusted_ratio" in comb and pd.notna(r.adjusted_ratio):
+            text += f"; after adjusting for deprivation, {r.adjusted_ratio:.1f} ({r.adj_lower:.1f} to {r.adj_upper:.1f})"
+        lines.append(text + ".")
+        if len(lines) == 3:
+            break
+    over = comb[(comb["label"] == "over") & (comb["count"] > suppress_max)]
+    under = comb[(comb["label"] == "under") & (comb["count"] > suppress_max)]
+    lines.append(
+        f"Across all stages, {len(over)} group-stage rates were clearly higher and {len(under)} "
+        f"clearly lower than for {name(reference)} children "
+        f"({'Benjamini-Hochberg' if adjustment == 'bh' else 'Holm'}-adjusted p < 0.05)."
+    )
+    if not lines[:-1]:
+        lines.insert(
+            0,
+            f"No group differed clearly from {name(reference)} children at the {STAGES[focus][2].lower()} stage.",
+        )
+    return lines
+
+
+def trend(
+    tables: dict[str, pd.DataFrame],
+    periods: list[str],
+    stage: str = "cp_plan",
+    reference: str = "white_british",
+    count: str = "children",
+) -> pd.DataFrame:
+    """Crude and adjusted ratios at one stage for each 12-month window ending in ``periods``."""
+    rows = []
+    for p in periods:
+        out = table(tables, p, reference=reference, count=count)
+        c = combined(out)
+        c = c[(c["stage"] == stage) & (c["group"] != NOT_KNOWN)]
+        rows.append(
+            c.assign(period=p)[
+                [
+                    "period",
+                    "group",
+                    "count",
+                    "rate_ratio",
+                    "lower",
+                    "upper",
+                    "adjusted_ratio",
+                    "adj_lower",
+                    "adj_upper",
+                ]
+            ]
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def metric_entries(comb: pd.DataFrame) -> dict[str, dict]:
+    """metrics.json entries for each stage and group (crossed groups are not recorded)."""
+    out = {}
+    for r in comb.itertuples():
+        if "|" in str(r.group):
+            continue
+        base = f"{r.stage}.{r.group}.rolling_12m"
+        out[f"disproportionality.rate_per_10k.{base}"] = {
+            "value": None if pd.isna(r.rate_per_10k) else float(r.rate_per_10k),
+            "numerator": int(r.count),
+            "denominator": None if pd.isna(r.population) else float(r.population),
+        }
+        out[f"disproportionality.rate_ratio.{base}"] = {
+            "value": None if pd.isna(r.rate_ratio) else float(r.rate_ratio),
+            "lower": None if pd.isna(r.lower) else float(r.lower),
+            "upper": None if pd.isna(r.upper) else float(r.upper),
+            "numerator": int(r.count),
+            "reference": str(r.reference),
+        }
+        if hasattr(r, "adjusted_ratio") and r.group != NOT_KNOWN:
+            out[f"disproportionality.adjusted_ratio.{base}"] = {
+                "value": None if pd.isna(r.adjusted_ratio) else float(r.adjusted_ratio),
+                "lower": None if pd.isna(r.adj_lower) else float(r.adj_lower),
+                "upper": None if pd.isna(r.adj_upper) else float(r.adj_upper),
+                "observed": None if pd.isna(r.observed) else int(r.observed),
+                "expected": None if pd.isna(r.expected) else float(r.expected),
+                "reference": str(r.reference),
+                "method": "indirect standardisation by IDACI decile",
+            }
+    return out

@@ -1,0 +1,164 @@
+"""Disproportionality: published worked examples, hand-made counts, planted truth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+
+from audit_lib.measures import disproportionality as D
+from audit_lib.synthetic import SynthConfig, generate
+
+from .conftest import DEFAULT_DATA
+
+
+def test_katz_interval_scipy_worked_example():
+    # scipy.stats.contingency.relative_risk documentation: 10 of 75 exposed vs 12 of 225
+    # unexposed -> relative risk 2.5, 95% CI (1.1261564, 5.5498508) by the Katz method
+    r = D.katz_rate_ratio(10, 75, 12, 225).iloc[0]
+    assert r["ratio"] == pytest.approx(2.5)
+    assert r["lower"] == pytest.approx(1.1261564, abs=1e-6)
+    assert r["upper"] == pytest.approx(5.5498508, abs=1e-6)
+    assert 0 < r["p_value"] < 0.05
+
+
+def test_zero_count_gives_no_ratio_and_no_label():
+    r = D.katz_rate_ratio([0, 5], [1000, 1000], [7, 0], [1000, 1000])
+    assert r.isna().all().all()
+
+
+@pytest.mark.parametrize(
+    ("e", "lo", "hi"),
+    [(15, 0.5596924, 1.649348), (20, 0.6108260, 1.544419), (30, 0.6746958, 1.427562)],
+)
+def test_exact_poisson_interval_funnelplotr_and_scipy(e, lo, hi):
+    # FunnelPlotR tests: O = E gives these 95% limits
+    r = D.exact_poisson_ratio(e, e).iloc[0]
+    assert r["lower"] == pytest.approx(lo, abs=1e-6) and r["upper"] == pytest.approx(hi, abs=1e-6)
+    # and the same from scipy's chi-squared quantiles (Garwood)
+    assert r["lower"] == pytest.approx(st.chi2.ppf(0.025, 2 * e) / 2 / e)
+    assert r["upper"] == pytest.approx(st.chi2.ppf(0.975, 2 * e + 2) / 2 / e)
+
+
+def test_exact_poisson_zero_observed():
+    r = D.exact_poisson_ratio(0, 4.0).iloc[0]
+    assert r["lower"] == 0 and r["upper"] == pytest.approx(st.chi2.ppf(0.975, 2) / 2 / 4.0)
+
+
+def _hand_made():
+    """Two groups, two deciles. Hand-worked numbers in the tests below."""
+    pop = pd.DataFrame(
+        {
+            "ethnicity": ["white_british", "white_british", "black", "black"],
+            "idaci_decile": [1, 2, 1, 2],
+            "children": [1000.0, 3000.0, 3000.0, 1000.0],
+        }
+    )
+    # referrals: WB 10 in d1, 15 in d2 (25 of 4000); Black 30 in d1, 5 in d2 (35 of 4000)
+    rows = (
+        [("white_british", 1)] * 10
+        + [("white_british", 2)] * 15
+        + [("black", 1)] * 30
+        + [("black", 2)] * 5
+    )
+    ev = pd.DataFrame(rows, columns=["ethnicity", "idaci_decile"]).assign(stage="referral")
+    return ev, pop
+
+
+def test_rates_ratio_and_representation_by_hand():
+    ev, pop = _hand_made()
+    r = D.rates(ev, pop).query("stage == 'referral'").set_index("group")
+    assert r.loc["black", "rate_per_10k"] == pytest.approx(35 / 4000 * 1e4)
+    assert r.loc["black", "rate_ratio"] == pytest.approx(35 / 25)
+    # representation: 35/60 of referrals, 1/2 of children
+    assert r.loc["black", "representation_index"] == pytest.approx((35 / 60) / 0.5)
+    assert r.loc["white_british", "rate_ratio"] == 1.0 and np.isnan(r.loc["white_british", "lower"])
+    # a stage with no events gives no ratio
+    cp = D.rates(ev, pop).query("stage == 'cp_plan'")
+    assert (cp["count"] == 0).all() and cp.loc[cp["group"] == "black", "rate_ratio"].isna().all()
+
+
+def test_indirect_standardisation_by_hand():
+    ev, pop = _hand_made()
+    s = D.standardised(ev, pop).query("stage == 'referral'").set_index("group")
+    # all-groups rates: decile 1 40/4000 = 0.01, decile 2 20/4000 = 0.005
+    # expected Black = 3000*0.01 + 1000*0.005 = 35; WB = 1000*0.01 + 3000*0.005 = 25
+    assert s.loc["black", "expected"] == pytest.approx(35)
+    assert s.loc["white_british", "expected"] == pytest.approx(25)
+    assert s.loc["black", "sr"] == pytest.approx(1.0) and s.loc[
+        "white_british", "sr"
+    ] == pytest.approx(1.0)
+    # crude 1.4 falls to 1.0 once deprivation is allowed for
+    assert s.loc["black", "adjusted_ratio"] == pytest.approx(1.0)
+    se = np.sqrt(1 / 35 + 1 / 25)
+    assert s.loc["black", "adj_upper"] == pytest.approx(np.exp(1.959964 * se), rel=1e-5)
+
+
+def test_decision_points_by_hand():
+    ev, pop = _hand_made()
+    ev2 = pd.concat(
+        [ev, ev.iloc[:5].assign(stage="assessment"), ev.iloc[25:46].assign(stage="assessment")]
+    )
+    r = D.rates(ev2, pop)
+    dp = D.decision_points(r).query("stage == 'assessment'").set_index("group")
+    # WB 5 of 25 referrals assessed (20 per 100); Black 21 of 35 (60 per 100): ratio 3
+    assert dp.loc["white_british", "per_100_previous"] == pytest.approx(20)
+    assert dp.loc["black", "per_100_previous"] == pytest.approx(60)
+    assert dp.loc["black", "decision_ratio"] == pytest.approx(3.0)
+
+
+def test_adjusted_pvalues_are_monotone_and_keep_missing():
+    p = pd.Series([0.01, 0.04, np.nan, 0.03, 0.5])
+    adj = D.adjust_pvalues(p)
+    assert np.isnan(adj.loc[2, "p_bh"]) and (adj["p_holm"].dropna() >= adj["p_bh"].dropna()).all()
+    assert (adj["p_bh"].dropna() >= p.dropna()).all()
+
+
+def _coverage(tables, truth, period="2026-10", count="children"):
+    ev = D.events(tables, period, count=count)
+    pop = D.population_for_window(tables["population"], period)
+    s = D.standardised(ev, pop)
+    s = s[(s["group"] != "white_british") & s["adj_lower"].notna()]
+    t = np.array([truth[a][g] for a, g in zip(s["stage"], s["group"], strict=True)])
+    return ((s["adj_lower"] <= t) & (t <= s["adj_upper"])).to_numpy()
+
+
+def test_planted_ratios_are_covered_on_the_synthetic_borough(default_tables):
+    t, _ = default_tables
+    truth = json.loads((DEFAULT_DATA / "truth.json").read_text())["disproportionality"][
+        "stage_rate_ratio"
+    ]
+    covered = _coverage(t, truth)
+    assert len(covered) == 30 and covered.mean() >= 0.90
+
+
+def test_crossed_groups_compare_within_the_second_attribute(default_tables):
+    t, _ = default_tables
+    out = D.table(t, "2026-10", by=("ethnicity", "age_band"))
+    r = out["rates"]
+    row = r[(r["stage"] == "referral") & (r["group"] == "black|10-15")].iloc[0]
+    assert row["reference"] == "white_british|10-15" and row["rate_ratio"] > 0
+    assert "standardised" not in out
+
+
+def test_missing_population_year_uses_nearest(default_tables):
+    t, _ = default_tables
+    pop = D.population_for_window(t["population"], "2027-06")  # 2027 not in the data
+    assert pop["children"].sum() == pytest.approx(
+        t["population"].query("year == 2026")["children"].sum()
+    )
+
+
+@pytest.mark.slow
+def test_interval_coverage_over_fifty_seeds():
+    """95% intervals of the adjusted ratio cover the planted truth 90-98% of the time."""
+    hits = []
+    for seed in range(50):
+        b = generate(SynthConfig(seed=1000 + seed, children=30_000))
+        hits.append(_coverage(b.tables, b.truth["disproportionality"]["stage_rate_ratio"]))
+    rate = np.concatenate(hits).mean()
+    print(f"coverage over 50 seeds: {rate:.3f}")
+    assert 0.90 <= rate <= 0.98

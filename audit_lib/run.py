@@ -476,6 +476,7 @@ def run(
     from .load import ensure_cached
 
     ensure_cached(data_dir, cache_dir)
+    runnable = _longest_first(runnable, Path(out).resolve())
     workers = jobs or os.cpu_count() or 1
     if runnable:
         with ProcessPoolExecutor(max_workers=min(workers, len(runnable))) as pool:
@@ -501,6 +502,20 @@ def run(
         if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
             log.removeHandler(h)
     return RunResult(period, folder, index, results)
+
+
+def _longest_first(books: list[Path], out: Path) -> list[Path]:
+    """Order notebooks longest first (by their last recorded run time, else file size) so
+    the pool's last notebook to finish starts as early as possible."""
+    seconds: dict[str, float] = {}
+    for m in sorted(out.glob("*/metrics.json"), key=lambda p: p.stat().st_mtime):
+        try:
+            for name, info in json.loads(m.read_text()).get("notebooks", {}).items():
+                if info.get("seconds"):
+                    seconds[name] = info["seconds"]
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(books, key=lambda b: (-seconds.get(b.stem, 0.0), -b.stat().st_size))
 
 
 def _write_metrics(

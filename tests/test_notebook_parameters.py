@@ -18,12 +18,17 @@ from .conftest import DEFAULT_DATA, ROOT
 def test_disproportionality_regroups_without_code_edits(tmp_path, params):
     out = tmp_path / "dp.ipynb"
     nb = pm.execute_notebook(
-        str(ROOT / "notebooks" / "disproportionality.ipynb"), str(out),
+        str(ROOT / "notebooks" / "disproportionality.ipynb"),
+        str(out),
         parameters={"data_dir": str(DEFAULT_DATA), "output_dir": str(tmp_path), **params},
-        kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False,
+        kernel_name="python3",
+        cwd=str(ROOT / "notebooks"),
+        progress_bar=False,
     )
     text = "".join(
-        "".join(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", [])
+        "".join(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells
+        for o in c.get("outputs", [])
     )
     first = params["group_by"][0]
     if first == "ethnicity":

@@ -502,25 +502,18 @@ def trend(
     reference: str = "white_british",
     count: str = "children",
 ) -> pd.DataFrame:
-    """Crude and adjusted ratios at one stage for each 12-month window ending in ``periods``."""
+    """Deprivation-adjusted ratios at one stage for each 12-month window ending in
+    ``periods`` (indirect standardisation only: the lighter of the two adjusted views)."""
     rows = []
     for p in periods:
-        out = table(tables, p, reference=reference, count=count)
-        c = combined(out)
-        c = c[(c["stage"] == stage) & (c["group"] != NOT_KNOWN)]
+        ev = events(tables, p, count=count)
+        ev = ev[ev["stage"] == stage]
+        pop = population_for_window(tables["population"], p)
+        s = standardised(ev, pop, reference)
+        s = s[(s["stage"] == stage) & (s["group"] != NOT_KNOWN)]
         rows.append(
-            c.assign(period=p)[
-                [
-                    "period",
-                    "group",
-                    "count",
-                    "rate_ratio",
-                    "lower",
-                    "upper",
-                    "adjusted_ratio",
-                    "adj_lower",
-                    "adj_upper",
-                ]
+            s.assign(period=p, count=s["observed"])[
+                ["period", "group", "count", "adjusted_ratio", "adj_lower", "adj_upper"]
             ]
         )
     return pd.concat(rows, ignore_index=True)

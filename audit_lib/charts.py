@@ -445,3 +445,59 @@ def trend_chart(
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
+
+
+def incidence_chart(curves: pd.DataFrame, title: str, horizon_days: int = 365 * 3) -> Figure:
+    """Cumulative incidence of each outcome over days since entering care (step lines)."""
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
+    for i, (name, f) in enumerate(curves.groupby("outcome", sort=False)):
+        f = f[f["days"] <= horizon_days]
+        ax.step(
+            f["days"],
+            f["incidence"],
+            where="post",
+            color=GROUP_COLOURS[(i + 1) % 9],
+            linestyle=["-", "--", "-.", ":"][i % 4],
+            label=str(name).replace("_", " "),
+        )
+    ax.set_xlabel("Days since entering care")
+    ax.set_ylabel("Cumulative share")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _style(
+        ax,
+        title,
+        "How to read this: each line is the share of children who have left care "
+        "(or been matched) by that route by each day; the routes compete.",
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return _finish(fig)
+
+
+def km_chart(curve: pd.DataFrame, title: str, horizon_days: int = 365 * 3) -> Figure:
+    """Kaplan-Meier share achieving permanence, with its 95% band."""
+    f = curve[curve["days"] <= horizon_days]
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=100)
+    ax.step(
+        f["days"], f["achieved"], where="post", color=PALETTE["blue"], label="Achieved permanence"
+    )
+    ax.fill_between(
+        f["days"],
+        f["lower"],
+        f["upper"],
+        step="post",
+        color=PALETTE["sky"],
+        alpha=0.3,
+        label="95% interval",
+    )
+    ax.axvline(365, color=PALETTE["black"], linestyle=":", linewidth=1)
+    ax.set_xlabel("Days since entering care")
+    ax.set_ylabel("Share achieved")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    _style(
+        ax,
+        title,
+        "How to read this: the line rises as children reach permanence; children "
+        "still in care count until today and then drop out of the estimate (censoring).",
+    )
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return _finish(fig)

@@ -361,7 +361,9 @@ class _Sim:
             drift, rng.choice(["late_plan", "plan_changes", "ltf_unmatched"], n), ""
         )
         plan = np.where(drift_type == "ltf_unmatched", "long_term_fostering", plan)
-        decision = entry + rng.integers(15, 100, n).astype("timedelta64[D]")
+        # a plan by the first review or soon after: always before the second review,
+        # which can be held as early as about 10 weeks after entry
+        decision = entry + rng.integers(15, 60, n).astype("timedelta64[D]")
         decision = np.where(
             drift_type == "late_plan",
             entry + rng.integers(150, 330, n).astype("timedelta64[D]"),
@@ -386,6 +388,10 @@ class _Sim:
             perm[sel] = np.maximum(
                 entry[sel] + days.astype("timedelta64[D]"), final_decision[sel] + 30 * DAY
             )
+        # long-term fostering matches are confirmed within 6 months of the plan, unless
+        # the child is one of the planted drifters whose match never comes
+        ltf_match = final_decision + rng.integers(60, 175, n).astype("timedelta64[D]")
+        perm = np.where(final_plan == "long_term_fostering", ltf_match, perm)
         perm[drift_type == "ltf_unmatched"] = np.datetime64("NaT")
 
         # adoption: ADM decision -> placement order -> match -> placed -> order

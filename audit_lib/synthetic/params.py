@@ -195,7 +195,7 @@ class Planted:
     drift_share: float = 0.10
     #: Group whose adoptions are slower, and the factor on the time to match.
     slow_adoption_group: str = "black"
-    slow_adoption_factor: float = 1.5
+    slow_adoption_factor: float = 2.0
 
     def __post_init__(self) -> None:
         if self.decision_multiplier is None:

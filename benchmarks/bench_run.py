@@ -75,17 +75,28 @@ def measures_alone(data: Path) -> dict[str, float]:
 import json, time
 import pandas as pd
 from audit_lib.load import load_tables
-from audit_lib.measures import timeliness as T, data_quality as DQ
-t0 = time.perf_counter(); tables, dq = load_tables({str(data)!r}); t1 = time.perf_counter()
+from audit_lib.measures import timeliness as T, data_quality as DQ, plan_quality as PQ
+from audit_lib.measures import permanence as PM, disproportionality as D
+t = {{}}
+t0 = time.perf_counter(); tables, dq = load_tables({str(data)!r}); t["load_validate"] = time.perf_counter() - t0
 as_of = pd.Timestamp(dq.extract_date) - pd.Timedelta(days=1)
 period = str(as_of.to_period("M"))
+t0 = time.perf_counter()
 items = T.all_items(tables, as_of)
 s = T.summarise(items, period); T.monthly(items, period); T.by_team(items, period)
-t2 = time.perf_counter()
+t["timeliness"] = time.perf_counter() - t0; t0 = time.perf_counter()
 DQ.table_counts(dq); DQ.rejection_reasons(dq); DQ.ethnicity_not_known(tables, period)
 DQ.completeness_change(tables, period)
-t3 = time.perf_counter()
-print(json.dumps({{"load_validate": t1 - t0, "timeliness": t2 - t1, "data_quality": t3 - t2}}))
+t["data_quality"] = time.perf_counter() - t0; t0 = time.perf_counter()
+a = tables["case_audits"]; PQ.metric_entries(a, period, PQ.monthly_good_or_better(a, period, 48))
+PQ.leniency(PQ.recent(a, period, 24)); PQ.anchor_summary(PQ.window(a, period), by=("team",))
+t["plan_quality"] = time.perf_counter() - t0; t0 = time.perf_counter()
+o = PM.spell_outcomes(tables, as_of); f = PM.drift_flags(tables, o, as_of)
+PM.metric_entries(tables, o, period, f); PM.cumulative_incidence(o)
+t["permanence"] = time.perf_counter() - t0; t0 = time.perf_counter()
+D.combined(D.table(tables, period))
+t["disproportionality"] = time.perf_counter() - t0
+print(json.dumps(t))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -116,9 +116,8 @@ def spell_outcomes(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.D
         age.astype(float), [-1, 0, 4, 9, 15, 18], labels=["under 1", "1-4", "5-9", "10-15", "16-17"]
     ).astype(str)
     sp["group"] = ethnic_group(sp["child_id"].map(kids["ethnicity"]))
-    sp["entry_cohort"] = (sp["start"] - pd.DateOffset(months=3)).dt.year.map(
-        lambda y: f"{y}-{(y + 1) % 100:02d}"
-    )
+    fy = (sp["start"] - pd.DateOffset(months=3)).dt.year  # financial year, April to March
+    sp["entry_cohort"] = fy.astype(str) + "-" + ((fy + 1) % 100).astype(str).str.zfill(2)
     first_plan = pp.merge(sp[["child_id", "spell", "start", "stop"]], on="child_id")
     first_plan = first_plan[
         first_plan["decision_date"].between(first_plan["start"], first_plan["stop"])
@@ -210,6 +209,13 @@ def cumulative_incidence(
     return pd.concat(curves, ignore_index=True), pd.DataFrame(at)
 
 
+def _second(rv: pd.DataFrame) -> pd.Series:
+    """Each spell's second review date (reviews sorted by date), without a per-group loop."""
+    rv = rv.sort_values("review_date", kind="stable")
+    nth = rv.groupby(["child_id", "spell"]).cumcount()
+    return rv[nth == 1].set_index(["child_id", "spell"])["review_date"]
+
+
 def plan_by_second_review(
     tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, period: str
 ) -> pd.DataFrame:
@@ -221,9 +227,7 @@ def plan_by_second_review(
     rv = tables["cla_reviews"].merge(sp[["child_id", "spell", "start", "stop"]], on="child_id")
     rv = rv[rv["review_date"].between(rv["start"], rv["stop"])].sort_values("review_date")
     key = pd.MultiIndex.from_frame(sp[["child_id", "spell"]])
-    held = rv.groupby(["child_id", "spell"])["review_date"].apply(
-        lambda s: s.iloc[1] if len(s) > 1 else pd.NaT
-    )
+    held = _second(rv)
     due = add_working_days(sp["start"], 20) + pd.DateOffset(months=3)
     sp["second_review"] = held.reindex(key).to_numpy()
     sp["second_review"] = sp["second_review"].fillna(due)
@@ -260,12 +264,7 @@ def drift_flags(
     latest = g.tail(1).set_index(["child_id", "spell"]).reindex(key)
     rv = tables["cla_reviews"].merge(open_[["child_id", "spell", "start"]], on="child_id")
     rv = rv[rv["review_date"].between(rv["start"], as_of)].sort_values("review_date")
-    second = (
-        rv.groupby(["child_id", "spell"])["review_date"]
-        .apply(lambda s: s.iloc[1] if len(s) > 1 else pd.NaT)
-        .reindex(key)
-        .to_numpy()
-    )
+    second = _second(rv).reindex(key).to_numpy()
     due = (add_working_days(open_["start"], 20) + pd.DateOffset(months=3)).to_numpy()
     second = np.where(pd.isna(second), due, second)
     days = (as_of - open_["start"]).dt.days.to_numpy()

@@ -72,6 +72,55 @@ def _notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    """Import statutory returns into a canonical folder, then validate it."""
+    import json
+
+    import pandas as pd
+
+    from .load import load_tables, write_csv
+
+    if args.format != "ssda903":
+        print(
+            f"audit import: format {args.format!r} is not supported yet (ssda903 is)",
+            file=sys.stderr,
+        )
+        return 2
+    from .sources.ssda903 import read_903, to_canonical
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"audit import: no such file: {missing[0]}", file=sys.stderr)
+        return 2
+    paths = [
+        q
+        for p in args.paths
+        for q in (sorted(Path(p).glob("*.csv")) if Path(p).is_dir() else [Path(p)])
+    ]
+    res = read_903(paths)
+    tables, mapping = to_canonical(res)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        write_csv(frame, out / f"{name}.csv")
+    _, dq = load_tables(out, extract_date=args.extract_date)
+    report = {
+        "format": args.format,
+        "files": res.files,
+        "mapping": mapping,
+        "validation": dq.to_dict(),
+    }
+    (out / "import_report.json").write_text(json.dumps(report, indent=1, default=str))
+    print(
+        pd.DataFrame(res.files).drop(columns=["encoding"], errors="ignore").to_string(index=False)
+    )
+    print()
+    print(pd.DataFrame(mapping).to_string(index=False))
+    print()
+    print(dq.to_text())
+    return 1 if dq.unusable and "children" in dq.unusable else 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from .run import RunError, run
 
@@ -126,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--json", default=None, help="also write the report as JSON here")
     v.set_defaults(func=_validate)
+
+    i = sub.add_parser("import", help="import statutory returns into a canonical folder")
+    i.add_argument("format", choices=["ssda903", "annex_a", "cin_census"])
+    i.add_argument("paths", nargs="+", help="files or folders")
+    i.add_argument("--out", required=True)
+    i.add_argument("--extract-date", default=None)
+    i.set_defaults(func=_import)
 
     r = sub.add_parser("run", help="run the monthly audit and render the reports")
     r.add_argument("--period", default=None, help="YYYY-MM (default: latest complete month)")

@@ -1,0 +1,77 @@
+"""SSDA903 CSVs into canonical tables (audit_lib.sources.ssda903)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from audit_lib.cli import main
+from audit_lib.load import load_tables
+from audit_lib.sources.ssda903 import read_903, to_canonical
+
+from .conftest import EXTERNAL
+
+FAKE = EXTERNAL / "ssda903-fake"
+
+
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_two_years_merge_and_codes(tmp_path):
+    y1 = tmp_path / "2023"
+    y2 = tmp_path / "2024"
+    y1.mkdir(), y2.mkdir()
+    write(
+        y1 / "a.csv", "CHILD,SEX,DOB,ETHNIC,UPN\n007,1,01/02/2015,WBRI,x\n008,2,03/04/2016,BAFR,y\n"
+    )
+    write(y2 / "b.csv", "CHILD,SEX,DOB,ETHNIC\n007,1,01/02/2015,WBRI\n")
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,EXTRA\n"
+    write(y1 / "e.csv", ep + "007,01/06/2022,S,C2,N1,U4,PR1,,,,z\n", "cp1252")
+    write(y2 / "e.csv", ep + "007,01/06/2022,S,C2,N1,U4,PR1,01/09/2023,E4A,,z\n")
+    write(y2 / "notes.csv", "foo,bar\n1,2\n")
+    res = read_903(sorted(y1.glob("*.csv")) + sorted(y2.glob("*.csv")))
+    files = {f["file"].split("/")[-1] + f["file"].split("/")[-2]: f for f in res.files}
+    assert (
+        files["notes.csv2024"]["table"] is None
+        and "not recognised" in files["notes.csv2024"]["error"]
+    )
+    assert files["e.csv2023"]["unrecognised_columns"] == ["EXTRA"]
+    tables, mapping = to_canonical(res)
+    kids = tables["children"].set_index("child_id")
+    assert sorted(kids.index) == ["007", "008"]  # leading zeros kept, repeats merged
+    assert kids.loc["007", "sex"] == "M" and kids.loc["008", "sex"] == "F"
+    assert kids.loc["008", "date_of_birth"] == pd.Timestamp("2016-04-03")
+    e = tables["cla_episodes"]
+    assert len(e) == 1 and e["reason_ceased"].iloc[0] == "E4A"  # the later return's version
+    m = {r["source"]: r for r in mapping}
+    assert m["episodes"]["rows_read"] == 2 and m["episodes"]["repeats_merged"] == 1
+
+
+@pytest.mark.skipif(not FAKE.exists(), reason="../shared/external not present")
+def test_external_903_fake_imports_and_validates(tmp_path, capsys):
+    out = tmp_path / "canonical"
+    assert main(["import", "ssda903", str(FAKE), "--out", str(out)]) == 0
+    report = json.loads((out / "import_report.json").read_text())
+    tables = {f["table"] for f in report["files"]}
+    assert {"header", "episodes", "reviews", "ad1", "placed_for_adoption", "uasc"} <= tables
+    mapped = {r["source"]: r for r in report["mapping"]}
+    assert mapped["oc2"]["rows_mapped"] == 0 and "not imported" in mapped["oc2"]["detail"]
+    for r in report["mapping"]:
+        assert r["rows_read"] >= r["rows_mapped"] + r["repeats_merged"]
+    t, dq = load_tables(out)
+    assert dq.unusable == []
+    raw = pd.read_csv(FAKE / "header.csv", dtype=str)
+    assert len(t["children"]) == raw["CHILD"].nunique()
+    assert "rows_read" in capsys.readouterr().out
+
+
+def test_unreadable_or_missing_input_is_one_line(tmp_path, capsys):
+    assert (
+        main(["import", "ssda903", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")]) == 2
+    )
+    assert "no such file" in capsys.readouterr().err
+    assert main(["import", "annex_a", str(tmp_path), "--out", str(tmp_path / "o")]) == 2

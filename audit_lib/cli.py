@@ -78,47 +78,62 @@ def _import(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from .load import load_tables, write_csv
-
-    if args.format != "ssda903":
-        print(
-            f"audit import: format {args.format!r} is not supported yet (ssda903 is)",
-            file=sys.stderr,
-        )
-        return 2
-    from .sources.ssda903 import read_903, to_canonical
+    from .load import load_tables
+    from .sources import merge_into
 
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"audit import: no such file: {missing[0]}", file=sys.stderr)
         return 2
-    paths = [
-        q
-        for p in args.paths
-        for q in (sorted(Path(p).glob("*.csv")) if Path(p).is_dir() else [Path(p)])
-    ]
-    res = read_903(paths)
-    tables, mapping = to_canonical(res)
+    if args.format == "ssda903":
+        from .sources.ssda903 import read_903, to_canonical
+
+        paths = [
+            q
+            for p in args.paths
+            for q in (sorted(Path(p).glob("*.csv")) if Path(p).is_dir() else [Path(p)])
+        ]
+        res = read_903(paths)
+        tables, mapping = to_canonical(res)
+        files, findings = res.files, res.findings
+    elif args.format == "cin_census":
+        from .sources.cin_census import read_cin
+
+        paths = [
+            q
+            for p in args.paths
+            for q in (sorted(Path(p).glob("*.xml")) if Path(p).is_dir() else [Path(p)])
+        ]
+        tables, files, mapping, findings = read_cin(paths)
+    else:
+        print(
+            f"audit import: format {args.format!r} is not supported yet "
+            "(ssda903 and cin_census are)",
+            file=sys.stderr,
+        )
+        return 2
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        write_csv(frame, out / f"{name}.csv")
+    findings = findings + merge_into(out, tables)
     _, dq = load_tables(out, extract_date=args.extract_date)
     report = {
         "format": args.format,
-        "files": res.files,
+        "files": files,
         "mapping": mapping,
+        "findings": findings,
         "validation": dq.to_dict(),
     }
-    (out / "import_report.json").write_text(json.dumps(report, indent=1, default=str))
-    print(
-        pd.DataFrame(res.files).drop(columns=["encoding"], errors="ignore").to_string(index=False)
+    (out / f"import_report_{args.format}.json").write_text(
+        json.dumps(report, indent=1, default=str)
     )
+    (out / "import_report.json").write_text(json.dumps(report, indent=1, default=str))
+    print(pd.DataFrame(files).drop(columns=["encoding"], errors="ignore").to_string(index=False))
     print()
     print(pd.DataFrame(mapping).to_string(index=False))
+    for f in findings:
+        print(f"finding: {f.get('finding', '')}" + (f" ({f['detail']})" if f.get("detail") else ""))
     print()
     print(dq.to_text())
-    return 1 if dq.unusable and "children" in dq.unusable else 0
+    return 1 if "children" in dq.unusable else 0
 
 
 def _run(args: argparse.Namespace) -> int:

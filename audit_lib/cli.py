@@ -106,14 +106,25 @@ def _import(args: argparse.Namespace) -> int:
         ]
         tables, files, mapping, findings = read_cin(paths)
     else:
-        print(
-            f"audit import: format {args.format!r} is not supported yet "
-            "(ssda903 and cin_census are)",
-            file=sys.stderr,
-        )
-        return 2
+        from .sources.annex_a import read_annex_a
+
+        books = [
+            q
+            for p in args.paths
+            for q in (sorted(Path(p).glob("*.xlsx")) if Path(p).is_dir() else [Path(p)])
+        ]
+        tables, files, mapping, findings = {}, [], [], []
+        for book in books:  # each workbook merged in turn, children matched on child id
+            t, f, m, fi = read_annex_a(book)
+            files, mapping, findings = files + f, mapping + m, findings + fi
+            if any("error" in x for x in f):
+                print(f"audit import: {f[0]['file']}: {f[0]['error']}", file=sys.stderr)
+                return 2
+            findings += merge_into(Path(args.out), t)
     out = Path(args.out)
-    findings = findings + merge_into(out, tables)
+    out.mkdir(parents=True, exist_ok=True)
+    if tables:
+        findings = findings + merge_into(out, tables)
     _, dq = load_tables(out, extract_date=args.extract_date)
     report = {
         "format": args.format,
@@ -127,6 +138,7 @@ def _import(args: argparse.Namespace) -> int:
     )
     (out / "import_report.json").write_text(json.dumps(report, indent=1, default=str))
     print(pd.DataFrame(files).drop(columns=["encoding"], errors="ignore").to_string(index=False))
+    out.mkdir(parents=True, exist_ok=True)
     print()
     print(pd.DataFrame(mapping).to_string(index=False))
     for f in findings:

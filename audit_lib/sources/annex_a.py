@@ -1,0 +1,432 @@
+"""Ofsted Annex A workbook (Lists 1-11) -> canonical tables.
+
+Sheets and headers are found by name, tolerantly (case, spacing, punctuation, known
+variants), never by position; lettered values such as ``a) WBRI`` or
+``f) U6: Foster placement`` are read as their codes; dates may be datetimes, Excel serial
+numbers or dd/mm/YYYY text; ``#N/A`` and blanks are missing; formula cells are read by
+their cached values (openpyxl ``data_only``).
+
+Mapped: List 3 -> referrals; 4 -> assessments; 5 -> s47_enquiries; 6 -> visits (last
+seen, CIN); 7 -> cp_plans, cp_reviews (latest) and visits (last, CP); 8 -> cla_episodes
+(the current episode only), cla_reviews (latest) and visits (last, CLA); 10 -> adoptions;
+every list's child details -> children. Lists 1 (contacts), 2 (early help), 9 (care
+leavers) and 11 (adopters) have no canonical home and are reported as such.
+
+Annex A holds the last visit and latest review rather than histories, so an Annex A-only
+import supports: assessment and ICPC timeliness, CP plan counts and categories,
+disproportionality at referral, assessment, S47, ICPC and CP plan (with a population
+table), and adoption A2; not review or visit timeliness (one date each), permanence
+(no episode histories) or plan quality (no case audits). See docs/importing.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..model import TABLES
+
+__all__ = ["read_annex_a"]
+
+NOT_MAPPED = {1: "contacts", 2: "early help", 9: "care leavers", 11: "adopters"}
+
+#: canonical field -> header variants (normalised: lower case, letters and digits only)
+FIELDS = {
+    "child_id": ["childuniqueid", "childid", "uniqueid", "childuniqueidentifier"],
+    "sex": ["gender", "sex"],
+    "ethnicity": ["ethnicity"],
+    "date_of_birth": ["dateofbirth", "dob"],
+    "disability": ["doesthechildhaveadisability", "disability"],
+    "referral_date": ["dateofreferral", "referraldate"],
+    "referral_source": ["referralsource"],
+    "nfa": ["referralnfa", "nfa"],
+    "team": ["allocatedteam", "team"],
+    "worker_id": ["allocatedworker", "worker"],
+    "start_date": ["continuousassessmentstartdate", "assessmentstartdate"],
+    "child_seen": ["childseenduringcontinuousassessment", "childseen"],
+    "authorised_date": [
+        "continuousassessmentdateofauthorisation",
+        "assessmentauthoriseddate",
+        "dateofauthorisation",
+    ],
+    "needs_support": ["wasthechildassessedasrequiringlachildrenssocialcaresupport"],
+    "strategy_date": [
+        "strategydiscussioninitiatingsection47enquirystartdate",
+        "section47enquirystartdate",
+        "strategydiscussiondate",
+    ],
+    "icpc_not_required": ["wasaninitialchildprotectionconferencedeemedunnecessary"],
+    "icpc_date": ["dateofinitialchildprotectionconference", "icpcdate"],
+    "icpc_result_plan": ["didtheinitialchildprotectionconferenceresultinachildprotectionplan"],
+    "last_seen": [
+        "datechildwaslastseen",
+        "dateofthelaststatutoryvisit",
+        "dateoflastsocialworkvisit",
+        "dateoflaststatutoryvisit",
+    ],
+    "seen_alone": ["wasthechildseenalone"],
+    "cp_start": ["childprotectionplanstartdate"],
+    "cp_end": ["childprotectionplanenddate"],
+    "initial_category": ["initialcategoryofabuse"],
+    "latest_category": ["latestcategoryofabuse"],
+    "latest_review": ["dateoflatestreviewconference", "dateoflateststatutoryreview"],
+    "cla_start": ["datestartedtobelookedafter"],
+    "category_of_need": ["childscategoryofneed"],
+    "legal_status": ["childslegalstatus"],
+    "legal_start": ["startdateofcurrentlegalstatus"],
+    "placement_type": ["placementtype", "childsplacementtype"],
+    "placement_start": [
+        "dateofcurrentplacementstart",
+        "placementstartdate",
+        "startdateofmostrecentplacement",
+    ],
+    "placement_provider": ["placementprovider"],
+    "episode_end": ["dateceasedtobelookedafter"],
+    "reason_ceased": ["reasonceasedtobelookedafter"],
+    "uasc": ["unaccompaniedasylumseekingchilduascwithinthelast12monthsyn"],
+    "decision_date": ["dateofdecisionthatchildshouldbeplacedforadoption"],
+    "placement_order_date": ["dateofplacementorder"],
+    "matched_date": ["dateofmatchingchildandprospectiveadopters"],
+    "placed_date": ["dateplacedforadoption"],
+    "adoption_order_date": ["dateofadoptionorder"],
+    "plan_ceased_date": ["dateofdecisionthatchildshouldnolongerbeplacedforadoption"],
+}
+_ALIAS = {v: k for k, vs in FIELDS.items() for v in vs}
+CATEGORY = {
+    "neglect": "NEG",
+    "physical abuse": "PHY",
+    "emotional abuse": "EMO",
+    "sexual abuse": "SAB",
+    "multiple": "MUL",
+}
+SEX = {"male": "M", "female": "F", "m": "M", "f": "F"}
+
+
+def _norm(h) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(h).lower()) if h is not None else ""
+
+
+def _code(v):
+    """``a) WBRI`` -> WBRI; ``f) U6: Foster placement`` -> U6; ``N1 - Abuse`` -> N1."""
+    if v is None:
+        return None
+    s = str(v).strip()
+    if not s or s.upper() in ("#N/A", "N/A", "NA"):
+        return None
+    s = re.sub(r"^[a-z]{1,2}\)\s*", "", s, flags=re.I)
+    s = re.split(r"\s*[:]\s*|\s+-\s+", s, maxsplit=1)[0]
+    return s.strip() or None
+
+
+def _date(values: pd.Series) -> pd.Series:
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return pd.NaT
+        if isinstance(v, (pd.Timestamp,)) or hasattr(v, "year"):
+            return pd.Timestamp(v)
+        if isinstance(v, (int, float)):
+            return (
+                pd.Timestamp("1899-12-30") + pd.Timedelta(days=float(v))
+                if 1 < v < 80000
+                else pd.NaT
+            )
+        s = str(v).strip()
+        for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+            try:
+                return pd.Timestamp(pd.to_datetime(s, format=fmt))
+            except ValueError:
+                continue
+        return pd.NaT
+
+    return values.map(one).astype("datetime64[ns]")
+
+
+def _yes(values: pd.Series) -> pd.Series:
+    s = values.map(_code).astype("string").str.lower()
+    return s.map({"yes": True, "y": True, "no": False, "n": False}).astype("boolean")
+
+
+def _sheet_list(name: str) -> int | None:
+    m = re.search(r"list\s*_?(\d+)", str(name), flags=re.I)
+    return int(m.group(1)) if m else None
+
+
+def read_annex_a(
+    path: str | Path,
+) -> tuple[dict[str, pd.DataFrame], list[dict], list[dict], list[dict]]:
+    """Read an Annex A workbook. Returns (tables, files, mapping report, findings)."""
+    import openpyxl
+
+    p = Path(path)
+    findings: list[dict] = []
+    try:
+        wb = openpyxl.load_workbook(p, data_only=True, read_only=True)
+    except Exception as exc:  # openpyxl raises several types for a bad file
+        return {}, [{"file": str(p), "error": f"unreadable: {type(exc).__name__}: {exc}"}], [], []
+    lists: dict[int, pd.DataFrame] = {}
+    for ws in wb.worksheets:
+        n = _sheet_list(ws.title)
+        rows = [r for r in ws.iter_rows(values_only=True)]
+        if n is None:
+            findings.append({"finding": "sheet not recognised", "detail": ws.title})
+            continue
+        head_i = next((i for i, r in enumerate(rows) if any(_norm(c) in _ALIAS for c in r)), None)
+        if head_i is None:
+            findings.append({"finding": f"List {n}: no recognised header", "detail": ws.title})
+            continue
+        header = [_ALIAS.get(_norm(c)) for c in rows[head_i]]
+        unknown = [
+            str(c)
+            for c, h in zip(rows[head_i], header, strict=False)
+            if c is not None and h is None
+        ]
+        if unknown and n not in NOT_MAPPED:
+            findings.append(
+                {
+                    "finding": f"List {n}: headers not recognised (ignored)",
+                    "detail": ", ".join(unknown[:12]),
+                }
+            )
+        body = [r for r in rows[head_i + 1 :] if any(c not in (None, "") for c in r)]
+        cols = {h: [r[i] if i < len(r) else None for r in body] for i, h in enumerate(header) if h}
+        lists[n] = pd.DataFrame(cols)
+    wb.close()
+
+    mapping: list[dict] = []
+    tables: dict[str, list[pd.DataFrame]] = {}
+
+    def add(name, frame, source, read):
+        tables.setdefault(name, []).append(frame)
+        mapping.append(
+            {"source": source, "table": name, "rows_read": read, "rows_mapped": len(frame)}
+        )
+
+    people = []
+    for n, f in sorted(lists.items()):
+        if n in NOT_MAPPED:
+            mapping.append(
+                {
+                    "source": f"List {n}",
+                    "table": None,
+                    "rows_read": len(f),
+                    "rows_mapped": 0,
+                    "detail": f"{NOT_MAPPED[n]}: no canonical table",
+                }
+            )
+            continue
+        if "child_id" not in f:
+            findings.append({"finding": f"List {n}: no child id column; list not used"})
+            continue
+        f = f.assign(
+            child_id=f["child_id"].map(
+                lambda v: None if v is None else str(v).strip().split(".")[0]
+            )
+        )
+        kid = pd.DataFrame({"child_id": f["child_id"]})
+        kid["sex"] = (
+            f["sex"].map(_code).astype("string").str.lower().map(SEX).fillna("U")
+            if "sex" in f
+            else "U"
+        )
+        kid["ethnicity"] = f["ethnicity"].map(_code) if "ethnicity" in f else None
+        kid["date_of_birth"] = _date(f["date_of_birth"]) if "date_of_birth" in f else pd.NaT
+        none = pd.Series(pd.NA, index=f.index, dtype="boolean")
+        kid["disability"] = _yes(f["disability"]) if "disability" in f else none
+        kid["uasc"] = _yes(f["uasc"]) if "uasc" in f else none
+        kid["_list"] = n
+        people.append(kid)
+        get = lambda c, ff=f: ff[c] if c in ff else pd.Series([None] * len(ff))  # noqa: E731
+        if n == 3:
+            add(
+                "referrals",
+                pd.DataFrame(
+                    {
+                        "referral_id": [f"AA3-{i}" for i in range(len(f))],
+                        "child_id": f["child_id"],
+                        "referral_date": _date(get("referral_date")),
+                        "referral_source": get("referral_source").map(_code),
+                        "nfa": _yes(get("nfa")).fillna(False),
+                        "team": get("team"),
+                        "worker_id": get("worker_id"),
+                    }
+                ),
+                "List 3",
+                len(f),
+            )
+        elif n == 4:
+            add(
+                "assessments",
+                pd.DataFrame(
+                    {
+                        "assessment_id": [f"AA4-{i}" for i in range(len(f))],
+                        "child_id": f["child_id"],
+                        "start_date": _date(get("start_date")),
+                        "authorised_date": _date(get("authorised_date")),
+                        "child_seen": _yes(get("child_seen")),
+                        "team": get("team"),
+                        "worker_id": get("worker_id"),
+                    }
+                ),
+                "List 4",
+                len(f),
+            )
+        elif n == 5:
+            add(
+                "s47_enquiries",
+                pd.DataFrame(
+                    {
+                        "s47_id": [f"AA5-{i}" for i in range(len(f))],
+                        "child_id": f["child_id"],
+                        "strategy_date": _date(get("strategy_date")),
+                        "icpc_not_required": _yes(get("icpc_not_required")),
+                        "icpc_date": _date(get("icpc_date")),
+                        "icpc_result_plan": _yes(get("icpc_result_plan")),
+                        "team": get("team"),
+                    }
+                ),
+                "List 5",
+                len(f),
+            )
+        elif n == 6:
+            add(
+                "visits",
+                pd.DataFrame(
+                    {
+                        "child_id": f["child_id"],
+                        "visit_date": _date(get("last_seen")),
+                        "visit_type": "cin",
+                    }
+                ).dropna(subset=["visit_date"]),
+                "List 6",
+                len(f),
+            )
+        elif n == 7:
+            ids = [f"AA7-{i}" for i in range(len(f))]
+            add(
+                "cp_plans",
+                pd.DataFrame(
+                    {
+                        "cp_plan_id": ids,
+                        "child_id": f["child_id"],
+                        "start_date": _date(get("cp_start")),
+                        "end_date": _date(get("cp_end")),
+                        "initial_category": get("initial_category")
+                        .map(_code)
+                        .astype("string")
+                        .str.lower()
+                        .map(CATEGORY),
+                        "latest_category": get("latest_category")
+                        .map(_code)
+                        .astype("string")
+                        .str.lower()
+                        .map(CATEGORY),
+                    }
+                ),
+                "List 7",
+                len(f),
+            )
+            add(
+                "cp_reviews",
+                pd.DataFrame(
+                    {"cp_plan_id": ids, "review_date": _date(get("latest_review"))}
+                ).dropna(subset=["review_date"]),
+                "List 7 latest review",
+                len(f),
+            )
+            add(
+                "visits",
+                pd.DataFrame(
+                    {
+                        "child_id": f["child_id"],
+                        "visit_date": _date(get("last_seen")),
+                        "visit_type": "cp",
+                        "seen_alone": _yes(get("seen_alone")),
+                    }
+                ).dropna(subset=["visit_date"]),
+                "List 7 last visit",
+                len(f),
+            )
+        elif n == 8:
+            add(
+                "cla_episodes",
+                pd.DataFrame(
+                    {
+                        "child_id": f["child_id"],
+                        "episode_start": _date(get("cla_start")),
+                        "reason_new_episode": "S",
+                        "legal_status": get("legal_status").map(_code),
+                        "category_of_need": get("category_of_need").map(_code),
+                        "placement_type": get("placement_type").map(_code),
+                        "placement_provider": get("placement_provider").map(_code),
+                        "episode_end": _date(get("episode_end")),
+                        "reason_ceased": get("reason_ceased").map(_code),
+                    }
+                ),
+                "List 8 (current episode only)",
+                len(f),
+            )
+            add(
+                "cla_reviews",
+                pd.DataFrame(
+                    {"child_id": f["child_id"], "review_date": _date(get("latest_review"))}
+                ).dropna(subset=["review_date"]),
+                "List 8 latest review",
+                len(f),
+            )
+            add(
+                "visits",
+                pd.DataFrame(
+                    {
+                        "child_id": f["child_id"],
+                        "visit_date": _date(get("last_seen")),
+                        "visit_type": "cla",
+                    }
+                ).dropna(subset=["visit_date"]),
+                "List 8 last visit",
+                len(f),
+            )
+        elif n == 10:
+            add(
+                "adoptions",
+                pd.DataFrame(
+                    {
+                        "child_id": f["child_id"],
+                        "decision_date": _date(get("decision_date")),
+                        "placement_order_date": _date(get("placement_order_date")),
+                        "matched_date": _date(get("matched_date")),
+                        "placed_date": _date(get("placed_date")),
+                        "adoption_order_date": _date(get("adoption_order_date")),
+                        "plan_ceased_date": _date(get("plan_ceased_date")),
+                    }
+                ),
+                "List 10",
+                len(f),
+            )
+    out: dict[str, pd.DataFrame] = {}
+    if people:
+        kids = pd.concat(people, ignore_index=True).dropna(subset=["child_id"])
+        clash = kids.dropna(subset=["date_of_birth"]).groupby("child_id")["date_of_birth"].nunique()
+        if (clash > 1).any():
+            findings.append(
+                {
+                    "finding": "children with different dates of birth across lists",
+                    "detail": f"{int((clash > 1).sum())} child(ren); the first list's kept",
+                }
+            )
+        # prefer a row with a date of birth
+        kids = kids.sort_values(["date_of_birth", "_list"], na_position="last").drop_duplicates(
+            "child_id"
+        )
+        out["children"] = kids.drop(columns="_list")
+    for name, frames in tables.items():
+        out[name] = pd.concat(frames, ignore_index=True)
+    for name, frame in out.items():
+        for c in TABLES[name].column_names:
+            if c not in frame:
+                frame[c] = None
+        out[name] = frame[TABLES[name].column_names]
+    files = [{"file": str(p), "lists": sorted(lists)}]
+    return out, files, mapping, findings

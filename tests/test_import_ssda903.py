@@ -74,4 +74,3 @@ def test_unreadable_or_missing_input_is_one_line(tmp_path, capsys):
         main(["import", "ssda903", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")]) == 2
     )
     assert "no such file" in capsys.readouterr().err
-    assert main(["import", "annex_a", str(tmp_path), "--out", str(tmp_path / "o")]) == 2

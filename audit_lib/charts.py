@@ -62,6 +62,22 @@ def _finish(fig: Figure) -> Figure:
     return fig
 
 
+def _empty(title: str, what: str = "items") -> Figure:
+    """A small figure saying there is nothing to draw (the data lack the table or rows)."""
+    fig, ax = plt.subplots(figsize=(8, 1.4), dpi=100)
+    ax.axis("off")
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.text(
+        0,
+        0.3,
+        f"Not available: no {what} in this data.",
+        fontsize=10,
+        color="#444444",
+        transform=ax.transAxes,
+    )
+    return fig
+
+
 def spc_chart(
     series: pd.DataFrame,
     title: str,
@@ -78,6 +94,8 @@ def spc_chart(
     ``series`` has one row per month (``x``) and the value (``y``). Points flagged by
     ``stats.spc_rules`` are drawn as triangles (up: improvement, down: concern).
     """
+    if len(series) < 2:
+        return _empty(title, "months with items")
     rules = spc_rules(series[y].to_numpy(), direction=direction, baseline=baseline)
     xs = np.arange(len(series))
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
@@ -144,6 +162,8 @@ def funnel_plot(
     ``units`` has ``label``, numerator and denominator. Units outside the 99.8% limits are
     named on the chart.
     """
+    if units.empty:
+        return _empty(title, "teams with items")
     n = units["denominator"].to_numpy(dtype=float)
     p = units["numerator"].to_numpy(dtype=float) / n
     p0 = float(units["numerator"].sum() / units["denominator"].sum()) if p0 is None else p0
@@ -203,6 +223,8 @@ def distribution_chart(
 ) -> Figure:
     """Horizontal box plots of ``value`` by ``group``, with each group's timescale marked."""
     groups = [g for g in values[group].dropna().unique()]
+    if not groups:
+        return _empty(title, "completed items")
     data = [values.loc[values[group] == g, value].dropna().astype(float).to_numpy() for g in groups]
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(groups) + 1.6), dpi=100)
     ax.boxplot(

@@ -419,7 +419,10 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     eligible = sp[
         ((as_of - dob).dt.days < 16 * 365.25) & ((as_of - sp["start"]).dt.days >= 2.5 * 365.25)
     ]
-    cur = open_pl.set_index("child_id")
+    # overlapping episodes can leave two placements open: the latest is the current one
+    cur = (
+        open_pl.sort_values("start").drop_duplicates("child_id", keep="last").set_index("child_id")
+    )
     cur_start = eligible["child_id"].map(cur["start"])
     cur_type = eligible["child_id"].map(cur["placement_type"])
     prev = pl.set_index(["child_id", "placement"])["start"]

@@ -120,12 +120,12 @@ def test_failure_is_isolated_and_named(tmp_path):
 def test_missing_table_gives_a_not_available_page(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(DEFAULT_DATA, data)
-    (data / "assessments.csv").unlink()
-    result = run(data=data, out=tmp_path / "out", only=["timeliness"])
+    (data / "case_audits.csv").unlink()
+    result = run(data=data, out=tmp_path / "out", only=["plan_quality"])
     (t,) = result.notebooks
     assert t.status == "skipped" and result.ok
-    page = (tmp_path / "out" / "2026-10" / "timeliness.html").read_text()
-    assert "Not available: needs table assessments" in page
+    page = (tmp_path / "out" / "2026-10" / "plan_quality.html").read_text()
+    assert "Not available: needs table case_audits" in page
 
 
 def test_bad_requests_are_one_line_errors(tmp_path, capsys):

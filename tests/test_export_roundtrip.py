@@ -67,3 +67,47 @@ def test_ssda903_round_trip(small_tables, tmp_path):
         ["child_id", "decision_date"],
         ["child_id", "decision_date", "matched_date", "fostering_for_adoption"],
     )
+
+
+def test_cin_census_round_trip(small_tables, tmp_path):
+    from audit_lib.sources.export import to_cin_census
+
+    t, _ = small_tables
+    xml = to_cin_census(t, tmp_path / "cin.xml")
+    out = tmp_path / "canonical"
+    assert (
+        main(["import", "cin_census", str(xml), "--out", str(out), "--extract-date", "2026-11-01"])
+        == 0
+    )
+    back, dq = load_tables(out, extract_date="2026-11-01")
+    assert dq.errors.empty, dq.to_text()
+    kids = t["children"][t["children"]["child_id"].isin(t["referrals"]["child_id"])]
+    _same(
+        kids,
+        back["children"],
+        ["child_id"],
+        ["child_id", "sex", "date_of_birth", "ethnicity", "disability"],
+    )
+    rcols = [
+        "child_id",
+        "referral_date",
+        "referral_source",
+        "primary_need",
+        "nfa",
+        "closure_date",
+        "closure_reason",
+    ]
+    _same(t["referrals"], back["referrals"], ["child_id", "referral_date"], rcols)
+    acols = ["child_id", "start_date", "authorised_date", "factors"]
+    _same(t["assessments"], back["assessments"], ["child_id", "start_date"], acols)
+    scols = ["child_id", "strategy_date", "icpc_not_required", "icpc_date"]
+    _same(t["s47_enquiries"], back["s47_enquiries"], ["child_id", "strategy_date"], scols)
+    pcols = ["child_id", "start_date", "end_date", "initial_category", "latest_category"]
+    _same(t["cp_plans"], back["cp_plans"], ["child_id", "start_date"], pcols)
+    _same(
+        t["cin_plans"],
+        back["cin_plans"],
+        ["child_id", "start_date"],
+        ["child_id", "start_date", "end_date"],
+    )
+    assert len(back["cp_reviews"]) == len(t["cp_reviews"])

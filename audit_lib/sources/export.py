@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["to_ssda903"]
+__all__ = ["to_cin_census", "to_ssda903"]
 
 SEX_903 = {"M": "1", "F": "2"}
 
@@ -109,3 +109,109 @@ def to_ssda903(tables: dict[str, pd.DataFrame], folder: str | Path) -> list[Path
         frame.to_csv(path, index=False, lineterminator="\n")
         paths.append(path)
     return paths
+
+
+def _attach(events: pd.DataFrame, date_col: str, referrals: pd.DataFrame) -> pd.Series:
+    """The referral each event belongs to: the child's latest referral on or before it."""
+    r = (
+        referrals[["child_id", "referral_id", "referral_date"]]
+        .dropna()
+        .sort_values("referral_date")
+    )
+    e = events.reset_index().sort_values(date_col)
+    m = pd.merge_asof(
+        e, r, left_on=date_col, right_on="referral_date", by="child_id", direction="backward"
+    )
+    first = r.drop_duplicates("child_id").set_index("child_id")["referral_id"]
+    m["referral_id"] = m["referral_id"].fillna(m["child_id"].map(first))
+    return m.set_index("index")["referral_id"].reindex(events.index)
+
+
+def to_cin_census(tables: dict[str, pd.DataFrame], path: str | Path, year: int = 2026) -> Path:
+    """Write a CIN census XML of every child with a referral. CP and CIN plans sit under
+    the referral they follow. Dates ISO; sex 1/2; booleans true/false."""
+    import xml.etree.ElementTree as ET
+
+    def iso(v):
+        return None if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+
+    def sub(parent, tag, value):
+        if value is None or (not isinstance(value, str) and pd.isna(value)) or value == "":
+            return None
+        el = ET.SubElement(parent, tag)
+        el.text = value if isinstance(value, str) else str(value)
+        return el
+
+    def tf(v):
+        return None if pd.isna(v) else ("true" if bool(v) else "false")
+
+    ref = tables["referrals"]
+    cp = tables["cp_plans"].assign(referral_id=lambda f: _attach(f, "start_date", ref))
+    cin = tables["cin_plans"].assign(referral_id=lambda f: _attach(f, "start_date", ref))
+    by_ref = {
+        name: dict(tuple(f.groupby("referral_id")))
+        for name, f in (
+            ("a", tables["assessments"]),
+            ("s", tables["s47_enquiries"]),
+            ("p", cp),
+            ("c", cin),
+        )
+    }
+    reviews = dict(tuple(tables["cp_reviews"].groupby("cp_plan_id")))
+    refs_by_child = dict(tuple(ref.groupby("child_id")))
+    root = ET.Element("Message")
+    header = ET.SubElement(ET.SubElement(root, "Header"), "CollectionDetails")
+    sub(header, "Collection", "CIN")
+    sub(header, "Year", str(year))
+    children = ET.SubElement(root, "Children")
+    kids = tables["children"][tables["children"]["child_id"].isin(ref["child_id"])]
+    for k in kids.itertuples(index=False):  # building XML is one element per record
+        child = ET.SubElement(children, "Child")
+        ids = ET.SubElement(child, "ChildIdentifiers")
+        sub(ids, "LAchildID", k.child_id)
+        sub(ids, "PersonBirthDate", iso(k.date_of_birth))
+        sub(ids, "Sex", SEX_903.get(k.sex, "0"))
+        chars = ET.SubElement(child, "ChildCharacteristics")
+        sub(chars, "Ethnicity", k.ethnicity)
+        dis = ET.SubElement(chars, "Disabilities")
+        sub(dis, "Disability", "DDA" if (not pd.isna(k.disability) and k.disability) else "NONE")
+        for r in refs_by_child[k.child_id].itertuples(index=False):
+            d = ET.SubElement(child, "CINdetails")
+            sub(d, "CINreferralDate", iso(r.referral_date))
+            sub(d, "ReferralSource", r.referral_source)
+            sub(d, "PrimaryNeedCode", r.primary_need)
+            sub(d, "CINclosureDate", iso(r.closure_date))
+            sub(d, "ReasonForClosure", r.closure_reason)
+            sub(d, "ReferralNFA", tf(r.nfa))
+            for a in by_ref["a"].get(r.referral_id, pd.DataFrame()).itertuples(index=False):
+                el = ET.SubElement(d, "Assessments")
+                sub(el, "AssessmentActualStartDate", iso(a.start_date))
+                sub(el, "AssessmentAuthorisationDate", iso(a.authorised_date))
+                if isinstance(a.factors, str):
+                    fa = ET.SubElement(el, "FactorsIdentifiedAtAssessment")
+                    for f in a.factors.split(","):
+                        sub(fa, "AssessmentFactors", f)
+            for c in by_ref["c"].get(r.referral_id, pd.DataFrame()).itertuples(index=False):
+                el = ET.SubElement(d, "CINPlanDates")
+                sub(el, "CINPlanStartDate", iso(c.start_date))
+                sub(el, "CINPlanEndDate", iso(c.end_date))
+            for s in by_ref["s"].get(r.referral_id, pd.DataFrame()).itertuples(index=False):
+                el = ET.SubElement(d, "Section47")
+                sub(el, "S47ActualStartDate", iso(s.strategy_date))
+                sub(el, "DateOfInitialCPC", iso(s.icpc_date))
+                sub(el, "ICPCnotRequired", tf(s.icpc_not_required))
+            for p in by_ref["p"].get(r.referral_id, pd.DataFrame()).itertuples(index=False):
+                el = ET.SubElement(d, "ChildProtectionPlans")
+                sub(el, "CPPstartDate", iso(p.start_date))
+                sub(el, "CPPendDate", iso(p.end_date))
+                sub(el, "InitialCategoryOfAbuse", p.initial_category)
+                sub(el, "LatestCategoryOfAbuse", p.latest_category)
+                rv = reviews.get(p.cp_plan_id)
+                if rv is not None:
+                    rs = ET.SubElement(el, "Reviews")
+                    for v in rv["review_date"]:
+                        sub(rs, "CPPreviewDate", iso(v))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path

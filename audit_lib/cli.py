@@ -95,7 +95,7 @@ def _import(args: argparse.Namespace) -> int:
         ]
         res = read_903(paths)
         tables, mapping = to_canonical(res)
-        files, findings = res.files, res.findings
+        files, findings = res.files, list(res.findings)
     elif args.format == "cin_census":
         from .sources.cin_census import read_cin
 

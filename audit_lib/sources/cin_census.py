@@ -125,6 +125,19 @@ def read_cin(
             files.append({"file": str(p), "children": 0, "error": f"unreadable: {exc}"})
             continue
         root = tree.getroot()
+        namespaces = {
+            el.tag.split("}")[0].lstrip("{") for el in root.iter() if el.tag.startswith("{")
+        }
+        if namespaces:  # read elements by local name whatever namespace they carry
+            findings.append(
+                {
+                    "file": p.name,
+                    "finding": "XML namespace ignored",
+                    "detail": ", ".join(sorted(namespaces)),
+                }
+            )
+            for el in root.iter():
+                el.tag = el.tag.split("}")[-1]
         for el in root.iter():
             tag = el.tag.split("}")[-1]
             if tag not in KNOWN_ELEMENTS:
@@ -220,6 +233,8 @@ def read_cin(
                             "end_date": _t(c, "CINPlanEndDate"),
                         }
                     )
+        if n == 0:
+            findings.append({"file": p.name, "finding": "no Child elements found"})
         files.append({"file": str(p), "children": n})
     if unknown:
         findings.append(

@@ -49,7 +49,7 @@ class Import903:
     findings: list[dict] = field(default_factory=list)
 
 
-def _date(s: pd.Series) -> pd.Series:
+def _parse_date(s: pd.Series) -> pd.Series:
     s = s.astype("string").str.strip()
     out = pd.to_datetime(s, format="%d/%m/%Y", errors="coerce")
     return out.fillna(pd.to_datetime(s, format="ISO8601", errors="coerce"))
@@ -93,6 +93,8 @@ def read_903(paths: list[str | Path]) -> Import903:
                 "unrecognised_columns": extra,
             }
         )
+        if frame.empty:
+            res.findings.append({"finding": f"{p.name}: {table} table has a header but no rows"})
         frame["_source"] = p.name
         frame["_order"] = len(res.files)
         res.raw[table] = pd.concat([res.raw.get(table, pd.DataFrame()), frame], ignore_index=True)
@@ -127,6 +129,19 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     report: list[dict] = []
     raw = res.raw
 
+    def _date(values: pd.Series, where: str = "") -> pd.Series:
+        parsed = _parse_date(values)
+        text = values.astype("string").str.strip()
+        bad = parsed.isna() & text.notna() & (text != "")
+        if bad.any():
+            res.findings.append(
+                {
+                    "finding": f"unreadable dates in {where} (left blank)",
+                    "detail": f"{int(bad.sum())} value(s), e.g. {text[bad].iloc[0]!r}",
+                }
+            )
+        return parsed
+
     def note(source, read, mapped, repeats=0, detail=""):
         report.append(
             {
@@ -144,7 +159,7 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
             {
                 "child_id": h["CHILD"].str.strip(),
                 "sex": h["SEX"].str.strip().str.upper().map(SEX_CODES).fillna(h["SEX"].str.strip()),
-                "date_of_birth": _date(h["DOB"]),
+                "date_of_birth": _date(h["DOB"], "header DOB"),
                 "ethnicity": h["ETHNIC"].str.strip().str.upper(),
             }
         )
@@ -170,7 +185,7 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         ep = pd.DataFrame(
             {
                 "child_id": e["CHILD"].str.strip(),
-                "episode_start": _date(e["DECOM"]),
+                "episode_start": _date(e["DECOM"], "episodes DECOM"),
                 "reason_new_episode": e["RNE"].str.strip().str.upper(),
                 "legal_status": e["LS"].str.strip().str.upper(),
                 "category_of_need": e.get("CIN", pd.Series("", index=e.index))
@@ -180,7 +195,7 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
                 "placement_provider": e.get("PLACE_PROVIDER", pd.Series("", index=e.index))
                 .str.strip()
                 .str.upper(),
-                "episode_end": _date(e.get("DEC", pd.Series("", index=e.index))),
+                "episode_end": _date(e.get("DEC", pd.Series("", index=e.index)), "episodes DEC"),
                 "reason_ceased": e.get("REC", pd.Series("", index=e.index)).str.strip().str.upper(),
                 "reason_place_change": e.get("REASON_PLACE_CHANGE", pd.Series("", index=e.index))
                 .str.strip()
@@ -194,7 +209,12 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         note("episodes", before, len(ep), before - len(ep))
     if "reviews" in raw:
         r = raw["reviews"]
-        rv = pd.DataFrame({"child_id": r["CHILD"].str.strip(), "review_date": _date(r["REVIEW"])})
+        rv = pd.DataFrame(
+            {
+                "child_id": r["CHILD"].str.strip(),
+                "review_date": _date(r["REVIEW"], "reviews REVIEW"),
+            }
+        )
         before = len(rv)
         rv = rv.drop_duplicates()
         out["cla_reviews"] = rv

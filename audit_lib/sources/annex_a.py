@@ -16,7 +16,7 @@ Annex A holds the last visit and latest review rather than histories, so an Anne
 import supports: assessment and ICPC timeliness, CP plan counts and categories,
 disproportionality at referral, assessment, S47, ICPC and CP plan (with a population
 table), and adoption A2; not review or visit timeliness (one date each), permanence
-(no episode histories) or plan quality (no case audits). See docs/importing.md.
+(no episode histories) or plan quality (no case audits). See docs/import.md.
 """
 
 from __future__ import annotations

@@ -34,15 +34,21 @@ def mark_spells(episodes: pd.DataFrame) -> pd.DataFrame:
     return e
 
 
+def _first_last(e: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each group's first and last episode rows, indexed by ``keys``. (groupby "last"
+    would skip an open end, so the rows themselves are taken.)"""
+    first = e.drop_duplicates(keys, keep="first").set_index(keys)
+    last = e.drop_duplicates(keys, keep="last").set_index(keys)
+    return first, last
+
+
 def spells(episodes: pd.DataFrame) -> pd.DataFrame:
     """One row per spell: child_id, spell, start, end (NaT if open), reason_ceased,
     episodes and placements in the spell, and the first episode's legal status and
     placement type."""
     e = mark_spells(episodes)
     keys = ["child_id", "spell"]
-    first = e.drop_duplicates(keys, keep="first").set_index(keys)
-    # the last episode's own end and reason (groupby "last" would skip an open end)
-    last = e.drop_duplicates(keys, keep="last").set_index(keys)
+    first, last = _first_last(e, keys)
     out = pd.DataFrame(
         {
             "start": first["episode_start"],
@@ -61,9 +67,7 @@ def placements(episodes: pd.DataFrame) -> pd.DataFrame:
     """One row per placement: child_id, spell, placement, start, end (NaT if open) and
     placement type (of its first episode)."""
     e = mark_spells(episodes)
-    keys = ["child_id", "placement"]
-    first = e.drop_duplicates(keys, keep="first").set_index(keys)
-    last = e.drop_duplicates(keys, keep="last").set_index(keys)
+    first, last = _first_last(e, ["child_id", "placement"])
     out = pd.DataFrame(
         {
             "spell": first["spell"],

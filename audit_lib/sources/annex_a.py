@@ -154,6 +154,16 @@ def _sheet_list(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _last_visit(f: pd.DataFrame, get, visit_type: str) -> pd.DataFrame:
+    """A list's "date of last visit" column as canonical visits (one per child seen)."""
+    out = pd.DataFrame(
+        {"child_id": f["child_id"], "visit_date": _date(get("last_seen")), "visit_type": visit_type}
+    )
+    if "seen_alone" in f:
+        out["seen_alone"] = _yes(get("seen_alone"))
+    return out.dropna(subset=["visit_date"])
+
+
 def read_annex_a(
     path: str | Path,
 ) -> tuple[dict[str, pd.DataFrame], list[dict], list[dict], list[dict]]:
@@ -293,13 +303,7 @@ def read_annex_a(
         elif n == 6:
             add(
                 "visits",
-                pd.DataFrame(
-                    {
-                        "child_id": f["child_id"],
-                        "visit_date": _date(get("last_seen")),
-                        "visit_type": "cin",
-                    }
-                ).dropna(subset=["visit_date"]),
+                _last_visit(f, get, "cin"),
                 "List 6",
                 len(f),
             )
@@ -338,14 +342,7 @@ def read_annex_a(
             )
             add(
                 "visits",
-                pd.DataFrame(
-                    {
-                        "child_id": f["child_id"],
-                        "visit_date": _date(get("last_seen")),
-                        "visit_type": "cp",
-                        "seen_alone": _yes(get("seen_alone")),
-                    }
-                ).dropna(subset=["visit_date"]),
+                _last_visit(f, get, "cp"),
                 "List 7 last visit",
                 len(f),
             )
@@ -378,13 +375,7 @@ def read_annex_a(
             )
             add(
                 "visits",
-                pd.DataFrame(
-                    {
-                        "child_id": f["child_id"],
-                        "visit_date": _date(get("last_seen")),
-                        "visit_type": "cla",
-                    }
-                ).dropna(subset=["visit_date"]),
+                _last_visit(f, get, "cla"),
                 "List 8 last visit",
                 len(f),
             )

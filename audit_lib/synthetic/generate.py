@@ -26,11 +26,9 @@ from ..model import (
     ANCHORS,
     ETHNIC_GROUPS,
     ETHNICITY_GROUP,
-    PERMANENCE_EXIT,
     PLAN_CHECKLIST,
     TABLES,
     age_band,
-    ethnic_group,
 )
 from . import params as P
 
@@ -527,7 +525,7 @@ class _Sim:
 
 
 def _cal():
-    from ..calendar import _calendar
+    from ..calendar import _calendar  # the one England & Wales calendar
 
     return _calendar()
 
@@ -1342,6 +1340,3 @@ def _canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(list(table.key), kind="stable", na_position="first").reset_index(
         drop=True
     )
-
-
-_ = (PERMANENCE_EXIT, ethnic_group)  # re-exported names used by tests and docs

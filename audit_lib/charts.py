@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from .model import category_label
 from .stats import funnel_limits, spc_rules
 
 __all__ = [
@@ -47,8 +48,18 @@ SIGNAL_STYLE = {
 }
 
 
+def _alt(title: str, how_to_read: str | None) -> str:
+    """Alt text for a chart: its title (the finding) and how to read it."""
+    text = title.rstrip(".") + "."
+    if how_to_read:
+        how = how_to_read.removeprefix("How to read this: ")
+        text += " " + how[:1].upper() + how[1:]
+    return text
+
+
 def _style(ax, title: str, how_to_read: str | None) -> None:
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold", wrap=True)
+    ax.figure.alt_text = _alt(title, how_to_read)
     if how_to_read:
         ax.figure.text(0.01, 0.01, how_to_read, fontsize=8, color="#444444", va="bottom")
     ax.spines[["top", "right"]].set_visible(False)
@@ -65,6 +76,7 @@ def _finish(fig: Figure) -> Figure:
 def _empty(title: str, what: str = "items") -> Figure:
     """A small figure saying there is nothing to draw (the data lack the table or rows)."""
     fig, ax = plt.subplots(figsize=(8, 1.4), dpi=100)
+    fig.alt_text = f"{title.rstrip('.')}. Not available: no {what} in this data."
     ax.axis("off")
     ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
     ax.text(
@@ -144,7 +156,14 @@ def spc_chart(
         ax,
         title,
         "How to read this: points outside the dashed limits, or runs of points "
-        "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise.",
+        "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise"
+        + (
+            f"; the dotted green line is the target ({target:.0%})."
+            if target is not None and percent
+            else "; the dotted green line is the target."
+            if target is not None
+            else "."
+        ),
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
@@ -238,8 +257,9 @@ def distribution_chart(
         whiskerprops={"color": PALETTE["blue"]},
         capprops={"color": PALETTE["blue"]},
     )
+    drawn = [g for g in groups if limit_by_group and g in limit_by_group]
     for i, g in enumerate(groups, start=1):
-        if limit_by_group and g in limit_by_group:
+        if g in drawn:
             ax.plot(
                 [limit_by_group[g]] * 2,
                 [i - 0.35, i + 0.35],
@@ -252,7 +272,8 @@ def distribution_chart(
         ax,
         title,
         "How to read this: boxes span the middle half of items, the thick line "
-        "is the median, whiskers the usual range; dotted lines mark the timescale.",
+        "is the median, whiskers the usual range"
+        + ("; dotted lines mark the timescale." if drawn else "."),
     )
     return _finish(fig)
 
@@ -313,11 +334,22 @@ def interval_chart(
     xlabel: str = "Share",
     highlight=None,
     how_to_read: str | None = None,
+    thresholds: str | None = None,
+    threshold_label: str = "threshold",
 ) -> Figure:
-    """Point estimates with 95% intervals, one row per item (checklists, auditors)."""
+    """Point estimates with 95% intervals, one row per item (checklists, auditors).
+
+    ``reference`` draws a dotted vertical line (parity, zero); ``thresholds`` names a
+    column of per-row thresholds (the DfE adoption scorecard's), each drawn as a dotted
+    mark on its own row. Captions mention a line only when it is drawn.
+    """
+    import textwrap
+
     f = frame.reset_index(drop=True)
+    if f.empty:
+        return _empty(title, "estimates")
     ys = np.arange(len(f))[::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(f) + 1.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.45 * len(f) + 1.9)), dpi=100)
     marked = np.zeros(len(f), dtype=bool) if highlight is None else np.asarray(highlight, bool)
     for mark, colour, shape in ((False, PALETTE["blue"], "o"), (True, PALETTE["vermillion"], "D")):
         sel = marked == mark
@@ -333,17 +365,25 @@ def interval_chart(
         )
     if reference is not None:
         ax.axvline(reference, color=PALETTE["black"], linewidth=1, linestyle=":")
-    ax.set_yticks(ys, f[label])
+    marks = thresholds is not None and f[thresholds].notna().any()
+    if marks:
+        for y, t in zip(ys, f[thresholds], strict=True):
+            if pd.notna(t):
+                ax.plot([t, t], [y - 0.35, y + 0.35], color=PALETTE["black"], linestyle=":", lw=1.5)
+        ax.set_ylim(-0.6, len(f) - 0.4)
+    ax.set_yticks(ys, [textwrap.fill(str(v), 38) for v in f[label]])
     ax.set_xlabel(xlabel)
     if percent:
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    _style(
-        ax,
-        title,
-        how_to_read
-        or "How to read this: dots are estimates, bars their 95% "
-        "intervals; an interval that does not cross the dotted line is a real difference.",
-    )
+    if how_to_read is None:
+        how_to_read = "How to read this: dots are estimates, bars their 95% intervals"
+        if reference is not None:
+            how_to_read += "; an interval that does not cross the dotted line is a real difference."
+        elif marks:
+            how_to_read += f"; dotted marks are each row's {threshold_label}."
+        else:
+            how_to_read += "; intervals that do not overlap are a real difference."
+    _style(ax, title, how_to_read)
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     return _finish(fig)
 
@@ -353,6 +393,15 @@ GROUP_COLOURS = [
     for k in ("black", "orange", "sky", "green", "blue", "vermillion", "purple", "grey", "yellow")
 ]
 GROUP_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h"]
+
+
+def _plain_log_ticks(axis) -> None:
+    """Plain numbers (1, 10, 100, 1,000; 2, 5 between) on a log axis, not 10¹ and 10²."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def stage_funnel(rates: pd.DataFrame, title: str, stage_labels: dict[str, str]) -> Figure:
@@ -369,10 +418,11 @@ def stage_funnel(rates: pd.DataFrame, title: str, stage_labels: dict[str, str]) 
             f["rate_per_10k"],
             marker=GROUP_MARKERS[i % 9],
             color=GROUP_COLOURS[i % 9],
-            label=str(group).replace("_", " "),
+            label=str(category_label(group)),
             linewidth=1.4,
         )
     ax.set_yscale("log")
+    _plain_log_ticks(ax.yaxis)
     ax.set_xticks(range(len(stages)), [stage_labels[s] for s in stages], fontsize=8, rotation=15)
     ax.set_ylabel("Children per 10,000 (log scale)")
     _style(
@@ -454,7 +504,7 @@ def trend_chart(
             f[y],
             marker=GROUP_MARKERS[i % 9],
             color=GROUP_COLOURS[i % 9],
-            label=str(g).replace("_", " "),
+            label=str(category_label(g)),
         )
     if reference is not None:
         ax.axhline(reference, color=PALETTE["black"], linewidth=1, linestyle=":")
@@ -480,7 +530,7 @@ def incidence_chart(curves: pd.DataFrame, title: str, horizon_days: int = 365 * 
             where="post",
             color=GROUP_COLOURS[(i + 1) % 9],
             linestyle=["-", "--", "-.", ":"][i % 4],
-            label=str(name).replace("_", " "),
+            label=str(category_label(name)).capitalize(),
         )
     ax.set_xlabel("Days since entering care")
     ax.set_ylabel("Cumulative share")

@@ -50,8 +50,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    """Re-execute the committed notebooks in place on the default data."""
+    """Re-execute the committed notebooks in place on the default data, then strip what
+    changes between runs (timings, versions, object addresses) so git stays clean."""
     import papermill as pm
+
+    from .nbclean import clean_file
 
     folder = Path(args.notebooks)
     # the summary reads the others' recorded figures, so it runs last
@@ -61,14 +64,23 @@ def _notebooks(args: argparse.Namespace) -> int:
         return 0
     for nb in books:
         print(f"executing {nb}")
-        pm.execute_notebook(
-            str(nb),
-            str(nb),
-            kernel_name="python3",
-            cwd=str(folder),
-            progress_bar=False,
-            parameters={"data_dir": str(Path(args.data).resolve())} if args.data else None,
-        )
+        try:
+            pm.execute_notebook(
+                str(nb),
+                str(nb),
+                kernel_name="python3",
+                cwd=str(folder),
+                progress_bar=False,
+                parameters={"data_dir": str(Path(args.data).resolve())} if args.data else None,
+            )
+        except pm.PapermillExecutionError as exc:
+            print(
+                f"audit notebooks: {nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            clean_file(nb)
     return 0
 
 
@@ -174,15 +186,38 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help text with each option's default, unless the text already says it (options
+    whose default is worked out at run time say how, e.g. "default: latest month")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" not in text
+            and action.default not in (None, argparse.SUPPRESS, [], False)
+            and (action.option_strings or action.nargs in ("?", "*"))
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="audit", description="Quality-assurance audits for children's social care."
+        prog="audit",
+        description="Quality-assurance audits for children's social care.",
+        formatter_class=_HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add = sub.add_parser
+
+    def add_parser(name: str, **kw) -> argparse.ArgumentParser:
+        return _add(name, formatter_class=_HelpFormatter, description=kw.get("help"), **kw)
+
+    sub.add_parser = add_parser  # every subcommand shows its defaults
 
     s = sub.add_parser("synth", help="generate the synthetic borough")
-    s.add_argument("--seed", type=int, default=20211)
-    s.add_argument("--out", default="data/synthetic")
+    s.add_argument("--seed", type=int, default=20211, help="random seed (same seed, same borough)")
+    s.add_argument("--out", default="data/synthetic", help="folder to write the tables to")
     s.add_argument("--children", type=int, default=86_000, help="resident children under 18")
     s.add_argument("--start", default="2021-04-01", help="first day of the window (YYYY-MM-DD)")
     s.add_argument(
@@ -190,31 +225,43 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="last day (default: end of the last complete month before the extract date)",
     )
-    s.add_argument("--extract-date", default="2026-11-01")
+    s.add_argument(
+        "--extract-date", default="2026-11-01", help="date the extract is taken (YYYY-MM-DD)"
+    )
     s.set_defaults(func=_synth)
 
     v = sub.add_parser("validate", help="check a canonical data folder and report its data quality")
-    v.add_argument("dir")
+    v.add_argument("dir", help="canonical data folder (one CSV or Parquet file per table)")
     v.add_argument(
         "--extract-date",
         default=None,
         help="dates after this are errors (default: extract.json, else today)",
     )
-    v.add_argument("--json", default=None, help="also write the report as JSON here")
+    v.add_argument(
+        "--json", default=None, help="also write the report as JSON here (default: not written)"
+    )
     v.set_defaults(func=_validate)
 
     i = sub.add_parser("import", help="import statutory returns into a canonical folder")
-    i.add_argument("format", choices=["ssda903", "annex_a", "cin_census"])
+    i.add_argument(
+        "format", choices=["ssda903", "annex_a", "cin_census"], help="the return's format"
+    )
     i.add_argument("paths", nargs="+", help="files or folders")
-    i.add_argument("--out", required=True)
-    i.add_argument("--extract-date", default=None)
+    i.add_argument("--out", required=True, help="canonical folder to write or merge into")
+    i.add_argument(
+        "--extract-date",
+        default=None,
+        help="dates after this are errors (default: extract.json, else today)",
+    )
     i.set_defaults(func=_import)
 
     r = sub.add_parser("run", help="run the monthly audit and render the reports")
     r.add_argument("--period", default=None, help="YYYY-MM (default: latest complete month)")
-    r.add_argument("--data", default="data/synthetic")
-    r.add_argument("--out", default="reports")
-    r.add_argument("--only", nargs="+", default=None, metavar="NAME", help="notebooks to run")
+    r.add_argument("--data", default="data/synthetic", help="canonical data folder")
+    r.add_argument("--out", default="reports", help="folder for the reports (one per period)")
+    r.add_argument(
+        "--only", nargs="+", default=None, metavar="NAME", help="notebooks to run (default: all)"
+    )
     r.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     r.add_argument("--notebooks", default=None, help="notebook folder (default: the project's)")
     r.add_argument(
@@ -223,12 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="notebook parameter (repeatable)",
+        help="notebook parameter, repeatable (default: each notebook's own)",
     )
     r.set_defaults(func=_run)
 
     n = sub.add_parser("notebooks", help="re-execute the committed notebooks in place")
-    n.add_argument("--notebooks", default="notebooks")
+    n.add_argument("--notebooks", default="notebooks", help="folder of notebooks to re-execute")
     n.add_argument("--data", default=None, help="data folder (default: the notebooks' own)")
     n.set_defaults(func=_notebooks)
     return parser

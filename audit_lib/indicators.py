@@ -13,7 +13,7 @@ import pandas as pd
 
 from .report import fmt_pct
 
-__all__ = ["INDICATORS", "Indicator", "indicator_table", "status_of"]
+__all__ = ["INDICATORS", "Indicator", "indicator_table", "status_of", "target_of"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,15 @@ INDICATORS: tuple[Indicator, ...] = (
         "local target",
     ),
 )
+
+
+def target_of(key: str, targets: dict[str, float] | None = None) -> float | None:
+    """The target of indicator ``key`` (a local override from ``targets``, else the
+    default in ``INDICATORS``), or None when it has none: SPC charts draw it."""
+    if targets and key in targets:
+        return targets[key]
+    return next((i.target for i in INDICATORS if i.key == key), None)
+
 
 #: Status words; the colour in the page is a second cue, never the only one.
 STATUS_WORDS = {
@@ -151,12 +160,12 @@ def headline_line(metrics: dict[str, dict], prefix: str) -> list[str]:
     return out
 
 
-STATUS_COLOURS = {  # Okabe-Ito; the word is always shown too
-    "concern": "background-color:#D55E00; color:white",
-    "below_target": "background-color:#F0E442; color:black",
-    "improving": "background-color:#56B4E9; color:black",
-    "meeting_target": "background-color:#009E73; color:white",
-    "stable": "background-color:#eeeeee; color:black",
+STATUS_COLOURS = {  # Okabe-Ito edges; dark words on pale fills, so they print without fills
+    "concern": "background-color:#fbe3d3; color:#7a3000; border:2px solid #D55E00",
+    "below_target": "background-color:#fcf6c4; color:#4d4500; border:2px dashed #b8a800",
+    "improving": "background-color:#dcf0fb; color:#00466e; border:2px solid #56B4E9",
+    "meeting_target": "background-color:#d5efe6; color:#004d38; border:2px solid #009E73",
+    "stable": "background-color:#f2f2f2; color:#1b1b1b; border:1px solid #999999",
 }
 
 
@@ -170,26 +179,32 @@ def styled_indicators(table: pd.DataFrame, uuid: str = "summary_indicators"):
         uuid=uuid,
         percent=("This month", "Last 12 months", "12-month mean of months", "Target"),
     )
-    colours = table["status"].map(STATUS_COLOURS).tolist()
+    colours = [
+        f"{c}; font-weight:bold; print-color-adjust:exact; -webkit-print-color-adjust:exact"
+        for c in table["status"].map(STATUS_COLOURS)
+    ]
     return sty.apply(lambda _: colours, subset=["Status"], axis=0)
 
 
 def findings(table: pd.DataFrame, period: str) -> list[str]:
     """Three to five plain-English findings from the indicator table (no recomputation)."""
-    from .report import month_label
+    from .report import month_label, plural
 
     if table.empty:
         return ["No audit recorded any headline figure for this period."]
     lines = []
     by = table.set_index("status")
     for status, phrase in (
-        ("concern", "show a real deterioration this month (SPC)"),
-        ("improving", "show a real improvement this month (SPC)"),
-        ("below_target", "are below target"),
+        ("concern", ("shows", "show") + (" a real deterioration this month (SPC)",)),
+        ("improving", ("shows", "show") + (" a real improvement this month (SPC)",)),
+        ("below_target", ("is", "are") + (" below target",)),
     ):
         if status in by.index:
             names = by.loc[[status], "Indicator"].tolist()
-            lines.append(f"{len(names)} indicator(s) {phrase}: {', '.join(names)}.")
+            verb = phrase[0] if len(names) == 1 else phrase[1]
+            lines.append(
+                f"{plural(len(names), 'indicator')} {verb}{phrase[2]}: {', '.join(names)}."
+            )
     meeting = table[table["status"] == "meeting_target"]["Indicator"].tolist()
     if meeting:
         lines.append(f"Meeting target in {month_label(period)}: {', '.join(meeting)}.")

@@ -92,11 +92,7 @@ class DataQualityReport:
             lines.append("No findings.")
         else:
             lines.append(f"Findings: {n_err} error checks, {n_warn} warning checks")
-            shown = self.findings.assign(
-                examples=self.findings["examples"].str.slice(0, 60),
-                message=self.findings["message"].str.slice(0, 70),
-            )
-            lines.append(shown.to_string(index=False, max_colwidth=70))
+            lines.extend(_finding_lines(self.findings, width))
         if self.unusable:
             lines.append("")
             lines.append("UNUSABLE: " + ", ".join(self.unusable))
@@ -109,6 +105,33 @@ class DataQualityReport:
             "summary": self.summary.to_dict(orient="records"),
             "findings": self.findings.to_dict(orient="records"),
         }
+
+
+def _finding_lines(findings: pd.DataFrame, width: int = 100) -> list[str]:
+    """Each finding as a heading line and its message and examples wrapped to ``width``
+    columns at word boundaries (never cut mid-word), indented under the heading."""
+    import textwrap
+
+    out = []
+    indent = " " * 4
+    for f in findings.itertuples(index=False):  # one line per check, not per row
+        where = f"{f.table}.{f.column}" if getattr(f, "column", "") else f"{f.table}"
+        head = f"{str(f.severity).upper():8}{where}: {f.check} ({int(f.rows):,} rows)"
+        out.append("")
+        out.extend(textwrap.wrap(head, width, subsequent_indent=indent, break_long_words=False))
+        for label, text in (("", f.message), ("examples: ", getattr(f, "examples", ""))):
+            if isinstance(text, str) and text:
+                out.extend(
+                    textwrap.wrap(
+                        label + text,
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent + " " * len(label),
+                        break_long_words=True,
+                        break_on_hyphens=False,
+                    )
+                )
+    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -266,6 +266,211 @@ PLAN_CHECKLIST: tuple[str, ...] = (
 )
 
 # --------------------------------------------------------------------------------------
+# Human labels: the one place reports take column headers and category names from
+# --------------------------------------------------------------------------------------
+
+#: Report headers (with units) for the column names measures return.
+COLUMN_LABELS: dict[str, str] = {
+    # counts and denominators
+    "count": "Children",
+    "children": "Children",
+    "n": "Children",
+    "events": "Permanent outcomes",
+    "population": "Population (children)",
+    "previous_count": "Children at previous stage",
+    "rows": "Rows",
+    "rows_read": "Rows read",
+    "rows_kept": "Rows kept",
+    "rows_rejected": "Rows rejected",
+    "audits": "Audits",
+    "numerator": "Number meeting the measure",
+    "denominator": "Number counted",
+    "refused": "Refused",
+    "not_obtained": "Not obtained",
+    "missing_or_invalid": "Blank or not a DfE code",
+    "not_known": "Not known (total)",
+    # rates, ratios, tests
+    "rate_per_10k": "Rate per 10,000",
+    "rate_ratio": "Rate ratio",
+    "representation_index": "Representation index",
+    "p_value": "p-value",
+    "p_adjusted": "p-value (adjusted)",
+    "per_100_previous": "Per 100 at previous stage",
+    "decision_ratio": "Decision-point ratio",
+    "adjusted_ratio": "Deprivation-adjusted ratio",
+    "crude_ratio": "Crude ratio",
+    "share": "Share",
+    "share_rejected": "Share rejected",
+    "value": "Value",
+    "lower": "95% CI lower",
+    "upper": "95% CI upper",
+    "mean_grade": "Mean grade (1 best, 4 worst)",
+    "mean_difference": "Mean grade difference",
+    "median": "Median days",
+    "median_days": "Median days",
+    "median_lower": "Median days, 95% CI lower",
+    "median_upper": "Median days, 95% CI upper",
+    "within": "Within 12 months",
+    "within_lower": "Within 12 months, 95% CI lower",
+    "within_upper": "Within 12 months, 95% CI upper",
+    "threshold": "Threshold (days)",
+    "earlier_share": "Filled, earlier month",
+    "compared_share": "Filled, compared month",
+    "change": "Change (points)",
+    "previous_month": "Previous month",
+    "this_month": "This month",
+    # categories and names
+    "stage": "Stage",
+    "stage_label": "Stage",
+    "group": "Group",
+    "label": "Description",
+    "table": "Table",
+    "field": "Field",
+    "column": "Field",
+    "check": "Check",
+    "severity": "Severity",
+    "message": "Detail",
+    "reason": "Reason",
+    "status": "Status",
+    "measure": "Measure",
+    "window": "Window",
+    "team": "Team",
+    "anchor": "Practice anchor",
+    "grade": "Grade",
+    "auditor_id": "Auditor",
+    "earlier_month": "Earlier month",
+    "compared_month": "Compared month",
+    "ethnicity": "Ethnic group",
+    "sex": "Sex",
+    "age_band": "Age band",
+    "disability": "Disability",
+    "idaci_decile": "Deprivation decile (IDACI, 1 most deprived)",
+    "term": "Term",
+    "coef": "Coefficient",
+    "std_err": "Standard error",
+    "plan": "Permanence plan",
+    "age_at_entry": "Age at entry",
+    "entry_cohort": "Year of entry",
+}
+
+#: Report names of category values (codes and keys measures return), in title case.
+CATEGORY_LABELS: dict[str, str] = {
+    **ETHNIC_GROUP_LABELS,
+    "white_other": "White Other",
+    "not_known": "Not Known",
+    "M": "Male",
+    "F": "Female",
+    "U": "Unknown",
+    "return_home": "Return Home",
+    "adoption": "Adoption",
+    "sgo": "Special Guardianship Order",
+    "cao": "Child Arrangements Order",
+    "long_term_fostering": "Long-Term Fostering",
+    "residential": "Residential",
+    "independence": "Independence",
+    "other": "Other",
+    "referral": "Referral",
+    "assessment": "Assessment",
+    "s47": "S47 Enquiry",
+    "icpc": "Initial Child Protection Conference",
+    "cp_plan": "Child Protection Plan",
+    "cla_start": "Started to Be Looked After",
+    "rolling_12m": "Last 12 months",
+    "rolling_3y": "Last 3 years",
+    "month": "This month",
+    "cin": "Child in Need",
+    "cp": "Child Protection",
+    "cla": "Looked After",
+    "care_leaver": "Care Leaver",
+    "ok": "OK",
+    "a1": "A1: entering care to moving in with the adoptive family",
+    "a2": "A2: placement order to match",
+    "a10": "A10: A1 adjusted for foster-carer adoptions",
+    "assessment_45wd": "Assessments within 45 working days",
+    "icpc_15wd": "ICPCs within 15 working days",
+    "cp_review": "CP reviews",
+    "cla_review": "Looked-after reviews",
+    "cla_visit": "Looked-after visits",
+    "cp_visit": "CP visits",
+    "cin_visit": "CIN visits",
+    "overdue": "Overdue",
+    "due_soon": "Due soon",
+    "under 1": "Under 1",
+    "unusable": "Unusable",
+    "missing": "Not supplied",
+    "error": "Error",
+    "warning": "Warning",
+}
+
+#: Natural order of category values (where it is not alphabetical).
+CATEGORY_ORDER: tuple[str, ...] = (
+    *ETHNIC_GROUPS,
+    "under 1",
+    "1-4",
+    *AGE_BANDS,
+    "F",
+    "M",
+    "U",
+    *PERMANENCE_PLANS,
+    "referral",
+    "assessment",
+    "s47",
+    "icpc",
+    "cp_plan",
+    "cla_start",
+)
+
+
+def column_label(name: str) -> str:
+    """The report header for a column: from ``COLUMN_LABELS``, else the name as written
+    when it already reads as words (has a space or a capital), else ``snake_case`` as a
+    sentence ("rows_read" -> "Rows read")."""
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    if " " in name or name != name.lower():
+        return name
+    return name.replace("_", " ").capitalize()
+
+
+def category_label(value: object) -> object:
+    """The report name of a category value; composite groups ``"black|10-15"`` label each
+    part ("Black, 10-15"). Values not in ``CATEGORY_LABELS`` are returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    if value in CATEGORY_LABELS:
+        return CATEGORY_LABELS[value]
+    if "|" in value:
+        parts = value.split("|")
+        if any(p in CATEGORY_LABELS for p in parts):
+            return ", ".join(str(CATEGORY_LABELS.get(p, p)) for p in parts)
+    return value
+
+
+def is_category(value: object) -> bool:
+    """True for a category value the label map or natural order knows (or a composite
+    ``"a|b"`` of them): such columns are relabelled and sort in natural order."""
+    if not isinstance(value, str):
+        return False
+    known = set(CATEGORY_LABELS) | set(CATEGORY_ORDER)
+    return all(p in known for p in value.split("|"))
+
+
+def category_rank(values: pd.Series) -> pd.Series:
+    """Sort key giving category values their natural order (age bands by age, ethnic
+    groups as DfE publishes them); composite ``"a|b"`` values rank by each part in turn.
+    Values outside ``CATEGORY_ORDER`` keep their relative order after the known ones."""
+    rank = {v: i for i, v in enumerate(CATEGORY_ORDER)}
+    big = len(rank)
+
+    def key(v: object) -> tuple:
+        if not isinstance(v, str):
+            return (big,)
+        return tuple(rank.get(p, big) for p in v.split("|"))
+
+    return values.map(key)
+
+
+# --------------------------------------------------------------------------------------
 # Declarations
 # --------------------------------------------------------------------------------------
 

@@ -6,13 +6,23 @@ suppression, fixed Styler uuids so re-runs are stable) live here.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
 from .disclosure import SUPPRESSED
+from .model import column_label
 
-__all__ = ["fmt_pct", "headlines", "resolve_period", "show_figure", "styled_table"]
+__all__ = [
+    "fmt_pct",
+    "format_table",
+    "headlines",
+    "plural",
+    "resolve_period",
+    "show_figure",
+    "styled_table",
+]
 
 NATIONAL = {
     # DfE, Characteristics of children in need, 2025 (ICPC: 2025)
@@ -51,6 +61,164 @@ def fmt_count(n, suppress_max: int = 5) -> str:
     return SUPPRESSED if 1 <= n <= suppress_max else f"{n:,}"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``n`` with the right noun: ``plural(1, "field")`` is "1 field", ``plural(8, "field")``
+    "8 fields"; ``many`` for irregular plurals (``plural(2, "child", "children")``)."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+#: Text for a blank cell, by column; other columns say "not available".
+MISSING_TEXT: dict[str, str] = {
+    "median_days": "not reached",
+    "median_lower": "not reached",
+    "median_upper": "not reached",
+    "rate_ratio": "no children",
+    "representation_index": "no children",
+    "decision_ratio": "no children",
+    "per_100_previous": "no children",
+}
+#: Decimals for float columns by name; p-values print as "< 0.001" or to 3 places.
+DECIMALS: dict[str, int] = {
+    "rate_per_10k": 1,
+    "per_100_previous": 1,
+    "rate_ratio": 2,
+    "representation_index": 2,
+    "decision_ratio": 2,
+    "adjusted_ratio": 2,
+    "crude_ratio": 2,
+    "mean_grade": 2,
+    "mean_difference": 2,
+    "coef": 3,
+    "std_err": 3,
+}
+P_VALUE_COLUMNS = frozenset({"p", "p_value", "p_adjusted", "p_raw"})
+#: (lower, upper) column pairs shown as one "a to b" interval column.
+INTERVAL_SUFFIXES = (("lower", "upper"), ("_lower", "_upper"), ("dp_lower", "dp_upper"))
+
+
+def fmt_p(p: float) -> str:
+    """A p-value for a report: "< 0.001" below 0.001, else three decimals."""
+    if pd.isna(p):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_number(x: object, digits: int | None = None) -> str:
+    """A number for a report: integers with thousands separators, floats to ``digits``
+    places (default: 0 when whole, else 2), blank for NaN, "not reached" for infinity."""
+    if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA:
+        return ""
+    if isinstance(x, (bool, np.bool_)):
+        return "Yes" if x else "No"
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    if isinstance(x, (float, np.floating)):
+        if np.isinf(x):
+            return "not reached" if x > 0 else "not available"
+        if digits is None:
+            digits = 0 if float(x).is_integer() else 2
+        return f"{x:,.{digits}f}"
+    return str(x)
+
+
+def _interval_pairs(columns: list[str]) -> list[tuple[str, str, str]]:
+    """(lower, upper, label) for every pair of interval columns present."""
+    pairs = []
+    cols = set(columns)
+    for c in columns:
+        for lo, hi in INTERVAL_SUFFIXES:
+            if c.endswith(lo) and c[: len(c) - len(lo)] + hi in cols:
+                stem = c[: len(c) - len(lo)]
+                head = stem.rstrip("_")
+                head = column_label(head) if head and head != "dp" else ""
+                pairs.append((c, stem + hi, f"{head}, 95% CI" if head else "95% CI"))
+                break
+    return pairs
+
+
+def format_table(
+    frame: pd.DataFrame,
+    formatted: tuple[str, ...] = (),
+    decimals: tuple[str, ...] = (),
+    hide: tuple[str, ...] = (),
+    missing: dict[str, str] | None = None,
+    order: bool = True,
+) -> pd.DataFrame:
+    """A report-ready copy of ``frame``: every cell text, every header a human label.
+
+    - headers from ``model.column_label`` (one label map, in the model);
+    - category values (ethnic groups, stages, sexes, plans) named by
+      ``model.category_label``; rows in their natural order when ``order`` (age bands by
+      age, groups as DfE publishes them), by the first column holding categories;
+    - integers with thousands separators; ``decimals`` columns to 0 places, known rates
+      and ratios to ``DECIMALS``; p-values as "< 0.001";
+    - each lower/upper pair as one "1.5 to 3.1" interval column;
+    - blank, NaN and infinite cells as words (``MISSING_TEXT``, ``missing``), never
+      "nan", "inf" or "None".
+
+    ``formatted`` columns are already text (counts, percentages): only relabelled.
+    """
+    from .model import category_label, category_rank, is_category
+
+    words = {**MISSING_TEXT, **(missing or {})}
+    f = frame.drop(columns=[c for c in hide if c in frame.columns]).copy()
+    if order and len(f) > 1:
+        keys = []
+        for c in f.columns:
+            if c in formatted or (f[c].dtype.kind not in "OU" and str(f[c].dtype) != "string"):
+                continue
+            known = f[c].map(is_category)
+            if known.mean() >= 0.5:
+                ranks = category_rank(f[c])
+                keys.append(ranks.map({r: i for i, r in enumerate(sorted(set(ranks)))}))
+        if keys:
+            f = f.iloc[np.lexsort([k.to_numpy() for k in reversed(keys)])]
+    out = pd.DataFrame(index=f.index)
+    for c in f.columns:
+        col = f[c]
+        if c in formatted:
+            text = col.astype(object).where(col.notna(), "")
+        elif c in P_VALUE_COLUMNS:
+            text = col.map(fmt_p)
+        elif col.dtype.kind in "fiub" or str(col.dtype) in ("Int64", "Float64", "boolean"):
+            digits = 0 if c in decimals else DECIMALS.get(c)
+            text = col.astype(object).map(lambda v, d=digits: fmt_number(v, d))
+        else:
+            text = (
+                col.astype(object)
+                .map(category_label)
+                .map(
+                    lambda v: (
+                        ""
+                        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                        else str(v)
+                    )
+                )
+            )
+        out[c] = text.astype(object)
+    for lo, hi, label in _interval_pairs(list(out.columns)):
+        a, b = out[lo], out[hi]
+        both = (a != "") & (b != "")
+        joined = (a + " to " + b).where(both, "")
+        same_word = both & (a == b) & ~a.str[:1].str.isdigit()
+        joined = joined.where(~same_word, a)  # "not reached", not "not reached to not reached"
+        joined = joined.where(~((a == SUPPRESSED) | (b == SUPPRESSED)), SUPPRESSED)
+        pos = list(out.columns).index(lo)
+        out = out.drop(columns=[lo, hi])
+        out.insert(pos, f"__{lo}", joined)
+        words.setdefault(f"__{lo}", "not available")
+        out = out.rename(columns={f"__{lo}": f"__{lo}"})
+        out.attrs.setdefault("labels", {})[f"__{lo}"] = label
+    labels = out.attrs.get("labels", {})
+    for c in out.columns:
+        blank = out[c] == ""
+        if blank.any():
+            key = c[2:] if c.startswith("__") else c
+            out.loc[blank, c] = words.get(key, "not available")
+    out.columns = [labels.get(c, column_label(c)) for c in out.columns]
+    return out.reset_index(drop=True)
+
+
 def headlines(lines: list[str]) -> None:
     """Show headline findings as a bulleted list."""
     display(Markdown("\n".join(f"- {line}" for line in lines)))
@@ -83,12 +251,8 @@ def styled_table(
         if c in hidden:
             text[hidden[c]] = SUPPRESSED
         f[c] = text
+    f = format_table(f, formatted=(*counts, *percent), decimals=decimals, hide=hide)
     sty = f.style.set_uuid(uuid).hide(axis="index")
-    if hide:
-        sty = sty.hide(subset=list(hide), axis="columns")
-    fmt = {}
-    fmt.update({c: "{:.0f}" for c in decimals})
-    sty = sty.format(fmt, na_rep="")
     sty = sty.set_table_styles(
         [
             {"selector": "th", "props": "background:#f0f0f0; text-align:left; padding:4px 8px;"},
@@ -104,17 +268,52 @@ def styled_table(
     return sty
 
 
-def show_figure(fig) -> None:
-    """Display a figure as an embedded PNG (whatever the backend) and free it."""
+def figure_html(fig, alt: str | None = None) -> str:
+    """A figure as an ``<img>`` with alt text and the PNG inline (no external file).
+
+    ``alt`` defaults to the text the chart function recorded (``fig.alt_text``: its
+    title, which states the finding, and how to read it), so every image on a page says
+    what it shows to a screen reader instead of "No description has been provided".
+    """
+    import base64
     import io
+    from html import escape
 
     import matplotlib.pyplot as plt
-    from IPython.display import Image
 
+    text = alt or getattr(fig, "alt_text", "") or _figure_title(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    display(Image(data=buf.getvalue(), format="png"))
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (
+        f'<figure class="chart"><img alt="{escape(text, quote=True)}" '
+        f'src="data:image/png;base64,{data}"></figure>'
+    )
+
+
+def _figure_title(fig) -> str:
+    titles = [ax.get_title(loc="left") or ax.get_title() for ax in fig.axes]
+    return next((t for t in titles if t), "Chart")
+
+
+class _Figure:
+    """An embedded chart: HTML (img with alt text) for pages, the alt text as plain text."""
+
+    def __init__(self, html: str, alt: str) -> None:
+        self.html, self.alt = html, alt
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.alt
+
+
+def show_figure(fig, alt: str | None = None) -> None:
+    """Display a figure as an embedded PNG with alt text (whatever the backend), and free it."""
+    text = alt or getattr(fig, "alt_text", "") or _figure_title(fig)
+    display(_Figure(figure_html(fig, text), text))
 
 
 def note(text: str) -> None:

@@ -33,7 +33,7 @@ import pandas as pd
 from . import __version__
 from .indicators import INDICATORS, headline_line
 from .load import _extract_date, find_table_file
-from .report import fmt_pct, month_label, resolve_period
+from .report import fmt_pct, month_label, plural, resolve_period
 
 __all__ = ["RunError", "RunResult", "run"]
 
@@ -146,6 +146,20 @@ def _nb_body(nb) -> str:
     return body
 
 
+def print_header_css(text: str) -> str:
+    """``@page`` rules that print ``text`` (the report and period) at the top of every
+    printed page and "page n of m" at the bottom. Only letters, digits and plain
+    punctuation reach the CSS string, so no data can break out of it."""
+    import re
+
+    safe = re.sub(r"[^\w ,.:;()'·–-]", "", text)
+    return (
+        '@page { @top-left { content: "' + safe + '"; font-size: 9pt; color: #555; } '
+        '@bottom-right { content: "Page " counter(page) " of " counter(pages); '
+        "font-size: 9pt; color: #555; } }"
+    )
+
+
 def render_page(
     title: str,
     body: str,
@@ -165,6 +179,7 @@ def render_page(
             title=title,
             body=Markup(body),
             css=Markup(_css()),
+            print_css=Markup(print_header_css(f"{title} · {month_label(period)}")),
             period_label=month_label(period),
             data_name=data_name,
             status=status,
@@ -356,7 +371,7 @@ def top_index(out: Path) -> Path:
         .from_string(_template("index.html.j2"))
         .render(
             title="Monthly audits",
-            subtitle=f"{len(periods)} period(s) run",
+            subtitle=f"{plural(len(periods), 'period')} run",
             periods=rows,
             trend_labels=[],
             sparklines=spark,

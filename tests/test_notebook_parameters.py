@@ -32,6 +32,6 @@ def test_disproportionality_regroups_without_code_edits(tmp_path, params):
     )
     first = params["group_by"][0]
     if first == "ethnicity":
-        assert "black|10-15" in text
+        assert "Black, 10-15" in text  # groups labelled from the model
     else:
-        assert ">M<" in text
+        assert ">Male<" in text

@@ -121,38 +121,63 @@ def ethnicity_not_known(tables: dict[str, pd.DataFrame], period: str) -> pd.Data
 
 
 def completeness_change(
-    tables: dict[str, pd.DataFrame], period: str, min_rows: int = 20, threshold: float = 0.05
+    tables: dict[str, pd.DataFrame],
+    period: str,
+    min_rows: int = 20,
+    threshold: float = 0.05,
+    lag_months: int = 3,
 ) -> pd.DataFrame:
-    """Optional fields filled in less often for records of the period month than of the
-    month before, by more than ``threshold`` (5 points).
+    """Optional fields filled in less often than a month earlier, comparing only records
+    old enough to be complete.
 
-    A record's month is that of its table's first event date. Tables with fewer than
+    A record's month is that of its table's first event date. Work still in progress is
+    rightly blank (an assessment is authorised only when it ends), so this compares the
+    records of the month ``lag_months`` before ``period`` (3: past every statutory
+    timescale of the CIN census) with those of the month before that. Outcome fields
+    (``Column.outcome``: end dates, authorisations, moderation) are left out: they are
+    blank until something happens, which the timeliness and permanence reports measure.
+    A fall of more than ``threshold`` (5 points) is reported. Tables with fewer than
     ``min_rows`` records in either month are left out.
+
+    Returns columns ``table, field, earlier_month, compared_month, earlier_share,
+    compared_share, change`` (shares 0-1), largest fall first.
     """
-    this = pd.Period(period, freq="M")
+    compared = pd.Period(period, freq="M") - lag_months
+    earlier = compared - 1
+    cols = [
+        "table",
+        "field",
+        "earlier_month",
+        "compared_month",
+        "earlier_share",
+        "compared_share",
+        "change",
+    ]
     rows = []
     for name, table in TABLES.items():
-        if not table.event_dates:
+        if not table.event_dates or name not in tables:
             continue
         f = tables[name]
         month = f[table.event_dates[0]].dt.to_period("M")
-        cur, prev = f[month == this], f[month == this - 1]
+        cur, prev = f[month == compared], f[month == earlier]
         if len(cur) < min_rows or len(prev) < min_rows:
             continue
         for col in table.columns:
-            if col.required:
+            if col.required or col.outcome:
                 continue
             now, before = cur[col.name].notna().mean(), prev[col.name].notna().mean()
             rows.append(
                 {
                     "table": name,
                     "field": col.name,
-                    "previous_month": before,
-                    "this_month": now,
+                    "earlier_month": earlier.strftime("%B %Y"),
+                    "compared_month": compared.strftime("%B %Y"),
+                    "earlier_share": before,
+                    "compared_share": now,
                     "change": now - before,
                 }
             )
-    out = pd.DataFrame(rows, columns=["table", "field", "previous_month", "this_month", "change"])
+    out = pd.DataFrame(rows, columns=cols)
     return out[out["change"] < -threshold].sort_values("change").reset_index(drop=True)
 
 
@@ -166,7 +191,7 @@ def findings(
     period: str,
 ) -> list[str]:
     """Three to five plain-English findings about the data."""
-    from ..report import fmt_pct, month_label
+    from ..report import fmt_pct, month_label, plural
 
     read, rejected = int(counts["rows_read"].sum()), int(counts["rows_rejected"].sum())
     lines = [
@@ -198,9 +223,11 @@ def findings(
             f"{int(r['not_obtained'])})."
         )
     lines.append(
-        f"{len(falls)} field(s) were filled in less often this month than last."
+        f"{plural(len(falls), 'field was', 'fields were')} filled in less often in records "
+        "old enough to be complete than a month earlier."
         if len(falls)
-        else "No field was filled in less often this month than last."
+        else "No field was filled in less often in records old enough to be complete "
+        "than a month earlier."
     )
     return lines
 

@@ -594,9 +594,13 @@ def findings(
     c = card.set_index(["measure", "window"])
     if ("a1", "rolling_3y") in c.index and pd.notna(c.loc[("a1", "rolling_3y"), "value"]):
         a1, a2 = c.loc[("a1", "rolling_3y")], c.loc[("a2", "rolling_3y")]
+
+        def days(v: float) -> str:
+            return f"{v:,.0f} days" if pd.notna(v) else "not available (no matches in the window)"
+
         lines.append(
-            f"Adoption (3 years): A1 averaged {a1['value']:.0f} days (threshold {a1['threshold']:.0f}), "
-            f"A2 {a2['value']:.0f} days (threshold {a2['threshold']:.0f})."
+            f"Adoption (3 years): A1 averaged {days(a1['value'])} (threshold {a1['threshold']:.0f}), "
+            f"A2 {days(a2['value'])} (threshold {a2['threshold']:.0f})."
         )
     s = entries.get("permanence.three_plus_placements")
     if s and s["denominator"]:

@@ -262,7 +262,7 @@ def spc_title(monthly: pd.DataFrame, period: str, baseline: int | None) -> str:
     flagged = monthly.loc[r["signal"].eq("improvement").to_numpy(), "month"]
     since = f"; improvement signalled from {month_label(flagged.iloc[0])}" if len(flagged) else ""
     return (
-        f"Audits graded good or better: {month_label(period)} at "
+        f"Audits graded good or better: {month_label(str(monthly['month'].iloc[-1]))} at "
         f"{fmt_pct(monthly['value'].iloc[-1])}, "
         f"{signal_phrase(r['rule'].iloc[-1], r['signal'].iloc[-1])}{since}"
     )

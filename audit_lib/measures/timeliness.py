@@ -648,16 +648,19 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def spc_title(series: pd.DataFrame, noun: str, period: str) -> str:
-    """A chart title that states the SPC finding for the latest month."""
+    """A chart title that states the SPC finding for the latest month charted, naming
+    that month (which is not the period when nothing fell due in the period)."""
     from ..report import fmt_pct, month_label
     from ..stats import latest_signal
 
     if len(series) < 2:
         return f"{noun}: too few months to chart"
     rule, signal = latest_signal(series["value"].to_numpy(), "higher")
+    last = str(series["month"].iloc[-1])
+    none = "" if last == str(period) else f"; none due in {month_label(period)}"
     return (
-        f"{noun}: {month_label(period)} at {fmt_pct(series['value'].iloc[-1])} is "
-        f"{signal_phrase(rule, signal)} (mean {fmt_pct(series['value'].mean())})"
+        f"{noun}: {month_label(last)} at {fmt_pct(series['value'].iloc[-1])} is "
+        f"{signal_phrase(rule, signal)} (mean {fmt_pct(series['value'].mean())}){none}"
     )
 
 

@@ -1,0 +1,218 @@
+"""Tables and charts read like a report: human headers, rounded numbers, words not NaN."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit_lib import charts, report
+from audit_lib.model import category_label, category_rank, column_label
+from audit_lib.nbclean import clean_notebook
+
+
+def test_format_table_labels_rounds_and_names_blanks():
+    f = pd.DataFrame(
+        {
+            "stage": ["cp_plan", "cp_plan", "cp_plan"],
+            "group": ["white_british", "black", "white_other"],
+            "population": [39428.0, 8000.0, 5000.0],
+            "rate_per_10k": [41.23456, 90.0, np.nan],
+            "rate_ratio": [1.0, 2.1849, np.nan],
+            "lower": [np.nan, 1.5, np.nan],
+            "upper": [np.nan, 3.14159, np.nan],
+            "p_adjusted": [np.nan, 0.0000001, 0.5678],
+            "median_days": [320.0, np.inf, np.nan],
+        }
+    )
+    out = report.format_table(f)
+    assert list(out.columns) == [
+        "Stage",
+        "Group",
+        "Population (children)",
+        "Rate per 10,000",
+        "Rate ratio",
+        "95% CI",
+        "p-value (adjusted)",
+        "Median days",
+    ]
+    # natural order: White British, White Other, Black
+    assert out["Group"].tolist() == ["White British", "White Other", "Black"]
+    assert out["Stage"].iloc[0] == "Child Protection Plan"
+    black = out.iloc[2]
+    assert black["Population (children)"] == "8,000"
+    assert black["Rate per 10,000"] == "90.0"
+    assert black["Rate ratio"] == "2.18"
+    assert black["95% CI"] == "1.50 to 3.14"
+    assert black["p-value (adjusted)"] == "< 0.001"
+    assert black["Median days"] == "not reached"  # inf
+    other = out.iloc[1]
+    assert other["p-value (adjusted)"] == "0.568"
+    assert other["Rate ratio"] == "no children"
+    assert other["Median days"] == "not reached"
+    text = out.to_string()
+    for bad in ("nan", "NaN", "inf", "None", "0.000000"):
+        assert bad not in text
+
+
+def test_format_table_keeps_suppressed_intervals_and_formatted_columns():
+    f = pd.DataFrame({"share": ["c", "12.0%"], "lower": ["c", "10.0%"], "upper": ["c", "14.0%"]})
+    out = report.format_table(f, formatted=("share", "lower", "upper"))
+    assert out["95% CI"].tolist() == ["c", "10.0% to 14.0%"]
+    assert list(out.columns) == ["Share", "95% CI"]
+
+
+def test_age_bands_sort_by_age_not_text():
+    v = pd.Series(["16-17", "10-15", "0-4", "5-9"])
+    assert v.iloc[np.argsort(category_rank(v).to_numpy(), kind="stable")].tolist() == [
+        "0-4",
+        "5-9",
+        "10-15",
+        "16-17",
+    ]
+    f = pd.DataFrame({"age_at_entry": ["10-15", "under 1", "1-4", "5-9"], "n": [1, 2, 3, 4]})
+    assert report.format_table(f).iloc[:, 0].tolist() == ["Under 1", "1-4", "5-9", "10-15"]
+    f = pd.DataFrame({"group": ["black|10-15", "black|0-4", "white_british|5-9"], "n": [7, 8, 9]})
+    out = report.format_table(f)
+    assert out.iloc[:, 0].tolist() == ["White British, 5-9", "Black, 0-4", "Black, 10-15"]
+
+
+def test_labels_come_from_one_map():
+    assert column_label("rate_per_10k") == "Rate per 10,000"
+    assert column_label("rows_read") == "Rows read"
+    assert column_label("Month: in time") == "Month: in time"
+    assert category_label("white_british") == "White British"
+    assert category_label("some free text") == "some free text"
+
+
+@pytest.mark.parametrize("n, text", [(0, "0 fields"), (1, "1 field"), (8, "8 fields")])
+def test_plural(n, text):
+    assert report.plural(n, "field") == text
+    assert report.plural(2, "child", "children") == "2 children"
+
+
+def test_every_chart_carries_alt_text_stating_its_title():
+    f = pd.DataFrame(
+        {"item": ["A", "B"], "value": [0.5, 0.6], "lower": [0.4, 0.5], "upper": [0.6, 0.7]}
+    )
+    fig = charts.interval_chart(f, "item", "B is highest")
+    assert fig.alt_text.startswith("B is highest.")
+    assert "dotted" not in fig.alt_text  # no reference line drawn, none mentioned
+    html = report.figure_html(fig)
+    assert 'alt="B is highest.' in html and "data:image/png;base64," in html
+    fig = charts.interval_chart(f, "item", "t", reference=0.5)
+    assert "dotted line" in fig.alt_text
+    f["threshold"] = [0.55, 0.65]
+    fig = charts.interval_chart(f, "item", "t", thresholds="threshold")
+    assert "dotted marks" in fig.alt_text
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_spc_chart_draws_target_and_says_so():
+    s = pd.DataFrame(
+        {"month": [f"2026-{m:02d}" for m in range(1, 13)], "value": np.linspace(0.7, 0.8, 12)}
+    )
+    fig = charts.spc_chart(s, "t", target=0.9)
+    assert "target (90%)" in fig.alt_text
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "Target" in labels
+    fig = charts.spc_chart(s, "t")
+    assert "target" not in fig.alt_text
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def _run_like(nb, stamp: str, address: str):
+    """What an execution leaves in a notebook: timings, versions, addresses."""
+    import nbformat
+
+    nb.metadata["papermill"] = {"start_time": stamp, "duration": 1.0}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11." + stamp[-1]}
+    for c in nb.cells:
+        c.metadata["papermill"] = {"start_time": stamp}
+        c.metadata["execution"] = {"iopub.execute_input": stamp}
+        c.metadata["tags"] = []
+        if c.cell_type == "code":
+            c.outputs = [
+                nbformat.from_dict(
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 1,
+                        "metadata": {},
+                        "data": {"text/plain": f"<Styler at {address}>", "text/html": "<b>1</b>"},
+                    }
+                )
+            ]
+    return nb
+
+
+def test_clean_notebook_makes_reruns_identical():
+    import nbformat
+
+    def fresh():
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("1")]
+        nb.cells[0]["id"] = "keep-me"
+        del nb.cells[1]["id"]
+        return nb
+
+    a = clean_notebook(_run_like(fresh(), "2026-11-22T20:46:56", "0x7f3a11"))
+    b = clean_notebook(_run_like(fresh(), "2026-11-23T09:00:01", "0x7fbb22"))
+    assert nbformat.writes(a) == nbformat.writes(b)
+    text = nbformat.writes(a)
+    assert "2026-11" not in text and "0x7f" not in text and "papermill" not in text
+    assert a.cells[0]["id"] == "keep-me"  # authors' ids survive
+    html = json.loads(text)["cells"][1]["outputs"][0]["data"]["text/html"]
+    assert "".join(html) == "<b>1</b>"
+
+
+def test_every_cli_option_has_help_with_its_default():
+    import argparse
+
+    from audit_lib.cli import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subs.choices.items():
+        text = sub.format_help()
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, (name, action.dest)
+            if action.option_strings and not action.required:
+                assert "default" in sub._get_formatter()._get_help_string(action), (
+                    name,
+                    action.dest,
+                )
+        assert "(default: data/synthetic)" in " ".join(text.split()) or name in (
+            "validate",
+            "import",
+            "notebooks",
+        )
+
+
+def test_validate_findings_wrap_to_100_columns_at_word_boundaries():
+    from audit_lib.load import _finding_lines
+
+    words = "the referral date is after the extract date of the data so it cannot be right"
+    f = pd.DataFrame(
+        {
+            "table": ["referrals"],
+            "column": ["referral_date"],
+            "check": ["date after extract"],
+            "severity": ["error"],
+            "rows": [1234],
+            "message": [words + " " + words],
+            "examples": ["line 2: 2031-01-01, line 9: 2030-05-05, " * 5],
+        }
+    )
+    lines = _finding_lines(f, 100)
+    assert max(len(line) for line in lines) <= 100
+    body = " ".join(line.strip() for line in lines)
+    assert words + " " + words in body  # whole words, in order, nothing cut
+    assert "1,234 rows" in body

@@ -1,19 +1,30 @@
 # Two commands do everything on a fresh machine:
 #   make report   - bootstrap .venv, then run the monthly audit on the synthetic borough
 #   make test     - bootstrap .venv, then lint and run the whole test suite
+#   make lab      - add JupyterLab (requirements-lab.lock) and open the notebooks folder
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= data/synthetic
 
-.PHONY: report test lint browser notebooks bench synth validate clean lock
+.PHONY: report test lint browser notebooks bench synth validate clean lock lab lock-lab
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# JupyterLab is kept out of requirements.lock so `make report` stays lean.
+LAB_STAMP := $(VENV)/.lab-installed
+$(LAB_STAMP): $(STAMP) requirements-lab.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lab.lock
+	@touch $(LAB_STAMP)
+
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+lab: $(LAB_STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
 report: $(STAMP)
 	@test -f $(DATA)/children.csv || $(BIN)/audit synth --out $(DATA)
@@ -51,4 +62,12 @@ clean:
 
 lock: $(STAMP)
 	(echo "# Exact versions installed by make (Python 3.11+). Regenerate: make lock"; \
-	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -viE "^(pip|audit.lib)==") > requirements.lock
+	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -viE "^(pip|audit.lib)==" | \
+	 { if [ -f $(LAB_STAMP) ]; then grep -vxFf requirements-lab.lock; else cat; fi; }) > requirements.lock
+
+# After changing the lab extra: pins of what JupyterLab adds to the base environment.
+lock-lab: $(LAB_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "jupyterlab>=4,<5"
+	(echo "# JupyterLab for researchers (make lab), on top of requirements.lock; exact pins. Regenerate: make lock-lab"; \
+	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -vxFf requirements.lock | \
+	 grep -viE "^(pip|audit.lib)==") > requirements-lab.lock

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from .disclosure import plain_title
 from .model import category_label
 from .stats import funnel_limits, spc_rules
 
@@ -58,7 +59,7 @@ def _alt(title: str, how_to_read: str | None) -> str:
 
 
 def _style(ax, title: str, how_to_read: str | None) -> None:
-    ax.set_title(title, loc="left", fontsize=11, fontweight="bold", wrap=True)
+    ax.set_title(plain_title(title), loc="left", fontsize=11, fontweight="bold", wrap=True)
     ax.figure.alt_text = _alt(title, how_to_read)
     if how_to_read:
         ax.figure.text(0.01, 0.01, how_to_read, fontsize=8, color="#444444", va="bottom")
@@ -175,12 +176,18 @@ def funnel_plot(
     label: str = "team",
     ylabel: str = "Share in time",
     p0: float | None = None,
+    suppress_max: int = 5,
 ) -> Figure:
     """Funnel plot of a proportion by unit (Spiegelhalter 2005) with 95% and 99.8% limits.
 
     ``units`` has ``label``, numerator and denominator. Units outside the 99.8% limits are
-    named on the chart.
+    named on the chart. Units whose numerator, complement or denominator is 1..
+    ``suppress_max`` are merged into "Other teams" (:func:`disclosure.merge_small_groups`).
     """
+    from .disclosure import merge_small_groups
+
+    if suppress_max:  # small teams are not plotted at their exact position
+        units = merge_small_groups(units, label, suppress_max=suppress_max)
     if units.empty:
         return _empty(title, "teams with items")
     n = units["denominator"].to_numpy(dtype=float)
@@ -218,7 +225,9 @@ def funnel_plot(
         zorder=3,
     )
     for name, xi, yi in zip(units[label][out], n[out], p[out], strict=True):
-        ax.annotate(str(name), (xi, yi), xytext=(6, -4), textcoords="offset points", fontsize=9)
+        ax.annotate(
+            plain_title(name), (xi, yi), xytext=(6, -4), textcoords="offset points", fontsize=9
+        )
     ax.set_xlabel("Number of items")
     ax.set_ylabel(ylabel)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -287,12 +296,26 @@ def heatmap(
     col_order=None,
     fmt: str = "{:.0%}",
     how_to_read: str | None = None,
+    n: str | None = "denominator",
+    suppress_max: int = 5,
 ) -> Figure:
     """A row x column grid of a share, in a colour-blind-safe sequential map, each cell
-    labelled with its value (so colour is not the only cue)."""
+    labelled with its value (so colour is not the only cue). A cell built on 1..
+    ``suppress_max`` cases (column ``n``) is blank and labelled "c"."""
+    from .disclosure import SUPPRESSED, is_suppressed
+
+    frame = frame.copy()
+    small = (
+        is_suppressed(frame[n], suppress_max) if n and n in frame else np.zeros(len(frame), bool)
+    )
+    frame.loc[small, value] = np.nan
+    frame["_small"] = small
     grid = frame.pivot(index=row, columns=col, values=value)
+    hidden = frame.pivot(index=row, columns=col, values="_small").fillna(False).astype(bool)
     if col_order is not None:
         grid = grid.reindex(columns=[c for c in col_order if c in grid.columns])
+        hidden = hidden.reindex(columns=grid.columns, fill_value=False)
+    grid.index = [plain_title(i) for i in grid.index]
     fig, ax = plt.subplots(figsize=(1.2 * grid.shape[1] + 2.5, 0.42 * grid.shape[0] + 1.8), dpi=100)
     im = ax.imshow(grid.to_numpy(dtype=float), cmap="cividis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(grid.shape[1]), [str(c).capitalize() for c in grid.columns], fontsize=9)
@@ -300,7 +323,9 @@ def heatmap(
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             v = grid.iat[i, j]
-            if pd.notna(v):
+            if hidden.iat[i, j]:
+                ax.text(j, i, SUPPRESSED, ha="center", va="center", fontsize=8, color="black")
+            elif pd.notna(v):
                 ax.text(
                     j,
                     i,

@@ -1,4 +1,4 @@
-"""The ``audit`` command: ``audit synth | validate | notebooks``."""
+"""The ``audit`` command: ``audit synth | validate | import | run | check | notebooks``."""
 
 from __future__ import annotations
 
@@ -201,6 +201,27 @@ class _HelpFormatter(argparse.HelpFormatter):
         return text
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Scan a finished report folder with the disclosure rules; exit 1 on any finding."""
+    from .check import check
+
+    folder = Path(args.report_dir)
+    if not folder.is_dir():
+        print(f"audit check: no such folder: {folder}", file=sys.stderr)
+        return 2
+    findings = check(folder, suppress_max=args.suppress_max, data_dir=args.data)
+    for f in findings:
+        print(f)
+    if findings:
+        print(
+            f"audit check: {len(findings)} problem(s) in {folder}: do NOT send these pages on",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"audit check: {folder} passed every disclosure rule")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audit",
@@ -273,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="notebook parameter, repeatable (default: each notebook's own)",
     )
     r.set_defaults(func=_run)
+
+    c = sub.add_parser("check", help="scan a finished report folder for disclosure problems")
+    c.add_argument("report_dir", help="the report folder of one period, e.g. reports/2026-10")
+    c.add_argument("--suppress-max", type=int, default=5, help="largest count suppressed")
+    c.add_argument("--data", default=None, help="data folder: also look for its staff ids")
+    c.set_defaults(func=_check)
 
     n = sub.add_parser("notebooks", help="re-execute the committed notebooks in place")
     n.add_argument("--notebooks", default="notebooks", help="folder of notebooks to re-execute")

@@ -11,7 +11,8 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
-from .disclosure import SUPPRESSED
+from . import disclosure
+from .disclosure import SUPPRESSED, fmt_count  # noqa: F401  (fmt_count: re-exported)
 from .model import column_label
 
 __all__ = [
@@ -51,14 +52,6 @@ def month_label(period: str) -> str:
 
 def fmt_pct(x: float, digits: int = 0) -> str:
     return "" if pd.isna(x) else f"{x:.{digits}%}"
-
-
-def fmt_count(n, suppress_max: int = 5) -> str:
-    """A count for managers: 1..suppress_max shown as "c" (DfE convention)."""
-    if pd.isna(n):
-        return ""
-    n = int(n)
-    return SUPPRESSED if 1 <= n <= suppress_max else f"{n:,}"
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
@@ -220,8 +213,9 @@ def format_table(
 
 
 def headlines(lines: list[str]) -> None:
-    """Show headline findings as a bulleted list."""
-    display(Markdown("\n".join(f"- {line}" for line in lines)))
+    """Show headline findings as a bulleted list; each line is escaped (HTML and
+    Markdown), so names from the data are shown as written, never rendered."""
+    display(Markdown("\n".join(f"- {disclosure.escape_text(line)}" for line in lines)))
 
 
 def styled_table(
@@ -234,24 +228,43 @@ def styled_table(
     caption: str | None = None,
     shares: dict[str, str] | None = None,
     hide: tuple[str, ...] = (),
+    relations: tuple[str, ...] | list = (),
+    denominators: dict[str, str] | None = None,
+    hidden_with: dict[str, str] | None = None,
 ) -> Styler:
     """A Styler with a fixed uuid: percentages, suppressed counts, no index.
 
-    ``shares`` maps a percentage column to the count that is its numerator: where that
-    count is suppressed (1..``suppress_max``), the percentage is shown as "c" too.
+    Suppression goes through :func:`audit_lib.disclosure.protect_table`: counts 1..
+    ``suppress_max`` and any cell recoverable from ``relations`` show as "c";
+    ``shares`` maps a percentage column to its numerator count column and
+    ``denominators`` to its denominator column (the percentage is hidden where either,
+    or the complement, is suppressed); ``hidden_with`` hides a column wherever another
+    one is. Every string from the data is HTML-escaped.
     """
-    f = frame.copy()
-    hidden = {
-        pc: frame[nc].between(1, suppress_max).to_numpy() for pc, nc in (shares or {}).items()
-    }
+    hidden = disclosure.protect_table(
+        frame, counts, suppress_max, shares, denominators, relations, hidden_with
+    )
+    f = disclosure.escape_frame(frame.reset_index(drop=True))
+    hidden.columns = list(disclosure.escape_frame(hidden).columns)
+    counts = tuple(disclosure.escape_html(c) for c in counts)
+    percent = tuple(disclosure.escape_html(c) for c in percent)
+    hide = tuple(disclosure.escape_html(c) for c in hide)
+    decimals = tuple(disclosure.escape_html(c) for c in decimals)
     for c in counts:
-        f[c] = f[c].map(lambda v: fmt_count(v, suppress_max))
+        f[c] = f[c].map(lambda v: "" if pd.isna(v) else f"{int(v):,}").astype(object)
     for c in percent:
-        text = f[c].map(lambda v: fmt_pct(v, 1)).astype(object)
-        if c in hidden:
-            text[hidden[c]] = SUPPRESSED
-        f[c] = text
-    f = format_table(f, formatted=(*counts, *percent), decimals=decimals, hide=hide)
+        f[c] = f[c].map(lambda v: fmt_pct(v, 1)).astype(object)
+    formatted = [*counts, *percent]
+    for c in hidden.columns:
+        if c not in f or not hidden[c].any():
+            continue
+        if c not in formatted:
+            if f[c].dtype.kind in "fiub":  # a rate hidden with its numerator: format first
+                d = 0 if c in decimals else DECIMALS.get(c)
+                f[c] = f[c].astype(object).map(lambda v, d=d: fmt_number(v, d))
+            formatted.append(c)
+        f[c] = f[c].astype(object).where(~hidden[c].to_numpy(), SUPPRESSED)
+    f = format_table(f, formatted=tuple(formatted), decimals=decimals, hide=hide)
     sty = f.style.set_uuid(uuid).hide(axis="index")
     sty = sty.set_table_styles(
         [
@@ -264,7 +277,7 @@ def styled_table(
         ]
     )
     if caption:
-        sty = sty.set_caption(caption)
+        sty = sty.set_caption(disclosure.escape_html(caption))
     return sty
 
 
@@ -317,4 +330,5 @@ def show_figure(fig, alt: str | None = None) -> None:
 
 
 def note(text: str) -> None:
-    display(HTML(f"<p style='color:#444'>{text}</p>"))
+    """A paragraph of plain text (escaped: names from the data are shown as written)."""
+    display(HTML(f"<p style='color:#444'>{disclosure.escape_html(text)}</p>"))

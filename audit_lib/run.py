@@ -57,6 +57,7 @@ class NotebookResult:
     parameters: dict = field(default_factory=dict)
     started: str = ""
     metrics: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # captured for run.log, never on the page
 
 
 @dataclass
@@ -228,12 +229,18 @@ def _execute(
     seconds = time.perf_counter() - t0
     banner = ""
     body = ""
+    warned: list[str] = []
     if out_nb.exists():
+        from .check import scrub_notebook
+
         nb = nbformat.read(out_nb, as_version=4)
         if status == "failed":
             for c in nb.cells:  # managers get the banner, not a traceback
                 if c.cell_type == "code":
                     c.outputs = [o for o in c.get("outputs", []) if o.get("output_type") != "error"]
+        warned, raw = scrub_notebook(nb)  # warnings go to run.log; a raw value fails
+        if raw and status == "ok":
+            status, error = "failed", "; ".join(raw)
         body = _nb_body(nb)
     if status == "failed":
         where = f" in cell {cell}" if cell else ""
@@ -245,7 +252,7 @@ def _execute(
     metrics = json.loads(Path(sidecar).read_text()) if Path(sidecar).exists() else {}
     return asdict(
         NotebookResult(
-            name, title, status, round(seconds, 2), error, cell, params, started, metrics
+            name, title, status, round(seconds, 2), error, cell, params, started, metrics, warned
         )
     )
 
@@ -445,6 +452,7 @@ def run(
         console.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(console)
     log.info("audit run %s on %s: %d notebook(s) -> %s", period, data_dir, len(books), folder)
+    _announce_key(Path(out).resolve())
 
     results: list[NotebookResult] = []
 
@@ -470,6 +478,8 @@ def run(
             f" ({res.error})" if res.error else ""
         )
         log.info(msg)
+        for w in res.warnings:
+            log.warning("%s: %s", res.name, w)
         if bar is not None:
             bar.set_postfix_str(res.name)
             bar.update(1)
@@ -517,6 +527,18 @@ def run(
         if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
             log.removeHandler(h)
     return RunResult(period, folder, index, results)
+
+
+def _announce_key(out: Path) -> None:
+    """Create the pseudonym key once, before the workers (never concurrently); log its
+    fingerprint, and warn when it differs from the last run's in this output folder."""
+    from .disclosure import key_fingerprint, local_secret, remember_fingerprint
+
+    fp = key_fingerprint(local_secret())
+    log.info("pseudonym key fingerprint %s (also on every worklist)", fp)
+    changed = remember_fingerprint(out, fp)
+    if changed:
+        log.warning("WARNING: %s", changed)
 
 
 def _longest_first(books: list[Path], out: Path) -> list[Path]:

@@ -41,6 +41,16 @@ STAGE_DATES = {
 }
 
 
+#: How the ethnicity-not-known table is suppressed (page table and headline alike):
+#: count columns, rates (share, bounds) against numerator and denominator, relations.
+ETHNICITY_COUNTS = ("children", "refused", "not_obtained", "missing_or_invalid", "not_known")
+ETHNICITY_RATES = (
+    {"share": "not_known", "lower": "not_known", "upper": "not_known"},
+    {"share": "children", "lower": "children", "upper": "children"},
+)
+ETHNICITY_RELATIONS = (("sum", "not_known", ["refused", "not_obtained", "missing_or_invalid"]),)
+
+
 def table_counts(report: DataQualityReport) -> pd.DataFrame:
     """Rows read, kept and rejected per table, with its status and the share rejected."""
     s = report.summary.copy()
@@ -189,14 +199,23 @@ def findings(
     ethnicity: pd.DataFrame,
     falls: pd.DataFrame,
     period: str,
+    suppress_max: int = 5,
 ) -> list[str]:
-    """Three to five plain-English findings about the data."""
+    """Three to five plain-English findings about the data. Counts 1..``suppress_max``,
+    and those the ethnicity table suppresses, are shown as "c"."""
+    from ..disclosure import fmt_count, hide_rate, protect_table
     from ..report import fmt_pct, month_label, plural
 
     read, rejected = int(counts["rows_read"].sum()), int(counts["rows_rejected"].sum())
+    share_text = (
+        "c"
+        if hide_rate([rejected], [read], suppress_max)[0]
+        else fmt_pct(rejected / read if read else 0, 1)
+    )
     lines = [
-        f"{read:,} rows were read from {int((counts['status'] != 'missing').sum())} tables; "
-        f"{rejected:,} ({fmt_pct(rejected / read if read else 0, 1)}) were rejected, each with a reason."
+        f"{fmt_count(read, suppress_max)} rows were read from "
+        f"{int((counts['status'] != 'missing').sum())} tables; "
+        f"{fmt_count(rejected, suppress_max)} ({share_text}) were rejected, each with a reason."
     ]
     unusable = counts.loc[counts["status"] == "unusable", "table"].tolist()
     missing = counts.loc[counts["status"] == "missing", "table"].tolist()
@@ -211,17 +230,28 @@ def findings(
         lines.append(f'The commonest reason for rejection was "{top["reason"]}" in {top["table"]}.')
     if len(unknown) or len(dates):
         lines.append(
-            f"{int(unknown['rows'].sum()):,} values had codes outside the DfE lists and "
-            f"{int(dates['rows'].sum()):,} dates were impossible or doubtful."
+            f"{fmt_count(int(unknown['rows'].sum()), suppress_max)} values had codes outside "
+            f"the DfE lists and {fmt_count(int(dates['rows'].sum()), suppress_max)} dates were "
+            "impossible or doubtful."
         )
-    ref = ethnicity.set_index("stage")
-    if "referral" in ref.index and ref.loc["referral", "children"]:
-        r = ref.loc["referral"]
-        lines.append(
-            f"Ethnicity was not known for {fmt_pct(r['share'], 1)} of children referred in the "
-            f"12 months to {month_label(period)} (refused {int(r['refused'])}, not obtained "
-            f"{int(r['not_obtained'])})."
+    if "referral" in set(ethnicity["stage"]):
+        # the same suppression as the table on the page, so the two never disagree
+        hide = protect_table(
+            ethnicity, ETHNICITY_COUNTS, suppress_max, *ETHNICITY_RATES, ETHNICITY_RELATIONS
         )
+        i = int(ethnicity["stage"].eq("referral").to_numpy().argmax())
+        r = ethnicity.iloc[i]
+        if r["children"]:
+
+            def cell(c: str) -> str:
+                return "c" if hide.at[i, c] else f"{int(r[c]):,}"
+
+            share = "c" if hide.at[i, "share"] else fmt_pct(r["share"], 1)
+            lines.append(
+                f"Ethnicity was not known for {share} of children referred in the "
+                f"12 months to {month_label(period)} (refused {cell('refused')}, not obtained "
+                f"{cell('not_obtained')})."
+            )
     lines.append(
         f"{plural(len(falls), 'field was', 'fields were')} filled in less often in records "
         "old enough to be complete than a month earlier."

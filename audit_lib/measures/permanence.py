@@ -568,31 +568,47 @@ def findings(
     entries: dict, flags: pd.DataFrame, card: pd.DataFrame, period: str, suppress_max: int = 5
 ) -> list[str]:
     """Headline findings in plain English from the recorded figures."""
+    from ..disclosure import hide_rate
     from ..report import fmt_count, fmt_pct, month_label
+
+    def shown(e) -> bool:
+        return bool(
+            e
+            and e["denominator"]
+            and not hide_rate([e["numerator"]], [e["denominator"]], suppress_max)[0]
+        )
 
     lines = []
     w = entries.get("permanence.within_12m.rolling_12m")
-    if w and w["denominator"]:
+    if shown(w):
         lines.append(
             f"Of children who entered care a year earlier, {fmt_pct(w['value'])} reached "
             f"permanence within 12 months (95% CI {fmt_pct(w['lower'])} to {fmt_pct(w['upper'])})."
         )
     p = entries.get("permanence.plan_by_second_review.rolling_12m")
-    if p and p["denominator"]:
+    if shown(p):
         lines.append(
             f"{fmt_pct(p['value'])} of children entering care in the 12 months to "
             f"{month_label(period)} had a permanence plan by their second review."
         )
     two = int((flags["drift_score"] >= 2).sum())
     top = flags[list(DRIFT_FLAGS)].sum().idxmax() if len(flags) else None
+    two_text = (
+        "c" if hide_rate([two], [len(flags)], suppress_max)[0] else fmt_count(two, suppress_max)
+    )
     lines.append(
-        f"{fmt_count(two, suppress_max)} of {len(flags):,} children in care have two or more drift "
-        f'flags; the commonest flag is "{FLAG_LABELS[top].lower()}".'
+        f"{two_text} of {fmt_count(len(flags), suppress_max)} children in care have two or "
+        f'more drift flags; the commonest flag is "{FLAG_LABELS[top].lower()}".'
         if top
         else "No children in care."
     )
     c = card.set_index(["measure", "window"])
-    if ("a1", "rolling_3y") in c.index and pd.notna(c.loc[("a1", "rolling_3y"), "value"]):
+    if (
+        ("a1", "rolling_3y") in c.index
+        and pd.notna(c.loc[("a1", "rolling_3y"), "value"])
+        and c.loc[("a1", "rolling_3y"), "n"] > suppress_max
+        and c.loc[("a2", "rolling_3y"), "n"] > suppress_max
+    ):
         a1, a2 = c.loc[("a1", "rolling_3y")], c.loc[("a2", "rolling_3y")]
 
         def days(v: float) -> str:
@@ -603,7 +619,7 @@ def findings(
             f"A2 {days(a2['value'])} (threshold {a2['threshold']:.0f})."
         )
     s = entries.get("permanence.three_plus_placements")
-    if s and s["denominator"]:
+    if shown(s):
         lines.append(
             f"{fmt_pct(s['value'])} of children in care had 3 or more placements in the last 12 "
             f"months (England 2024: 10%)."

@@ -277,17 +277,24 @@ def findings(
     suppress_max: int = 5,
 ) -> list[str]:
     """Headline findings in plain English from the tested frames."""
-    from ..report import fmt_count, fmt_pct, month_label
+    from ..disclosure import hide_rate, merge_small_groups
+    from ..report import fmt_pct, month_label
     from ..stats import funnel_position
 
     r12 = window(audits, period)
     lines = []
     g = good_or_better(r12).iloc[0]
-    lines.append(
-        f"In the 12 months to {month_label(period)}, {fmt_pct(g['value'])} of "
-        f"{fmt_count(g['denominator'], suppress_max)} audited cases were graded good or better "
-        f"(95% CI {fmt_pct(g['lower'])} to {fmt_pct(g['upper'])})."
-    )
+    if hide_rate([g["numerator"]], [g["denominator"]], suppress_max)[0]:
+        lines.append(
+            f"In the 12 months to {month_label(period)}, too few audits were graded to show "
+            "the share good or better without identifying cases."
+        )
+    else:
+        lines.append(
+            f"In the 12 months to {month_label(period)}, {fmt_pct(g['value'])} of "
+            f"{int(g['denominator']):,} audited cases were graded good or better "
+            f"(95% CI {fmt_pct(g['lower'])} to {fmt_pct(g['upper'])})."
+        )
     lines.append(
         spc_title(monthly, period, baseline).replace(
             "Audits graded good or better: ", "Month by month: "
@@ -310,7 +317,7 @@ def findings(
             f"Plan checklist item met least often: {low['label']} "
             f"({fmt_pct(low['value'])} of plans)."
         )
-    teams = good_or_better(r12, by=("team",))
+    teams = merge_small_groups(good_or_better(r12, by=("team",)), "team", suppress_max=suppress_max)
     if len(teams) > 2:
         pos = funnel_position(teams)
         out = pos[pos["position"] != "within"]
@@ -345,10 +352,15 @@ def recent(audits: pd.DataFrame, period: str, months: int) -> pd.DataFrame:
     return audits[audits["audit_date"].between(first, last)]
 
 
-def funnel_title(teams: pd.DataFrame) -> str:
-    """Funnel title naming teams outside the 99.8% limits, if any."""
+def funnel_title(teams: pd.DataFrame, suppress_max: int = 5) -> str:
+    """Funnel title naming teams outside the 99.8% limits, if any (small teams merged
+    into "Other teams", as the funnel plot shows them)."""
+    from ..disclosure import merge_small_groups
     from ..stats import funnel_position
 
+    teams = merge_small_groups(teams, "team", suppress_max=suppress_max)
+    if teams.empty:
+        return "Audits graded good or better by team: too few audits per team to compare"
     pos = funnel_position(teams)
     out = pos[pos["position"] != "within"]
     if out.empty:

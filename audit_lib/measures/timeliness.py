@@ -567,8 +567,12 @@ def findings(
 
     Counts from 1 to ``suppress_max`` are shown as "c".
     """
+    from ..disclosure import hide_rate, merge_small_groups
     from ..report import fmt_count, fmt_pct, month_label
     from ..stats import funnel_position, latest_signal
+
+    def hidden(r) -> bool:
+        return bool(hide_rate([r["numerator"]], [r["denominator"]], suppress_max)[0])
 
     national = national or {}
     month = month_label(period)
@@ -579,22 +583,28 @@ def findings(
             lines.append(f"No {noun} fell in the 12 months to {month}.")
             continue
         r = s.loc[(m, "rolling_12m")]
+        if hidden(r):
+            lines.append(
+                f"In the 12 months to {month}, the share of {noun} in time is not shown: "
+                "the numbers are small enough to identify children."
+            )
+            continue
         text = (
             f"In the 12 months to {month}, {fmt_pct(r['value'])} of {noun} were in time "
-            f"({fmt_count(r['numerator'], suppress_max)} of {fmt_count(r['denominator'], suppress_max)}; "
+            f"({int(r['numerator']):,} of {int(r['denominator']):,}; "
             f"95% CI {fmt_pct(r['lower'])} to {fmt_pct(r['upper'])})"
         )
         if m in national:
             text += f", against {fmt_pct(national[m][0], 1)} in {national[m][1]}"
         series = monthly_frame[monthly_frame["measure"] == m]
-        if (m, "month") in s.index and len(series) >= 2:
+        if (m, "month") in s.index and len(series) >= 2 and not hidden(s.loc[(m, "month")]):
             mr = s.loc[(m, "month")]
             rule, signal = latest_signal(series["value"].to_numpy(), "higher")
             text += f". {month} alone: {fmt_pct(mr['value'])}, {signal_phrase(rule, signal)}"
         lines.append(text + ".")
     for m, noun in (("assessment_45wd", "assessments"), ("icpc_15wd", "ICPCs")):
-        units = teams[teams["measure"] == m]
-        if units.empty:
+        units = merge_small_groups(teams[teams["measure"] == m], "team", suppress_max=suppress_max)
+        if len(units) < 2:
             continue
         pos = funnel_position(units)
         low = pos[pos["position"] == "below"]
@@ -607,7 +617,12 @@ def findings(
                 f"{names}. This is more than chance would explain for the team's size."
             )
     others = [
-        f"{label.split(' (')[0].lower()} {fmt_pct(s.loc[(m, 'rolling_12m'), 'value'])}"
+        f"{label.split(' (')[0].lower()} "
+        + (
+            "c"
+            if hidden(s.loc[(m, "rolling_12m")])
+            else fmt_pct(s.loc[(m, "rolling_12m"), "value"])
+        )
         for m, (label, _) in MEASURES.items()
         if m not in ("assessment_45wd", "icpc_15wd") and (m, "rolling_12m") in s.index
     ]
@@ -664,10 +679,15 @@ def spc_title(series: pd.DataFrame, noun: str, period: str) -> str:
     )
 
 
-def funnel_title(units: pd.DataFrame, noun: str) -> str:
-    """A funnel-plot title naming the teams outside the 99.8% limits, if any."""
+def funnel_title(units: pd.DataFrame, noun: str, suppress_max: int = 5) -> str:
+    """A funnel-plot title naming the teams outside the 99.8% limits, if any (small teams
+    merged into "Other teams", as the funnel plot shows them)."""
+    from ..disclosure import merge_small_groups
     from ..stats import funnel_position
 
+    units = merge_small_groups(units, "team", suppress_max=suppress_max)
+    if units.empty:
+        return f"{noun}: too few items per team to compare"
     pos = funnel_position(units)
     low = pos.loc[pos["position"] == "below", "team"].tolist()
     high = pos.loc[pos["position"] == "above", "team"].tolist()

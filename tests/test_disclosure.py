@@ -1,0 +1,208 @@
+"""The disclosure layer: suppression that cannot be undone, escaping, CSV hardening and
+the pseudonym key."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit_lib import disclosure as D
+from audit_lib import report
+
+ETH_COLS = ("children", "refused", "not_obtained", "missing_or_invalid", "not_known")
+ETH_REL = [("sum", "not_known", ["refused", "not_obtained", "missing_or_invalid"])]
+
+
+def _integer_attack(frame, mask, relations, limit=40):
+    """Independent of the LP: enumerate integer values 0..limit of the hidden cells
+    and return, per hidden cell, the set of values consistent with every relation."""
+    hidden = [(int(i), c) for c in mask.columns for i in np.flatnonzero(mask[c].to_numpy())]
+    rels = D._relations(frame, relations)
+    seen = {h: set() for h in hidden}
+    for vals in itertools.product(range(limit + 1), repeat=len(hidden)):
+        v = dict(zip(hidden, vals, strict=True))
+        ok = True
+        for r in rels:
+            parts = sum(v.get(c, frame.at[c[0], c[1]]) for c in r.parts)
+            total = (
+                v.get(r.total, frame.at[r.total[0], r.total[1]])
+                if r.total is not None
+                else sum(frame.at[c[0], c[1]] for c in r.parts)
+            )
+            if parts != total:
+                ok = False
+                break
+        if ok:
+            for h, x in v.items():
+                seen[h].add(x)
+    return seen
+
+
+def test_primary_suppression_and_zero():
+    assert D.suppress_counts([0, 1, 5, 6, None], 5).tolist() == ["0", "c", "c", "6", ""]
+    assert D.fmt_count(3) == "c" and D.fmt_count(0) == "0" and D.fmt_count(1234) == "1,234"
+    # suppress_max=0: nothing suppressed
+    assert D.suppress_counts([1, 2], 0).tolist() == ["1", "2"]
+
+
+def test_issue_example_refused_cannot_be_recovered_by_subtraction():
+    """Issue 13: refused = 13 - 9 - 0 = 4 undid the suppression."""
+    f = pd.DataFrame(
+        {
+            "stage": ["referral"],
+            "children": [200],
+            "refused": [4],
+            "not_obtained": [0],
+            "missing_or_invalid": [9],
+            "not_known": [13],
+        }
+    )
+    mask = D.protect_table(f, ETH_COLS, 5, relations=ETH_REL)
+    assert mask.at[0, "refused"]
+    assert mask.at[0, "missing_or_invalid"]  # secondary: the smallest non-zero other cell
+    assert not mask.at[0, "not_known"]
+    seen = _integer_attack(f, mask, ETH_REL)
+    assert all(len(v) > 1 for v in seen.values())
+    bounds = D.cell_bounds(f, mask, D._relations(f, ETH_REL))
+    assert bounds[(0, "refused")] == (0.0, 13.0)
+
+
+def test_unprotected_table_is_recoverable():
+    """The attack can fail: primary suppression alone leaves the cell pinned."""
+    f = pd.DataFrame({"a": [4], "b": [9], "t": [13]})
+    rel = D.across(f, "t", ["a", "b"])
+    mask = pd.DataFrame({"a": [True], "b": [False], "t": [False]})
+    assert D.cell_bounds(f, mask, rel)[(0, "a")] == (4.0, 4.0)
+
+
+def test_column_with_known_total():
+    """Shares of a column reveal its total: one suppressed grade needs a second."""
+    f = pd.DataFrame({"grade": ["1", "2", "3", "4"], "audits": [50, 3, 40, 20]})
+    mask = D.protect_table(f, ("audits",), 5, relations=[("column", "audits")])
+    assert mask["audits"].tolist() == [False, True, False, True]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(st.integers(0, 12), min_size=3, max_size=3),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_recovery_attack_on_random_tables_with_margins(rows):
+    """For tables with row totals and a total row, no suppressed cell is pinned."""
+    body = pd.DataFrame(rows, columns=["x", "y", "z"])
+    body["total"] = body.sum(axis=1)
+    f = pd.concat([body, body.sum().to_frame().T], ignore_index=True)
+    n = len(f) - 1
+    rels = D.across(f, "total", ["x", "y", "z"])
+    for c in ("x", "y", "z", "total"):
+        rels += D.down(f, c, total=n)
+    mask = D.protect(f, ["x", "y", "z", "total"], rels, 5)
+    primary = f[["x", "y", "z", "total"]].apply(lambda s: s.between(1, 5))
+    assert (mask | ~primary).all().all()  # every primary cell is suppressed
+    for cell, (lo, hi) in D.cell_bounds(f, mask, rels).items():
+        assert hi - lo >= 1, (cell, lo, hi, f, mask)
+
+
+def test_rate_and_denominator():
+    # numerator small; complement small; both large
+    assert D.hide_rate([3, 57, 30], [60, 60, 60], 5).tolist() == [True, True, False]
+    f = pd.DataFrame({"n": [57, 30], "d": [60, 60], "share": [0.95, 0.5]})
+    m = D.protect_table(f, ("d",), 5, shares={"share": "n"}, denominators={"share": "d"})
+    assert m["share"].tolist() == [True, False]
+
+
+def test_styled_table_escapes_cells_headers_and_caption():
+    f = pd.DataFrame({"<b>team</b>": ["<h1>x</h1>", "<script>alert(1)</script>"], "n": [3, 40]})
+    html = report.styled_table(f, uuid="t", counts=("n",), caption="<i>cap</i>", hide=()).to_html()
+    assert "<h1>" not in html and "<script>" not in html and "<b>team" not in html
+    assert "&lt;h1&gt;x&lt;/h1&gt;" in html and "&lt;i&gt;cap" in html
+    assert ">c<" in html and ">40<" in html
+
+
+def test_headline_escaping():
+    text = D.escape_text("Team <h1>x</h1> [a](javascript:alert(1)) *b*")
+    assert "<" not in text and "](" not in text and "\\*b\\*" in text
+
+
+def test_csv_injection_neutralised(tmp_path):
+    f = pd.DataFrame(
+        {
+            "team": ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(A1)", "ok"],
+            "note": ["-2+3", "\tx", "\rx", "plain"],
+            "n": [-1, 2, 3, 4],
+        }
+    )
+    p = D.write_worklist(f, tmp_path / "w.csv", b"k" * 32)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    back = pd.read_csv(p, dtype=str, keep_default_na=False)
+    for c in ("team", "note"):
+        assert not back[c].str.match(r"^[=+\-@\t\r]").any()
+    assert back["n"].tolist() == ["-1", "2", "3", "4"]  # numbers stay numbers
+    assert back["key_fingerprint"].nunique() == 1
+
+
+def _make_key(path):
+    return D.local_secret(path).decode()
+
+
+def test_key_created_atomically_under_contention(tmp_path, monkeypatch):
+    monkeypatch.delenv(D.SECRET_ENV, raising=False)
+    ctx = mp.get_context("fork")
+    for trial in range(10):
+        path = tmp_path / f"k{trial}" / "secret"
+        with ctx.Pool(8) as pool:
+            keys = pool.map(_make_key, [path] * 16)
+        assert all(len(k) == 64 for k in keys)
+        assert len(set(keys)) == 1
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert not [p for p in path.parent.iterdir() if p.name != "secret"]
+
+
+def test_empty_key_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv(D.SECRET_ENV, raising=False)
+    (tmp_path / "secret").write_text("")
+    with pytest.raises(ValueError, match="empty"):
+        D.local_secret(tmp_path / "secret")
+
+
+def test_fingerprint_change_announced(tmp_path):
+    a, b = D.key_fingerprint(b"a"), D.key_fingerprint(b"b")
+    assert a != b and len(a) == 12 and "a" * 3 not in a
+    assert D.remember_fingerprint(tmp_path, a) is None
+    assert D.remember_fingerprint(tmp_path, a) is None
+    msg = D.remember_fingerprint(tmp_path, b)
+    assert msg and a in msg and b in msg
+
+
+def test_staff_pseudonyms_stable_and_distinct():
+    ids = [f"AUD{i:02d}" for i in range(40)]
+    p1 = D.staff_pseudonyms(ids, b"key")
+    p2 = D.staff_pseudonyms(list(reversed(ids)), b"key")
+    assert p1.nunique() == 40
+    assert dict(zip(ids, p1, strict=True)) == dict(zip(reversed(ids), p2, strict=True))
+    assert p1.str.fullmatch(r"Auditor [A-Z]{3}\d*").all()
+    assert not p1.str.contains("AUD").any()
+    # the same auditor keeps the name when others join
+    assert D.staff_pseudonyms(ids[:5], b"key").tolist() == p1[:5].tolist()
+    key = D.staff_key(ids, b"key")
+    assert set(key["id"]) == set(ids)
+
+
+def test_protect_keeps_true_zero_and_missing():
+    f = pd.DataFrame({"a": [0, np.nan, 7]})
+    assert D.protect(f, ["a"]).to_numpy().sum() == 0
+
+
+if os.name != "posix":  # pragma: no cover
+    pytest.skip("POSIX file modes", allow_module_level=True)

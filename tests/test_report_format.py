@@ -193,6 +193,7 @@ def test_every_cli_option_has_help_with_its_default():
             "validate",
             "import",
             "notebooks",
+            "check",
         )
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from .stats import funnel_limits, spc_rules
+from .stats import MIN_SPC_POINTS, funnel_limits, spc_rules
 
 __all__ = [
     "PALETTE",
@@ -143,7 +143,9 @@ def spc_chart(
     _style(
         ax,
         title,
-        "How to read this: points outside the dashed limits, or runs of points "
+        f"Too few points for SPC (fewer than {MIN_SPC_POINTS}): no special cause is marked."
+        if rules["too_few"].iloc[0]
+        else "How to read this: points outside the dashed limits, or runs of points "
         "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise.",
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)

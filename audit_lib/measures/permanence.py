@@ -526,6 +526,11 @@ def group_difference(days: pd.DataFrame, tables, group: str, measure: str = "a1"
 
 #: Characteristics adoption timeliness is broken down by, and their metrics.json prefixes.
 ADOPTION_BREAKDOWNS = {"ethnic_group": "", "sex": "sex_", "age_at_entry": "age_"}
+ADOPTION_CAPTIONS = {
+    "ethnic_group": "Adoption timeliness by ethnic group (last 3 years)",
+    "sex": "Adoption timeliness by sex (last 3 years)",
+    "age_at_entry": "Adoption timeliness by age at entering care (last 3 years)",
+}
 
 
 def adoption_by_group(
@@ -653,6 +658,23 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     }
 
 
+def stability_title(st: dict) -> str:
+    """Chart title for placement stability, for any result (no children: says so)."""
+    from ..report import fmt_pct
+
+    three, long_ = st["three_plus"], st["long_term"]
+    parts = []
+    if three["denominator"]:
+        parts.append(
+            f"{fmt_pct(three['value'])} of children in care moved 3 or more times in a year"
+        )
+    if long_["denominator"]:
+        parts.append(f"{fmt_pct(long_['value'])} are in long-term stable placements")
+    return (
+        "; ".join(parts) if parts else "Placement stability: no children in care at the period end"
+    )
+
+
 #: Planning flags (the drift mechanisms); the duration flags follow from them.
 PROCESS_FLAGS = (
     "no_plan_by_second_review",
@@ -693,8 +715,17 @@ def within_12_months(outcomes: pd.DataFrame, period: str) -> dict:
 
 def group_findings(entries: dict) -> list[str]:
     """Sentences for ethnic groups whose average A1 (3 years) differs from other adopted
+    children beyond chance, or one sentence saying none does."""
+    return _group_findings(entries) or [
+        "No ethnic group's average time from entering care to moving in with an adoptive "
+        "family (A1, 3 years) differs from other adopted children's beyond chance."
+    ]
+
+
+def _group_findings(entries: dict) -> list[str]:
+    """Sentences for ethnic groups whose average A1 (3 years) differs from other adopted
     children beyond chance (Welch 95% interval excluding 0); suppressed groups never."""
-    from ..model import ETHNIC_GROUPS
+    from ..model import ETHNIC_GROUP_LABELS, ETHNIC_GROUPS
 
     out = []
     for g in ETHNIC_GROUPS:
@@ -703,7 +734,7 @@ def group_findings(entries: dict) -> list[str]:
             continue
         lo, hi, d = e["difference_lower"], e["difference_upper"], e["difference_from_rest"]
         if lo > 0 or hi < 0:
-            label = g.replace("_", " ").capitalize()
+            label = ETHNIC_GROUP_LABELS.get(g, g)
             more = "longer" if d > 0 else "less"
             out.append(
                 f"{label} children adopted in the last 3 years waited on average "
@@ -742,7 +773,9 @@ def _key(label: str) -> str:
     return str(label).strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def metric_entries(tables, outcomes, period: str, flags: pd.DataFrame) -> dict[str, dict]:
+def metric_entries(
+    tables, outcomes, period: str, flags: pd.DataFrame, suppress_max: int = 5
+) -> dict[str, dict]:
     """metrics.json entries ``permanence.*``."""
     from ..metrics import share
 
@@ -802,14 +835,14 @@ def metric_entries(tables, outcomes, period: str, flags: pd.DataFrame) -> dict[s
             "n": int(r["n"]),
             "threshold": int(r["threshold"]),
         }
-    groups = adoption_by_group(tables, period)
+    groups = adoption_by_group(tables, period, suppress_max)
     for r in groups.itertuples():
         name = ADOPTION_BREAKDOWNS[r.breakdown] + _key(r.group)
         out[f"permanence.{r.measure}_days.{name}.rolling_3y"] = {
             "value": r.value,
             "lower": r.lower,
             "upper": r.upper,
-            "n": int(r.n),
+            "n": None if r.note.startswith("suppressed") else int(r.n),
             "difference_from_rest": r.difference,
             "difference_lower": r.diff_lower,
             "difference_upper": r.diff_upper,
@@ -882,7 +915,7 @@ def findings(
             f"Adoption (3 years): A1 averaged {a1['value']:.0f} days (threshold "
             f"{a1['threshold']:.0f}), {a2_text}."
         )
-    lines.extend(group_findings(entries))
+    lines.extend(_group_findings(entries))
     s = entries.get("permanence.three_plus_placements")
     if s and s["denominator"]:
         lines.append(

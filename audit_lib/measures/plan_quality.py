@@ -202,14 +202,18 @@ def kappa_reason(a: np.ndarray, b: np.ndarray) -> str:
     return ""
 
 
-def agreement_findings(agree: dict, min_moderated: int = MIN_MODERATED) -> list[str]:
+def agreement_findings(
+    agree: dict, min_moderated: int = MIN_MODERATED, suppress_max: int = 5
+) -> list[str]:
     """Sentences on moderation agreement for the page, for any result."""
-    from ..report import fmt_pct
+    from ..report import fmt_count, fmt_pct
 
     if not agree["estimable"]:
+        n = agree["moderated"]
+        had = "no" if n == 0 else f"only {fmt_count(n, suppress_max)}"
         return [
-            f"Agreement cannot be estimated: only {agree['moderated']} moderated audits in "
-            f"the last 12 months (at least {min_moderated} are needed)."
+            f"Agreement cannot be estimated: {had} moderated audits in the last 12 months "
+            f"(at least {min_moderated} are needed)."
         ]
     lines = [
         f"Exact agreement: {fmt_pct(agree['exact_agreement'])} of {agree['moderated']} "
@@ -400,7 +404,7 @@ def findings(
                 )
                 + "."
             )
-    gen = lenient[lenient["reading"] != "in line"]
+    gen = lenient[lenient["reading"].isin(["more generous", "harsher"])]
     if len(gen):
         lines.append(
             "Auditors whose grades differ from moderators' beyond chance: "

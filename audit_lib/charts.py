@@ -19,7 +19,7 @@ from matplotlib.ticker import PercentFormatter
 
 from .disclosure import plain_title
 from .model import category_label
-from .stats import funnel_limits, spc_rules
+from .stats import MIN_SPC_POINTS, funnel_limits, spc_rules
 
 __all__ = [
     "PALETTE",
@@ -156,7 +156,9 @@ def spc_chart(
     _style(
         ax,
         title,
-        "How to read this: points outside the dashed limits, or runs of points "
+        f"Too few points for SPC (fewer than {MIN_SPC_POINTS}): no special cause is marked."
+        if rules["too_few"].iloc[0]
+        else "How to read this: points outside the dashed limits, or runs of points "
         "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise"
         + (
             f"; the dotted green line is the target ({target:.0%})."

@@ -298,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="scan a finished report folder for disclosure problems")
     c.add_argument("report_dir", help="the report folder of one period, e.g. reports/2026-10")
     c.add_argument("--suppress-max", type=int, default=5, help="largest count suppressed")
-    c.add_argument("--data", default=None, help="data folder: also look for its staff ids (default: none)")
+    c.add_argument(
+        "--data", default=None, help="data folder: also look for its staff ids (default: none)"
+    )
     c.set_defaults(func=_check)
 
     n = sub.add_parser("notebooks", help="re-execute the committed notebooks in place")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .report import fmt_pct
 
-__all__ = ["INDICATORS", "Indicator", "indicator_table", "status_of", "target_of"]
+__all__ = ["INDICATORS", "Indicator", "indicator_table", "signal_words", "status_of", "target_of"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,9 @@ STATUS_WORDS = {
 
 
 def status_of(value: float | None, signal: str | None, target: float | None, direction: str) -> str:
-    """Status of an indicator: an SPC signal first, then the target, else stable."""
+    """Status of an indicator: the latest month's SPC point first, then the target,
+    else stable. ``signal`` must be the latest point's (an older signal is shown as
+    "Improved in Sep 2024" by ``signal_words``, never as the status)."""
     if signal == "concern":
         return "concern"
     if signal == "improvement":
@@ -94,6 +96,26 @@ def status_of(value: float | None, signal: str | None, target: float | None, dir
         good = value >= target if direction == "higher" else value <= target
         return "meeting_target" if good else "below_target"
     return "stable"
+
+
+def signal_words(entry: dict) -> str:
+    """The SPC column of the summary for a month's metrics entry: the latest point's
+    signal; where that is common cause but an earlier month signalled, "Improved in
+    Sep 2024" / "Deteriorated in ..."; "Too few points for SPC" under 12 months."""
+    from .report import month_label
+
+    signal = entry.get("spc_signal")
+    if signal is None:
+        return "Not charted"
+    if entry.get("spc_too_few"):
+        return "Too few points for SPC"
+    if signal in ("improvement", "concern"):
+        return {"improvement": "Improvement", "concern": "Concern"}[signal]
+    older, when = entry.get("spc_last_signal"), entry.get("spc_last_signal_month")
+    if older in ("improvement", "concern") and when:
+        word = "Improved" if older == "improvement" else "Deteriorated"
+        return f"No special cause (latest month); {word} in {month_label(when)[:3]} {when[:4]}"
+    return "No special cause"
 
 
 def indicator_table(
@@ -122,11 +144,7 @@ def indicator_table(
                 "This month": (month or {}).get("value"),
                 "Last 12 months": (r12 or {}).get("value"),
                 "12-month mean of months": (month or {}).get("mean_12m"),
-                "SPC signal": {
-                    "improvement": "Improvement",
-                    "concern": "Concern",
-                    "common_cause": "No special cause",
-                }.get(signal or "", "Not charted"),
+                "SPC signal": signal_words(month or {}),
                 "Target": target,
                 "Better when": "higher" if ind.direction == "higher" else "lower",
                 "status": status,

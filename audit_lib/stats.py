@@ -17,8 +17,12 @@ from scipy import special
 # CDF and its inverse) without scipy.stats' import cost in every notebook kernel.
 
 __all__ = [
+    "aalen_johansen",
     "funnel_limits",
+    "spc_reading",
     "spc_rules",
+    "step_at",
+    "step_median",
     "wilson",
     "xmr_limits",
 ]
@@ -121,13 +125,20 @@ def overdispersion(numerator, denominator, p0: float, trim: float = 0.1) -> floa
     return float(max(1.0, np.sum(zw**2) / len(zw)))
 
 
-def xmr_limits(values, screen: bool = False) -> dict[str, float]:
+#: Fewer points than this and an XmR chart shows no special cause ("too few points for
+#: SPC"): NHS England's Making Data Count guidance asks for at least 12 (NHSRplotthedots
+#: only warns; here the signals are withheld).
+MIN_SPC_POINTS = 12
+
+
+def xmr_limits(values, screen: bool = True) -> dict[str, float]:
     """XmR (individuals) chart centre and limits (NHS England "Making Data Count").
 
-    centre = mean; limits = mean ± 2.66 × mean moving range. With ``screen``, moving
-    ranges of 3.267 × the mean moving range or more are left out of the mean first.
-    Reference: NHSRplotthedots, rnorm(20) with set.seed(123): mean 0.1416238,
-    limits (-3.01138, 3.294627).
+    centre = mean; limits = mean ± 2.66 × mean moving range; "near" limits at 2/3 of
+    that. With ``screen`` (NHSRplotthedots ``screen_outliers``, TRUE by default there and
+    here), moving ranges of 3.267 × the mean moving range or more are left out of the
+    mean first. Reference: NHSRplotthedots, rnorm(20) with set.seed(123), unscreened:
+    mean 0.1416238, limits (-3.01138, 3.294627).
     """
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
@@ -135,14 +146,14 @@ def xmr_limits(values, screen: bool = False) -> dict[str, float]:
     mr_mean = mr.mean() if len(mr) else np.nan
     if screen and len(mr):
         mr = mr[mr < 3.267 * mr_mean]
-        mr_mean = mr.mean()
-    centre = x.mean()
+        mr_mean = mr.mean() if len(mr) else np.nan
+    centre = x.mean() if len(x) else np.nan
     return {
         "centre": float(centre),
         "lower": float(centre - 2.66 * mr_mean),
         "upper": float(centre + 2.66 * mr_mean),
-        "near_lower": float(centre - 2 / 3 * 2.66 * mr_mean),
-        "near_upper": float(centre + 2 / 3 * 2.66 * mr_mean),
+        "near_lower": float(centre - 2 * (2.66 / 3) * mr_mean),
+        "near_upper": float(centre + 2 * (2.66 / 3) * mr_mean),
         "mean_moving_range": float(mr_mean),
     }
 
@@ -150,15 +161,15 @@ def xmr_limits(values, screen: bool = False) -> dict[str, float]:
 def _runs(flags: np.ndarray, length: int) -> np.ndarray:
     """Mark every point belonging to a run of at least ``length`` consecutive True."""
     flags = np.asarray(flags, dtype=bool)
-    out = np.zeros(len(flags), dtype=bool)
-    # run id increments at each False; count run lengths with a cumulative trick
-    idx = np.arange(len(flags))
+    n = len(flags)
+    idx = np.arange(n)
     last_false = np.maximum.accumulate(np.where(~flags, idx, -1))
     run_len = np.where(flags, idx - last_false, 0)
-    ends = np.flatnonzero(run_len >= length)
-    for e in ends:  # at most len(series) iterations over points, not rows of data
-        out[e - run_len[e] + 1 : e + 1] = True
-    return out
+    # a point is in a long run if its run reaches ``length``: read each run's length at
+    # its last point (the one before the next False)
+    next_false = np.minimum.accumulate(np.where(~flags, idx, n)[::-1])[::-1]
+    final = run_len[np.clip(next_false - 1, 0, None)] if n else run_len
+    return flags & (final >= length)
 
 
 def spc_rules(
@@ -167,35 +178,45 @@ def spc_rules(
     limits: dict[str, float] | None = None,
     run_length: int = 7,
     baseline: int | None = None,
+    screen: bool = True,
+    min_points: int = MIN_SPC_POINTS,
 ) -> pd.DataFrame:
-    """Special-cause variation on an XmR chart (NHS "Making Data Count").
+    """Special-cause variation on an XmR chart (NHS "Making Data Count"), as the NHS-R
+    NHSRplotthedots package marks it with its defaults.
 
-    Rules, in order of precedence (the first that applies names the point):
+    A point is special cause if any of these holds (``rule`` names the first that
+    applies, in this order of precedence):
 
-    1. ``outside_limits``: a point above the upper or below the lower limit.
-    2. ``trend``: 7 points all rising or all falling (a repeated value breaks it).
-    3. ``two_of_three``: 2 of 3 consecutive points beyond the near limit (2/3 of the way
-       to the limit), with all 3 on the same side of the mean.
-    4. ``shift``: 7 points in a row on one side of the mean (a point on the mean breaks it).
+    1. ``outside_limits``: above the upper or below the lower process limit.
+    2. ``trend``: part of 7 points all rising or all falling (a repeated value breaks it).
+    3. ``two_of_three``: the point lies between the near limit (2/3 of the way) and the
+       process limit, and 2 of 3 consecutive points containing it do, with all 3 on the
+       same side of the mean (points beyond the process limit do not count as near).
+    4. ``shift``: part of 7 points in a row on one side of the mean (a point on the mean
+       breaks it).
 
-    These follow NHSRplotthedots. ``baseline`` fixes the centre and limits on the first
-    ``baseline`` points (NHSRplotthedots ``fix_after_n_points``), so that a change after
-    them shows as a signal instead of widening the limits. Each flagged point is labelled ``improvement`` or
-    ``concern`` from the measure's good ``direction`` (higher or lower is better); with
-    ``neither`` it is ``special_cause``.
+    ``signal`` follows NHSRplotthedots: a special-cause point is ``improvement`` when it
+    lies on the good side of the mean for ``direction``, otherwise ``concern``
+    (``special_cause`` for ``neither``). ``screen`` screens moving ranges
+    (``screen_outliers``, default TRUE). ``baseline`` fixes centre and limits on the
+    first ``baseline`` points (``fix_after_n_points``). With fewer than ``min_points``
+    points nothing is signalled and ``too_few`` is True ("too few points for SPC"; a
+    departure: NHSRplotthedots only warns).
 
     Returns
     -------
     DataFrame with value, centre, lower, upper, rule (or ""), signal
-    (improvement/concern/special_cause/common_cause).
+    (improvement/concern/special_cause/common_cause), too_few.
     """
     x = np.asarray(values, dtype=float)
-    lim = limits or xmr_limits(x[:baseline] if baseline else x)
+    lim = limits or xmr_limits(x[:baseline] if baseline else x, screen=screen)
     c = lim["centre"]
     n = len(x)
-    above, below = x > c, x < c
+    rtm = np.sign(x - c)  # relative to mean: +1, 0, -1 (NaN compares False below)
+    above, below = rtm > 0, rtm < 0
 
     outside_hi, outside_lo = x > lim["upper"], x < lim["lower"]
+    outside = outside_hi | outside_lo
 
     d = np.diff(x)
     rising = _runs(d > 0, run_length - 1)
@@ -208,33 +229,34 @@ def spc_rules(
     trend_down[1:] |= falling
     trend_down[:-1] |= falling
 
-    near_hi, near_lo = x > lim["near_upper"], x < lim["near_lower"]
-    two3_hi = np.zeros(n, dtype=bool)
-    two3_lo = np.zeros(n, dtype=bool)
-    for start in range(max(n - 2, 0)):
-        w = slice(start, start + 3)
-        if above[w].all() and near_hi[w].sum() >= 2:
-            two3_hi[w] |= near_hi[w]
-        if below[w].all() and near_lo[w].sum() >= 2:
-            two3_lo[w] |= near_lo[w]
+    close = ~outside & ((x > lim["near_upper"]) | (x < lim["near_lower"]))
+    # windows of 3 (starting at i) with >= 2 close points, all on one side of the mean
+    two3 = np.zeros(n, dtype=bool)
+    if n >= 3:
+        win_close = close[:-2].astype(int) + close[1:-1] + close[2:]
+        win_side = np.abs(rtm[:-2] + rtm[1:-1] + rtm[2:])
+        hit = (win_close >= 2) & (win_side == 3)
+        for k in range(3):  # a point is in the windows starting at i-2, i-1 and i
+            two3[k : n - 2 + k] |= hit
+        two3 &= close
 
-    shift_hi = _runs(above, run_length)
-    shift_lo = _runs(below, run_length)
+    shift = _runs(above, run_length) | _runs(below, run_length)
 
     rule = np.full(n, "", dtype=object)
-    side = np.zeros(n, dtype=int)  # +1 high, -1 low
-    for name, hi, lo in (
-        ("shift", shift_hi, shift_lo),
-        ("two_of_three", two3_hi, two3_lo),
-        ("trend", trend_up, trend_down),
-        ("outside_limits", outside_hi, outside_lo),
+    for name, flag in (
+        ("shift", shift),
+        ("two_of_three", two3),
+        ("trend", trend_up | trend_down),
+        ("outside_limits", outside),
     ):  # later rules overwrite earlier ones: highest precedence last
-        rule = np.where(hi | lo, name, rule)
-        side = np.where(hi, 1, np.where(lo, -1, side))
+        rule = np.where(flag, name, rule)
+    too_few = int(np.sum(~np.isnan(x))) < min_points
+    if too_few:
+        rule = np.full(n, "", dtype=object)
     if direction == "higher":
-        signal = np.where(side > 0, "improvement", "concern")
+        signal = np.where(above, "improvement", "concern")
     elif direction == "lower":
-        signal = np.where(side < 0, "improvement", "concern")
+        signal = np.where(below, "improvement", "concern")
     else:
         signal = np.full(n, "special_cause", dtype=object)
     signal = np.where(rule == "", "common_cause", signal)
@@ -246,6 +268,7 @@ def spc_rules(
             "upper": lim["upper"],
             "rule": rule,
             "signal": signal,
+            "too_few": too_few,
         }
     )
 
@@ -280,3 +303,124 @@ def latest_signal(
     if r.empty:
         return "", "common_cause"
     return str(r["rule"].iloc[-1]), str(r["signal"].iloc[-1])
+
+
+def spc_reading(
+    values, labels, direction: Direction = "higher", baseline: int | None = None
+) -> dict:
+    """The one SPC reading of an indicator, shared by its chart title, metrics.json and
+    the summary: the latest point's rule and signal, whether there are too few points,
+    and the most recent earlier special-cause point (its label and signal), so a page
+    can say "Improved in Sep 2024" when the signal is older than the latest month.
+
+    ``labels`` name the points (e.g. months "2024-09"), aligned with ``values``.
+    """
+    r = spc_rules(values, direction, baseline=baseline)
+    labels = list(labels)
+    out = {
+        "rule": "",
+        "signal": "common_cause",
+        "too_few": bool(r["too_few"].iloc[0]) if len(r) else True,
+        "last_signal": None,
+        "last_signal_at": None,
+        "points": len(r),
+        "baseline": baseline,
+    }
+    if r.empty:
+        return out
+    out["rule"], out["signal"] = str(r["rule"].iloc[-1]), str(r["signal"].iloc[-1])
+    flagged = np.flatnonzero(r["signal"].to_numpy() != "common_cause")
+    if len(flagged):
+        out["last_signal"] = str(r["signal"].iloc[flagged[-1]])
+        out["last_signal_at"] = str(labels[flagged[-1]])
+    return out
+
+
+def aalen_johansen(time, cause, event_of_interest: int, level: float = 0.95) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of one cause, the other causes competing.
+
+    ``time`` is follow-up (days), ``cause`` 0 for censored, otherwise the event type.
+    At each distinct time t with n at risk (follow-up >= t), d_k events of the cause of
+    interest and d events of any cause, F(t) = F(t-) + S(t-) d_k / n, where S is the
+    Kaplan-Meier estimate of remaining event-free. Events count before censorings on the
+    same day (a child censored on day t is at risk at t), as in R ``cmprsk::cuminc`` and
+    ``survival::survfit``. The variance is Gray's, as ``cmprsk::cuminc`` computes it
+    (Aalen-type, with the tie correction); the interval is the log(-log) transform,
+    F^exp(±z se / (F log F)).
+
+    Returns
+    -------
+    DataFrame with one row per distinct event time of the cause of interest: days,
+    incidence, variance, lower, upper. Empty when there is no such event.
+    """
+    t = np.asarray(time, dtype=float)
+    c = np.asarray(cause)
+    keep = ~np.isnan(t)
+    t, c = t[keep], c[keep]
+    cols = ["days", "incidence", "variance", "lower", "upper"]
+    if not len(t):
+        return pd.DataFrame(columns=cols, dtype=float)
+    u, inv = np.unique(t, return_inverse=True)
+    n_at = len(t) - np.concatenate([[0], np.cumsum(np.bincount(inv))[:-1]])
+    d1 = np.bincount(inv, weights=(c == event_of_interest)).astype(float)
+    dall = np.bincount(inv, weights=(c != 0)).astype(float)
+    d2 = dall - d1
+    rs = n_at.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1 - dall / rs)
+        fk = np.concatenate([[1.0], surv[:-1]])  # S(t-)
+        f = np.cumsum(fk * d1 / rs)
+        fkn = surv
+
+        def _t6(d):
+            t5 = np.where(d > 1, 1 - (d - 1) / np.where(rs > 1, rs - 1, np.inf), 1.0)
+            return fk**2 * t5 * d / rs**2
+
+        # other causes: only where S stays above 0 (cmprsk cinc, label 30)
+        ok2 = (d2 > 0) & (fkn > 0)
+        t6 = np.where(ok2, _t6(d2), 0.0)
+        t3 = np.where(ok2, 1 / fkn, 0.0)
+        t4 = np.where(ok2, f / fkn, 0.0)
+        v1, v2, v3 = t4 * t4 * t6, t3 * t4 * t6, t3 * t3 * t6
+        # cause of interest
+        ok1 = d1 > 0
+        t6 = np.where(ok1, _t6(d1), 0.0)
+        t3 = np.where(ok1 & (fkn > 0), 1 / fkn, 0.0)
+        t4 = 1 + t3 * f
+        v1 = np.cumsum(v1 + np.where(ok1, t4 * t4 * t6, 0.0))
+        v2 = np.cumsum(v2 + np.where(ok1, t3 * t4 * t6, 0.0))
+        v3 = np.cumsum(v3 + np.where(ok1, t3 * t3 * t6, 0.0))
+        var = v1 + f * f * v3 - 2 * f * v2
+    out = pd.DataFrame({"days": u, "incidence": f, "variance": var})[ok1].reset_index(drop=True)
+    z = special.ndtri(0.5 + level / 2)
+    fv, se = out["incidence"].to_numpy(), np.sqrt(np.clip(out["variance"].to_numpy(), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = z * se / (fv * np.log(fv))
+        lo, hi = fv ** np.exp(-k), fv ** np.exp(k)
+    whole = fv >= 1  # all had the event: no spread on the log(-log) scale
+    out["lower"] = np.where(whole, 1.0, np.minimum(lo, hi))
+    out["upper"] = np.where(whole, 1.0, np.maximum(lo, hi))
+    return out
+
+
+def step_at(curve: pd.DataFrame, t: float, columns=("incidence", "lower", "upper")) -> dict:
+    """Value of a right-continuous step curve (``days`` ascending) at ``t``: the last
+    step at or before ``t`` (events on day ``t`` included); 0 before the first step."""
+    sel = curve[curve["days"] <= t]
+    if sel.empty:
+        return dict.fromkeys(columns, 0.0)
+    row = sel.iloc[-1]
+    return {c: float(row[c]) for c in columns}
+
+
+def step_median(curve: pd.DataFrame, column: str = "incidence", q: float = 0.5) -> dict:
+    """Time at which a rising step curve first reaches ``q``, with its interval from the
+    band (the lower limit is where the upper band reaches ``q``, the upper limit where
+    the lower band does, as for a Kaplan-Meier median). Each is None when never reached
+    ("not reached")."""
+
+    def first(col):
+        hit = curve.loc[curve[col] >= q - 1e-12, "days"]
+        return float(hit.iloc[0]) if len(hit) else None
+
+    return {"value": first(column), "lower": first("upper"), "upper": first("lower")}

@@ -162,3 +162,85 @@ def test_interval_coverage_over_fifty_seeds():
     rate = np.concatenate(hits).mean()
     print(f"coverage over 50 seeds: {rate:.3f}")
     assert 0.90 <= rate <= 0.98
+
+
+# --- zero counts and the regression headline (issue 14) ------------------------------------
+
+
+def test_zero_count_exact_conditional_upper_bound_worked_example():
+    # 0 of 1,000 against 10 of 1,000: given 10 events in all, the Clopper-Pearson upper
+    # limit for the group's share is 1 - 0.025^(1/10) = 0.30850, so RR <= 0.3085/0.6915
+    r = D.conditional_rate_ratio_interval(0, 1000, 10, 1000).iloc[0]
+    assert r["exact_lower"] == 0.0
+    assert r["exact_upper"] == pytest.approx(0.446, abs=5e-4)
+    pu = 1 - 0.025 ** (1 / 10)
+    assert r["exact_upper"] == pytest.approx(pu / (1 - pu), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("a", "n1", "b", "n2"), [(3, 500, 12, 2000), (7, 80, 2, 90), (0, 40, 3, 10)]
+)
+def test_conditional_interval_matches_scipy_binomtest(a, n1, b, n2):
+    ci = st.binomtest(a, a + b).proportion_ci(0.95, method="exact")
+    r = D.conditional_rate_ratio_interval(a, n1, b, n2).iloc[0]
+    assert r["exact_lower"] == pytest.approx(ci.low / (1 - ci.low) * n2 / n1, rel=1e-7)
+    assert r["exact_upper"] == pytest.approx(ci.high / (1 - ci.high) * n2 / n1, rel=1e-7)
+
+
+def test_rates_keep_no_ratio_but_give_the_exact_bound():
+    ev, pop = _hand_made()
+    ev = ev[ev["ethnicity"] == "white_british"]  # no Black referrals at all
+    r = D.rates(ev, pop).query("stage == 'referral'").set_index("group")
+    assert np.isnan(r.loc["black", "rate_ratio"])  # still "no ratio"
+    pu = 1 - 0.025 ** (1 / 25)  # 0 of 4,000 against 25 of 4,000
+    assert r.loc["black", "zero_upper"] == pytest.approx(pu / (1 - pu), rel=1e-9)
+    assert np.isnan(r.loc["white_british", "zero_upper"])
+
+
+def test_regression_is_the_headline_adjusted_ratio(default_tables):
+    t, _ = default_tables
+    out = D.table(t, "2026-10")
+    comb = D.combined(out, "bh")
+    reg = out["regression"].set_index(["stage", "group"])
+    smr = out["standardised"].set_index(["stage", "group"])
+    row = comb[(comb["stage"] == "cp_plan") & (comb["group"] == "black")].iloc[0]
+    assert row["adjusted_ratio"] == pytest.approx(reg.loc[("cp_plan", "black"), "glm_ratio"])
+    assert row["adj_lower"] == pytest.approx(reg.loc[("cp_plan", "black"), "glm_lower"])
+    assert row["smr_ratio"] == pytest.approx(smr.loc[("cp_plan", "black"), "adjusted_ratio"])
+    e = D.metric_entries(comb)
+    head = e["disproportionality.adjusted_ratio.cp_plan.black.rolling_12m"]
+    second = e["disproportionality.adjusted_ratio_smr.cp_plan.black.rolling_12m"]
+    assert "Poisson regression" in head["method"] and "second view" in second["method"]
+    assert head["value"] == pytest.approx(row["adjusted_ratio"])
+    ref = comb[(comb["stage"] == "cp_plan") & (comb["group"] == "white_british")].iloc[0]
+    assert ref["adjusted_ratio"] == 1.0
+
+
+def test_regression_intervals_cover_the_planted_ratios(default_tables):
+    t, _ = default_tables
+    truth = json.loads((DEFAULT_DATA / "truth.json").read_text())["disproportionality"][
+        "stage_rate_ratio"
+    ]
+    comb = D.combined(D.table(t, "2026-10"), "bh")
+    s = comb[(comb["group"] != "white_british") & comb["adj_lower"].notna()]
+    s = s[s["group"].isin(next(iter(truth.values())).keys())]
+    tr = np.array([truth[a][g] for a, g in zip(s["stage"], s["group"], strict=True)])
+    covered = (s["adj_lower"] <= tr) & (tr <= s["adj_upper"])
+    assert len(covered) == 30 and covered.mean() >= 0.90
+
+
+def test_trend_uses_the_regression(default_tables):
+    t, _ = default_tables
+    tr = D.trend(t, ["2026-03"], stage="cp_plan").set_index("group")
+    out = D.table(t, "2026-03")
+    reg = out["regression"].query("stage == 'cp_plan'").set_index("group")
+    assert tr.loc["black", "adjusted_ratio"] == pytest.approx(reg.loc["black", "glm_ratio"])
+
+
+def test_findings_give_the_bound_for_a_zero_count():
+    ev, pop = _hand_made()
+    ev = ev[ev["ethnicity"] == "white_british"]
+    r = D.rates(ev, pop)
+    comb = r.assign(p_adjusted=np.nan, label="", stage_label="Referral")
+    lines = D.findings(comb, "white_british", "bh", focus="referral")
+    assert any("rule out a ratio above 0.16" in line for line in lines), lines

@@ -179,3 +179,138 @@ def test_scorecard_and_stability_are_sensible(synthetic):
     assert 0.05 < st["three_plus"]["value"] < 0.20
     keys = set(PM.metric_entries(t, o, "2026-10", flags))
     assert "permanence.a1_days.rolling_3y" in keys and "permanence.drift.two_plus_flags" in keys
+
+
+# --- competing risks headline and degenerate results (issues 12 and 14) --------------------
+
+
+def _toy(days, codes, **extra):
+    return pd.DataFrame({"days": days, "outcome_code": codes, **extra})
+
+
+def test_competing_risks_headline_by_hand():
+    # 6 spells: day 1 adoption, day 2 other exit (competing), day 3 return home and a
+    # child still in care (censored after the event), day 4 SGO, day 5 in care.
+    # By hand (see test_stats): 1/6, 1/3, 7/12; median: the day it reaches 1/2 = day 4.
+    o = _toy([1, 2, 3, 3, 4, 5], [2, 6, 1, 0, 3, 0])
+    r = PM.competing_risks(o, horizon=3).iloc[0]
+    assert r["within"] == pytest.approx(1 / 3)  # events on the horizon day included
+    assert r["median_days"] == 4 and r["estimable"]
+    # Kaplan-Meier censors the other exit and overstates: 1 - (5/6)(3/4)... at day 3
+    km = PM.kaplan_meier(o, horizon=3).iloc[0]
+    assert km["within"] == pytest.approx(1 - (5 / 6) * (3 / 4))
+    assert km["within"] > r["within"]
+
+
+def test_headline_on_synthetic_is_competing_risks(synthetic):
+    t, o, flags, _ = synthetic
+    e = PM.metric_entries(t, o, "2026-10", flags)
+    cr, km = e["permanence.median_days"], e["permanence.median_days_if_no_other_exit"]
+    assert "Aalen-Johansen" in cr["method"] and "if no other exit" in km["method"]
+    assert cr["value"] > km["value"]  # other exits compete: permanence takes longer
+    assert e["permanence.within_365d"]["value"] < 1 - PM.km_curve(o).pipe(
+        lambda c: 1 - c.loc[c["days"] <= 365, "achieved"].iloc[-1]
+    )
+    assert cr["lower"] <= cr["value"] <= cr["upper"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (_toy([], []), "no care spells"),
+        (_toy([5], [1]), "fewer than 2 spells"),
+    ],
+)
+def test_time_to_permanence_cannot_be_estimated(frame, reason):
+    for f in (PM.competing_risks, PM.kaplan_meier):
+        r = f(frame).iloc[0]
+        assert not r["estimable"] and reason in r["note"]
+        assert "cannot be estimated" in PM.median_sentence(r)
+
+
+def test_all_censored_is_not_reached_not_an_error():
+    o = _toy([10, 20, 30, 40], [0, 0, 0, 6])  # nobody reached permanence; one other exit
+    for f in (PM.competing_risks, PM.kaplan_meier):
+        r = f(o).iloc[0]
+        assert r["estimable"] and r["within"] == 0.0 and pd.isna(r["median_days"])
+        assert "not reached" in r["note"]
+    s = PM.median_sentence(PM.competing_risks(o).iloc[0])
+    assert s.endswith("(not reached: fewer than half have, so far)")
+    curves, at = PM.cumulative_incidence(o)  # no permanence at all: values, not errors
+    assert set(curves["outcome"]) == {"other_exit"}
+    assert at.set_index("outcome").loc["adoption", "incidence"] == 0.0
+    curves, at = PM.cumulative_incidence(_toy([1, 2], [0, 0]))  # no exits at all
+    assert curves.empty and (at["incidence"] == 0).all()
+    assert "cannot be compared" in PM.incidence_sentence(at)
+    assert PM.km_curve(o).empty and PM.permanence_curve(o).empty
+
+
+def test_median_reached_without_upper_limit_says_so():
+    r = {"estimable": True, "median_days": 300, "median_lower": 250, "median_upper": None}
+    assert PM.median_sentence(r).endswith("(95% CI 250 days to not yet reached)")
+
+
+def test_by_group_skips_empty_groups_and_keeps_small_ones():
+    o = _toy([1, 2, 3, 4, 5], [1, 0, 2, 0, 6], g=pd.Categorical(list("aabbc"), list("abcd")))
+    r = PM.competing_risks(o, by="g").set_index("group")
+    assert list(r.index) == ["a", "b", "c"]  # "d" has no rows: no row, no KeyError
+    assert not r.loc["c", "estimable"] and r.loc["a", "estimable"]
+    assert list(PM.kaplan_meier(o, by="g")["group"]) == ["a", "b", "c"]
+
+
+def test_no_care_spells_anywhere(synthetic):
+    t, o, flags, _ = synthetic
+    empty = o.iloc[:0]
+    e = PM.metric_entries(t, empty, "2026-10", flags.iloc[:0])
+    assert e["permanence.median_days"]["estimable"] is False
+    lines = PM.findings(e, flags.iloc[:0], PM.adoption_scorecard(t, "2026-10"), "2026-10")
+    assert any("cannot be estimated" in line for line in lines)
+
+
+def test_only_complete_entry_cohorts_under_within_12_months(synthetic):
+    _, o, _, _ = synthetic
+    done = PM.complete_cohorts(o, TS("2026-10-31"))
+    assert set(done["entry_cohort"]) and "2026-27" not in set(done["entry_cohort"])
+    assert "2025-26" not in set(done["entry_cohort"])  # its March 2026 entrants: < 12 months
+    assert "2024-25" in set(done["entry_cohort"])
+    assert PM.complete_cohorts(o, TS("2027-03-31"))["entry_cohort"].eq("2025-26").any()
+
+
+def test_adoption_by_group_finds_the_planted_slow_group(synthetic):
+    t, _, _, truth = synthetic
+    g = PM.adoption_by_group(t, "2026-10")
+    a1 = g[(g["breakdown"] == "ethnic_group") & (g["measure"] == "a1")].set_index("group")
+    slow = a1.loc[truth["slow_adoption_group"]]
+    assert slow["diff_lower"] > 0
+    # independent check of the group mean and its Welch difference
+    d = PM.adoption_days(t)
+    first, last = TS("2023-11-01"), TS("2026-10-31")
+    d = d[d["adoption_order_date"].between(first, last)]
+    grp = t["children"].set_index("child_id")["ethnicity"].reindex(d["child_id"])
+    from audit_lib.model import ethnic_group
+
+    is_g = ethnic_group(grp).to_numpy() == truth["slow_adoption_group"]
+    assert slow["value"] == pytest.approx(d.loc[is_g, "a1"].mean())
+    ref = PM.group_difference(d, t, truth["slow_adoption_group"], "a1")
+    assert slow["difference"] == pytest.approx(ref["difference"])
+    assert slow["diff_lower"] == pytest.approx(ref["lower"])
+    assert set(g["breakdown"]) == {"ethnic_group", "sex", "age_at_entry"}
+    e = PM.metric_entries(
+        t,
+        PM.spell_outcomes(t, last),
+        "2026-10",
+        PM.drift_flags(t, PM.spell_outcomes(t, last), last),
+    )
+    key = f"permanence.a1_days.{truth['slow_adoption_group']}.rolling_3y"
+    assert e[key]["difference_lower"] > 0
+    assert any("waited on average" in s for s in PM.group_findings(e))
+
+
+def test_adoption_by_group_suppresses_small_groups(synthetic):
+    t, _, _, _ = synthetic
+    g = PM.adoption_by_group(t, "2026-10", suppress_max=5)
+    small = g[g["n"].between(1, 5)]
+    assert small["value"].isna().all() and small["difference"].isna().all()
+    assert (small["note"].str.startswith("suppressed")).all()
+    big = g[g["n"] > 5]
+    assert big["value"].notna().all()

@@ -124,3 +124,97 @@ def test_metric_keys(synthetic):
     } <= keys
     assert {f"plan_quality.anchor.{x}.rolling_12m" for x in PQ.ANCHORS} <= keys
     assert {f"plan_quality.checklist.{x}.rolling_12m" for x in PQ.PLAN_CHECKLIST} <= keys
+
+
+# --- degenerate results are values; one SPC reading (issues 12 and 14) --------------------
+
+
+def test_kappa_all_grades_identical_cannot_be_estimated():
+    a = audits([2] * 12, moderated=[2] * 12)
+    k = PQ.moderation_agreement(a)
+    assert k["estimable"] and k["exact_agreement"] == 1.0  # agreement itself is a value
+    assert not k["kappa_estimable"] and k["weighted_kappa"] is None
+    assert "same grade from both readers" in k["kappa_reason"]
+    lines = PQ.agreement_findings(k)
+    assert lines[1].startswith("Weighted kappa cannot be estimated")
+
+
+def test_kappa_one_rater_constant_cannot_be_estimated():
+    # statsmodels gives kappa 0 with interval (0, 0) here: no information, not "no agreement"
+    k = PQ.moderation_agreement(audits([1, 2, 3, 4] * 3, moderated=[2] * 12))
+    assert not k["kappa_estimable"] and "moderators gave every" in k["kappa_reason"]
+    k = PQ.moderation_agreement(audits([3] * 12, moderated=[1, 2, 3, 4] * 3))
+    assert not k["kappa_estimable"] and "auditors gave every" in k["kappa_reason"]
+    e = PQ.metric_entries(audits([3] * 12, moderated=[1, 2, 3, 4] * 3), "2025-06")
+    entry = e["plan_quality.moderation.weighted_kappa.rolling_12m"]
+    assert entry["value"] is None and entry["estimable"] is False and entry["reason"]
+
+
+def test_kappa_estimable_when_both_raters_vary():
+    k = PQ.moderation_agreement(audits([1, 2, 3, 4] * 3, moderated=[1, 2, 4, 4] * 3))
+    assert k["kappa_estimable"] and 0 < k["weighted_kappa"] <= 1
+
+
+def test_no_audits_in_the_window_gives_sentences_not_errors(synthetic):
+    a, _ = synthetic
+    period = "2019-01"  # before the first audit
+    r12 = PQ.window(a, period)
+    assert r12.empty
+    monthly = PQ.monthly_good_or_better(a, period, months=48)
+    lenient = PQ.leniency(PQ.recent(a, period, 24))
+    lines = PQ.findings(a, period, monthly, 12, lenient)
+    assert lines == ["No case-file audit with a grade is dated in the 12 months to January 2019."]
+    heat = PQ.anchor_summary(r12, by=("team",))
+    assert "no graded anchors" in PQ.heatmap_title(heat)
+    assert "no audited plans" in PQ.checklist_title(PQ.checklist_summary(r12))
+    agree = PQ.moderation_agreement(r12)
+    assert PQ.agreement_findings(agree)[0].startswith("Agreement cannot be estimated: no ")
+    e = PQ.metric_entries(a, period, monthly, 12)
+    assert e["plan_quality.good_or_better.rolling_12m"]["value"] is None
+
+
+def test_small_counts_not_shown_in_agreement_sentence():
+    k = PQ.moderation_agreement(audits([1, 2, 3], moderated=[1, 2, 3]))
+    assert "only c moderated" in PQ.agreement_findings(k)[0]
+
+
+def test_too_few_auditor_audits_are_not_called_lenient():
+    a = audits([1, 2, 3, 2], moderated=[3, 2, 3, 2], auditors=["X", "Y", "Y", "Y"])
+    lenient = PQ.leniency(a)
+    assert lenient.set_index("auditor_id").loc["X", "reading"] == "too few"
+    monthly = PQ.monthly_good_or_better(a, "2025-06")
+    lines = PQ.findings(a, "2025-06", monthly, 12, lenient)
+    assert not any("Auditors whose grades differ" in line for line in lines)
+
+
+def test_one_spc_reading_for_chart_metrics_and_summary(synthetic):
+    from audit_lib.indicators import indicator_table
+
+    a, _ = synthetic
+    monthly = PQ.monthly_good_or_better(a, "2026-10", months=48)
+    chart = spc_rules(monthly["value"].to_numpy(), "higher", baseline=12)  # as spc_chart
+    e = PQ.metric_entries(a, "2026-10", monthly, 12)
+    m = e["plan_quality.good_or_better.month"]
+    assert m["spc_signal"] == chart["signal"].iloc[-1] and m["spc_baseline_months"] == 12
+    assert m["spc_rule"] == chart["rule"].iloc[-1]
+    row = indicator_table(e).set_index("key").loc["plan_quality.good_or_better"]
+    want = {"improvement": "improving", "concern": "concern"}.get(m["spc_signal"])
+    assert want is None or row["status"] == want
+    title = PQ.spc_title(monthly, "2026-10", 12)
+    assert ("improvement" in title) == (m["spc_signal"] == "improvement")
+
+
+def test_summary_says_when_an_older_signal_happened():
+    from audit_lib.indicators import indicator_table, signal_words
+
+    entry = {
+        "value": 0.70,
+        "spc_signal": "common_cause",
+        "spc_last_signal": "improvement",
+        "spc_last_signal_month": "2024-09",
+        "spc_too_few": False,
+    }
+    assert signal_words(entry).endswith("Improved in Sep 2024")
+    t = indicator_table({"plan_quality.good_or_better.month": entry}).iloc[0]
+    assert t["status"] == "below_target"  # the latest point is common cause: not "Improving"
+    assert signal_words({"spc_signal": "common_cause", "spc_too_few": True}).startswith("Too few")

@@ -33,6 +33,7 @@ __all__ = [
     "adjust_pvalues",
     "decision_points",
     "events",
+    "conditional_rate_ratio_interval",
     "exact_poisson_ratio",
     "katz_rate_ratio",
     "poisson_regression",
@@ -76,6 +77,32 @@ def katz_rate_ratio(a, n1, b, n2, level: float = 0.95) -> pd.DataFrame:
         lo, hi = rr * np.exp(-z * se), rr * np.exp(z * se)
         p = np.where(ok, 2 * special.ndtr(-np.abs(np.log(rr) / se)), np.nan)
     return pd.DataFrame({"ratio": rr, "lower": lo, "upper": hi, "p_value": p})
+
+
+def conditional_rate_ratio_interval(a, n1, b, n2, level: float = 0.95) -> pd.DataFrame:
+    """Exact conditional (binomial) interval for the rate ratio (a/n1)/(b/n2).
+
+    Given a + b = m events, a ~ Binomial(m, π) with π = n1 RR / (n1 RR + n2); the
+    Clopper-Pearson limits for π map to RR = π / (1 − π) × n2 / n1. Defined when a is 0
+    (lower 0: "no ratio", but the data still rule out ratios above the upper bound) or b
+    is 0 (upper infinite). NaN where m = 0. Reference: 0 of 1,000 against 10 of 1,000 ->
+    (0, 0.446): π_U = 1 − 0.025^(1/10) = 0.3085, 0.3085 / 0.6915 = 0.446.
+    """
+    a, n1, b, n2 = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(x, dtype=float)) for x in (a, n1, b, n2))
+    )
+    alpha = 1 - level
+    m = a + b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_lo = np.where(a > 0, special.betaincinv(a, m - a + 1, alpha / 2), 0.0)
+        p_hi = np.where(a < m, special.betaincinv(a + 1, m - a, 1 - alpha / 2), 1.0)
+        scale = n2 / n1
+        lower = p_lo / (1 - p_lo) * scale
+        upper = np.where(p_hi < 1, p_hi / (1 - p_hi) * scale, np.inf)
+    bad = (m <= 0) | ~(n1 > 0) | ~(n2 > 0)
+    return pd.DataFrame(
+        {"exact_lower": np.where(bad, np.nan, lower), "exact_upper": np.where(bad, np.nan, upper)}
+    )
 
 
 def exact_poisson_ratio(observed, expected, level: float = 0.95) -> pd.DataFrame:
@@ -216,8 +243,13 @@ def rates(
     n2 = ref["population"].reindex(idx).to_numpy()
     k = katz_rate_ratio(out["count"], out["population"], b, n2, level)
     out = pd.concat([out, k.rename(columns={"ratio": "rate_ratio"})], axis=1)
+    # a zero count has no ratio, but the exact conditional bound says how large a ratio
+    # the data can rule out
+    ex = conditional_rate_ratio_interval(out["count"], out["population"], b, n2, level)
+    out["zero_upper"] = ex["exact_upper"].where(out["count"].eq(0).to_numpy())
     out.loc[
-        ~known | (out["group"] == out["reference"]), ["rate_ratio", "lower", "upper", "p_value"]
+        ~known | (out["group"] == out["reference"]),
+        ["rate_ratio", "lower", "upper", "p_value", "zero_upper"],
     ] = np.nan
     out.loc[out["group"] == out["reference"], "rate_ratio"] = 1.0
     # representation: share of the stage's (known) children / share of the population
@@ -398,14 +430,22 @@ def table(
         s = standardised(ev, pop, reference, level)
         s = pd.concat([s, adjust_pvalues(s["adj_p_value"]).add_prefix("adj_")], axis=1)
         out["standardised"] = s
-        out["regression"] = poisson_regression(ev, pop, reference)
+        reg = poisson_regression(ev, pop, reference)
+        out["regression"] = pd.concat(
+            [reg, adjust_pvalues(reg["glm_p_value"]).add_prefix("glm_")], axis=1
+        )
     return out
 
 
 def combined(out: dict[str, pd.DataFrame], adjustment: str = "bh") -> pd.DataFrame:
     """Crude and deprivation-adjusted ratios side by side per stage and group, with the
     chosen adjusted p-value (``bh`` or ``holm``) and a plain label: "over", "under" or ""
-    (not clear, or no ratio because a count is zero)."""
+    (not clear, or no ratio because a count is zero).
+
+    The headline adjusted ratio (``adjusted_ratio``, ``adj_lower``, ``adj_upper``,
+    ``adj_p_adjusted``) is the Poisson regression's (group + IDACI decile, log-population
+    offset), which is unbiased; the ratio of indirectly standardised ratios, biased
+    toward 1, is kept as a second view (``smr_ratio``, ``smr_lower``, ``smr_upper``)."""
     r = out["rates"].copy()
     col = {"bh": "p_bh", "holm": "p_holm"}[adjustment]
     r["p_adjusted"] = r[col]
@@ -425,7 +465,28 @@ def combined(out: dict[str, pd.DataFrame], adjustment: str = "bh") -> pd.DataFra
                 f"adj_{col}",
             ]
         ].rename(columns={f"adj_{col}": "adj_p_adjusted"})
+        s = s.rename(
+            columns={
+                "adjusted_ratio": "smr_ratio",
+                "adj_lower": "smr_lower",
+                "adj_upper": "smr_upper",
+                "adj_p_adjusted": "smr_p_adjusted",
+            }
+        )
         r = r.merge(s, on=["stage", "group"], how="left")
+        g = out["regression"][
+            ["stage", "group", "glm_ratio", "glm_lower", "glm_upper", f"glm_{col}"]
+        ].rename(
+            columns={
+                "glm_ratio": "adjusted_ratio",
+                "glm_lower": "adj_lower",
+                "glm_upper": "adj_upper",
+                f"glm_{col}": "adj_p_adjusted",
+            }
+        )
+        r = r.merge(g, on=["stage", "group"], how="left")
+        own = r["group"] == r["reference"]
+        r.loc[own, "adjusted_ratio"] = 1.0
     clear = (r["p_adjusted"] < 0.05) & r["rate_ratio"].notna()
     r["label"] = np.where(
         clear & (r["rate_ratio"] > 1), "over", np.where(clear & (r["rate_ratio"] < 1), "under", "")
@@ -480,6 +541,16 @@ def findings(
         lines.append(text + ".")
         if len(lines) == 3:
             break
+    if "zero_upper" in comb:
+        zero = comb[
+            (comb["stage"] == focus) & comb["zero_upper"].notna() & (comb["group"] != reference)
+        ]
+        for r in zero.itertuples():
+            lines.append(
+                f"No {name(r.group)} children were recorded to {stage_words[focus]}: no ratio "
+                f"can be given, but the data rule out a ratio above {r.zero_upper:.2f} against "
+                f"{name(reference)} children (exact conditional 95% bound)."
+            )
     over = comb[(comb["label"] == "over") & (comb["count"] > suppress_max)]
     under = comb[(comb["label"] == "under") & (comb["count"] > suppress_max)]
     lines.append(
@@ -503,20 +574,30 @@ def trend(
     count: str = "children",
 ) -> pd.DataFrame:
     """Deprivation-adjusted ratios at one stage for each 12-month window ending in
-    ``periods`` (indirect standardisation only: the lighter of the two adjusted views)."""
+    ``periods``: the headline adjusted ratio, from the Poisson regression on group and
+    IDACI decile with a log-population offset (see ``combined``)."""
+    cols = ["period", "group", "count", "adjusted_ratio", "adj_lower", "adj_upper"]
     rows = []
     for p in periods:
         ev = events(tables, p, count=count)
         ev = ev[ev["stage"] == stage]
         pop = population_for_window(tables["population"], p)
-        s = standardised(ev, pop, reference)
-        s = s[(s["stage"] == stage) & (s["group"] != NOT_KNOWN)]
+        reg = poisson_regression(ev, pop, reference)
+        reg = reg[reg["stage"] == stage]
+        observed = ev.groupby("ethnicity").size()
         rows.append(
-            s.assign(period=p, count=s["observed"])[
-                ["period", "group", "count", "adjusted_ratio", "adj_lower", "adj_upper"]
-            ]
+            pd.DataFrame(
+                {
+                    "period": p,
+                    "group": reg["group"].to_numpy(),
+                    "count": reg["group"].map(observed).fillna(0).astype(int).to_numpy(),
+                    "adjusted_ratio": reg["glm_ratio"].to_numpy(),
+                    "adj_lower": reg["glm_lower"].to_numpy(),
+                    "adj_upper": reg["glm_upper"].to_numpy(),
+                }
+            )
         )
-    return pd.concat(rows, ignore_index=True)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
 
 
 def metric_entries(comb: pd.DataFrame) -> dict[str, dict]:
@@ -538,6 +619,10 @@ def metric_entries(comb: pd.DataFrame) -> dict[str, dict]:
             "numerator": int(r.count),
             "reference": str(r.reference),
         }
+        if int(r.count) == 0 and pd.notna(getattr(r, "zero_upper", np.nan)):
+            entry = out[f"disproportionality.rate_ratio.{base}"]
+            entry["upper_bound_exact"] = float(r.zero_upper)
+            entry["note"] = "no ratio: zero count; exact conditional (binomial) 95% upper bound"
         if hasattr(r, "adjusted_ratio") and r.group != NOT_KNOWN:
             out[f"disproportionality.adjusted_ratio.{base}"] = {
                 "value": None if pd.isna(r.adjusted_ratio) else float(r.adjusted_ratio),
@@ -546,6 +631,13 @@ def metric_entries(comb: pd.DataFrame) -> dict[str, dict]:
                 "observed": None if pd.isna(r.observed) else int(r.observed),
                 "expected": None if pd.isna(r.expected) else float(r.expected),
                 "reference": str(r.reference),
-                "method": "indirect standardisation by IDACI decile",
+                "method": "Poisson regression on group and IDACI decile, log-population offset",
+            }
+            out[f"disproportionality.adjusted_ratio_smr.{base}"] = {
+                "value": None if pd.isna(r.smr_ratio) else float(r.smr_ratio),
+                "lower": None if pd.isna(r.smr_lower) else float(r.smr_lower),
+                "upper": None if pd.isna(r.smr_upper) else float(r.smr_upper),
+                "reference": str(r.reference),
+                "method": "ratio of indirectly standardised ratios (IDACI decile): second view",
             }
     return out

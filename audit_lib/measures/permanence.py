@@ -5,7 +5,8 @@ return home (REC E4A), adoption order (E11, E12), special guardianship order (E4
 child arrangements order (E41), or a long-term fostering match confirmed (a
 long_term_fostering plan's achieved date in permanence_plans). Children still in care
 are censored at the period end; other exits (E13, E3, E17, ...) are competing risks.
-Kaplan-Meier and Aalen-Johansen estimates come from lifelines.
+The headline is the Aalen-Johansen cumulative incidence of permanence (audit_lib.stats);
+Kaplan-Meier (lifelines) is kept, labelled "if no other exit occurred".
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import pandas as pd
 from scipy import special
 
 from ..calendar import add_working_days
-from ..model import PERMANENCE_EXIT, ethnic_group
+from ..model import PERMANENCE_EXIT, age_in_years, ethnic_group
 from ..spells import mark_spells, placements, spells
-from ..stats import wilson
+from ..stats import aalen_johansen, step_at, step_median, wilson
 from .timeliness import period_bounds
 
 __all__ = [
     "OUTCOMES",
+    "adoption_by_group",
     "adoption_scorecard",
+    "competing_risks",
+    "complete_cohorts",
     "cumulative_incidence",
     "drift_flags",
     "episode_findings",
@@ -81,6 +85,14 @@ def _first_after(events: pd.DataFrame, sp: pd.DataFrame, date_col: str) -> pd.Se
     return m.groupby(["child_id", "spell"])[date_col].min()
 
 
+def age_at_entry(date_of_birth: pd.Series, entered: pd.Series) -> pd.Series:
+    """Age band at entering care (under 1, 1-4, 5-9, 10-15, 16-17), from age in completed
+    years on the calendar; unknown or out-of-range ages give "not known"."""
+    age = age_in_years(date_of_birth, entered).astype(float)
+    bands = pd.cut(age, [-1, 0, 4, 9, 15, 17], labels=["under 1", "1-4", "5-9", "10-15", "16-17"])
+    return bands.astype(object).where(bands.notna(), "not known").astype(str)
+
+
 def spell_outcomes(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
     """One row per care spell starting on or before ``as_of``, with its outcome as at
     ``as_of``: outcome code and name, days to the outcome or to censoring, and the
@@ -110,11 +122,7 @@ def spell_outcomes(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.D
     sp["outcome"] = pd.Series(code).map({0: "in_care", **OUTCOMES}).to_numpy()
     sp["days"] = (when - sp["start"]).dt.days.clip(lower=0)
     kids = tables["children"].set_index("child_id")
-    dob = sp["child_id"].map(kids["date_of_birth"])
-    age = ((sp["start"] - dob).dt.days // 365.25).astype("Int64")
-    sp["age_at_entry"] = pd.cut(
-        age.astype(float), [-1, 0, 4, 9, 15, 18], labels=["under 1", "1-4", "5-9", "10-15", "16-17"]
-    ).astype(str)
+    sp["age_at_entry"] = age_at_entry(sp["child_id"].map(kids["date_of_birth"]), sp["start"])
     sp["group"] = ethnic_group(sp["child_id"].map(kids["ethnicity"]))
     fy = (sp["start"] - pd.DateOffset(months=3)).dt.year  # financial year, April to March
     sp["entry_cohort"] = fy.astype(str) + "-" + ((fy + 1) % 100).astype(str).str.zfill(2)
@@ -127,46 +135,109 @@ def spell_outcomes(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.D
     return sp.reset_index(drop=True)
 
 
-def kaplan_meier(outcomes: pd.DataFrame, by: str | None = None, horizon: int = 365) -> pd.DataFrame:
-    """Kaplan-Meier estimate of time to any permanence (other exits censored), overall or
-    by a column: n, events, median days with 95% interval, and the share achieving
-    permanence within ``horizon`` days (1 − S(horizon)) with its 95% interval."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.utils import median_survival_times
+#: Fewer spells than this in a group and nothing is estimated for it.
+MIN_SPELLS = 2
+_TIME_COLUMNS = [
+    "group",
+    "n",
+    "events",
+    "estimable",
+    "median_days",
+    "median_lower",
+    "median_upper",
+    "within",
+    "within_lower",
+    "within_upper",
+    "note",
+]
 
-    rows = []
-    groups = [("all", outcomes)] if by is None else list(outcomes.groupby(by))
-    for name, f in groups:
-        if len(f) < 2:
-            continue
-        event = f["outcome_code"].between(1, 5)
-        kmf = KaplanMeierFitter().fit(f["days"], event, label="km")
-        med = kmf.median_survival_time_
-        ci = median_survival_times(kmf.confidence_interval_)
-        s = kmf.survival_function_at_times(horizon).iloc[0]
-        band = kmf.confidence_interval_survival_function_
-        at = band[band.index <= horizon].iloc[-1] if (band.index <= horizon).any() else band.iloc[0]
-        rows.append(
-            {
-                "group": name,
-                "n": len(f),
-                "events": int(event.sum()),
-                "median_days": float(med),
-                "median_lower": float(ci.iloc[0, 0]),
-                "median_upper": float(ci.iloc[0, 1]),
-                "within": 1 - float(s),
-                "within_lower": 1 - float(at.iloc[1]),
-                "within_upper": 1 - float(at.iloc[0]),
-            }
-        )
-    return pd.DataFrame(rows)
+
+def _groups(outcomes: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataFrame]]:
+    if by is None:
+        return [("all", outcomes)]
+    return [(str(k), f) for k, f in outcomes.groupby(by, observed=True, sort=True) if len(f)]
+
+
+def _not_estimable(name, n: int, events: int, reason: str) -> dict:
+    row = dict.fromkeys(_TIME_COLUMNS)
+    row.update(group=name, n=n, events=events, estimable=False, note=reason)
+    return row
+
+
+def _time_row(name, f: pd.DataFrame, curve: pd.DataFrame, horizon: int, min_n: int) -> dict:
+    """One row of a time-to-permanence table from an estimated 'achieved' step curve."""
+    n, events = len(f), int(f["outcome_code"].between(1, 5).sum())
+    if n == 0:
+        return _not_estimable(name, 0, 0, "cannot be estimated: no care spells")
+    if n < min_n:
+        return _not_estimable(name, n, events, f"cannot be estimated: fewer than {min_n} spells")
+    at = step_at(curve, horizon, ("achieved", "lower", "upper"))
+    med = step_median(curve, "achieved")
+    notes = []
+    if med["value"] is None:
+        notes.append("median not reached: fewer than half have, so far")
+    if events == 0:
+        notes.append("no child has reached permanence")
+        at["lower"] = at["upper"] = None
+    return {
+        "group": name,
+        "n": n,
+        "events": events,
+        "estimable": True,
+        "median_days": med["value"],
+        "median_lower": med["lower"],
+        "median_upper": med["upper"],
+        "within": at["achieved"],
+        "within_lower": at["lower"],
+        "within_upper": at["upper"],
+        "note": "; ".join(notes),
+    }
+
+
+def permanence_curve(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Cumulative incidence of any permanence (Aalen-Johansen), other exits competing:
+    days, achieved, lower, upper (95%, log(-log), Gray's variance as R cmprsk). Empty
+    when no child has reached permanence."""
+    cause = np.where(
+        outcomes["outcome_code"].between(1, 5), 1, np.where(outcomes["outcome_code"] == 6, 2, 0)
+    )
+    c = aalen_johansen(outcomes["days"].to_numpy(dtype=float), cause, 1)
+    return c.rename(columns={"incidence": "achieved"})[["days", "achieved", "lower", "upper"]]
+
+
+def competing_risks(
+    outcomes: pd.DataFrame, by: str | None = None, horizon: int = 365, min_n: int = MIN_SPELLS
+) -> pd.DataFrame:
+    """Time to any permanence with other exits as competing risks (the headline).
+
+    Aalen-Johansen cumulative incidence of permanence (any of the five routes), other
+    exits competing, children still in care censored: the share achieving permanence
+    within ``horizon`` days (events on day ``horizon`` included) and the median (the day
+    the cumulative incidence reaches one half; "not reached" while fewer than half have),
+    each with a 95% interval (log(-log) transform of Gray's variance, as R
+    ``cmprsk::cuminc``; the median's interval where the band reaches one half). One row
+    per group (overall: ``all``); a group that cannot be estimated says why in ``note``.
+    """
+    groups = _groups(outcomes, by)
+    if not groups:
+        return pd.DataFrame([_not_estimable("all", 0, 0, "cannot be estimated: no care spells")])
+    rows = [
+        _time_row(name, f, permanence_curve(f), horizon, min_n)
+        for name, f in groups  # one fit per group (a handful), vectorised inside
+    ]
+    return pd.DataFrame(rows, columns=_TIME_COLUMNS)
 
 
 def km_curve(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """The Kaplan-Meier curve of time to permanence: days, share achieved, 95% band."""
+    """Kaplan-Meier share achieving permanence *if no other exit occurred* (other exits
+    censored): days, achieved, lower, upper (95%, log(-log) Greenwood, lifelines). Empty
+    for no spells or no permanence."""
     from lifelines import KaplanMeierFitter
 
-    kmf = KaplanMeierFitter().fit(outcomes["days"], outcomes["outcome_code"].between(1, 5))
+    event = outcomes["outcome_code"].between(1, 5)
+    if len(outcomes) == 0 or not event.any():
+        return pd.DataFrame(columns=["days", "achieved", "lower", "upper"], dtype=float)
+    kmf = KaplanMeierFitter().fit(outcomes["days"], event)
     band = kmf.confidence_interval_survival_function_
     return pd.DataFrame(
         {
@@ -178,35 +249,90 @@ def km_curve(outcomes: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def kaplan_meier(
+    outcomes: pd.DataFrame, by: str | None = None, horizon: int = 365, min_n: int = MIN_SPELLS
+) -> pd.DataFrame:
+    """Kaplan-Meier time to permanence *if no other exit occurred* (other exits censored).
+
+    Overstates permanence where children leave care by other routes: the headline is
+    ``competing_risks``. Same columns; degenerate groups give a row saying why.
+    """
+    groups = _groups(outcomes, by)
+    if not groups:
+        return pd.DataFrame([_not_estimable("all", 0, 0, "cannot be estimated: no care spells")])
+    rows = [_time_row(name, f, km_curve(f), horizon, min_n) for name, f in groups]
+    return pd.DataFrame(rows, columns=_TIME_COLUMNS)
+
+
 def cumulative_incidence(
     outcomes: pd.DataFrame, horizon: int = 365
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Aalen-Johansen cumulative incidence of each outcome, the others competing.
 
-    Returns (curves: days, outcome, incidence; at_horizon: outcome, incidence and 95%
-    interval at ``horizon`` days)."""
-    from lifelines import AalenJohansenFitter
-
+    Returns (curves: days, outcome, incidence; at_horizon: outcome, incidence, 95%
+    interval and events at ``horizon`` days, events on that day included). With no exits
+    at all, curves is empty and every outcome is at 0 with no interval.
+    """
     curves, at = [], []
-    jitter = outcomes["days"] + 1e-6 * np.arange(len(outcomes)) / max(len(outcomes), 1)
-    for code, name in OUTCOMES.items():
-        if not (outcomes["outcome_code"] == code).any():
-            continue
-        ajf = AalenJohansenFitter(calculate_variance=True)
-        ajf.fit(jitter, outcomes["outcome_code"], event_of_interest=code)
-        cif = ajf.cumulative_density_
-        curves.append(
-            pd.DataFrame(
-                {"days": cif.index, "outcome": name, "incidence": cif.iloc[:, 0].to_numpy()}
-            )
-        )
-        ci = ajf.confidence_interval_
-        sel = cif.index <= horizon
-        value = float(cif.iloc[:, 0][sel].iloc[-1]) if sel.any() else 0.0
-        lo = float(ci.iloc[:, 0][sel].iloc[-1]) if sel.any() else 0.0
-        hi = float(ci.iloc[:, 1][sel].iloc[-1]) if sel.any() else 0.0
-        at.append({"outcome": name, "incidence": value, "lower": lo, "upper": hi})
-    return pd.concat(curves, ignore_index=True), pd.DataFrame(at)
+    days = outcomes["days"].to_numpy(dtype=float)
+    code = outcomes["outcome_code"].to_numpy()
+    for k, name in OUTCOMES.items():
+        c = aalen_johansen(days, code, k)
+        if len(c):
+            curves.append(c.assign(outcome=name)[["days", "outcome", "incidence"]])
+        v = step_at(c, horizon)
+        if c.empty:
+            v["lower"] = v["upper"] = None
+        at.append({"outcome": name, "events": int((code == k).sum()), **v})
+    cols = ["days", "outcome", "incidence"]
+    curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=cols)
+    return curves, pd.DataFrame(at)
+
+
+def _days(x) -> str:
+    return f"{x:,.0f}"
+
+
+def median_sentence(row: dict | pd.Series) -> str:
+    """Plain-English headline for the time to permanence, for any result (chart title)."""
+    row = dict(row)
+    if not row.get("estimable"):
+        return f"Time to permanence {row.get('note') or 'cannot be estimated'}"
+    lead = "Half of children reach permanence within"
+    if row.get("median_days") is None or pd.isna(row.get("median_days")):
+        return f"{lead} ... (not reached: fewer than half have, so far)"
+    lo, hi = row.get("median_lower"), row.get("median_upper")
+    if lo is None or pd.isna(lo):
+        ci = ""
+    elif hi is None or pd.isna(hi):
+        ci = f" (95% CI {_days(lo)} days to not yet reached)"
+    else:
+        ci = f" (95% CI {_days(lo)} to {_days(hi)})"
+    return f"{lead} {_days(row['median_days'])} days of entering care{ci}"
+
+
+def incidence_sentence(at_horizon: pd.DataFrame) -> str:
+    """Chart title for the routes out of care: the commonest route within a year."""
+    from ..report import fmt_pct
+
+    seen = at_horizon[at_horizon["events"] > 0]
+    if seen.empty:
+        return "No child in these spells has left care yet: routes cannot be compared"
+    top = seen.sort_values("incidence", ascending=False).iloc[0]
+    return (
+        f"Within a year, {top['outcome'].replace('_', ' ')} is the commonest route "
+        f"({fmt_pct(top['incidence'])} of children)"
+    )
+
+
+def complete_cohorts(
+    outcomes: pd.DataFrame, as_of: pd.Timestamp, horizon: int = 365
+) -> pd.DataFrame:
+    """Spells of entry cohorts (financial years) whose last entrant has been followed for
+    ``horizon`` days by ``as_of``: only these can show "within 12 months" in full."""
+    fy = outcomes["entry_cohort"].str[:4].astype(int)
+    cohort_end = pd.to_datetime((fy + 1).astype(str) + "-03-31")
+    return outcomes[(cohort_end + pd.Timedelta(days=horizon)) <= as_of]
 
 
 def _second(rv: pd.DataFrame) -> pd.Series:
@@ -398,6 +524,83 @@ def group_difference(days: pd.DataFrame, tables, group: str, measure: str = "a1"
     return {"difference": d, "lower": d - h, "upper": d + h, "n_group": len(a), "n_rest": len(b)}
 
 
+#: Characteristics adoption timeliness is broken down by, and their metrics.json prefixes.
+ADOPTION_BREAKDOWNS = {"ethnic_group": "", "sex": "sex_", "age_at_entry": "age_"}
+ADOPTION_CAPTIONS = {
+    "ethnic_group": "Adoption timeliness by ethnic group (last 3 years)",
+    "sex": "Adoption timeliness by sex (last 3 years)",
+    "age_at_entry": "Adoption timeliness by age at entering care (last 3 years)",
+}
+
+
+def adoption_by_group(
+    tables: dict[str, pd.DataFrame],
+    period: str,
+    suppress_max: int = 5,
+    thresholds=(426, 121, 426),
+    months: int = 36,
+) -> pd.DataFrame:
+    """A1, A2 and A10 (DfE adoption scorecard) by ethnic group, sex and age at entering
+    care, for adoption orders in the ``months`` to the period (36: as DfE publishes).
+
+    Per group: adoptions (n), mean days with a 95% t interval, and the difference from
+    all other adopted children with a Welch 95% interval (``difference``, ``diff_lower``,
+    ``diff_upper``). Groups of 1 to ``suppress_max`` adoptions are suppressed: no value
+    or interval, ``note`` says so. Vectorised over groups (sums and sums of squares).
+    """
+    days = adoption_days(tables)
+    _, last = period_bounds(period)
+    first = (pd.Period(period, freq="M") - (months - 1)).start_time
+    w = days[days["adoption_order_date"].between(first, last)].copy()
+    kids = tables["children"].set_index("child_id")
+    w["ethnic_group"] = ethnic_group(w["child_id"].map(kids["ethnicity"])).astype(str)
+    w["sex"] = w["child_id"].map(kids["sex"]).fillna("not known").astype(str)
+    w["age_at_entry"] = age_at_entry(w["child_id"].map(kids["date_of_birth"]), w["entered"])
+    cols = [
+        "breakdown", "group", "measure", "threshold", "n", "value", "lower", "upper",
+        "difference", "diff_lower", "diff_upper", "note",
+    ]  # fmt: skip
+    rows = []
+    for measure, thr in zip(("a1", "a2", "a10"), thresholds, strict=True):
+        x = w[measure].astype(float)
+        ok = x.notna()
+        tot_n, tot_s, tot_q = ok.sum(), x[ok].sum(), (x[ok] ** 2).sum()
+        for dim in ADOPTION_BREAKDOWNS:
+            g = x[ok].groupby(w.loc[ok, dim])
+            f = pd.DataFrame(
+                {"n": g.size(), "s": g.sum(), "q": (x[ok] ** 2).groupby(w.loc[ok, dim]).sum()}
+            )
+            if f.empty:
+                continue
+            f["value"] = f["s"] / f["n"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                var = (f["q"] - f["n"] * f["value"] ** 2) / (f["n"] - 1)
+                h = special.stdtrit((f["n"] - 1).clip(lower=1), 0.975) * np.sqrt(var / f["n"])
+                rn = tot_n - f["n"]
+                rmean = (tot_s - f["s"]) / rn
+                rvar = ((tot_q - f["q"]) - rn * rmean**2) / (rn - 1)
+                va, vb = var / f["n"], rvar / rn
+                dof = (va + vb) ** 2 / (va**2 / (f["n"] - 1) + vb**2 / (rn - 1))
+                dh = special.stdtrit(dof.fillna(1).clip(lower=1), 0.975) * np.sqrt(va + vb)
+            enough = (f["n"] >= 2) & (rn >= 2)
+            f["lower"] = (f["value"] - h).where(f["n"] >= 2)
+            f["upper"] = (f["value"] + h).where(f["n"] >= 2)
+            f["difference"] = (f["value"] - rmean).where(enough)
+            f["diff_lower"] = (f["difference"] - dh).where(enough)
+            f["diff_upper"] = (f["difference"] + dh).where(enough)
+            small = f["n"].between(1, suppress_max)
+            f.loc[small, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = (
+                np.nan
+            )
+            f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
+            f["note"] = f["note"].where(small | (f["n"] >= 2), "too few for an interval")
+            f = f.reset_index(names="group").assign(breakdown=dim, measure=measure, threshold=thr)
+            rows.append(f[cols])
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(rows, ignore_index=True)
+
+
 def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     """Placement stability of children looked after at ``as_of`` (DfE, Children looked
     after in England): the share with 3 or more placements in the last 12 months, and
@@ -455,6 +658,28 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     }
 
 
+def stability_title(st: dict, suppress_max: int = 5) -> str:
+    """Chart title for placement stability, for any result (no children: says so); a share
+    whose numerator or complement is 1..``suppress_max`` shows as "c"."""
+    from ..disclosure import fmt_share
+
+    three, long_ = st["three_plus"], st["long_term"]
+    parts = []
+    if three["denominator"]:
+        parts.append(
+            f"{fmt_share(three['numerator'], three['denominator'], suppress_max)} of children "
+            "in care moved 3 or more times in a year"
+        )
+    if long_["denominator"]:
+        parts.append(
+            f"{fmt_share(long_['numerator'], long_['denominator'], suppress_max)} are in "
+            "long-term stable placements"
+        )
+    return (
+        "; ".join(parts) if parts else "Placement stability: no children in care at the period end"
+    )
+
+
 #: Planning flags (the drift mechanisms); the duration flags follow from them.
 PROCESS_FLAGS = (
     "no_plan_by_second_review",
@@ -493,6 +718,38 @@ def within_12_months(outcomes: pd.DataFrame, period: str) -> dict:
     }
 
 
+def group_findings(entries: dict) -> list[str]:
+    """Sentences for ethnic groups whose average A1 (3 years) differs from other adopted
+    children beyond chance, or one sentence saying none does."""
+    return _group_findings(entries) or [
+        "No ethnic group's average time from entering care to moving in with an adoptive "
+        "family (A1, 3 years) differs from other adopted children's beyond chance."
+    ]
+
+
+def _group_findings(entries: dict) -> list[str]:
+    """Sentences for ethnic groups whose average A1 (3 years) differs from other adopted
+    children beyond chance (Welch 95% interval excluding 0); suppressed groups never."""
+    from ..model import ETHNIC_GROUP_LABELS, ETHNIC_GROUPS
+
+    out = []
+    for g in ETHNIC_GROUPS:
+        e = entries.get(f"permanence.a1_days.{g}.rolling_3y")
+        if not e or e.get("difference_lower") is None or pd.isna(e["difference_lower"]):
+            continue
+        lo, hi, d = e["difference_lower"], e["difference_upper"], e["difference_from_rest"]
+        if lo > 0 or hi < 0:
+            label = ETHNIC_GROUP_LABELS.get(g, g)
+            more = "longer" if d > 0 else "less"
+            out.append(
+                f"{label} children adopted in the last 3 years waited on average "
+                f"{abs(d):,.0f} days {more} than other adopted children from entering care "
+                f"to moving in with their adoptive family (A1; 95% CI {min(abs(lo), abs(hi)):,.0f} "
+                f"to {max(abs(lo), abs(hi)):,.0f} days)."
+            )
+    return out
+
+
 def worklist(flags: pd.DataFrame, secret: bytes, min_flags: int = 2) -> pd.DataFrame:
     """Children in care with ``min_flags`` or more drift flags, pseudonymised, for analysts."""
     from ..disclosure import pseudonymise
@@ -516,7 +773,14 @@ def flag_counts(flags: pd.DataFrame, by: str = "team") -> pd.DataFrame:
     return t.rename_axis("Flag").reset_index()
 
 
-def metric_entries(tables, outcomes, period: str, flags: pd.DataFrame) -> dict[str, dict]:
+def _key(label: str) -> str:
+    """A metrics.json key part from a group label ("under 1" -> "under_1", "1-4" -> "1_4")."""
+    return str(label).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def metric_entries(
+    tables, outcomes, period: str, flags: pd.DataFrame, suppress_max: int = 5
+) -> dict[str, dict]:
     """metrics.json entries ``permanence.*``."""
     from ..metrics import share
 
@@ -531,16 +795,41 @@ def metric_entries(tables, outcomes, period: str, flags: pd.DataFrame) -> dict[s
     out["permanence.within_12m.rolling_12m"] = share(
         w["numerator"], w["denominator"], cohort=w["cohort"]
     )
-    km = kaplan_meier(outcomes)
-    if len(km):
-        k = km.iloc[0]
-        out["permanence.median_days"] = {
-            "value": k["median_days"],
-            "lower": k["median_lower"],
-            "upper": k["median_upper"],
-            "n": int(k["n"]),
-            "method": "Kaplan-Meier, other exits censored",
+    method = (
+        "Aalen-Johansen cumulative incidence of permanence, other exits competing; 95% "
+        "interval: log(-log) transform of Gray's variance (R cmprsk cuminc); median "
+        "interval where the band reaches one half"
+    )
+    cr = competing_risks(outcomes).iloc[0]
+    km = kaplan_meier(outcomes).iloc[0]
+    for key, r, how in (
+        ("permanence.median_days", cr, method),
+        (
+            "permanence.median_days_if_no_other_exit",
+            km,
+            "Kaplan-Meier, other exits censored: time to permanence if no other exit "
+            "occurred (overstates permanence); 95% interval log(-log) Greenwood",
+        ),
+    ):
+        out[key] = {
+            "value": r["median_days"],
+            "lower": r["median_lower"],
+            "upper": r["median_upper"],
+            "n": int(r["n"]),
+            "estimable": bool(r["estimable"]),
+            "status": "not reached" if r["estimable"] and pd.isna(r["median_days"]) else "",
+            "reason": r["note"] or "",
+            "method": how,
         }
+    out["permanence.within_365d"] = {
+        "value": cr["within"],
+        "lower": cr["within_lower"],
+        "upper": cr["within_upper"],
+        "n": int(cr["n"]),
+        "estimable": bool(cr["estimable"]),
+        "reason": cr["note"] or "",
+        "method": method + "; events on day 365 included",
+    }
     card = adoption_scorecard(tables, period).set_index(["measure", "window"])
     for m in ("a1", "a2", "a10"):
         r = card.loc[(m, "rolling_3y")]
@@ -550,6 +839,20 @@ def metric_entries(tables, outcomes, period: str, flags: pd.DataFrame) -> dict[s
             "upper": r["upper"],
             "n": int(r["n"]),
             "threshold": int(r["threshold"]),
+        }
+    groups = adoption_by_group(tables, period, suppress_max)
+    for r in groups.itertuples():
+        name = ADOPTION_BREAKDOWNS[r.breakdown] + _key(r.group)
+        out[f"permanence.{r.measure}_days.{name}.rolling_3y"] = {
+            "value": r.value,
+            "lower": r.lower,
+            "upper": r.upper,
+            "n": None if r.note.startswith("suppressed") else int(r.n),
+            "difference_from_rest": r.difference,
+            "difference_lower": r.diff_lower,
+            "difference_upper": r.diff_upper,
+            "threshold": int(r.threshold),
+            "note": r.note,
         }
     st = stability(tables, as_of)
     out["permanence.three_plus_placements"] = share(
@@ -579,6 +882,20 @@ def findings(
         )
 
     lines = []
+    m = entries.get("permanence.median_days")
+    if m:
+        lines.append(
+            median_sentence(
+                {
+                    "estimable": m["estimable"],
+                    "note": m["reason"],
+                    "median_days": m["value"],
+                    "median_lower": m["lower"],
+                    "median_upper": m["upper"],
+                }
+            )
+            + " (other exits from care counted as competing)."
+        )
     w = entries.get("permanence.within_12m.rolling_12m")
     if shown(w):
         lines.append(
@@ -610,14 +927,16 @@ def findings(
         and c.loc[("a2", "rolling_3y"), "n"] > suppress_max
     ):
         a1, a2 = c.loc[("a1", "rolling_3y")], c.loc[("a2", "rolling_3y")]
-
-        def days(v: float) -> str:
-            return f"{v:,.0f} days" if pd.notna(v) else "not available (no matches in the window)"
-
-        lines.append(
-            f"Adoption (3 years): A1 averaged {days(a1['value'])} (threshold {a1['threshold']:.0f}), "
-            f"A2 {days(a2['value'])} (threshold {a2['threshold']:.0f})."
+        a2_text = (
+            f"A2 {a2['value']:.0f} days (threshold {a2['threshold']:.0f})"
+            if pd.notna(a2["value"])
+            else "A2 cannot be estimated (no matches with a placement order)"
         )
+        lines.append(
+            f"Adoption (3 years): A1 averaged {a1['value']:.0f} days (threshold "
+            f"{a1['threshold']:.0f}), {a2_text}."
+        )
+    lines.extend(_group_findings(entries))
     s = entries.get("permanence.three_plus_placements")
     if shown(s):
         lines.append(

@@ -20,10 +20,12 @@ from .timeliness import period_bounds
 
 __all__ = [
     "MIN_MODERATED",
+    "agreement_findings",
     "anchor_summary",
     "checklist_summary",
     "coverage",
     "grade_distribution",
+    "kappa_reason",
     "good_or_better",
     "leniency",
     "moderation_agreement",
@@ -158,7 +160,6 @@ def moderation_agreement(audits: pd.DataFrame, min_moderated: int = MIN_MODERATE
     b = m["moderated_grade"].astype(int).to_numpy()
     table = np.zeros((4, 4))
     np.add.at(table, (a - 1, b - 1), 1)
-    k = cohens_kappa(table, wt="quadratic")
     same = int((a == b).sum())
     lo, hi = wilson(same, n)
     out.update(
@@ -166,12 +167,67 @@ def moderation_agreement(audits: pd.DataFrame, min_moderated: int = MIN_MODERATE
         exact_lower=float(lo),
         exact_upper=float(hi),
         agree=same,
+        table=table.astype(int),
+    )
+    reason = kappa_reason(a, b)
+    out.update(kappa_estimable=reason == "", kappa_reason=reason)
+    if reason:
+        out.update(weighted_kappa=None, kappa_lower=None, kappa_upper=None)
+        return out
+    k = cohens_kappa(table, wt="quadratic")
+    out.update(
         weighted_kappa=float(k.kappa),
         kappa_lower=float(k.kappa_low),
         kappa_upper=float(k.kappa_upp),
-        table=table.astype(int),
     )
     return out
+
+
+def kappa_reason(a: np.ndarray, b: np.ndarray) -> str:
+    """Why weighted kappa cannot be estimated for two raters' grades, or "" if it can.
+
+    Kappa compares agreement with the agreement expected by chance from each rater's
+    grade distribution. If both raters gave every audit one and the same grade, chance
+    agreement is 1 and kappa is 0/0; if one rater gave every audit the same grade, kappa
+    is 0 whatever the other did, with no sampling spread: neither says anything about
+    agreement.
+    """
+    one_a, one_b = len(np.unique(a)) == 1, len(np.unique(b)) == 1
+    if one_a and one_b:
+        return "cannot be estimated: every moderated audit has the same grade from both readers"
+    if one_a:
+        return "cannot be estimated: the auditors gave every moderated audit the same grade"
+    if one_b:
+        return "cannot be estimated: the moderators gave every moderated audit the same grade"
+    return ""
+
+
+def agreement_findings(
+    agree: dict, min_moderated: int = MIN_MODERATED, suppress_max: int = 5
+) -> list[str]:
+    """Sentences on moderation agreement for the page, for any result."""
+    from ..report import fmt_count, fmt_pct
+
+    if not agree["estimable"]:
+        n = agree["moderated"]
+        had = "no" if n == 0 else f"only {fmt_count(n, suppress_max)}"
+        return [
+            f"Agreement cannot be estimated: {had} moderated audits in the last 12 months "
+            f"(at least {min_moderated} are needed)."
+        ]
+    lines = [
+        f"Exact agreement: {fmt_pct(agree['exact_agreement'])} of {agree['moderated']} "
+        f"moderated audits (95% CI {fmt_pct(agree['exact_lower'])} to "
+        f"{fmt_pct(agree['exact_upper'])})."
+    ]
+    if agree["kappa_estimable"]:
+        lines.append(
+            f"Weighted kappa (quadratic): {agree['weighted_kappa']:.2f} (95% CI "
+            f"{agree['kappa_lower']:.2f} to {agree['kappa_upper']:.2f})."
+        )
+    else:
+        lines.append(f"Weighted kappa {agree['kappa_reason']}.")
+    return lines
 
 
 def leniency(audits: pd.DataFrame, level: float = 0.95, adjust: bool = True) -> pd.DataFrame:
@@ -212,19 +268,35 @@ def coverage(audits: pd.DataFrame, period: str, target_per_team: int, teams=None
     return {"teams": table, "unaudited_case_types": unaudited}
 
 
-def metric_entries(audits: pd.DataFrame, period: str, monthly: pd.DataFrame | None = None) -> dict:
-    """metrics.json entries ``plan_quality.*`` for the period."""
-    from ..stats import latest_signal
+def spc_reading(monthly: pd.DataFrame, baseline: int | None) -> dict:
+    """The one SPC reading of the monthly share good or better (chart, metrics and
+    summary all use it): ``stats.spc_reading`` with the chart's fixed baseline."""
+    from ..stats import spc_reading as _reading
 
+    return _reading(monthly["value"].to_numpy(), monthly["month"], "higher", baseline=baseline)
+
+
+def metric_entries(
+    audits: pd.DataFrame,
+    period: str,
+    monthly: pd.DataFrame | None = None,
+    baseline: int | None = 12,
+) -> dict:
+    """metrics.json entries ``plan_quality.*`` for the period. The SPC reading is the
+    chart's (limits fixed on the first ``baseline`` months)."""
     out = {}
     for w in ("month", "rolling_12m"):
         r = good_or_better(window(audits, period, w)).iloc[0]
         extra = {}
         if w == "month" and monthly is not None and len(monthly) >= 2:
-            rule, signal = latest_signal(monthly["value"].to_numpy(), "higher")
+            rd = spc_reading(monthly, baseline)
             extra = {
-                "spc_signal": signal,
-                "spc_rule": rule,
+                "spc_signal": rd["signal"],
+                "spc_rule": rd["rule"],
+                "spc_too_few": rd["too_few"],
+                "spc_last_signal": rd["last_signal"],
+                "spc_last_signal_month": rd["last_signal_at"],
+                "spc_baseline_months": baseline,
                 "mean_12m": float(monthly["value"].iloc[-12:].mean()),
             }
         out[f"plan_quality.good_or_better.{w}"] = share(r["numerator"], r["denominator"], **extra)
@@ -242,6 +314,8 @@ def metric_entries(audits: pd.DataFrame, period: str, monthly: pd.DataFrame | No
             "lower": agree["kappa_lower"],
             "upper": agree["kappa_upper"],
             "n": agree["moderated"],
+            "estimable": agree["kappa_estimable"],
+            "reason": agree["kappa_reason"],
             "method": "Cohen's kappa, quadratic weights, analytic 95% interval",
         }
         out["plan_quality.moderation.exact_agreement.rolling_12m"] = share(
@@ -253,19 +327,22 @@ def metric_entries(audits: pd.DataFrame, period: str, monthly: pd.DataFrame | No
 def spc_title(monthly: pd.DataFrame, period: str, baseline: int | None) -> str:
     """SPC chart title stating where the monthly share good or better now stands."""
     from ..report import fmt_pct, month_label
-    from ..stats import spc_rules
     from .timeliness import signal_phrase
 
     if len(monthly) < 2:
         return "Audits graded good or better: too few months to chart"
-    r = spc_rules(monthly["value"].to_numpy(), "higher", baseline=baseline)
-    flagged = monthly.loc[r["signal"].eq("improvement").to_numpy(), "month"]
-    since = f"; improvement signalled from {month_label(flagged.iloc[0])}" if len(flagged) else ""
-    return (
+    rd = spc_reading(monthly, baseline)
+    head = (
         f"Audits graded good or better: {month_label(str(monthly['month'].iloc[-1]))} at "
         f"{fmt_pct(monthly['value'].iloc[-1])}, "
-        f"{signal_phrase(r['rule'].iloc[-1], r['signal'].iloc[-1])}{since}"
     )
+    if rd["too_few"]:
+        return head + f"too few points for SPC ({rd['points']} months)"
+    since = ""
+    if rd["signal"] == "common_cause" and rd["last_signal"]:
+        word = "improved" if rd["last_signal"] == "improvement" else "deteriorated"
+        since = f"; last {word} in {month_label(rd['last_signal_at'])}"
+    return head + signal_phrase(rd["rule"], rd["signal"]) + since
 
 
 def findings(
@@ -284,6 +361,10 @@ def findings(
     r12 = window(audits, period)
     lines = []
     g = good_or_better(r12).iloc[0]
+    if g["denominator"] == 0:
+        return [
+            f"No case-file audit with a grade is dated in the 12 months to {month_label(period)}."
+        ]
     if hide_rate([g["numerator"]], [g["denominator"]], suppress_max)[0]:
         lines.append(
             f"In the 12 months to {month_label(period)}, too few audits were graded to show "
@@ -330,7 +411,7 @@ def findings(
                 )
                 + "."
             )
-    gen = lenient[lenient["reading"] != "in line"]
+    gen = lenient[lenient["reading"].isin(["more generous", "harsher"])]
     if len(gen):
         lines.append(
             "Auditors whose grades differ from moderators' beyond chance: "
@@ -343,6 +424,28 @@ def findings(
             + "."
         )
     return lines[:6]
+
+
+def heatmap_title(heat: pd.DataFrame) -> str:
+    """Heatmap title naming the weakest anchor across teams, for any result."""
+    means = heat.dropna(subset=["value"]).groupby("anchor")["value"].mean()
+    if means.empty:
+        return "Practice anchors by team: no graded anchors in the last 12 months"
+    return (
+        f"{means.idxmin()} is the weakest anchor across teams "
+        "(share good or better, last 12 months)"
+    )
+
+
+def checklist_title(items: pd.DataFrame) -> str:
+    """Checklist chart title naming the item met least often, for any result."""
+    from ..report import fmt_pct
+
+    items = items.dropna(subset=["value"])
+    if items.empty:
+        return "Plan checklist: no audited plans in the last 12 months"
+    low = items.loc[items["value"].idxmin()]
+    return f"Plans most often lack: {str(low['label']).lower()} ({fmt_pct(low['value'])} met)"
 
 
 def recent(audits: pd.DataFrame, period: str, months: int) -> pd.DataFrame:

@@ -12,9 +12,11 @@ DATA   ?= data/synthetic
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@echo "Installing the pinned packages of requirements.lock into $(VENV) (1-3 minutes the first time)..."
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+	@echo "$(VENV) is ready."
 
 # JupyterLab is kept out of requirements.lock so `make report` stays lean.
 LAB_STAMP := $(VENV)/.lab-installed
@@ -26,10 +28,24 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
 
+# Only the default synthetic folder may be generated; any other folder is the user's
+# data and is read, never written.
 report: $(STAMP)
-	@test -f $(DATA)/children.csv || $(BIN)/audit synth --out $(DATA)
-	$(BIN)/audit validate $(DATA) > /dev/null
-	$(BIN)/audit run --data $(DATA)
+	@if [ ! -f "$(DATA)/children.csv" ]; then \
+	  if [ "$$(realpath -m "$(DATA)")" = "$$(realpath -m data/synthetic)" ]; then \
+	    $(BIN)/audit synth --out "$(DATA)" || exit 1; \
+	  else \
+	    echo "make report: $(DATA) has no children.csv, so it is not a canonical data folder." >&2; \
+	    echo "  Import your returns into a new folder first: .venv/bin/audit import ssda903|cin_census|annex_a FILES --out DIR" >&2; \
+	    exit 2; \
+	  fi; \
+	fi
+	@out=$$($(BIN)/audit validate --brief "$(DATA)" 2>&1) || { \
+	  echo "make report: the data in $(DATA) cannot be used:" >&2; \
+	  echo "$$out" >&2; \
+	  echo "  Details: .venv/bin/audit validate $(DATA)" >&2; \
+	  exit 1; }
+	@$(BIN)/audit run --data "$(DATA)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check audit_lib tests benchmarks

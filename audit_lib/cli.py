@@ -10,9 +10,39 @@ from pathlib import Path
 __all__ = ["main"]
 
 
+#: The generator simulates a population; below this many children it has none to draw.
+MIN_SYNTH_CHILDREN = 10
+
+
+def _synth_problem(args: argparse.Namespace) -> str:
+    """One line saying what is wrong with ``audit synth``'s arguments, or ""."""
+    import pandas as pd
+
+    if args.children < MIN_SYNTH_CHILDREN:
+        return f"--children must be at least {MIN_SYNTH_CHILDREN}, not {args.children}"
+    dates = {}
+    for name in ("start", "end", "extract_date"):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        try:
+            dates[name] = pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError):
+            return f"--{name.replace('_', '-')} must be a date YYYY-MM-DD, not {value!r}"
+    if "end" in dates and dates["end"] <= dates["start"]:
+        return "--end must be after --start"
+    if dates["extract_date"] <= dates["start"]:
+        return "--extract-date must be after --start"
+    return ""
+
+
 def _synth(args: argparse.Namespace) -> int:
     from .synthetic import SynthConfig, generate, write_borough
 
+    problem = _synth_problem(args)
+    if problem:
+        print(f"audit synth: {problem}", file=sys.stderr)
+        return 2
     cfg = SynthConfig(
         seed=args.seed,
         children=args.children,
@@ -41,7 +71,7 @@ def _validate(args: argparse.Namespace) -> int:
     except LoadError as exc:
         print(f"audit validate: {exc}", file=sys.stderr)
         return 2
-    print(report.to_text())
+    print(report.brief() if args.brief else report.to_text())
     if args.json:
         import json
 
@@ -261,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--json", default=None, help="also write the report as JSON here (default: not written)"
     )
+    v.add_argument(
+        "--brief",
+        action="store_true",
+        help="one line: ok, or each unusable table with its reason (used by make report)",
+    )
     v.set_defaults(func=_validate)
 
     i = sub.add_parser("import", help="import statutory returns into a canonical folder")
@@ -316,6 +351,22 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `audit validate DIR | head`: the reader left early
+        _quiet_stdout()
+        return 1
+    except PermissionError as exc:
+        where = exc.filename or "a file"
+        print(f"audit {args.command}: cannot read {where}: permission denied", file=sys.stderr)
+        return 2
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again
+    (the Python documentation's advice for SIGPIPE)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -81,6 +81,7 @@ STATUS_WORDS = {
     "below_target": "Below target",
     "meeting_target": "Meeting target",
     "stable": "Stable",
+    "not_available": "Not available",
 }
 
 
@@ -134,6 +135,23 @@ def indicator_table(
         if month is None and r12 is None:
             continue
         target = targets.get(ind.key, ind.target)
+        why = _not_available(month, r12)
+        if why:
+            rows.append(
+                {
+                    "key": ind.key,
+                    "Indicator": ind.label,
+                    "This month": None,
+                    "Last 12 months": None,
+                    "12-month mean of months": None,
+                    "SPC signal": "Not charted",
+                    "Target": target,
+                    "Better when": "higher" if ind.direction == "higher" else "lower",
+                    "status": "not_available",
+                    "Status": why[0].upper() + why[1:],
+                }
+            )
+            continue
         signal = (month or {}).get("spc_signal")
         value = (month or r12 or {}).get("value")
         status = status_of(value, signal, target, ind.direction)
@@ -166,6 +184,14 @@ def indicator_table(
     return pd.DataFrame(rows, columns=columns)
 
 
+def _not_available(*entries: dict | None) -> str:
+    """The reason, when every given metrics entry says its measure is not available."""
+    given = [e for e in entries if e is not None]
+    if given and all(e.get("status") == "not_available" for e in given):
+        return str(given[0].get("reason") or "not available")
+    return ""
+
+
 def headline_line(metrics: dict[str, dict], prefix: str) -> list[str]:
     """Short 'label: 12-month value' lines for an index page."""
     out = []
@@ -175,6 +201,8 @@ def headline_line(metrics: dict[str, dict], prefix: str) -> list[str]:
         r12 = metrics.get(f"{ind.key}.rolling_12m")
         if r12 and r12.get("value") is not None:
             out.append(f"{ind.label}: {fmt_pct(r12['value'])} (12 months)")
+        elif r12 and r12.get("status") == "not_available":
+            out.append(f"{ind.label}: {r12.get('reason') or 'not available'}")
     return out
 
 
@@ -184,6 +212,7 @@ STATUS_COLOURS = {  # Okabe-Ito edges; dark words on pale fills, so they print w
     "improving": "background-color:#dcf0fb; color:#00466e; border:2px solid #56B4E9",
     "meeting_target": "background-color:#d5efe6; color:#004d38; border:2px solid #009E73",
     "stable": "background-color:#f2f2f2; color:#1b1b1b; border:1px solid #999999",
+    "not_available": "background-color:#ffffff; color:#555555; border:1px dotted #999999",
 }
 
 
@@ -226,6 +255,13 @@ def findings(table: pd.DataFrame, period: str) -> list[str]:
     meeting = table[table["status"] == "meeting_target"]["Indicator"].tolist()
     if meeting:
         lines.append(f"Meeting target in {month_label(period)}: {', '.join(meeting)}.")
+    absent = table[table["status"] == "not_available"]
+    if len(absent):
+        lines.append(
+            "Not available for this data: "
+            + "; ".join(f"{r.Indicator} ({r.Status.lower()})" for r in absent.itertuples())
+            + "."
+        )
     worst = table.dropna(subset=["Target", "Last 12 months"])
     if len(worst):
         gap = (worst["Last 12 months"] - worst["Target"]).where(

@@ -98,6 +98,22 @@ class DataQualityReport:
             lines.append("UNUSABLE: " + ", ".join(self.unusable))
         return "\n".join(lines)
 
+    def brief(self) -> str:
+        """One line per unusable table with its reason, or one "usable" line."""
+        if not self.unusable:
+            kept = int(self.summary["rows_kept"].sum())
+            return (
+                f"usable: {kept:,} rows kept in {int((self.summary['rows_read'] > 0).sum())} tables"
+            )
+        errors = self.findings[
+            self.findings["table"].isin(self.unusable) & (self.findings["severity"] == "error")
+        ]
+        lines = []
+        for table in self.unusable:
+            why = errors.loc[errors["table"] == table, "message"].head(1).tolist()
+            lines.append(f"unusable: {table}: {why[0] if why else 'no rows could be kept'}")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict:
         """JSON-ready form (counts and findings; rejected rows are not included)."""
         return {

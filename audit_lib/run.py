@@ -111,6 +111,68 @@ def _parse_params(pairs: list[str], valid: dict[str, set[str]]) -> dict[str, obj
     return out
 
 
+#: Months every notebook may look back from the period (24 monthly points, 4 years of
+#: trend windows) and the pandas timestamp range: a period outside these years would make
+#: pandas raise OutOfBoundsDatetime deep inside a notebook.
+_FIRST_YEAR, _LAST_YEAR = 1700, 2261
+
+
+def check_period_syntax(period: str | None) -> None:
+    """Raise RunError unless ``period`` is None or a YYYY-MM month pandas can represent
+    with room for the notebooks' look-back windows (years 1700 to 2261). Whether the data
+    cover the period is a separate check."""
+    if period is None:
+        return
+    import re
+
+    m = re.fullmatch(r"(\d{4})-(\d{2})", str(period).strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise RunError(f"period must be YYYY-MM (e.g. 2026-10), not {period!r}")
+    if not _FIRST_YEAR <= int(m.group(1)) <= _LAST_YEAR:
+        raise RunError(
+            f"period {period} is outside the years this tool can handle "
+            f"({_FIRST_YEAR} to {_LAST_YEAR}); give a month the data cover"
+        )
+
+
+def check_jobs(jobs: int | None) -> None:
+    """Raise RunError unless ``jobs`` is None or a whole number of worker processes >= 1."""
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise RunError(f"--jobs must be a whole number of at least 1, not {jobs!r}")
+
+
+def check_param_types(user: dict[str, object], specs: dict[str, dict[str, dict]]) -> None:
+    """Raise RunError when a ``-p name=value`` does not fit the type of the parameter's
+    default in the notebooks (e.g. ``suppress_max=abc`` where the default is 5).
+    Whole-number parameters must also be 0 or more."""
+    import ast
+
+    kinds = {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false"}
+    kinds.update(list="a JSON list", dict="a JSON object")
+    for name, value in user.items():
+        for spec in specs.values():
+            if name not in spec:
+                continue
+            try:
+                default = ast.literal_eval(str(spec[name].get("default", "None")))
+            except (ValueError, SyntaxError):
+                continue
+            want = type(default).__name__
+            if default is None or want not in kinds:
+                continue
+            ok = {
+                "int": isinstance(value, int) and not isinstance(value, bool),
+                "float": isinstance(value, int | float) and not isinstance(value, bool),
+                "bool": isinstance(value, bool),
+            }.get(want, isinstance(value, type(default)))
+            if ok and want == "int" and value < 0:
+                ok = False
+            if not ok:
+                more = " of 0 or more" if want == "int" else ""
+                raise RunError(f"parameter {name} must be {kinds[want]}{more}, not {value!r}")
+            break
+
+
 # --------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------
@@ -416,9 +478,13 @@ def run(
     notebooks: str | Path | None = None,
 ) -> RunResult:
     """Run the monthly audit. Raises RunError for a bad request (one-line message)."""
+    check_jobs(jobs)
+    check_period_syntax(period)
     data_dir = Path(data).resolve()
     if not data_dir.is_dir():
         raise RunError(f"data folder not found: {data}")
+    if not os.access(data_dir, os.R_OK | os.X_OK):
+        raise RunError(f"cannot read the data folder {data}: permission denied")
     nb_dir = Path(notebooks or DEFAULT_NOTEBOOKS)
     books = sorted(nb_dir.glob("*.ipynb"))
     if only:
@@ -436,8 +502,10 @@ def run(
     except ValueError as exc:
         raise RunError(str(exc)) from None
 
-    declared = {b.stem: set(notebook_parameters(b)) for b in books}
+    specs = {b.stem: notebook_parameters(b) for b in books}
+    declared = {name: set(spec) for name, spec in specs.items()}
     user = _parse_params(params or [], declared)
+    check_param_types(user, specs)
     folder = Path(out).resolve() / period
     (folder / "worklists").mkdir(parents=True, exist_ok=True)
     sidecars = folder / ".metrics"

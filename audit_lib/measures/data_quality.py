@@ -18,6 +18,7 @@ __all__ = [
     "completeness_change",
     "date_anomalies",
     "ethnicity_not_known",
+    "measure_availability",
     "rejection_reasons",
     "table_counts",
     "unknown_codes",
@@ -191,6 +192,30 @@ def completeness_change(
     return out[out["change"] < -threshold].sort_values("change").reset_index(drop=True)
 
 
+def measure_availability(tables: dict[str, pd.DataFrame], period: str) -> pd.DataFrame:
+    """Which measures this data can support at the period end, and why not where not.
+
+    One row per measure declared in ``audit_lib.needs`` (timescales, disproportionality
+    stages, permanence drift flags): Audit, Measure, Needs (tables) and Status
+    ("Available" or "Not available: needs visits", ...)."""
+    from ..needs import availability
+    from .timeliness import period_bounds
+
+    _, as_of = period_bounds(period)
+    a = availability(tables, as_of)
+    audits = {"timeliness": "Timeliness", "disproportionality": "Disproportionality"}
+    return pd.DataFrame(
+        {
+            "Audit": a["key"].str.split(".").str[0].map(lambda k: audits.get(k, "Permanence")),
+            "Measure": a["measure"],
+            "Needs": a["needs"],
+            "Status": a["reason"]
+            .where(~a["available"], "available")
+            .map(lambda t: t[:1].upper() + t[1:]),
+        }
+    )
+
+
 def findings(
     counts: pd.DataFrame,
     reasons: pd.DataFrame,
@@ -200,9 +225,11 @@ def findings(
     falls: pd.DataFrame,
     period: str,
     suppress_max: int = 5,
+    availability: pd.DataFrame | None = None,
 ) -> list[str]:
     """Three to five plain-English findings about the data. Counts 1..``suppress_max``,
-    and those the ethnicity table suppresses, are shown as "c"."""
+    and those the ethnicity table suppresses, are shown as "c". With ``availability``
+    (``measure_availability``), the measures this data cannot support are counted."""
     from ..disclosure import fmt_count, hide_rate, protect_table
     from ..report import fmt_pct, month_label, plural
 
@@ -225,6 +252,13 @@ def findings(
         )
     if missing:
         lines.append(f"Not supplied: {', '.join(missing)}.")
+    if availability is not None:
+        off = availability[availability["Status"] != "Available"]
+        if len(off):
+            lines.append(
+                f"{len(off)} of {len(availability)} measures are not available for this data "
+                f"and are reported as such, never as 0%: {', '.join(off['Measure'])}."
+            )
     if len(reasons):
         top = reasons.iloc[0]
         lines.append(f'The commonest reason for rejection was "{top["reason"]}" in {top["table"]}.')

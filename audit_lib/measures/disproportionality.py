@@ -40,6 +40,7 @@ __all__ = [
     "population_for_window",
     "rates",
     "standardised",
+    "unavailable_stages",
 ]
 
 #: Stage -> (table, date column, label).
@@ -421,20 +422,39 @@ def table(
 ) -> dict[str, pd.DataFrame]:
     """Everything the notebook shows, for one period: rates (with adjusted p-values),
     decision points, and (for ethnicity) standardised and regression ratios."""
+    absent = unavailable_stages(tables, period)
     ev = events(tables, period, count=count)
     pop = population_for_window(tables["population"], period)
     r = rates(ev, pop, list(by), reference, level)
+    r = r[~r["stage"].isin(absent)].reset_index(drop=True)
     r = pd.concat([r, adjust_pvalues(r["p_value"])], axis=1)
     out = {"events": ev, "population": pop, "rates": r, "decisions": decision_points(r, level)}
     if list(by) == ["ethnicity"]:
         s = standardised(ev, pop, reference, level)
+        s = s[~s["stage"].isin(absent)].reset_index(drop=True)
         s = pd.concat([s, adjust_pvalues(s["adj_p_value"]).add_prefix("adj_")], axis=1)
         out["standardised"] = s
         reg = poisson_regression(ev, pop, reference)
+        reg = reg[~reg["stage"].isin(absent)].reset_index(drop=True)
         out["regression"] = pd.concat(
             [reg, adjust_pvalues(reg["glm_p_value"]).add_prefix("glm_")], axis=1
         )
+    out["not_available"] = pd.DataFrame(
+        {"stage": list(absent), "reason": list(absent.values())}, columns=["stage", "reason"]
+    )
     return out
+
+
+def unavailable_stages(tables: dict[str, pd.DataFrame], period: str) -> dict[str, str]:
+    """Stages that cannot be measured from ``tables`` (their table, or the population,
+    absent or empty, or starting after the period): stage -> reason, e.g.
+    ``{"referral": "not available: needs referrals"}``. Such a stage gets no rates,
+    never a rate of 0 (declarations in ``audit_lib.needs``)."""
+    from ..needs import unavailable
+
+    _, as_of = _window(period)
+    keys = [f"disproportionality.{stage}" for stage in STAGES]
+    return {k.split(".", 1)[1]: why for k, why in unavailable(tables, keys, as_of).items()}
 
 
 def combined(out: dict[str, pd.DataFrame], adjustment: str = "bh") -> pd.DataFrame:
@@ -501,6 +521,7 @@ def findings(
     adjustment: str,
     suppress_max: int = 5,
     focus: str = "cp_plan",
+    unavailable: dict[str, str] | None = None,
 ) -> list[str]:
     """Headline findings in plain English, e.g. "Black children were 1.7 times as likely as
     White British children to become subject to a CP plan (95% CI 1.2 to 2.4); after
@@ -519,6 +540,11 @@ def findings(
         "cp_plan": "become subject to a CP plan",
         "cla_start": "start to be looked after",
     }
+    unavailable = unavailable or {}
+    absent = [f"{STAGES[st][2]} ({why})" for st, why in unavailable.items()]
+    absent_line = ["Not available for this data: " + "; ".join(absent) + "."] if absent else []
+    if comb.empty:
+        return ["No stage can be measured for this data.", *absent_line]
     lines = []
     f = comb[
         (comb["stage"] == focus)
@@ -558,12 +584,14 @@ def findings(
         f"clearly lower than for {name(reference)} children "
         f"({'Benjamini-Hochberg' if adjustment == 'bh' else 'Holm'}-adjusted p < 0.05)."
     )
-    if not lines[:-1]:
+    if focus in unavailable:
+        lines.insert(0, f"{STAGES[focus][2]}: {unavailable[focus]}.")
+    elif not lines[:-1]:
         lines.insert(
             0,
             f"No group differed clearly from {name(reference)} children at the {STAGES[focus][2].lower()} stage.",
         )
-    return lines
+    return lines + [a for a in absent_line if focus not in unavailable or len(unavailable) > 1]
 
 
 def trend(
@@ -600,9 +628,19 @@ def trend(
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
 
 
-def metric_entries(comb: pd.DataFrame) -> dict[str, dict]:
-    """metrics.json entries for each stage and group (crossed groups are not recorded)."""
-    out = {}
+def metric_entries(
+    comb: pd.DataFrame, unavailable: dict[str, str] | None = None
+) -> dict[str, dict]:
+    """metrics.json entries for each stage and group (crossed groups are not recorded).
+
+    A stage in ``unavailable`` (stage -> reason) is recorded once, as
+    ``disproportionality.stage.<stage>`` with no value and the reason."""
+    from ..needs import not_available
+
+    out = {
+        f"disproportionality.stage.{st}": not_available(why)
+        for st, why in (unavailable or {}).items()
+    }
     for r in comb.itertuples():
         if "|" in str(r.group):
             continue

@@ -34,6 +34,7 @@ __all__ = [
     "plan_by_second_review",
     "spell_outcomes",
     "stability",
+    "unavailable_flags",
 ]
 
 #: Outcome codes: 0 still in care (censored), 1-5 permanence, 6 another exit (competing).
@@ -424,11 +425,25 @@ def drift_flags(
     f["adoption_no_match_121d"] = f["child_id"].isin(ad.loc[late, "child_id"]).to_numpy()
     for c in DRIFT_FLAGS:
         f[c] = f[c].astype(bool)
+    absent = unavailable_flags(tables, as_of)
+    f[list(absent)] = False  # a flag that cannot be measured raises nothing
+    f.attrs["not_available"] = absent
     f["drift_score"] = f[list(DRIFT_FLAGS)].sum(axis=1).astype(int)
     from .timeliness import child_team
 
     f["team"] = f["child_id"].map(child_team(tables, as_of)).fillna("not known")
     return f
+
+
+def unavailable_flags(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, str]:
+    """Drift flags that cannot be measured from ``tables``: flag -> reason, e.g.
+    ``{"no_plan_by_second_review": "not available: needs permanence_plans"}``
+    (declarations in ``audit_lib.needs``). Such a flag is never raised, is not counted,
+    and is recorded in metrics.json as not available."""
+    from ..needs import unavailable
+
+    keys = [f"permanence.{flag}" for flag in DRIFT_FLAGS]
+    return {k.split(".", 1)[1]: why for k, why in unavailable(tables, keys, as_of).items()}
 
 
 def _mean_ci(x: pd.Series) -> dict:
@@ -768,7 +783,8 @@ def flag_counts(flags: pd.DataFrame, by: str = "team") -> pd.DataFrame:
     """Children in care with each drift flag, by team (counts; suppress before showing)."""
     long = flags.melt(id_vars=[by], value_vars=list(DRIFT_FLAGS), var_name="flag", value_name="on")
     t = long[long["on"].astype(bool)].groupby(["flag", by]).size().unstack(fill_value=0)
-    t = t.reindex(list(DRIFT_FLAGS), fill_value=0)
+    t = t.reindex([f for f in DRIFT_FLAGS if f not in flags.attrs.get("not_available", {})])
+    t = t.fillna(0).astype(int)
     t.index = [FLAG_LABELS[f] for f in t.index]
     return t.rename_axis("Flag").reset_index()
 
@@ -864,6 +880,12 @@ def metric_entries(
     out["permanence.drift.two_plus_flags"] = share(
         int((flags["drift_score"] >= 2).sum()), len(flags)
     )
+    from ..needs import not_available
+
+    for flag, why in unavailable_flags(tables, as_of).items():
+        out[f"permanence.drift.{flag}"] = not_available(why)
+        if flag == "no_plan_by_second_review":
+            out["permanence.plan_by_second_review.rolling_12m"] = not_available(why)
     return out
 
 
@@ -877,7 +899,7 @@ def findings(
     def shown(e) -> bool:
         return bool(
             e
-            and e["denominator"]
+            and e.get("denominator")
             and not hide_rate([e["numerator"]], [e["denominator"]], suppress_max)[0]
         )
 
@@ -908,6 +930,8 @@ def findings(
             f"{fmt_pct(p['value'])} of children entering care in the 12 months to "
             f"{month_label(period)} had a permanence plan by their second review."
         )
+    elif p and p.get("status") == "not_available":
+        lines.append(f"Permanence plan by the second review: {p['reason']}.")
     two = int((flags["drift_score"] >= 2).sum())
     top = flags[list(DRIFT_FLAGS)].sum().idxmax() if len(flags) else None
     two_text = (

@@ -45,6 +45,7 @@ __all__ = [
     "monthly",
     "period_bounds",
     "summarise",
+    "unavailable",
     "worklist",
 ]
 
@@ -371,20 +372,55 @@ def cp_visits(
     return _finish(items, "cp_visit", as_of, soon_wd, working=True)
 
 
+def unavailable(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, str]:
+    """Timescales that cannot be measured from ``tables`` (a needed table absent, empty,
+    a snapshot rather than a history, or starting after ``as_of``): measure -> reason,
+    e.g. ``{"cla_visit": "not available: needs visits"}``. See ``audit_lib.needs``."""
+    from ..needs import unavailable as _unavailable
+
+    keys = [f"timeliness.{m}" for m in MEASURES]
+    return {k.split(".", 1)[1]: why for k, why in _unavailable(tables, keys, as_of).items()}
+
+
 def all_items(
     tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, assessment_clock: str = "start", **kw
 ) -> pd.DataFrame:
-    """Every timescale's items in one frame (``measure`` names the timescale)."""
+    """Every timescale's items in one frame (``measure`` names the timescale).
+
+    Timescales that are not available (``unavailable``) give no items, so a missing
+    table is never a 0% nor a worklist of every child."""
     soon = {"soon_wd": kw.get("soon_wd", 10)}
-    frames = [
-        assessments(tables, as_of, clock=assessment_clock, **soon),
-        icpc(tables, as_of, **soon),
-        cp_reviews(tables, as_of, **soon),
-        cla_reviews(tables, as_of, **soon),
-        cla_visits(tables, as_of, **soon),
-        cp_visits(tables, as_of, interval_wd=kw.get("cp_visit_wd", 10), **soon),
-    ]
+    makers = {
+        "assessment_45wd": lambda: assessments(tables, as_of, clock=assessment_clock, **soon),
+        "icpc_15wd": lambda: icpc(tables, as_of, **soon),
+        "cp_review": lambda: cp_reviews(tables, as_of, **soon),
+        "cla_review": lambda: cla_reviews(tables, as_of, **soon),
+        "cla_visit": lambda: cla_visits(tables, as_of, **soon),
+        "cp_visit": lambda: cp_visits(tables, as_of, interval_wd=kw.get("cp_visit_wd", 10), **soon),
+    }
+    skip = unavailable(tables, as_of)
+    frames = [make() for m, make in makers.items() if m not in skip]
+    if not frames:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=_ITEM_DTYPES.get(c, "object")) for c in ITEM_COLUMNS}
+        )
     return pd.concat(frames, ignore_index=True)
+
+
+_ITEM_DTYPES = {
+    "item_id": "string",
+    "child_id": "string",
+    "team": "string",
+    "worker_id": "string",
+    "sequence": "Int64",
+    "clock_start": "datetime64[ns]",
+    "due_date": "datetime64[ns]",
+    "completed_date": "datetime64[ns]",
+    "status": "string",
+    "days_taken": "Float64",
+    "measure": "object",
+    "days_unit": "object",
+}
 
 
 def _count_date(items: pd.DataFrame, count_by: str) -> pd.Series:
@@ -513,17 +549,25 @@ def worklist(items: pd.DataFrame, secret: bytes) -> pd.DataFrame:
 
 
 def metric_entries(
-    summary: pd.DataFrame, monthly_frame: pd.DataFrame | None = None
+    summary: pd.DataFrame,
+    monthly_frame: pd.DataFrame | None = None,
+    unavailable: dict[str, str] | None = None,
 ) -> dict[str, dict]:
     """metrics.json entries ``timeliness.<measure>.<window>`` from ``summarise``.
 
     With ``monthly_frame`` the month entries also carry the SPC reading of the latest
     month (``spc_signal``, ``spc_rule``) and the mean of the last 12 monthly shares
     (``mean_12m``), which the summary page shows without recomputing anything.
+    Measures in ``unavailable`` (measure -> reason) get an entry with no value and the
+    reason (``audit_lib.needs.not_available``).
     """
+    from ..needs import not_available
     from ..stats import latest_signal
 
     out = {}
+    for m, why in (unavailable or {}).items():
+        for w in ("month", "rolling_12m"):
+            out[f"timeliness.{m}.{w}"] = not_available(why)
     for r in summary.itertuples(index=False):
         extra = {"median_days": None if pd.isna(r.median_days) else float(r.median_days)}
         if monthly_frame is not None and r.window == "month":
@@ -562,10 +606,12 @@ def findings(
     period: str,
     national: dict[str, tuple[float, str]] | None = None,
     suppress_max: int = 5,
+    unavailable: dict[str, str] | None = None,
 ) -> list[str]:
     """Three to six headline findings in plain English, from the tested frames.
 
-    Counts from 1 to ``suppress_max`` are shown as "c".
+    Counts from 1 to ``suppress_max`` are shown as "c". Timescales in ``unavailable``
+    (measure -> reason) are named as not available, with the reason, never as 0%.
     """
     from ..disclosure import hide_rate, merge_small_groups
     from ..report import fmt_count, fmt_pct, month_label
@@ -577,8 +623,11 @@ def findings(
     national = national or {}
     month = month_label(period)
     s = summary.set_index(["measure", "window"])
+    unavailable = unavailable or {}
     lines = []
     for m, noun in (("assessment_45wd", "assessments"), ("icpc_15wd", "ICPCs")):
+        if m in unavailable:
+            continue
         if (m, "rolling_12m") not in s.index:
             lines.append(f"No {noun} fell in the 12 months to {month}.")
             continue
@@ -628,6 +677,14 @@ def findings(
     ]
     if others:
         lines.append("Over the last 12 months, " + "; ".join(others) + ".")
+    if unavailable:
+        lines.append(
+            "Not measured for this data: "
+            + "; ".join(
+                f"{MEASURES[m][0].split(' (')[0].lower()} ({why})" for m, why in unavailable.items()
+            )
+            + "."
+        )
     overdue = int(summary.drop_duplicates("measure")["open_overdue"].sum())
     soon = int(summary.drop_duplicates("measure")["open_due_soon"].sum())
     lines.append(
@@ -637,11 +694,13 @@ def findings(
     return lines
 
 
-def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+def summary_table(summary: pd.DataFrame, unavailable: dict[str, str] | None = None) -> pd.DataFrame:
     """Every timescale for the month and the rolling 12 months, one row per timescale.
 
     The ``..., n`` columns are the numerators, for suppressing a share whose numerator
-    is small (hide them in display)."""
+    is small (hide them in display). Where some timescale is in ``unavailable``
+    (measure -> reason), a ``Note`` column gives the reason and its figures are blank."""
+    unavailable = unavailable or {}
     s = summary.set_index(["measure", "window"])
     rows = []
     for m, (label, scale) in MEASURES.items():
@@ -658,6 +717,10 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
         snap = summary[summary["measure"] == m]
         row["Open, overdue"] = int(snap["open_overdue"].iloc[0]) if len(snap) else 0
         row["Open, due soon"] = int(snap["open_due_soon"].iloc[0]) if len(snap) else 0
+        if m in unavailable:
+            row["Open, overdue"] = row["Open, due soon"] = None
+        if unavailable:
+            row["Note"] = unavailable.get(m, "")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from .model import LOAD_ORDER, TABLES, Column, Table
 
-__all__ = ["DataQualityReport", "LoadError", "load_tables", "read_text"]
+__all__ = ["DataQualityReport", "LoadError", "date_part", "load_tables", "read_text"]
 
 EXAMPLES = 3
 FINDING_COLUMNS = ["table", "column", "check", "severity", "rows", "message", "examples"]
@@ -135,6 +135,15 @@ def read_text(path: Path) -> tuple[str, str]:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace"), "cp1252"
+
+
+_TIME_PART = r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})[T ]\d.*$"
+
+
+def date_part(s: pd.Series) -> pd.Series:
+    """Text dates without their time of day or time zone: ``2024-05-01T10:00:00+01:00``
+    and ``01/05/2024 10:00`` are read as the date written, 1 May 2024."""
+    return s.str.replace(_TIME_PART, r"\1", regex=True)
 
 
 def _normalise_header(name: str) -> str:
@@ -267,6 +276,7 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
         return norm.astype("string")
 
     if col.kind == "date":
+        s = date_part(s)
         iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
         left = present & iso.isna()
         if left.any():

@@ -46,7 +46,7 @@ def _validate(args: argparse.Namespace) -> int:
         import json
 
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=1, default=str))
-    return 1 if report.unusable else 0
+    return 1 if report.unusable or report.empty_required else 0
 
 
 def _notebooks(args: argparse.Namespace) -> int:
@@ -173,7 +173,7 @@ def _import(args: argparse.Namespace) -> int:
     print()
     print(f"Reference date {meta.get('extract_date', 'unknown')}: {meta.get('date_source', '')}")
     print(dq.to_text())
-    return 1 if "children" in dq.unusable else 0
+    return 1 if "children" in dq.unusable or dq.empty_required else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--extract-date",
         default=None,
-        help="dates after this are errors (default: extract.json, else today)",
+        help="dates after this are errors (default: extract.json's, else today)",
     )
     v.add_argument("--json", default=None, help="also write the report as JSON here")
     v.set_defaults(func=_validate)
@@ -235,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("format", choices=["ssda903", "annex_a", "cin_census"])
     i.add_argument("paths", nargs="+", help="files or folders")
     i.add_argument("--out", required=True)
-    i.add_argument("--extract-date", default=None)
+    i.add_argument(
+        "--extract-date",
+        default=None,
+        help="the folder's extract date (default: the returns' latest reference date)",
+    )
     i.set_defaults(func=_import)
 
     r = sub.add_parser("run", help="run the monthly audit and render the reports")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..load import date_part, read_text
+from ..load import date_part, read_text, unclosed_quote
 from ..model import ADOPTION_PLACEMENTS, TABLES
 from . import REF, collection_year_end, newest
 
@@ -74,7 +74,21 @@ def read_903(paths: list[str | Path]) -> Import903:
         p = Path(path)
         try:
             text, encoding = read_text(p)
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            quote = unclosed_quote(text)
+            if quote is None:
+                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            else:  # read line by line, quotes as written, so no row is swallowed
+                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, quoting=3)
+                if 0 <= quote - 2 < len(frame):
+                    frame = frame.drop(index=frame.index[quote - 2]).reset_index(drop=True)
+                res.findings.append(
+                    {
+                        "file": p.name,
+                        "finding": f"unclosed quote on line {quote}: that row rejected, the "
+                        "rest read line by line",
+                        "severity": "error",
+                    }
+                )
         except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError) as exc:
             res.files.append(
                 {"file": str(p), "table": None, "rows": 0, "error": f"unreadable: {exc}"}
@@ -106,11 +120,13 @@ def read_903(paths: list[str | Path]) -> Import903:
         if frame.empty:
             res.findings.append({"finding": f"{p.name}: {table} table has a header but no rows"})
         dates = [_parse_date(frame[c]) for c in EVENT_DATES.get(table, ()) if c in frame]
-        latest = max((d.max() for d in dates), default=pd.NaT)
-        if pd.notna(latest):
-            res.files[-1]["first_event"] = f"{pd.Series([d.min() for d in dates]).min():%Y-%m-%d}"
-            res.files[-1]["latest_event"] = f"{latest:%Y-%m-%d}"
-            res.files[-1]["reference_date"] = f"{collection_year_end(latest):%Y-%m-%d}"
+        # an episodes file's year is that of its latest episode start (an end date or a
+        # review after the year end is an error for validation to find, not a later year)
+        anchor = dates[0] if table == "episodes" else pd.concat(dates) if dates else None
+        if anchor is not None and anchor.notna().any():
+            res.files[-1]["first_event"] = f"{pd.concat(dates).min():%Y-%m-%d}"
+            res.files[-1]["latest_event"] = f"{anchor.max():%Y-%m-%d}"
+            res.files[-1]["reference_date"] = f"{collection_year_end(anchor.max()):%Y-%m-%d}"
         frame["_source"] = p.name
         frame["_order"] = len(res.files)
         frame["_folder"] = str(p.parent)
@@ -120,17 +136,28 @@ def read_903(paths: list[str | Path]) -> Import903:
 
 
 def _undated_files(res: Import903) -> None:
-    """Give files without event dates (header, uasc) a reference date: the latest of the
-    dated files in the same folder, else of all the files read. Then mark every row."""
+    """Files in one folder are one return: each file takes the reference date of the
+    folder's episodes (the latest, if several), else its own, else the latest of the
+    folder's files, else of all the files read. Then every row is marked."""
+
+    def folder(f: dict) -> str:
+        return str(Path(f["file"]).parent)
+
     dated = [f for f in res.files if f.get("reference_date")]
     overall = max((f["reference_date"] for f in dated), default="")
-    by_folder: dict[str, str] = {}
+    episodes: dict[str, str] = {}
+    latest: dict[str, str] = {}
     for f in dated:
-        d = str(Path(f["file"]).parent)
-        by_folder[d] = max(by_folder.get(d, ""), f["reference_date"])
+        latest[folder(f)] = max(latest.get(folder(f), ""), f["reference_date"])
+        if f.get("table") == "episodes":
+            episodes[folder(f)] = max(episodes.get(folder(f), ""), f["reference_date"])
     for f in res.files:
-        if f.get("table") and not f.get("reference_date"):
-            f["reference_date"] = by_folder.get(str(Path(f["file"]).parent), overall)
+        if not f.get("table"):
+            continue
+        d = folder(f)
+        if f.get("table") == "episodes" and f.get("reference_date"):
+            continue
+        f["reference_date"] = episodes.get(d) or f.get("reference_date") or latest.get(d, overall)
     refs = {i + 1: f.get("reference_date", "") for i, f in enumerate(res.files)}
     for frame in res.raw.values():
         frame[REF] = frame["_order"].map(refs).fillna("")
@@ -144,15 +171,18 @@ def reference(res: Import903) -> list[dict]:
             groups.setdefault(f.get("reference_date", ""), []).append(f)
     out = []
     for ref, files in sorted(groups.items()):
-        latest = max((f.get("latest_event", "") for f in files), default="")
+        latest = max(
+            (f.get("latest_event", "") for f in files if f["table"] == "episodes"),
+            default=max((f.get("latest_event", "") for f in files), default=""),
+        )
         first = min((f["first_event"] for f in files if f.get("first_event")), default="")
         out.append(
             {
                 "format": "ssda903",
                 "reference_date": ref,
                 "date_source": (
-                    f"end of the collection year (31 March) of the latest event, {latest}"
-                    if ref
+                    f"end of the collection year (31 March) of the latest episode start, {latest}"
+                    if ref and latest
                     else "no event dates in the files"
                 ),
                 "data_start": first,

@@ -339,6 +339,8 @@ def read_annex_a(
                     "table": None,
                     "rows_read": len(f),
                     "rows_mapped": 0,
+                    "repeats_merged": 0,
+                    "rows_rejected": len(f),
                     "detail": f"{NOT_MAPPED[n]}: no canonical table",
                 }
             )

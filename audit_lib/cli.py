@@ -76,7 +76,7 @@ def _validate(args: argparse.Namespace) -> int:
         import json
 
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=1, default=str))
-    return 1 if report.unusable else 0
+    return 1 if report.unusable or report.empty_required else 0
 
 
 def _notebooks(args: argparse.Namespace) -> int:
@@ -114,80 +114,108 @@ def _notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inputs(paths: list[str], suffix: str, notes: list[dict]) -> list[Path]:
+    """The files named, folders expanded to their ``*<suffix>`` files; Excel's ``~$``
+    lock files are skipped with a note."""
+    found = [
+        q
+        for p in paths
+        for q in (sorted(Path(p).glob(f"*{suffix}")) if Path(p).is_dir() else [Path(p)])
+    ]
+    locks = [q for q in found if q.name.startswith("~$")]
+    for q in locks:
+        notes.append({"finding": "Excel lock file skipped", "detail": q.name})
+    return [q for q in found if not q.name.startswith("~$")]
+
+
 def _import(args: argparse.Namespace) -> int:
     """Import statutory returns into a canonical folder, then validate it."""
     import json
 
     import pandas as pd
 
-    from .load import load_tables
-    from .sources import merge_into
+    from .load import LoadError, load_tables
+    from .sources import finalise, merge_into, write_extract
 
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"audit import: no such file: {missing[0]}", file=sys.stderr)
         return 2
+    if args.extract_date:
+        try:
+            pd.Timestamp(args.extract_date)
+        except ValueError:
+            print(
+                f"audit import: --extract-date is not a date: {args.extract_date}", file=sys.stderr
+            )
+            return 2
+    findings: list[dict] = []
     if args.format == "ssda903":
-        from .sources.ssda903 import read_903, to_canonical
+        from .sources.ssda903 import read_903, reference, to_canonical
 
-        paths = [
-            q
-            for p in args.paths
-            for q in (sorted(Path(p).glob("*.csv")) if Path(p).is_dir() else [Path(p)])
-        ]
-        res = read_903(paths)
+        res = read_903(_inputs(args.paths, ".csv", findings))
         tables, mapping = to_canonical(res)
-        files, findings = res.files, list(res.findings)
+        files, findings = res.files, findings + res.findings
+        returns = reference(res)
     elif args.format == "cin_census":
-        from .sources.cin_census import read_cin
+        from .sources.cin_census import read_cin, reference
 
-        paths = [
-            q
-            for p in args.paths
-            for q in (sorted(Path(p).glob("*.xml")) if Path(p).is_dir() else [Path(p)])
-        ]
-        tables, files, mapping, findings = read_cin(paths)
+        tables, files, mapping, fnd = read_cin(_inputs(args.paths, ".xml", findings))
+        findings += fnd
+        returns = reference(files)
     else:
-        from .sources.annex_a import read_annex_a
+        from .sources.annex_a import read_annex_a, reference
 
-        books = [
-            q
-            for p in args.paths
-            for q in (sorted(Path(p).glob("*.xlsx")) if Path(p).is_dir() else [Path(p)])
-        ]
-        tables, files, mapping, findings = {}, [], [], []
-        for book in books:  # each workbook merged in turn, children matched on child id
+        tables, files, mapping = {}, [], []
+        for book in _inputs(args.paths, ".xlsx", findings):
             t, f, m, fi = read_annex_a(book)
             files, mapping, findings = files + f, mapping + m, findings + fi
-            if any("error" in x for x in f):
-                print(f"audit import: {f[0]['file']}: {f[0]['error']}", file=sys.stderr)
-                return 2
-            findings += merge_into(Path(args.out), t)
+            for name, frame in t.items():  # merged below, the newest workbook winning
+                tables[name] = pd.concat([tables.get(name), frame], ignore_index=True)
+        returns = reference(files)
+    bad = [f for f in files if f.get("error") and args.format != "ssda903"]
+    if bad:
+        print(f"audit import: {bad[0]['file']}: {bad[0]['error']}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    changes: list[dict] = []
     if tables:
-        findings = findings + merge_into(out, tables)
-    _, dq = load_tables(out, extract_date=args.extract_date)
+        fnd, changes = merge_into(out, tables)
+        findings += fnd
+    meta = write_extract(out, returns, args.extract_date)
+    finalise(out, meta)
+    try:
+        _, dq = load_tables(out, extract_date=args.extract_date)
+    except LoadError as exc:
+        print(f"audit import: {exc}", file=sys.stderr)
+        return 2
     report = {
         "format": args.format,
+        "extract_date": meta.get("extract_date"),
+        "date_source": meta.get("date_source"),
+        "returns": returns,
         "files": files,
         "mapping": mapping,
+        "changes": changes,
         "findings": findings,
         "validation": dq.to_dict(),
     }
-    (out / f"import_report_{args.format}.json").write_text(
-        json.dumps(report, indent=1, default=str)
-    )
-    (out / "import_report.json").write_text(json.dumps(report, indent=1, default=str))
+    text = json.dumps(report, indent=1, default=str)
+    (out / f"import_report_{args.format}.json").write_text(text)
+    (out / "import_report.json").write_text(text)
     print(pd.DataFrame(files).drop(columns=["encoding"], errors="ignore").to_string(index=False))
-    out.mkdir(parents=True, exist_ok=True)
     print()
     print(pd.DataFrame(mapping).to_string(index=False))
+    if changes:
+        print()
+        print(pd.DataFrame(changes).to_string(index=False))
     for f in findings:
         print(f"finding: {f.get('finding', '')}" + (f" ({f['detail']})" if f.get("detail") else ""))
     print()
+    print(f"Reference date {meta.get('extract_date', 'unknown')}: {meta.get('date_source', '')}")
     print(dq.to_text())
-    return 1 if "children" in dq.unusable else 0
+    return 1 if "children" in dq.unusable or dq.empty_required else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -286,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--extract-date",
         default=None,
-        help="dates after this are errors (default: extract.json, else today)",
+        help="dates after this are errors (default: extract.json's, else today)",
     )
     v.add_argument(
         "--json", default=None, help="also write the report as JSON here (default: not written)"
@@ -307,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument(
         "--extract-date",
         default=None,
-        help="dates after this are errors (default: extract.json, else today)",
+        help="the folder's extract date (default: the returns' latest reference date)",
     )
     i.set_defaults(func=_import)
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from .model import LOAD_ORDER, TABLES, Column, Table
 
-__all__ = ["DataQualityReport", "LoadError", "load_tables", "read_text"]
+__all__ = ["DataQualityReport", "LoadError", "date_part", "load_tables", "read_text"]
 
 EXAMPLES = 3
 FINDING_COLUMNS = ["table", "column", "check", "severity", "rows", "message", "examples"]
@@ -66,6 +66,28 @@ class DataQualityReport:
     findings: pd.DataFrame
     rejected: dict[str, pd.DataFrame] = field(default_factory=dict)
     extract_date: pd.Timestamp | None = None
+    #: where the extract date came from (extract.json and its source, given, or today)
+    extract_source: str = ""
+    #: one row per table holding rows: the first and last date in it (dates of birth
+    #: aside), the dates it covers
+    coverage: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["table", "first_date", "last_date"])
+    )
+    #: the earliest date the data are complete from, where extract.json records it
+    data_start: pd.Timestamp | None = None
+
+    @property
+    def data_end(self) -> pd.Timestamp | None:
+        """The latest date in any table (dates of birth aside)."""
+        last = pd.to_datetime(self.coverage["last_date"]).max()
+        return None if pd.isna(last) else last
+
+    @property
+    def empty_required(self) -> list[str]:
+        """Required tables that keep no rows (nothing can be reported without them)."""
+        req = {n for n, t in TABLES.items() if t.required}
+        s = self.summary
+        return s.loc[s["table"].isin(req) & (s["rows_kept"] == 0), "table"].tolist()
 
     @property
     def unusable(self) -> list[str]:
@@ -84,8 +106,13 @@ class DataQualityReport:
         """The report as plain text: a per-table summary, then every finding."""
         lines = []
         if self.extract_date is not None:
-            lines.append(f"Extract date: {self.extract_date:%Y-%m-%d}")
-        lines.append(self.summary.to_string(index=False))
+            lines.append(
+                f"Extract date: {self.extract_date:%Y-%m-%d}"
+                + (f" ({self.extract_source})" if self.extract_source else "")
+            )
+        cov = self.summary.merge(self.coverage, on="table", how="left").fillna({"first_date": ""})
+        cov["last_date"] = cov["last_date"].fillna("")
+        lines.append(cov.to_string(index=False))
         n_err, n_warn = len(self.errors), len(self.warnings)
         lines.append("")
         if self.findings.empty:
@@ -96,6 +123,9 @@ class DataQualityReport:
         if self.unusable:
             lines.append("")
             lines.append("UNUSABLE: " + ", ".join(self.unusable))
+        if self.empty_required:
+            lines.append("")
+            lines.append("NO ROWS KEPT in required table(s): " + ", ".join(self.empty_required))
         return "\n".join(lines)
 
     def brief(self) -> str:
@@ -118,6 +148,8 @@ class DataQualityReport:
         """JSON-ready form (counts and findings; rejected rows are not included)."""
         return {
             "extract_date": None if self.extract_date is None else f"{self.extract_date:%Y-%m-%d}",
+            "extract_source": self.extract_source,
+            "coverage": self.coverage.to_dict(orient="records"),
             "summary": self.summary.to_dict(orient="records"),
             "findings": self.findings.to_dict(orient="records"),
         }
@@ -176,19 +208,62 @@ def read_text(path: Path) -> tuple[str, str]:
         return raw.decode("cp1252", errors="replace"), "cp1252"
 
 
+_TIME_PART = r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})[T ]\d.*$"
+
+
+def date_part(s: pd.Series) -> pd.Series:
+    """Text dates without their time of day or time zone: ``2024-05-01T10:00:00+01:00``
+    and ``01/05/2024 10:00`` are read as the date written, 1 May 2024."""
+    return s.str.replace(_TIME_PART, r"\1", regex=True)
+
+
 def _normalise_header(name: str) -> str:
     name = str(name).replace("\ufeff", "").strip().lower()
     return re.sub(r"[\s\-./]+", "_", name)
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str]:
-    """Read a CSV as strings. Returns (frame, malformed lines, encoding)."""
+def unclosed_quote(text: str) -> int | None:
+    """The line on which a quote opens and never closes on that line, or None.
+
+    Counting quote characters per physical line: where the running count turns odd, a
+    quoted field runs past the end of its line. These tables hold no line breaks inside
+    fields, so that is an unclosed quote, which would swallow the rows after it."""
+    if '"' not in text:
+        return None
+    counts = pd.Series(text.split("\n")).str.count('"')
+    odd = (counts.cumsum() % 2).to_numpy()
+    if not odd.any():
+        return None
+    return int(np.argmax(odd)) + 1
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
+    """Read a CSV as strings. Returns (frame, malformed lines, encoding, the line of an
+    unclosed quote or None).
+
+    A file with an unclosed quote is read line by line with quotes taken as written, so
+    no row is swallowed; the row holding the quote is returned as a malformed line."""
     text, encoding = read_text(path)
     opts = dict(
         dtype="string[pyarrow]", keep_default_na=False, na_filter=False, skip_blank_lines=True
     )
+    if (line := unclosed_quote(text)) is not None:
+        opts["quoting"] = csv.QUOTE_NONE
+        opts["engine"] = "python"
+        bad: list[str] = []
+
+        def keep(fields: list[str]) -> None:
+            bad.append(",".join(fields))
+            return None
+
+        frame = pd.read_csv(io.StringIO(text), on_bad_lines=keep, **opts)
+        at = line - 2  # the header is line 1
+        if 0 <= at < len(frame):
+            bad.insert(0, ",".join(frame.iloc[at].astype(str)))
+            frame = frame.drop(index=frame.index[at]).reset_index(drop=True)
+        return frame, bad, encoding, line
     try:
-        return pd.read_csv(io.StringIO(text), **opts), [], encoding
+        return pd.read_csv(io.StringIO(text), **opts), [], encoding, None
     except pd.errors.ParserError:
         bad: list[str] = []
 
@@ -197,7 +272,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str]:
             return None
 
         frame = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines=keep_bad, **opts)
-        return frame, bad, encoding
+        return frame, bad, encoding, None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -306,6 +381,7 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
         return norm.astype("string")
 
     if col.kind == "date":
+        s = date_part(s)
         iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
         left = present & iso.isna()
         if left.any():
@@ -499,9 +575,9 @@ def _load_one(
         if path.stat().st_size == 0:
             raise ValueError("file is empty (0 bytes)")
         if path.suffix.lower() == ".parquet":
-            raw, bad_lines, encoding = _read_parquet(path), [], "parquet"
+            raw, bad_lines, encoding, quote = _read_parquet(path), [], "parquet", None
         else:
-            raw, bad_lines, encoding = _read_csv(path)
+            raw, bad_lines, encoding, quote = _read_csv(path)
     except (
         OSError,
         ValueError,
@@ -543,6 +619,16 @@ def _load_one(
 
     rows_read = len(raw) + len(bad_lines)
     summary["rows_read"] = rows_read
+    if quote is not None:
+        findings.append(
+            finding(
+                "unclosed quote",
+                "error",
+                f"{path.name} line {quote}: a quote is opened and never closed; the file "
+                "was read line by line with quotes as written, and that row rejected",
+                rows=1,
+            )
+        )
     if bad_lines:
         findings.append(
             dict(
@@ -671,7 +757,7 @@ def load_tables(
     folder = Path(path)
     if not folder.is_dir():
         raise LoadError(f"data folder not found: {folder}")
-    extract = _extract_date(folder, extract_date)
+    extract, source, start = extract_info(folder, extract_date)
     cached = cache_path(folder, extract, cache)
     if cached is not None and cached.is_file():
         try:
@@ -694,6 +780,9 @@ def load_tables(
         findings=pd.DataFrame(findings, columns=FINDING_COLUMNS),
         rejected=rejected,
         extract_date=extract,
+        extract_source=source,
+        coverage=coverage(tables),
+        data_start=start,
     )
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -704,18 +793,57 @@ def load_tables(
     return tables, report
 
 
-def _extract_date(folder: Path, given) -> pd.Timestamp:
+def coverage(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per table with rows: the first and last date in it, dates of birth aside."""
+    rows = []
+    for name, frame in tables.items():
+        cols = [c for c in TABLES[name].columns_of("date") if c != "date_of_birth"]
+        if frame.empty or not cols:
+            continue
+        dates = frame[cols]
+        first, last = dates.min().min(), dates.max().max()
+        if pd.notna(first):
+            rows.append(
+                {"table": name, "first_date": f"{first:%Y-%m-%d}", "last_date": f"{last:%Y-%m-%d}"}
+            )
+    return pd.DataFrame(rows, columns=["table", "first_date", "last_date"])
+
+
+def extract_info(folder: Path, given=None) -> tuple[pd.Timestamp, str, pd.Timestamp | None]:
+    """The folder's extract date, where it came from, and the data start if recorded.
+
+    ``given`` wins; else ``extract.json`` (written by ``audit import`` from the returns'
+    reference dates, or by the synthetic generator); else today, as the latest date a
+    record could carry. An ``extract.json`` that cannot be read is a LoadError."""
     if given is not None:
-        return pd.Timestamp(given).normalize()
-    meta = folder / "extract.json"
+        try:
+            return pd.Timestamp(given).normalize(), "given", None
+        except ValueError:
+            raise LoadError(f"extract date is not a date: {given!r}") from None
+    meta = Path(folder) / "extract.json"
     if meta.is_file():
         import json
 
         try:
-            return pd.Timestamp(json.loads(meta.read_text())["extract_date"]).normalize()
-        except (ValueError, KeyError, TypeError):
-            pass
-    return pd.Timestamp.today().normalize()
+            info = json.loads(meta.read_text())
+            date = pd.Timestamp(info["extract_date"]).normalize()
+            if pd.isna(date):
+                raise ValueError("blank")
+            start = info.get("data_start")
+            start = pd.Timestamp(start) if start else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            reason = f"no {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+            raise LoadError(
+                f"{meta}: cannot read the extract date ({reason}); fix the file, or give "
+                "--extract-date"
+            ) from None
+        source = info.get("date_source") or info.get("source") or ""
+        return date, "extract.json" + (f": {source}" if source else ""), start
+    return pd.Timestamp.today().normalize(), "no extract.json: today", None
+
+
+def _extract_date(folder: Path, given) -> pd.Timestamp:
+    return extract_info(folder, given)[0]
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -32,9 +32,13 @@ NATIONAL = {
 }
 
 
-def resolve_period(period: str | None, extract_date: pd.Timestamp | None) -> str:
+def resolve_period(
+    period: str | None, extract_date: pd.Timestamp | None, data_end: pd.Timestamp | None = None
+) -> str:
     """The period to report: ``period`` if given (validated YYYY-MM), else the latest
-    complete month before the extract date."""
+    complete month inside the data: the month ending on the extract date (the data run to
+    the end of that day) or else the month before it. ``data_end`` (the latest date in
+    the data), where given, is used when earlier than the extract date."""
     if period:
         import re
 
@@ -42,8 +46,12 @@ def resolve_period(period: str | None, extract_date: pd.Timestamp | None) -> str
         if not m or not 1 <= int(m.group(2)) <= 12:
             raise ValueError(f"period must be YYYY-MM, not {period!r}")
         return f"{m.group(1)}-{m.group(2)}"
-    when = extract_date if extract_date is not None else pd.Timestamp.today()
-    return str(pd.Period(when, freq="M") - 1)
+    ends = [pd.Timestamp(d) for d in (extract_date, data_end) if d is not None and pd.notna(d)]
+    if not ends:
+        raise ValueError("no period given and no extract date or data to take it from")
+    when = min(ends).normalize()
+    month = pd.Period(when, freq="M")
+    return str(month if when == month.end_time.normalize() else month - 1)
 
 
 def month_label(period: str) -> str:

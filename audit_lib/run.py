@@ -32,7 +32,7 @@ import pandas as pd
 
 from . import __version__
 from .indicators import INDICATORS, headline_line
-from .load import _extract_date, find_table_file
+from .load import find_table_file
 from .report import fmt_pct, month_label, plural, resolve_period
 
 __all__ = ["RunError", "RunResult", "run"]
@@ -497,10 +497,7 @@ def run(
         books = [b for b in books if b.stem in only]
     if not books:
         raise RunError(f"no notebooks to run in {nb_dir}")
-    try:
-        period = resolve_period(period, _extract_date(data_dir, None))
-    except ValueError as exc:
-        raise RunError(str(exc)) from None
+    period = _period_in_data(period, data_dir, Path(out).resolve() / ".cache")
 
     specs = {b.stem: notebook_parameters(b) for b in books}
     declared = {name: set(spec) for name, spec in specs.items()}
@@ -607,6 +604,41 @@ def _announce_key(out: Path) -> None:
     changed = remember_fingerprint(out, fp)
     if changed:
         log.warning("WARNING: %s", changed)
+
+
+def _period_in_data(period: str | None, data_dir: Path, cache: Path) -> str:
+    """The period to report (default: the latest complete month inside the data), checked
+    against the data: a period after the extract date or ending before the data start,
+    or data whose required tables keep no rows, is a RunError (one line, no report)."""
+    from .load import LoadError, load_tables
+
+    try:
+        _, dq = load_tables(data_dir, cache=cache)
+    except LoadError as exc:
+        raise RunError(str(exc)) from None
+    if dq.empty_required:
+        raise RunError(
+            f"no report: required table(s) {', '.join(dq.empty_required)} keep no rows in "
+            f"{data_dir} (see audit validate)"
+        )
+    # without an extract.json the extract date is today: the data end bounds the default
+    data_end = dq.data_end if dq.extract_source.startswith("no extract.json") else None
+    try:
+        period = resolve_period(period, dq.extract_date, data_end)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    month = pd.Period(period, freq="M")
+    end = min(d for d in (dq.extract_date, data_end) if d is not None)
+    if month.start_time > end:
+        raise RunError(
+            f"period {period} is after the data end ({end:%d %B %Y}; {dq.extract_source}): "
+            "no report"
+        )
+    firsts = pd.to_datetime(dq.coverage["first_date"])
+    start = dq.data_start if dq.data_start is not None else firsts.min()
+    if pd.notna(start) and month.end_time < start:
+        raise RunError(f"period {period} is before the data start ({start:%d %B %Y}): no report")
+    return period
 
 
 def _longest_first(books: list[Path], out: Path) -> list[Path]:

@@ -38,7 +38,7 @@ def test_every_module_maps_and_oddities_are_reported(tmp_path):
     tables, files, mapping, findings = read_cin([a, b])
     kids = tables["children"]
     assert kids["child_id"].tolist() == ["00042"] and kids["sex"].iloc[0] == "F"
-    assert kids["ethnicity"].iloc[0] == "BAFR" and not kids["disability"].iloc[0]
+    assert kids["ethnicity"].iloc[0] == "BAFR" and kids["disability"].iloc[0] == "false"
     assert tables["assessments"]["factors"].iloc[0] == "3A,21"
     assert tables["s47_enquiries"]["icpc_date"].iloc[0] == "2024-01-30"
     assert tables["cp_reviews"]["review_date"].tolist() == ["2024-04-20"]

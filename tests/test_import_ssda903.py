@@ -83,14 +83,19 @@ def test_unreadable_or_missing_input_is_one_line(tmp_path, capsys):
 
 @pytest.mark.skipif(not FAKE.exists(), reason="../shared/external not present")
 def test_audit_run_on_an_imported_903_folder(tmp_path):
-    from audit_lib.run import run
+    from audit_lib.run import RunError, run
 
     data = tmp_path / "canonical"
     assert main(["import", "ssda903", str(FAKE), "--out", str(data)]) == 0
-    result = run(data=data, out=tmp_path / "reports", period="2026-10", jobs=2)
+    # the period comes from the data (the return's collection year ends 31 March 2018);
+    # a period after the data is refused in one line
+    with pytest.raises(RunError, match="after the data end"):
+        run(data=data, out=tmp_path / "reports", period="2026-10", jobs=2)
+    result = run(data=data, out=tmp_path / "reports", jobs=2)
+    assert result.period == "2018-03"
     status = {n.name: n.status for n in result.notebooks}
     assert status["timeliness"] == "ok" and status["permanence"] == "ok"
     assert status["plan_quality"] == "skipped" and status["disproportionality"] == "skipped"
     assert result.ok
-    page = (tmp_path / "reports" / "2026-10" / "disproportionality.html").read_text()
+    page = (tmp_path / "reports" / "2018-03" / "disproportionality.html").read_text()
     assert "needs table" in page and "population" in page

@@ -1,82 +1,217 @@
 """Readers of the statutory returns, each producing canonical tables.
 
-``ssda903`` (children looked after CSVs) and ``cin_census`` (CIN census XML); Annex A is
-still to come. ``merge_into`` writes a source's tables into a canonical folder, merging
-with what another source already put there.
+``ssda903`` (children looked after CSVs), ``cin_census`` (CIN census XML) and ``annex_a``
+(Ofsted Annex A workbook). Every row a reader returns carries ``_ref``, the reference
+date of the return it came from (ISO text). ``merge_into`` writes a source's tables into
+a canonical folder, merging with what earlier imports put there.
+
+The merge rule (docs/import.md): rows are matched on the table's key; for each record,
+each field takes its value from the newest return (latest reference date) that gives
+one. The folder therefore depends only on the set of returns imported, never on the
+order: the rows of every import are kept in ``<folder>/.import/<table>.csv`` with their
+reference dates, and the canonical tables are rebuilt from them, sorted by key.
 """
 
 from __future__ import annotations
 
-import io
+import json
 from pathlib import Path
 
 import pandas as pd
 
-from ..load import write_csv
 from ..model import TABLES
 
-__all__ = ["merge_into"]
+__all__ = ["REF", "collection_year_end", "merge_into", "newest", "write_extract"]
+
+#: the column carrying each row's reference date (ISO text) until it is merged
+REF = "_ref"
+#: the hidden folder of provenance rows inside a canonical folder
+STORE = ".import"
 
 
-def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    buf = io.StringIO()
-    tmp = frame.copy()
-    for name, col in tmp.items():
-        if TABLES_KIND.get(name) == "date":
-            tmp[name] = pd.to_datetime(col, errors="coerce")
-    write_csv_like(tmp, buf)
-    buf.seek(0)
-    return pd.read_csv(buf, dtype=str, keep_default_na=False)
+def collection_year_end(dates: pd.Series | pd.Timestamp) -> pd.Series | pd.Timestamp:
+    """The 31 March on or after each date: the end of its DfE collection year."""
+    d = pd.to_datetime(dates)
+    if isinstance(d, pd.Timestamp):
+        year = d.year + (1 if (d.month, d.day) > (3, 31) else 0)
+        return pd.Timestamp(year=year, month=3, day=31)
+    after = (d.dt.month > 3).astype("Int64")
+    year = d.dt.year.astype("Int64") + after
+    return pd.to_datetime(year.astype("string") + "-03-31", errors="coerce")
 
 
-TABLES_KIND = {c.name: c.kind for t in TABLES.values() for c in t.columns}
-
-
-def write_csv_like(frame: pd.DataFrame, buf) -> None:
-    out = frame.copy()
-    for name, col in out.items():
+def _text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as text, the way it is written to CSV: ISO dates, true/false, "" missing."""
+    out = {}
+    for name, col in frame.items():
         if pd.api.types.is_datetime64_any_dtype(col):
             out[name] = col.dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
             out[name] = col.map({True: "true", False: "false"})
-    out.to_csv(buf, index=False, lineterminator="\n")
+        else:
+            out[name] = col.astype("string")
+    return pd.DataFrame(out, index=frame.index).fillna("").astype(str)
 
 
-def merge_into(folder: Path, tables: dict[str, pd.DataFrame]) -> list[dict]:
-    """Write ``tables`` into ``folder`` as canonical CSVs; where a table is already there
-    (from another source), rows are merged on the table's key and children whose dates of
-    birth disagree between the sources are reported. Returns the findings."""
+def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """One row per key: each field from the newest row (by ``_ref``) that gives a value.
+
+    Ties on ``_ref`` are broken by the values themselves, so the result does not depend on
+    the order of the rows. ``frame`` may be text ("" missing) or typed (NA missing); the
+    result keeps its dtypes and is sorted by key.
+    """
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    cols = list(frame.columns)
+    text = _text(frame)
+    order = text.sort_values([REF] + [c for c in cols if c != REF], kind="stable").index
+    is_text = all(frame[c].dtype == object for c in cols) and text.equals(frame)
+    ordered = frame.loc[order].replace("", None) if is_text else frame.loc[order]
+    out = ordered.groupby(key, sort=True, dropna=False).last().reset_index()[cols]
+    if is_text:
+        out = out.fillna("").astype(str)
+    return out.reset_index(drop=True)
+
+
+def _read_store(folder: Path, name: str) -> pd.DataFrame | None:
+    path = folder / STORE / f"{name}.csv"
+    if path.is_file():
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    legacy = folder / f"{name}.csv"  # a folder written before reference dates were kept
+    if legacy.is_file():
+        return pd.read_csv(legacy, dtype=str, keep_default_na=False).assign(**{REF: ""})
+    return None
+
+
+def merge_into(folder: Path, tables: dict[str, pd.DataFrame]) -> tuple[list[dict], list[dict]]:
+    """Merge ``tables`` (each with a ``_ref`` column) into the canonical ``folder``.
+
+    Returns (findings, changes): ``changes`` has one row per table with the records
+    ``added`` (key new to the folder), ``updated`` (a field changed) and ``unchanged``.
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    findings = []
+    (folder / STORE).mkdir(parents=True, exist_ok=True)
+    findings: list[dict] = []
+    changes: list[dict] = []
     for name, frame in tables.items():
-        path = folder / f"{name}.csv"
-        if not path.exists():
-            write_csv(frame, path)
-            continue
-        old = pd.read_csv(path, dtype=str, keep_default_na=False)
-        new = _as_text(frame)
-        key = list(TABLES[name].key)
-        if name == "children":
-            both = old.merge(new, on="child_id", suffixes=("_old", "_new"))
-            clash = both[
-                (both["date_of_birth_old"] != both["date_of_birth_new"])
-                & (both["date_of_birth_old"] != "")
-                & (both["date_of_birth_new"] != "")
-            ]
-            if len(clash):
-                findings.append(
-                    {
-                        "finding": "children matched on child_id with different dates of birth",
-                        "detail": f"{len(clash)} child(ren); the existing record kept",
-                    }
-                )
-            findings.append(
-                {
-                    "finding": "children matched across sources on child_id",
-                    "detail": f"{len(both)} matched, {len(new) - len(both)} new",
-                }
-            )
-        merged = pd.concat([old, new], ignore_index=True).drop_duplicates(key, keep="first")
-        merged.to_csv(path, index=False, lineterminator="\n")
-    return findings
+        table = TABLES[name]
+        key = list(table.key)
+        cols = table.column_names + [REF]
+        new = _text(frame.reindex(columns=cols))
+        old = _read_store(folder, name)
+        before = None
+        if old is not None:
+            old = old.reindex(columns=cols, fill_value="")
+            before = newest(old, key)
+            if name == "children":
+                findings += _dob_clash(before, newest(new, key))
+            stored = pd.concat([old, new], ignore_index=True)
+        else:
+            stored = new
+        stored = stored.drop_duplicates().sort_values(cols, kind="stable")
+        merged = newest(stored, key)
+        changes.append(_changes(name, key, before, merged, newest(new, key)))
+        stored.to_csv(folder / STORE / f"{name}.csv", index=False, lineterminator="\n")
+        merged[table.column_names].to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+    return findings, changes
+
+
+def _dob_clash(old: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
+    both = old.merge(new, on="child_id", suffixes=("_old", "_new"))
+    clash = both[
+        (both["date_of_birth_old"] != both["date_of_birth_new"])
+        & (both["date_of_birth_old"] != "")
+        & (both["date_of_birth_new"] != "")
+    ]
+    out = [
+        {
+            "finding": "children matched across sources on child_id",
+            "detail": f"{len(both)} matched, {len(new) - len(both)} new",
+        }
+    ]
+    if len(clash):
+        out.append(
+            {
+                "finding": "children matched on child_id with different dates of birth",
+                "detail": f"{len(clash)} child(ren); the newer return's kept",
+            }
+        )
+    return out
+
+
+def _changes(
+    name: str, key: list[str], before: pd.DataFrame | None, after: pd.DataFrame, new: pd.DataFrame
+) -> dict:
+    """Records of ``new`` added to, updated in or unchanged in the folder."""
+    if before is None or before.empty:
+        return {"table": name, "added": len(new), "updated": 0, "unchanged": 0}
+    fields = TABLES[name].column_names
+
+    def keyed(f: pd.DataFrame) -> pd.DataFrame:
+        return f[fields].set_axis(f[key].agg("\x1f".join, axis=1), axis=0)
+
+    b, a, n = keyed(before), keyed(after), keyed(new)
+    known = n.index.isin(b.index)
+    k = n.index[known]
+    unchanged = int((a.loc[k].to_numpy() == b.loc[k].to_numpy()).all(axis=1).sum())
+    return {
+        "table": name,
+        "added": int((~known).sum()),
+        "updated": len(k) - unchanged,
+        "unchanged": unchanged,
+    }
+
+
+def write_extract(folder: Path, returns: list[dict], given: str | None = None) -> dict:
+    """Record the returns imported into ``folder`` and the folder's extract date.
+
+    ``returns``: one dict per return (format, reference_date, date_source, data_start,
+    files). The extract date is the latest reference date, or ``given`` (--extract-date).
+    Written to ``extract.json``; returns what was written.
+    """
+    path = Path(folder) / "extract.json"
+    known: list[dict] = []
+    if path.is_file():
+        try:
+            known = json.loads(path.read_text()).get("returns", [])
+        except (ValueError, AttributeError):
+            known = []
+    seen = {json.dumps(r, sort_keys=True) for r in known}
+    known += [r for r in returns if json.dumps(r, sort_keys=True) not in seen]
+    known = sorted(known, key=lambda r: json.dumps(r, sort_keys=True))
+    dated = [r for r in known if r.get("reference_date")]
+    meta: dict = {"returns": known}
+    if given:
+        meta["extract_date"] = f"{pd.Timestamp(given):%Y-%m-%d}"
+        meta["date_source"] = "--extract-date given to audit import"
+    elif dated:
+        last = max(dated, key=lambda r: r["reference_date"])
+        meta["extract_date"] = last["reference_date"]
+        meta["date_source"] = f"{last['format']}: {last['date_source']}"
+    starts = [r["data_start"] for r in known if r.get("data_start")]
+    if starts:
+        meta["data_start"] = min(starts)
+    path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    return meta
+
+
+def finalise(folder: Path, meta: dict) -> None:
+    """Derive what a return leaves to the folder as a whole: for a folder holding a 903
+    return, the adoptions' placement order, placement and order dates from the merged
+    care episodes (rebuilt from the stored rows each time, so import order cannot
+    matter)."""
+    folder = Path(folder)
+    if not any(r.get("format") == "ssda903" for r in meta.get("returns", [])):
+        return
+    stored = _read_store(folder, "adoptions")
+    episodes = folder / "cla_episodes.csv"
+    if stored is None or not episodes.is_file():
+        return
+    from .ssda903 import adoption_dates
+
+    table = TABLES["adoptions"]
+    ad = newest(stored.reindex(columns=table.column_names + [REF], fill_value=""), list(table.key))
+    ep = pd.read_csv(episodes, dtype=str, keep_default_na=False)
+    filled = _text(adoption_dates(ad.replace("", None), ep.replace("", None)))
+    filled[table.column_names].to_csv(folder / "adoptions.csv", index=False, lineterminator="\n")

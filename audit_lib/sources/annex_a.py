@@ -22,14 +22,20 @@ table), and adoption A2; not review or visit timeliness (one date each), permane
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..model import TABLES
+from . import REF, newest
 
-__all__ = ["read_annex_a"]
+__all__ = ["MAX_INFLATED_BYTES", "read_annex_a", "reference"]
+
+#: A workbook whose parts inflate past this many bytes is refused (a decompression bomb
+#: guard): a real Annex A of a large authority inflates to a few tens of megabytes.
+MAX_INFLATED_BYTES = 256 * 1024 * 1024
 
 NOT_MAPPED = {1: "contacts", 2: "early help", 9: "care leavers", 11: "adopters"}
 
@@ -105,6 +111,14 @@ CATEGORY = {
 SEX = {"male": "M", "female": "F", "m": "M", "f": "F"}
 
 
+#: the fields holding events (not dates of birth) that place a workbook in time
+_EVENT_FIELDS = {
+    k
+    for k in FIELDS
+    if k.endswith("_date") or k in ("last_seen", "cp_start", "cp_end", "latest_review")
+} - {"date_of_birth"} | {"cla_start", "legal_start", "placement_start", "episode_end"}
+
+
 def _norm(h) -> str:
     return re.sub(r"[^a-z0-9]", "", str(h).lower()) if h is not None else ""
 
@@ -133,7 +147,7 @@ def _date(values: pd.Series) -> pd.Series:
                 if 1 < v < 80000
                 else pd.NaT
             )
-        s = str(v).strip()
+        s = re.sub(r"^(\S+)[T ]\d.*$", r"\1", str(v).strip())
         for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
             try:
                 return pd.Timestamp(pd.to_datetime(s, format=fmt))
@@ -164,6 +178,45 @@ def _last_visit(f: pd.DataFrame, get, visit_type: str) -> pd.DataFrame:
     return out.dropna(subset=["visit_date"])
 
 
+def _child_id(v) -> str | None:
+    """Child ids are text: ``LA.001`` stays as written; a number stored by Excel as
+    1234.0 is read 1234."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    s = str(v).strip()
+    return s or None
+
+
+def _data_ids(prefix: str, child: pd.Series, date: pd.Series) -> pd.Series:
+    """Row ids from the data: list, child id and date (``AA3-123-2024-05-01``), with
+    ``-2``, ``-3`` for a child's repeats on the same date."""
+    base = prefix + "-" + child.astype(str) + "-" + date.dt.strftime("%Y-%m-%d").fillna("nodate")
+    n = base.groupby(base).cumcount() + 1
+    return base.where(n == 1, base + "-" + n.astype(str))
+
+
+def _inflated_size(p: Path) -> int:
+    with zipfile.ZipFile(p) as z:
+        return sum(i.file_size for i in z.infolist())
+
+
+def reference(files: list[dict]) -> list[dict]:
+    """The workbooks read, one return each, for extract.json."""
+    return [
+        {
+            "format": "annex_a",
+            "reference_date": f.get("reference_date", ""),
+            "date_source": "latest date in its lists",
+            "data_start": f.get("data_start", ""),
+            "files": [Path(f["file"]).name],
+        }
+        for f in files
+        if "error" not in f
+    ]
+
+
 def read_annex_a(
     path: str | Path,
 ) -> tuple[dict[str, pd.DataFrame], list[dict], list[dict], list[dict]]:
@@ -173,16 +226,42 @@ def read_annex_a(
     p = Path(path)
     findings: list[dict] = []
     try:
+        size = _inflated_size(p)
+        if size > MAX_INFLATED_BYTES:
+            return (
+                {},
+                [
+                    {
+                        "file": str(p),
+                        "error": f"refused: inflates to {size / 2**20:,.0f} MB, over the "
+                        f"{MAX_INFLATED_BYTES / 2**20:,.0f} MB limit for a workbook",
+                    }
+                ],
+                [],
+                [],
+            )
         wb = openpyxl.load_workbook(p, data_only=True, read_only=True)
-    except Exception as exc:  # openpyxl raises several types for a bad file
+    except Exception as exc:  # zipfile and openpyxl raise several types for a bad file
         return {}, [{"file": str(p), "error": f"unreadable: {type(exc).__name__}: {exc}"}], [], []
     lists: dict[int, pd.DataFrame] = {}
     for ws in wb.worksheets:
         n = _sheet_list(ws.title)
-        rows = [r for r in ws.iter_rows(values_only=True)]
         if n is None:
             findings.append({"finding": "sheet not recognised", "detail": ws.title})
             continue
+        declared = ws.calculate_dimension() if hasattr(ws, "calculate_dimension") else ""
+        ws.reset_dimensions()  # the declared <dimension> may be stale: read every row
+        rows = [r for r in ws.iter_rows(values_only=True)]
+        body_rows = sum(1 for r in rows if any(c not in (None, "") for c in r))
+        if declared and declared != "A1:A1":
+            m = re.search(r":[A-Z]+(\d+)$", declared)
+            if m and int(m.group(1)) < body_rows:
+                findings.append(
+                    {
+                        "finding": f"List {n}: the sheet's declared size is stale (ignored)",
+                        "detail": f"declares {declared}; {body_rows} rows with values read",
+                    }
+                )
         head_i = next((i for i, r in enumerate(rows) if any(_norm(c) in _ALIAS for c in r)), None)
         if head_i is None:
             findings.append({"finding": f"List {n}: no recognised header", "detail": ws.title})
@@ -209,10 +288,47 @@ def read_annex_a(
     tables: dict[str, list[pd.DataFrame]] = {}
 
     def add(name, frame, source, read):
-        tables.setdefault(name, []).append(frame)
-        mapping.append(
-            {"source": source, "table": name, "rows_read": read, "rows_mapped": len(frame)}
+        """Map one list's rows to ``name``: rows without the key are rejected (a list's
+        latest review or last visit is not a record when blank), repeats of a key are
+        merged."""
+        key = list(TABLES[name].key)
+        dropped = (
+            "no latest review date"
+            if "review" in source
+            else "no last-visit date"
+            if "visit" in source
+            else "no child id or key date"
         )
+        frame = frame.assign(**{REF: ref_text})
+        ok = frame[key].notna().all(axis=1).to_numpy()
+        rejected = int(read - ok.sum())
+        kept = newest(frame[ok], key)
+        tables.setdefault(name, []).append(kept)
+        mapping.append(
+            {
+                "source": source,
+                "table": name,
+                "rows_read": read,
+                "rows_mapped": len(kept),
+                "repeats_merged": int(ok.sum()) - len(kept),
+                "rows_rejected": rejected,
+                "detail": f"{rejected} rejected: {dropped}" if rejected else "",
+            }
+        )
+
+    dated = [
+        _date(f[c])
+        for f in lists.values()
+        for c in f.columns
+        if c in _EVENT_FIELDS and "child_id" in f
+    ]
+    all_dates = pd.concat(dated) if dated else pd.Series(dtype="datetime64[ns]")
+    latest = all_dates.max() if all_dates.notna().any() else pd.NaT
+    ref_text = "" if pd.isna(latest) else f"{latest:%Y-%m-%d}"
+    referrals = (
+        _date(lists[3]["referral_date"]) if 3 in lists and "referral_date" in lists[3] else None
+    )
+    first = (referrals if referrals is not None and referrals.notna().any() else all_dates).min()
 
     people = []
     for n, f in sorted(lists.items()):
@@ -223,6 +339,8 @@ def read_annex_a(
                     "table": None,
                     "rows_read": len(f),
                     "rows_mapped": 0,
+                    "repeats_merged": 0,
+                    "rows_rejected": len(f),
                     "detail": f"{NOT_MAPPED[n]}: no canonical table",
                 }
             )
@@ -230,11 +348,7 @@ def read_annex_a(
         if "child_id" not in f:
             findings.append({"finding": f"List {n}: no child id column; list not used"})
             continue
-        f = f.assign(
-            child_id=f["child_id"].map(
-                lambda v: None if v is None else str(v).strip().split(".")[0]
-            )
-        )
+        f = f.assign(child_id=f["child_id"].map(_child_id))
         kid = pd.DataFrame({"child_id": f["child_id"]})
         kid["sex"] = (
             f["sex"].map(_code).astype("string").str.lower().map(SEX).fillna("U")
@@ -247,6 +361,7 @@ def read_annex_a(
         kid["disability"] = _yes(f["disability"]) if "disability" in f else none
         kid["uasc"] = _yes(f["uasc"]) if "uasc" in f else none
         kid["_list"] = n
+        kid[REF] = ref_text
         people.append(kid)
         get = lambda c, ff=f: ff[c] if c in ff else pd.Series([None] * len(ff))  # noqa: E731
         if n == 3:
@@ -254,7 +369,7 @@ def read_annex_a(
                 "referrals",
                 pd.DataFrame(
                     {
-                        "referral_id": [f"AA3-{i}" for i in range(len(f))],
+                        "referral_id": _data_ids("AA3", f["child_id"], _date(get("referral_date"))),
                         "child_id": f["child_id"],
                         "referral_date": _date(get("referral_date")),
                         "referral_source": get("referral_source").map(_code),
@@ -271,7 +386,7 @@ def read_annex_a(
                 "assessments",
                 pd.DataFrame(
                     {
-                        "assessment_id": [f"AA4-{i}" for i in range(len(f))],
+                        "assessment_id": _data_ids("AA4", f["child_id"], _date(get("start_date"))),
                         "child_id": f["child_id"],
                         "start_date": _date(get("start_date")),
                         "authorised_date": _date(get("authorised_date")),
@@ -288,7 +403,7 @@ def read_annex_a(
                 "s47_enquiries",
                 pd.DataFrame(
                     {
-                        "s47_id": [f"AA5-{i}" for i in range(len(f))],
+                        "s47_id": _data_ids("AA5", f["child_id"], _date(get("strategy_date"))),
                         "child_id": f["child_id"],
                         "strategy_date": _date(get("strategy_date")),
                         "icpc_not_required": _yes(get("icpc_not_required")),
@@ -308,7 +423,7 @@ def read_annex_a(
                 len(f),
             )
         elif n == 7:
-            ids = [f"AA7-{i}" for i in range(len(f))]
+            ids = _data_ids("AA7", f["child_id"], _date(get("cp_start")))
             add(
                 "cp_plans",
                 pd.DataFrame(
@@ -398,7 +513,8 @@ def read_annex_a(
             )
     out: dict[str, pd.DataFrame] = {}
     if people:
-        kids = pd.concat(people, ignore_index=True).dropna(subset=["child_id"])
+        everyone = pd.concat(people, ignore_index=True)
+        kids = everyone.dropna(subset=["child_id"])
         clash = kids.dropna(subset=["date_of_birth"]).groupby("child_id")["date_of_birth"].nunique()
         if (clash > 1).any():
             findings.append(
@@ -412,12 +528,28 @@ def read_annex_a(
             "child_id"
         )
         out["children"] = kids.drop(columns="_list")
+        n_rej = len(everyone) - int(everyone["child_id"].notna().sum())
+        mapping.append(
+            {
+                "source": "child details (every list)",
+                "table": "children",
+                "rows_read": len(everyone),
+                "rows_mapped": len(kids),
+                "repeats_merged": int(everyone["child_id"].notna().sum()) - len(kids),
+                "rows_rejected": n_rej,
+                "detail": f"{n_rej} rejected: no child id" if n_rej else "",
+            }
+        )
     for name, frames in tables.items():
         out[name] = pd.concat(frames, ignore_index=True)
     for name, frame in out.items():
-        for c in TABLES[name].column_names:
-            if c not in frame:
-                frame[c] = None
-        out[name] = frame[TABLES[name].column_names]
-    files = [{"file": str(p), "lists": sorted(lists)}]
+        out[name] = frame.reindex(columns=TABLES[name].column_names + [REF])
+    files = [
+        {
+            "file": str(p),
+            "lists": sorted(lists),
+            "reference_date": ref_text,
+            "data_start": "" if pd.isna(first) else f"{first:%Y-%m-%d}",
+        }
+    ]
     return out, files, mapping, findings

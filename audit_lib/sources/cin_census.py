@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..load import date_part
 from ..model import TABLES
+from . import REF, collection_year_end, newest
 
-__all__ = ["KNOWN_ELEMENTS", "read_cin"]
+__all__ = ["KNOWN_ELEMENTS", "read_cin", "reference"]
 
 SEX = {"1": "M", "2": "F", "0": "U", "9": "U", "M": "M", "F": "F", "U": "U"}
 KNOWN_ELEMENTS = {
@@ -93,10 +95,99 @@ def _t(el: ET.Element | None, tag: str) -> str | None:
     return text or None
 
 
-def _bool(v: str | None) -> bool | None:
+def _bool(v: str | None) -> str | None:
     if v is None:
         return None
-    return v.strip().lower() in ("1", "true", "y", "yes")
+    return "true" if v.strip().lower() in ("1", "true", "y", "yes") else "false"
+
+
+class _Ids:
+    """Record ids from the data (parent id + date), with -2, -3 on a repeat."""
+
+    def __init__(self) -> None:
+        self.seen: Counter = Counter()
+
+    def __call__(self, base: str) -> str:
+        self.seen[base] += 1
+        n = self.seen[base]
+        return base if n == 1 else f"{base}-{n}"
+
+
+def _file_reference(root: ET.Element) -> tuple[str, str, str]:
+    """(reference date, where it came from, earliest referral date) of one census."""
+    refs = [
+        t
+        for t in (
+            date_part(pd.Series([el.text or ""])).iloc[0].strip()
+            for el in root.iter("ReferenceDate")
+        )
+        if t
+    ]
+    dates = pd.to_datetime(
+        date_part(
+            pd.Series(
+                [
+                    el.text.strip()
+                    for el in root.iter()
+                    if el.tag.endswith("Date")
+                    and el.tag
+                    not in (
+                        "PersonBirthDate",
+                        "ExpectedPersonBirthDate",
+                        "PersonDeathDate",
+                        "ReferenceDate",
+                    )
+                    and el.text
+                    and el.text.strip()
+                ],
+                dtype="string",
+            )
+        ),
+        format="ISO8601",
+        errors="coerce",
+    )
+    referral = pd.to_datetime(
+        date_part(
+            pd.Series(
+                [
+                    el.text.strip()
+                    for el in root.iter("CINreferralDate")
+                    if el.text and el.text.strip()
+                ],
+                dtype="string",
+            )
+        ),
+        format="ISO8601",
+        errors="coerce",
+    )
+    first = "" if referral.dropna().empty else f"{referral.min():%Y-%m-%d}"
+    ref = pd.to_datetime(refs[0], format="ISO8601", errors="coerce") if refs else pd.NaT
+    if pd.notna(ref):
+        return f"{ref:%Y-%m-%d}", "CIN census header ReferenceDate", first
+    if dates.notna().any():
+        latest = dates.max()
+        return (
+            f"{collection_year_end(latest):%Y-%m-%d}",
+            f"no ReferenceDate: end of the collection year (31 March) of the latest date, "
+            f"{latest:%Y-%m-%d}",
+            first,
+        )
+    return "", "no ReferenceDate and no dates", first
+
+
+def reference(files: list[dict]) -> list[dict]:
+    """The returns read (one per file), for extract.json."""
+    return [
+        {
+            "format": "cin_census",
+            "reference_date": f.get("reference_date", ""),
+            "date_source": f.get("date_source", ""),
+            "data_start": f.get("data_start", ""),
+            "files": [Path(f["file"]).name],
+        }
+        for f in files
+        if "error" not in f
+    ]
 
 
 def read_cin(
@@ -125,6 +216,7 @@ def read_cin(
             files.append({"file": str(p), "children": 0, "error": f"unreadable: {exc}"})
             continue
         root = tree.getroot()
+        uid = _Ids()
         namespaces = {
             el.tag.split("}")[0].lstrip("{") for el in root.iter() if el.tag.startswith("{")
         }
@@ -144,6 +236,7 @@ def read_cin(
                 unknown[tag] += 1
             if el.tail and el.tail.strip():
                 stray += 1
+        ref_date, ref_source, first = _file_reference(root)
         n = 0
         for child in root.iter("Child"):
             n += 1
@@ -161,26 +254,30 @@ def read_cin(
                     "date_of_birth": _t(ids, "PersonBirthDate")
                     or _t(ids, "ExpectedPersonBirthDate"),
                     "ethnicity": (_t(chars, "Ethnicity") or "").upper() or None,
-                    "disability": (any(d.upper() != "NONE" for d in disab) if disab else None),
-                    "_file": p.name,
+                    "disability": (
+                        ("true" if any(d.upper() != "NONE" for d in disab) else "false")
+                        if disab
+                        else None
+                    ),
+                    REF: ref_date,
                 }
             )
-            for i, d in enumerate(child.findall("CINdetails"), start=1):
-                ref_date = _t(d, "CINreferralDate")
-                rid = f"{cid}-{ref_date}-{i}"
+            for d in child.findall("CINdetails"):
+                rid = uid(f"{cid}-{_t(d, 'CINreferralDate')}")
                 rows["referrals"].append(
                     {
                         "referral_id": rid,
                         "child_id": cid,
-                        "referral_date": ref_date,
+                        "referral_date": _t(d, "CINreferralDate"),
                         "referral_source": _t(d, "ReferralSource"),
                         "primary_need": _t(d, "PrimaryNeedCode"),
                         "nfa": _bool(_t(d, "ReferralNFA")),
                         "closure_date": _t(d, "CINclosureDate"),
                         "closure_reason": _t(d, "ReasonForClosure"),
+                        REF: ref_date,
                     }
                 )
-                for j, a in enumerate(d.findall("Assessments"), start=1):
+                for a in d.findall("Assessments"):
                     factors = [
                         f.text.strip()
                         for f in a.iter("AssessmentFactors")
@@ -188,27 +285,29 @@ def read_cin(
                     ]
                     rows["assessments"].append(
                         {
-                            "assessment_id": f"{rid}-A{j}",
+                            "assessment_id": uid(f"{rid}-A{_t(a, 'AssessmentActualStartDate')}"),
                             "child_id": cid,
                             "referral_id": rid,
                             "start_date": _t(a, "AssessmentActualStartDate"),
                             "authorised_date": _t(a, "AssessmentAuthorisationDate"),
                             "factors": ",".join(factors) or None,
+                            REF: ref_date,
                         }
                     )
-                for j, s in enumerate(d.findall("Section47"), start=1):
+                for s in d.findall("Section47"):
                     rows["s47_enquiries"].append(
                         {
-                            "s47_id": f"{rid}-S{j}",
+                            "s47_id": uid(f"{rid}-S{_t(s, 'S47ActualStartDate')}"),
                             "child_id": cid,
                             "referral_id": rid,
                             "strategy_date": _t(s, "S47ActualStartDate"),
                             "icpc_not_required": _bool(_t(s, "ICPCnotRequired")),
                             "icpc_date": _t(s, "DateOfInitialCPC"),
+                            REF: ref_date,
                         }
                     )
-                for j, c in enumerate(d.findall("ChildProtectionPlans"), start=1):
-                    pid = f"{rid}-P{j}"
+                for c in d.findall("ChildProtectionPlans"):
+                    pid = uid(f"{rid}-P{_t(c, 'CPPstartDate')}")
                     rows["cp_plans"].append(
                         {
                             "cp_plan_id": pid,
@@ -217,25 +316,35 @@ def read_cin(
                             "end_date": _t(c, "CPPendDate"),
                             "initial_category": _t(c, "InitialCategoryOfAbuse"),
                             "latest_category": _t(c, "LatestCategoryOfAbuse"),
+                            REF: ref_date,
                         }
                     )
                     for r in c.iter("CPPreviewDate"):
                         if r.text and r.text.strip():
                             rows["cp_reviews"].append(
-                                {"cp_plan_id": pid, "review_date": r.text.strip()}
+                                {"cp_plan_id": pid, "review_date": r.text.strip(), REF: ref_date}
                             )
-                for j, c in enumerate(d.findall("CINPlanDates"), start=1):
+                for c in d.findall("CINPlanDates"):
                     rows["cin_plans"].append(
                         {
-                            "cin_plan_id": f"{rid}-C{j}",
+                            "cin_plan_id": uid(f"{rid}-C{_t(c, 'CINPlanStartDate')}"),
                             "child_id": cid,
                             "start_date": _t(c, "CINPlanStartDate"),
                             "end_date": _t(c, "CINPlanEndDate"),
+                            REF: ref_date,
                         }
                     )
         if n == 0:
             findings.append({"file": p.name, "finding": "no Child elements found"})
-        files.append({"file": str(p), "children": n})
+        files.append(
+            {
+                "file": str(p),
+                "children": n,
+                "reference_date": ref_date,
+                "date_source": ref_source,
+                "data_start": first,
+            }
+        )
     if unknown:
         findings.append(
             {
@@ -250,7 +359,8 @@ def read_cin(
 
     tables, mapping = {}, []
     for name, data in rows.items():
-        frame = pd.DataFrame(data)
+        table = TABLES[name]
+        frame = pd.DataFrame(data).reindex(columns=table.column_names + [REF])
         read = len(frame)
         if name == "children" and read:
             dob = frame.groupby("child_id")["date_of_birth"].nunique()
@@ -258,23 +368,20 @@ def read_cin(
                 findings.append(
                     {
                         "finding": "children with different dates of birth across files",
-                        "detail": f"{int((dob > 1).sum())} child(ren); the last file's kept",
+                        "detail": f"{int((dob > 1).sum())} child(ren); the newest census's kept",
                     }
                 )
-            frame = frame.drop_duplicates("child_id", keep="last")
-        elif read:
-            frame = frame.drop_duplicates()
-        table = TABLES[name]
-        for c in table.column_names:
-            if c not in frame:
-                frame[c] = None
-        tables[name] = frame[table.column_names]
+        if read:
+            frame = newest(frame.fillna("").astype(str), list(table.key))
+        tables[name] = frame
         mapping.append(
             {
                 "source": name,
+                "table": name,
                 "rows_read": read,
                 "rows_mapped": len(frame),
                 "repeats_merged": read - len(frame),
+                "rows_rejected": 0,
                 "detail": "",
             }
         )

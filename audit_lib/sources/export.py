@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["to_cin_census", "to_ssda903"]
+__all__ = ["collection_year", "to_cin_census", "to_ssda903"]
 
 SEX_903 = {"M": "1", "F": "2"}
 
@@ -127,9 +127,50 @@ def _attach(events: pd.DataFrame, date_col: str, referrals: pd.DataFrame) -> pd.
     return m.set_index("index")["referral_id"].reindex(events.index)
 
 
-def to_cin_census(tables: dict[str, pd.DataFrame], path: str | Path, year: int = 2026) -> Path:
+def collection_year(tables: dict[str, pd.DataFrame], year_end: str) -> dict[str, pd.DataFrame]:
+    """The canonical tables as a return for the collection year ending ``year_end``
+    (a 31 March) would hold them: records started by the year end and not ended before
+    the year began; outcomes after the year end not yet known (blank)."""
+    from ..model import TABLES
+
+    end = pd.Timestamp(year_end)
+    start = end - pd.DateOffset(years=1) + pd.Timedelta(days=1)
+    out = {}
+    for name, frame in tables.items():
+        table = TABLES.get(name)
+        if table is None or not table.event_dates:
+            out[name] = frame
+            continue
+        f = frame[(frame[list(table.event_dates)] <= end).all(axis=1)].copy()
+        for rule in table.date_orders:
+            if rule.earlier in table.event_dates:
+                f = f[~(f[rule.later] < start)]
+        for col in table.columns:
+            if col.outcome and col.kind == "date":
+                later = f[col.name] > end
+                f.loc[later, col.name] = pd.NaT
+                if name == "cla_episodes" and col.name == "episode_end":
+                    f.loc[later, "reason_ceased"] = None
+                if name == "referrals" and col.name == "closure_date":
+                    f.loc[later, "closure_reason"] = None
+        out[name] = f
+    if "cp_reviews" in tables and "cp_plans" in out:
+        rv = tables["cp_reviews"]
+        out["cp_reviews"] = rv[
+            rv["cp_plan_id"].isin(out["cp_plans"]["cp_plan_id"]) & (rv["review_date"] <= end)
+        ]
+    return out
+
+
+def to_cin_census(
+    tables: dict[str, pd.DataFrame],
+    path: str | Path,
+    year: int = 2026,
+    reference_date: str | None = None,
+) -> Path:
     """Write a CIN census XML of every child with a referral. CP and CIN plans sit under
-    the referral they follow. Dates ISO; sex 1/2; booleans true/false."""
+    the referral they follow. Dates ISO; sex 1/2; booleans true/false. The header's
+    ReferenceDate is ``reference_date`` (default 31 March of ``year``)."""
     import xml.etree.ElementTree as ET
 
     def iso(v):
@@ -163,6 +204,7 @@ def to_cin_census(tables: dict[str, pd.DataFrame], path: str | Path, year: int =
     header = ET.SubElement(ET.SubElement(root, "Header"), "CollectionDetails")
     sub(header, "Collection", "CIN")
     sub(header, "Year", str(year))
+    sub(header, "ReferenceDate", reference_date or f"{year}-03-31")
     children = ET.SubElement(root, "Children")
     kids = tables["children"][tables["children"]["child_id"].isin(ref["child_id"])]
     for k in kids.itertuples(index=False):  # building XML is one element per record

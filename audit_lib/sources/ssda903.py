@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..load import read_text
+from ..load import date_part, read_text, unclosed_quote
 from ..model import ADOPTION_PLACEMENTS, TABLES
+from . import REF, collection_year_end, newest
 
 __all__ = ["IMPORT_TABLES", "Import903", "read_903", "to_canonical"]
 
@@ -37,6 +38,15 @@ IMPORT_TABLES: dict[str, set[str]] = {
     "previous_permanence": {"CHILD", "PREV_PERM"},
 }
 NOT_MAPPED = {"missing", "oc2", "oc3", "previous_permanence"}
+#: the event dates of each 903 table that place a file in its collection year (UASC's DUC
+#: is a future date, the 18th birthday, and previous permanence dates are historical)
+EVENT_DATES = {
+    "episodes": ("DECOM", "DEC"),
+    "reviews": ("REVIEW",),
+    "ad1": ("DATE_INT", "DATE_MATCH"),
+    "placed_for_adoption": ("DATE_PLACED", "DATE_PLACED_CEASED"),
+    "missing": ("MIS_START", "MIS_END"),
+}
 SEX_CODES = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U", "0": "U", "9": "U"}
 
 
@@ -50,7 +60,7 @@ class Import903:
 
 
 def _parse_date(s: pd.Series) -> pd.Series:
-    s = s.astype("string").str.strip()
+    s = date_part(s.astype("string").str.strip())
     out = pd.to_datetime(s, format="%d/%m/%Y", errors="coerce")
     return out.fillna(pd.to_datetime(s, format="ISO8601", errors="coerce"))
 
@@ -64,7 +74,21 @@ def read_903(paths: list[str | Path]) -> Import903:
         p = Path(path)
         try:
             text, encoding = read_text(p)
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            quote = unclosed_quote(text)
+            if quote is None:
+                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            else:  # read line by line, quotes as written, so no row is swallowed
+                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, quoting=3)
+                if 0 <= quote - 2 < len(frame):
+                    frame = frame.drop(index=frame.index[quote - 2]).reset_index(drop=True)
+                res.findings.append(
+                    {
+                        "file": p.name,
+                        "finding": f"unclosed quote on line {quote}: that row rejected, the "
+                        "rest read line by line",
+                        "severity": "error",
+                    }
+                )
         except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError) as exc:
             res.files.append(
                 {"file": str(p), "table": None, "rows": 0, "error": f"unreadable: {exc}"}
@@ -95,10 +119,77 @@ def read_903(paths: list[str | Path]) -> Import903:
         )
         if frame.empty:
             res.findings.append({"finding": f"{p.name}: {table} table has a header but no rows"})
+        dates = [_parse_date(frame[c]) for c in EVENT_DATES.get(table, ()) if c in frame]
+        # an episodes file's year is that of its latest episode start (an end date or a
+        # review after the year end is an error for validation to find, not a later year)
+        anchor = dates[0] if table == "episodes" else pd.concat(dates) if dates else None
+        if anchor is not None and anchor.notna().any():
+            res.files[-1]["first_event"] = f"{pd.concat(dates).min():%Y-%m-%d}"
+            res.files[-1]["latest_event"] = f"{anchor.max():%Y-%m-%d}"
+            res.files[-1]["reference_date"] = f"{collection_year_end(anchor.max()):%Y-%m-%d}"
         frame["_source"] = p.name
         frame["_order"] = len(res.files)
+        frame["_folder"] = str(p.parent)
         res.raw[table] = pd.concat([res.raw.get(table, pd.DataFrame()), frame], ignore_index=True)
+    _undated_files(res)
     return res
+
+
+def _undated_files(res: Import903) -> None:
+    """Files in one folder are one return: each file takes the reference date of the
+    folder's episodes (the latest, if several), else its own, else the latest of the
+    folder's files, else of all the files read. Then every row is marked."""
+
+    def folder(f: dict) -> str:
+        return str(Path(f["file"]).parent)
+
+    dated = [f for f in res.files if f.get("reference_date")]
+    overall = max((f["reference_date"] for f in dated), default="")
+    episodes: dict[str, str] = {}
+    latest: dict[str, str] = {}
+    for f in dated:
+        latest[folder(f)] = max(latest.get(folder(f), ""), f["reference_date"])
+        if f.get("table") == "episodes":
+            episodes[folder(f)] = max(episodes.get(folder(f), ""), f["reference_date"])
+    for f in res.files:
+        if not f.get("table"):
+            continue
+        d = folder(f)
+        if f.get("table") == "episodes" and f.get("reference_date"):
+            continue
+        f["reference_date"] = episodes.get(d) or f.get("reference_date") or latest.get(d, overall)
+    refs = {i + 1: f.get("reference_date", "") for i, f in enumerate(res.files)}
+    for frame in res.raw.values():
+        frame[REF] = frame["_order"].map(refs).fillna("")
+
+
+def reference(res: Import903) -> list[dict]:
+    """The returns read, one per reference date (collection year), for extract.json."""
+    groups: dict[str, list[dict]] = {}
+    for f in res.files:
+        if f.get("table"):
+            groups.setdefault(f.get("reference_date", ""), []).append(f)
+    out = []
+    for ref, files in sorted(groups.items()):
+        latest = max(
+            (f.get("latest_event", "") for f in files if f["table"] == "episodes"),
+            default=max((f.get("latest_event", "") for f in files), default=""),
+        )
+        first = min((f["first_event"] for f in files if f.get("first_event")), default="")
+        out.append(
+            {
+                "format": "ssda903",
+                "reference_date": ref,
+                "date_source": (
+                    f"end of the collection year (31 March) of the latest episode start, {latest}"
+                    if ref and latest
+                    else "no event dates in the files"
+                ),
+                "data_start": first,
+                "files": sorted(Path(f["file"]).name for f in files),
+            }
+        )
+    return out
 
 
 _KNOWN = {
@@ -142,46 +233,65 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
             )
         return parsed
 
-    def note(source, read, mapped, repeats=0, detail=""):
+    def note(source, read, mapped, repeats=0, detail="", rejected=0, table=None):
+        """One accounting line: rows read = mapped + repeats merged + rejected."""
+        assert read == mapped + repeats + rejected, (source, read, mapped, repeats, rejected)
         report.append(
             {
                 "source": source,
+                "table": table,
                 "rows_read": read,
                 "rows_mapped": mapped,
                 "repeats_merged": repeats,
+                "rows_rejected": rejected,
                 "detail": detail,
             }
         )
 
     if "header" in raw:
-        h = raw["header"].sort_values("_order")
+        h = raw["header"]
         kids = pd.DataFrame(
             {
                 "child_id": h["CHILD"].str.strip(),
                 "sex": h["SEX"].str.strip().str.upper().map(SEX_CODES).fillna(h["SEX"].str.strip()),
                 "date_of_birth": _date(h["DOB"], "header DOB"),
                 "ethnicity": h["ETHNIC"].str.strip().str.upper(),
+                REF: h[REF],
             }
         )
         conflicts = kids.groupby("child_id")["date_of_birth"].nunique()
         n_conf = int((conflicts > 1).sum())
-        kids = kids.drop_duplicates("child_id", keep="last")
-        uasc = set(raw["uasc"]["CHILD"].str.strip()) if "uasc" in raw else set()
-        kids["uasc"] = kids["child_id"].isin(uasc)
+        kids = newest(kids, ["child_id"])
+        kids["uasc"] = False
         out["children"] = kids
         note(
             "header",
             len(h),
             len(kids),
             len(h) - len(kids),
-            f"{n_conf} children with different dates of birth across returns (latest kept)"
+            f"{n_conf} children with different dates of birth across returns (newest kept)"
             if n_conf
             else "",
+            table="children",
         )
         if "uasc" in raw:
-            note("uasc", len(raw["uasc"]), len(uasc), 0, "mapped to children.uasc")
+            u = raw["uasc"]["CHILD"].str.strip()
+            known = u.isin(kids["child_id"])
+            flagged = set(u[known])
+            kids["uasc"] = kids["child_id"].isin(flagged)
+            n_rej = int((~known).sum())
+            note(
+                "uasc",
+                len(u),
+                len(flagged),
+                int(known.sum()) - len(flagged),
+                "mapped to children.uasc"
+                + (f"; {n_rej} row(s) rejected: child not in the header" if n_rej else ""),
+                rejected=n_rej,
+                table="children",
+            )
     if "episodes" in raw:
-        e = raw["episodes"].sort_values("_order")
+        e = raw["episodes"]
         ep = pd.DataFrame(
             {
                 "child_id": e["CHILD"].str.strip(),
@@ -200,25 +310,27 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
                 "reason_place_change": e.get("REASON_PLACE_CHANGE", pd.Series("", index=e.index))
                 .str.strip()
                 .str.upper(),
+                REF: e[REF],
             }
         ).replace({"": None})
         before = len(ep)
-        # the same episode in several years' returns: the latest return is the fullest
-        ep = ep.drop_duplicates(["child_id", "episode_start"], keep="last")
+        # the same episode in several years' returns: the newest return's values win
+        ep = newest(ep, ["child_id", "episode_start"])
         out["cla_episodes"] = ep
-        note("episodes", before, len(ep), before - len(ep))
+        note("episodes", before, len(ep), before - len(ep), table="cla_episodes")
     if "reviews" in raw:
         r = raw["reviews"]
         rv = pd.DataFrame(
             {
                 "child_id": r["CHILD"].str.strip(),
                 "review_date": _date(r["REVIEW"], "reviews REVIEW"),
+                REF: r[REF],
             }
         )
         before = len(rv)
-        rv = rv.drop_duplicates()
+        rv = newest(rv, ["child_id", "review_date"])
         out["cla_reviews"] = rv
-        note("reviews", before, len(rv), before - len(rv))
+        note("reviews", before, len(rv), before - len(rv), table="cla_reviews")
     adopt = []
     if "placed_for_adoption" in raw:
         pa = raw["placed_for_adoption"]
@@ -226,57 +338,101 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
             pd.DataFrame(
                 {
                     "child_id": pa["CHILD"].str.strip(),
-                    "decision_date": _date(pa["DATE_PLACED"]),
-                    "plan_ceased_date": _date(pa["DATE_PLACED_CEASED"]),
+                    "decision_date": _date(pa["DATE_PLACED"], "placed_for_adoption DATE_PLACED"),
+                    "plan_ceased_date": _date(
+                        pa["DATE_PLACED_CEASED"], "placed_for_adoption DATE_PLACED_CEASED"
+                    ),
+                    REF: pa[REF],
+                    "_from": "placed_for_adoption",
                 }
             )
         )
-        note("placed_for_adoption", len(pa), len(pa), 0, "decision and ceased dates")
     if "ad1" in raw:
         a = raw["ad1"]
         adopt.append(
             pd.DataFrame(
                 {
                     "child_id": a["CHILD"].str.strip(),
-                    "decision_date": _date(a["DATE_INT"]),
-                    "matched_date": _date(a["DATE_MATCH"]),
+                    "decision_date": _date(a["DATE_INT"], "ad1 DATE_INT"),
+                    "matched_date": _date(a["DATE_MATCH"], "ad1 DATE_MATCH"),
                     "fostering_for_adoption": a["FOSTER_CARE"].str.strip().eq("1"),
+                    REF: a[REF],
+                    "_from": "ad1",
                 }
             )
         )
-        note(
-            "ad1",
-            len(a),
-            len(a),
-            0,
-            "decision and match dates; FOSTER_CARE 1 = foster-carer adoption",
-        )
     if adopt:
         ad = pd.concat(adopt, ignore_index=True)
-        ad = ad.groupby(["child_id", "decision_date"], as_index=False).first()
-        if "cla_episodes" in out:
-            ep = out["cla_episodes"]
-            po = ep[ep["legal_status"] == "E1"].groupby("child_id")["episode_start"].min()
-            placed = (
-                ep[ep["placement_type"].isin(ADOPTION_PLACEMENTS)]
-                .groupby("child_id")["episode_start"]
-                .min()
+        no_date = ad["decision_date"].isna()
+        cols = [c for c in ad.columns if c != "_from"]
+        merged = newest(ad.loc[~no_date, cols], ["child_id", "decision_date"])
+        key = ad["child_id"] + "|" + ad["decision_date"].dt.strftime("%Y-%m-%d")
+        in_pa = key.isin(key[(ad["_from"] == "placed_for_adoption") & ~no_date])
+        for src in ("placed_for_adoption", "ad1"):
+            mine = ad["_from"] == src
+            if not mine.any():
+                continue
+            n_rej = int((mine & no_date).sum())
+            # an AD1 row whose record placed_for_adoption also gives is merged into it
+            new = mine & ~no_date & (~in_pa if src == "ad1" else True)
+            n_map = int(key[new].nunique())
+            note(
+                src,
+                int(mine.sum()),
+                n_map,
+                int(mine.sum()) - n_map - n_rej,
+                "decision and ceased dates"
+                if src == "placed_for_adoption"
+                else "decision and match dates, merged with placed_for_adoption on child and "
+                "decision date; FOSTER_CARE 1 = foster-carer adoption",
+                rejected=n_rej,
+                table="adoptions",
             )
-            order = (
-                ep[ep["reason_ceased"].isin(["E11", "E12"])]
-                .groupby("child_id")["episode_end"]
-                .max()
+        if no_date.any():
+            res.findings.append(
+                {
+                    "finding": "adoption rows without a decision date rejected",
+                    "detail": f"{int(no_date.sum())} row(s): the decision date is the key",
+                }
             )
-            ad["placement_order_date"] = ad["child_id"].map(po)
-            ad["placed_date"] = ad["child_id"].map(placed)
-            ad["adoption_order_date"] = ad["child_id"].map(order)
-        out["adoptions"] = ad
+        out["adoptions"] = merged
     for t in NOT_MAPPED & set(raw):
-        note(t, len(raw[t]), 0, 0, "no canonical table: not imported")
+        note(t, len(raw[t]), 0, 0, "no canonical table: not imported", rejected=len(raw[t]))
     for name, frame in out.items():
         table = TABLES[name]
         for c in table.column_names:
             if c not in frame:
                 frame[c] = None
-        out[name] = frame[table.column_names]
+        out[name] = frame[table.column_names + [REF]]
     return out, report
+
+
+def adoption_dates(adoptions: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
+    """Fill an adoption's placement order, placement and order dates from the child's
+    care episodes (the 903's AD1 does not carry them): the first episode with legal
+    status E1, the first in an adoption placement, the latest ending E11/E12.
+    Dates already given are kept."""
+    ep = episodes.assign(
+        episode_start=pd.to_datetime(episodes["episode_start"], errors="coerce"),
+        episode_end=pd.to_datetime(episodes["episode_end"], errors="coerce"),
+    )
+    derived = {
+        "placement_order_date": ep[ep["legal_status"] == "E1"]
+        .groupby("child_id")["episode_start"]
+        .min(),
+        "placed_date": ep[ep["placement_type"].isin(ADOPTION_PLACEMENTS)]
+        .groupby("child_id")["episode_start"]
+        .min(),
+        "adoption_order_date": ep[ep["reason_ceased"].isin(["E11", "E12"])]
+        .groupby("child_id")["episode_end"]
+        .max(),
+    }
+    ad = adoptions.copy()
+    for col, by_child in derived.items():
+        given = (
+            pd.to_datetime(ad[col], errors="coerce")
+            if col in ad
+            else pd.Series(pd.NaT, index=ad.index)
+        )
+        ad[col] = given.fillna(ad["child_id"].map(by_child))
+    return ad

@@ -497,12 +497,11 @@ def run(
         books = [b for b in books if b.stem in only]
     if not books:
         raise RunError(f"no notebooks to run in {nb_dir}")
-    period = _period_in_data(period, data_dir, Path(out).resolve() / ".cache")
-
     specs = {b.stem: notebook_parameters(b) for b in books}
     declared = {name: set(spec) for name, spec in specs.items()}
     user = _parse_params(params or [], declared)
     check_param_types(user, specs)
+    period = _period_in_data(period, data_dir, Path(out).resolve() / ".cache")
     folder = Path(out).resolve() / period
     (folder / "worklists").mkdir(parents=True, exist_ok=True)
     sidecars = folder / ".metrics"

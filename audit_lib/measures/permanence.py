@@ -393,7 +393,6 @@ def drift_flags(
     second = _second(rv).reindex(key).to_numpy()
     due = (add_working_days(open_["start"], 20) + pd.DateOffset(months=3)).to_numpy()
     second = np.where(pd.isna(second), due, second)
-    days = (as_of - open_["start"]).dt.days.to_numpy()
     achieved = open_["outcome_code"].between(1, 5).to_numpy()
     f = pd.DataFrame(
         {
@@ -407,8 +406,9 @@ def drift_flags(
         pd.isna(first_plan) | (first_plan > second)
     )
     f["plan_changed_twice"] = n_plans >= 3
-    for months in (12, 18, 24):
-        f[f"in_care_{months}m_no_permanence"] = (days >= months * 30.44) & ~achieved
+    for months in (12, 18, 24):  # calendar months: the anniversary itself counts
+        reached = (open_["start"] + pd.DateOffset(months=months)).to_numpy() <= np.datetime64(as_of)
+        f[f"in_care_{months}m_no_permanence"] = reached & ~achieved
     ltf = latest["plan"].eq("long_term_fostering").to_numpy()
     f["ltf_not_matched_6m"] = (
         ltf
@@ -619,8 +619,10 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     sp = spells(tables["cla_episodes"])
     sp = sp[(sp["start"] <= as_of) & (sp["end"].isna() | (sp["end"] > as_of))]
     dob = sp["child_id"].map(tables["children"].set_index("child_id")["date_of_birth"])
+    # calendar offsets, not 365.25-day years: exact at the anniversary
     eligible = sp[
-        ((as_of - dob).dt.days < 16 * 365.25) & ((as_of - sp["start"]).dt.days >= 2.5 * 365.25)
+        ((dob + pd.DateOffset(years=16)) > as_of)
+        & ((sp["start"] + pd.DateOffset(months=30)) <= as_of)
     ]
     # overlapping episodes can leave two placements open: the latest is the current one
     cur = (
@@ -636,7 +638,7 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     since = np.where(
         cur_type.isin(["A3", "A4", "A5", "A6"]) & pd.notna(prev_start), prev_start, cur_start
     )
-    stable = ((as_of - pd.Series(pd.to_datetime(since))).dt.days >= 2 * 365.25).sum()
+    stable = ((pd.Series(pd.to_datetime(since)) + pd.DateOffset(years=2)) <= as_of).sum()
     m = len(eligible)
     lo3, hi3 = wilson(three, n)
     lol, hil = wilson(int(stable), m)

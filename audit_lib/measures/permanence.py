@@ -164,6 +164,13 @@ def _not_estimable(name, n: int, events: int, reason: str) -> dict:
     return row
 
 
+def _no_spells(by: str | None) -> pd.DataFrame:
+    """Overall: one row saying why nothing is estimated; by a column: no groups, no rows."""
+    if by is not None:
+        return pd.DataFrame(columns=_TIME_COLUMNS)
+    return pd.DataFrame([_not_estimable("all", 0, 0, "cannot be estimated: no care spells")])
+
+
 def _time_row(name, f: pd.DataFrame, curve: pd.DataFrame, horizon: int, min_n: int) -> dict:
     """One row of a time-to-permanence table from an estimated 'achieved' step curve."""
     n, events = len(f), int(f["outcome_code"].between(1, 5).sum())
@@ -220,7 +227,7 @@ def competing_risks(
     """
     groups = _groups(outcomes, by)
     if not groups:
-        return pd.DataFrame([_not_estimable("all", 0, 0, "cannot be estimated: no care spells")])
+        return _no_spells(by)
     rows = [
         _time_row(name, f, permanence_curve(f), horizon, min_n)
         for name, f in groups  # one fit per group (a handful), vectorised inside
@@ -259,7 +266,7 @@ def kaplan_meier(
     """
     groups = _groups(outcomes, by)
     if not groups:
-        return pd.DataFrame([_not_estimable("all", 0, 0, "cannot be estimated: no care spells")])
+        return _no_spells(by)
     rows = [_time_row(name, f, km_curve(f), horizon, min_n) for name, f in groups]
     return pd.DataFrame(rows, columns=_TIME_COLUMNS)
 

@@ -283,7 +283,8 @@ def funnel_position(
     """
     n = units["denominator"].to_numpy(dtype=float)
     x = units["numerator"].to_numpy(dtype=float)
-    p0 = float(x.sum() / n.sum()) if p0 is None else p0
+    if p0 is None:
+        p0 = float(x.sum() / n.sum()) if n.sum() > 0 else float("nan")
     name = f"{level * 100:g}".replace(".", "")
     lim = funnel_limits(p0, n, levels=(level,))
     lo, hi = lim[f"lower_{name}"].to_numpy(), lim[f"upper_{name}"].to_numpy()

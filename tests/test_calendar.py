@@ -144,3 +144,19 @@ def test_vectorised_matches_scalar():
     vec = add_working_days(starts, n)
     for i in range(0, 500, 50):
         assert vec.iloc[i] == add_working_days(starts.iloc[i], int(n[i]))
+
+
+def test_clock_starting_on_a_bank_holiday_across_easter_2025():
+    # Statutory reading (METRICS.md "Working days"): day 0 is the start date even when it
+    # is a weekend or bank holiday; the next working day is day 1. Easter 2025: Good Friday
+    # 18 Apr, Easter Monday 21 Apr; Early May bank holiday 5 May. Worked by hand:
+    # day 1 = Tue 22 Apr, ..., day 9 = Fri 2 May, day 10 = Tue 6 May, day 15 = Tue 13 May.
+    for day0 in ("2025-04-18", "2025-04-19", "2025-04-20", "2025-04-21"):
+        assert add_working_days(pd.Timestamp(day0), 1) == pd.Timestamp("2025-04-22")
+        assert add_working_days(pd.Timestamp(day0), 15) == pd.Timestamp("2025-05-13")
+        assert working_days_between(day0, "2025-05-13") == 15
+        assert working_days_between(day0, "2025-04-22") == 1
+    # Maundy Thursday is a working day 0 with the same day 1 (nothing works in between)
+    assert add_working_days(pd.Timestamp("2025-04-17"), 15) == pd.Timestamp("2025-05-13")
+    # the other reading (the next working day as day 0) would give 14 May: not used
+    assert add_working_days(pd.Timestamp("2025-04-22"), 15) == pd.Timestamp("2025-05-14")

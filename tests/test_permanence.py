@@ -314,3 +314,48 @@ def test_adoption_by_group_suppresses_small_groups(synthetic):
     assert (small["note"].str.startswith("suppressed")).all()
     big = g[g["n"] > 5]
     assert big["value"].notna().all()
+
+
+# --- calendar offsets, not 365.25 / 30.44 days (issue 14) ----------------------------------
+
+
+def _one_child_episodes(rows):
+    e = pd.DataFrame(
+        rows,
+        columns=["episode_start", "episode_end", "reason_new_episode", "placement_type"],
+    )
+    e["episode_start"] = pd.to_datetime(e["episode_start"])
+    e["episode_end"] = pd.to_datetime(e["episode_end"])
+    return e.assign(child_id="c1", legal_status="C2", reason_ceased=None)
+
+
+def test_two_year_stability_counts_from_the_exact_anniversary():
+    # placement from 1 Mar 2021; 1 Mar 2023 is exactly two years (730 days, fewer than
+    # 2 x 365.25): stable on the anniversary, not the day before
+    eps = _one_child_episodes(
+        [("2020-06-01", "2021-03-01", "S", "U1"), ("2021-03-01", None, "P", "U3")]
+    )
+    kids = pd.DataFrame({"child_id": ["c1"], "date_of_birth": pd.to_datetime(["2012-01-01"])})
+    t = {"cla_episodes": eps, "children": kids}
+    assert PM.stability(t, TS("2023-03-01"))["long_term"]["numerator"] == 1
+    assert PM.stability(t, TS("2023-02-28"))["long_term"]["numerator"] == 0
+    # in care 2.5 years: 1 Dec 2022 is exactly 30 months after 1 Jun 2020
+    eps2 = _one_child_episodes([("2020-06-01", None, "S", "U1")])
+    t2 = {"cla_episodes": eps2, "children": kids}
+    assert PM.stability(t2, TS("2022-12-01"))["long_term"]["denominator"] == 1
+    assert PM.stability(t2, TS("2022-11-30"))["long_term"]["denominator"] == 0
+    # under 16: the 16th birthday (1 Jan 2028) takes the child out
+    assert PM.stability(t2, TS("2027-12-31"))["long_term"]["denominator"] == 1
+    assert PM.stability(t2, TS("2028-01-01"))["long_term"]["denominator"] == 0
+
+
+def test_drift_12_months_flag_on_the_anniversary(synthetic):
+    t, o, _, _ = synthetic
+    # a child who entered care in March 2025 and is still in care without permanence
+    open_ = o[o["end_as_of"].isna() & (o["outcome_code"] == 0)]
+    row = open_[open_["start"].between(TS("2025-03-01"), TS("2025-03-31"))].iloc[0]
+    on = row["start"] + pd.DateOffset(months=12)  # 365 days: below 12 x 30.44
+    for as_of, want in ((on, True), (on - pd.Timedelta(days=1), False)):
+        oo = PM.spell_outcomes(t, as_of)
+        f = PM.drift_flags(t, oo, as_of).set_index(["child_id", "spell"])
+        assert f.loc[(row["child_id"], row["spell"]), "in_care_12m_no_permanence"] == want

@@ -430,3 +430,27 @@ def test_spc_reading_latest_point_and_older_signal():
     few = spc_reading(x[:5], months[:5], "higher")
     assert few["too_few"] and few["last_signal"] is None
     assert spc_reading([], [], "higher")["too_few"]
+
+
+def test_nhsrplotthedots_published_examples():
+    # tests/testthat/test-ptd_spc_standard.R: symmetrical data, then two successive points
+    # close to the limits on opposite sides of the mean -> both common cause
+    x = [1.0, -1.0] * 8
+    x[14], x[15] = 5.5, -5.5
+    r = spc_rules(x, "higher")
+    assert r["signal"].tolist()[-2:] == ["common_cause", "common_cause"]
+    assert r["signal"].tolist() == _ptd_point_types(x, 1)
+    # same file: rnorm(20) with set.seed(123) and y[15] = 10; screening the moving ranges
+    # narrows the limits (screened range < unscreened range), and both differ from the
+    # original series' limits
+    y = np.array(
+        [-0.56047565, -0.23017749, 1.55870831, 0.07050839, 0.12928774, 1.71506499,
+         0.46091621, -1.26506123, -0.68685285, -0.44566197, 1.22408180, 0.35981383,
+         0.40077145, 0.11068272, -0.55584113, 1.78691314, 0.49785048, -1.96661716,
+         0.70135590, -0.47279141]
+    )  # fmt: skip
+    y2 = y.copy()
+    y2[14] = 10
+    screened, raw = xmr_limits(y2), xmr_limits(y2, screen=False)
+    assert raw["upper"] - raw["lower"] > screened["upper"] - screened["lower"]
+    assert screened["lower"] != xmr_limits(y)["lower"] != raw["lower"]

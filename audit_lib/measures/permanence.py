@@ -165,6 +165,13 @@ def _not_estimable(name, n: int, events: int, reason: str) -> dict:
     return row
 
 
+def _no_spells(by: str | None) -> pd.DataFrame:
+    """Overall: one row saying why nothing is estimated; by a column: no groups, no rows."""
+    if by is not None:
+        return pd.DataFrame(columns=_TIME_COLUMNS)
+    return pd.DataFrame([_not_estimable("all", 0, 0, "cannot be estimated: no care spells")])
+
+
 def _time_row(name, f: pd.DataFrame, curve: pd.DataFrame, horizon: int, min_n: int) -> dict:
     """One row of a time-to-permanence table from an estimated 'achieved' step curve."""
     n, events = len(f), int(f["outcome_code"].between(1, 5).sum())
@@ -221,7 +228,7 @@ def competing_risks(
     """
     groups = _groups(outcomes, by)
     if not groups:
-        return pd.DataFrame([_not_estimable("all", 0, 0, "cannot be estimated: no care spells")])
+        return _no_spells(by)
     rows = [
         _time_row(name, f, permanence_curve(f), horizon, min_n)
         for name, f in groups  # one fit per group (a handful), vectorised inside
@@ -260,7 +267,7 @@ def kaplan_meier(
     """
     groups = _groups(outcomes, by)
     if not groups:
-        return pd.DataFrame([_not_estimable("all", 0, 0, "cannot be estimated: no care spells")])
+        return _no_spells(by)
     rows = [_time_row(name, f, km_curve(f), horizon, min_n) for name, f in groups]
     return pd.DataFrame(rows, columns=_TIME_COLUMNS)
 
@@ -394,7 +401,6 @@ def drift_flags(
     second = _second(rv).reindex(key).to_numpy()
     due = (add_working_days(open_["start"], 20) + pd.DateOffset(months=3)).to_numpy()
     second = np.where(pd.isna(second), due, second)
-    days = (as_of - open_["start"]).dt.days.to_numpy()
     achieved = open_["outcome_code"].between(1, 5).to_numpy()
     f = pd.DataFrame(
         {
@@ -408,8 +414,9 @@ def drift_flags(
         pd.isna(first_plan) | (first_plan > second)
     )
     f["plan_changed_twice"] = n_plans >= 3
-    for months in (12, 18, 24):
-        f[f"in_care_{months}m_no_permanence"] = (days >= months * 30.44) & ~achieved
+    for months in (12, 18, 24):  # calendar months: the anniversary itself counts
+        reached = (open_["start"] + pd.DateOffset(months=months)).to_numpy() <= np.datetime64(as_of)
+        f[f"in_care_{months}m_no_permanence"] = reached & ~achieved
     ltf = latest["plan"].eq("long_term_fostering").to_numpy()
     f["ltf_not_matched_6m"] = (
         ltf
@@ -634,8 +641,10 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     sp = spells(tables["cla_episodes"])
     sp = sp[(sp["start"] <= as_of) & (sp["end"].isna() | (sp["end"] > as_of))]
     dob = sp["child_id"].map(tables["children"].set_index("child_id")["date_of_birth"])
+    # calendar offsets, not 365.25-day years: exact at the anniversary
     eligible = sp[
-        ((as_of - dob).dt.days < 16 * 365.25) & ((as_of - sp["start"]).dt.days >= 2.5 * 365.25)
+        ((dob + pd.DateOffset(years=16)) > as_of)
+        & ((sp["start"] + pd.DateOffset(months=30)) <= as_of)
     ]
     # overlapping episodes can leave two placements open: the latest is the current one
     cur = (
@@ -651,7 +660,7 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     since = np.where(
         cur_type.isin(["A3", "A4", "A5", "A6"]) & pd.notna(prev_start), prev_start, cur_start
     )
-    stable = ((as_of - pd.Series(pd.to_datetime(since))).dt.days >= 2 * 365.25).sum()
+    stable = ((pd.Series(pd.to_datetime(since)) + pd.DateOffset(years=2)) <= as_of).sum()
     m = len(eligible)
     lo3, hi3 = wilson(three, n)
     lol, hil = wilson(int(stable), m)

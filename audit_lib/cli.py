@@ -322,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--brief",
         action="store_true",
-        help="one line: ok, or each unusable table with its reason (used by make report)",
+        help="one line: ok, or each unusable table with its reason (used by make report; default: off)",
     )
     v.set_defaults(func=_validate)
 

@@ -495,8 +495,10 @@ def trend_chart(
     title: str,
     ylabel: str,
     reference: float | None = 1.0,
+    how_to_read: str | None = None,
 ) -> Figure:
-    """A value over periods, one line per group."""
+    """A value over periods (or stages), one line per group; ``reference`` draws a dotted
+    parity line, and the caption mentions it only when drawn."""
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
     for i, (g, f) in enumerate(frame.groupby(group, sort=True)):
         ax.plot(
@@ -509,12 +511,15 @@ def trend_chart(
     if reference is not None:
         ax.axhline(reference, color=PALETTE["black"], linewidth=1, linestyle=":")
     ax.set_ylabel(ylabel)
-    _style(
-        ax,
-        title,
-        "How to read this: each line is one group's ratio to the reference "
-        "group in that year; the dotted line is parity.",
-    )
+    if how_to_read is None:
+        how_to_read = (
+            "How to read this: each line is one group's ratio to the reference "
+            "group in that year; the dotted line is parity."
+            if reference is not None
+            else "How to read this: each line follows one group; lines that stay apart "
+            "show a gap that persists."
+        )
+    _style(ax, title, how_to_read)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
 

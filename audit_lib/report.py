@@ -79,6 +79,8 @@ MISSING_TEXT: dict[str, str] = {
 }
 #: Decimals for float columns by name; p-values print as "< 0.001" or to 3 places.
 DECIMALS: dict[str, int] = {
+    "population": 0,
+    "per_100_referred": 1,
     "rate_per_10k": 1,
     "per_100_previous": 1,
     "rate_ratio": 2,

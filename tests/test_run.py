@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from audit_lib.cli import main
-from audit_lib.run import RunError, run, sparkline
+from audit_lib.run import RunError, notebook_meta, run, sparkline
 
 from .conftest import DEFAULT_DATA, ROOT
 
@@ -28,7 +28,9 @@ def test_run_writes_every_page_index_and_metrics(full_run):
     result, out = full_run
     assert result.ok and result.period == "2026-10"
     folder = out / "2026-10"
-    names = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    names = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if notebook_meta(p)["monthly"]}
+    assert "explore_disproportionality" not in names  # the research workspace is not monthly
+    assert not (folder / "explore_disproportionality.html").exists()
     for name in names:
         assert (folder / f"{name}.html").exists() and (folder / f"{name}.ipynb").exists()
         assert (folder / f"{name}.html").stat().st_size < 3e6

@@ -12,6 +12,14 @@ from audit_lib.synthetic import SynthConfig, generate, write_borough
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "data" / "synthetic"
 EXTERNAL = ROOT.parent / "shared" / "external"
+#: Why the outside-sample tests skip, and how to run them.
+EXTERNAL_MISSING = (
+    f"outside sample returns not found at {EXTERNAL} (../shared/external beside the "
+    "repository). To run these tests, put there the public fake files other open-source "
+    "children's-social-care tools publish (MIT): ssda903-fake/ (csc-validator-be-903, "
+    "tests/fake_data/*.csv), cin-census/CIN_Census_2024.xml (csc-validator-be-cin, "
+    "fake_data/) and annex-a/Annex_A.xlsx (liia-tools, liiatools/spec/annex_a/samples/)"
+)
 
 #: A smaller borough for fast tests; the planted effects are the same.
 SMALL = SynthConfig(seed=7, children=30_000)

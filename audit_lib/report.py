@@ -93,6 +93,9 @@ DECIMALS: dict[str, int] = {
     "coef": 3,
     "std_err": 3,
 }
+#: Tables up to this many rows print whole (CSS ``table.keep-whole``); longer ones split
+#: between rows, repeating their header.
+KEEP_WHOLE_ROWS = 25
 P_VALUE_COLUMNS = frozenset({"p", "p_value", "p_adjusted", "p_raw"})
 #: (lower, upper) column pairs shown as one "a to b" interval column.
 INTERVAL_SUFFIXES = (("lower", "upper"), ("_lower", "_upper"), ("dp_lower", "dp_upper"))
@@ -255,6 +258,8 @@ def styled_table(
         f[c] = text
     f = format_table(f, formatted=(*counts, *percent), decimals=decimals, hide=hide)
     sty = f.style.set_uuid(uuid).hide(axis="index")
+    if len(f) <= KEEP_WHOLE_ROWS:  # print: a short table is never split across pages
+        sty = sty.set_table_attributes('class="keep-whole"')
     sty = sty.set_table_styles(
         [
             {"selector": "th", "props": "background:#f0f0f0; text-align:left; padding:4px 8px;"},

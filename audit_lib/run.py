@@ -132,6 +132,25 @@ def _css() -> str:
     return _template("style.css")
 
 
+def page_outputs(nb):
+    """Keep what a manager should see: drop raw reprs (an ``execute_result`` with only
+    ``text/plain``, e.g. the dict a cell's last call returns) and stderr (warnings);
+    displays, tables, charts, markdown and printed text stay. In place; returns ``nb``."""
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        c.outputs = [
+            o
+            for o in c.get("outputs", [])
+            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            and not (
+                o.get("output_type") == "execute_result"
+                and set(o.get("data", {})) <= {"text/plain"}
+            )
+        ]
+    return nb
+
+
 def _nb_body(nb) -> str:
     """The notebook's outputs as HTML: no input, no prompts (nbconvert ``basic``)."""
     import warnings
@@ -236,7 +255,7 @@ def _execute(
             for c in nb.cells:  # managers get the banner, not a traceback
                 if c.cell_type == "code":
                     c.outputs = [o for o in c.get("outputs", []) if o.get("output_type") != "error"]
-        body = _nb_body(nb)
+        body = _nb_body(page_outputs(nb))
     if status == "failed":
         where = f" in cell {cell}" if cell else ""
         banner = f"This report failed{where}: {error}. Figures below may be incomplete."

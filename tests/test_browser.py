@@ -30,6 +30,7 @@ ARGS = [
 ]
 SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 BAD_CELL = re.compile(r"\b(nan|NaN|inf|-inf|None|NaT|<NA>)\b|\d\.\d{4,}")
+RAW = re.compile(r"\{'[a-z_]+\.[a-z_.]+'|\w+Warning:|Traceback|object at 0x")
 FOOTER = re.compile(r"^Page \d+ of \d+$")
 
 pytestmark = pytest.mark.browser
@@ -71,6 +72,7 @@ def _open(browser, path: Path):
 
 
 def test_tables_have_human_headers_and_clean_cells(pages, browser):
+    """...and no raw reprs, warnings or tracebacks anywhere on the page."""
     problems = []
     for path in pages:
         page, outside = _open(browser, path)
@@ -81,8 +83,10 @@ def test_tables_have_human_headers_and_clean_cells(pages, browser):
                 cells: [...t.querySelectorAll('td')].map(x => x.innerText.trim()),
             }))""",
         )
+        text = page.inner_text("body")
         page.close()
         assert outside == []
+        problems += [(path.name, "raw", m) for m in RAW.findall(text)]
         for t in tables:
             problems += [(path.name, "header", h) for h in t["heads"] if SNAKE.match(h)]
             problems += [(path.name, "cell", c) for c in t["cells"] if BAD_CELL.search(c)]

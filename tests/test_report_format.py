@@ -216,3 +216,21 @@ def test_validate_findings_wrap_to_100_columns_at_word_boundaries():
     body = " ".join(line.strip() for line in lines)
     assert words + " " + words in body  # whole words, in order, nothing cut
     assert "1,234 rows" in body
+
+
+def test_pages_show_no_raw_reprs_or_warnings():
+    import nbformat
+
+    from audit_lib.run import page_outputs
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("record_all(x)")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="FutureWarning: ..."),
+        nbformat.v4.new_output("stream", name="stdout", text="shown"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "{'a.b.c': 1}"}),
+        nbformat.v4.new_output("display_data", data={"text/html": "<b>t</b>", "text/plain": "t"}),
+    ]
+    nb.cells = [cell]
+    kept = page_outputs(nb).cells[0].outputs
+    assert [o.get("name", o["output_type"]) for o in kept] == ["stdout", "display_data"]

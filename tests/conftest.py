@@ -45,3 +45,30 @@ def small_tables(small_dir):
 @pytest.fixture(scope="session")
 def default_tables():
     return load_tables(DEFAULT_DATA)
+
+
+#: Chromium flags for the browser tests: no sandbox (containers), nothing fetched.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def block_network(page) -> list[str]:
+    """Abort every request a page makes outside file: and data: URLs; returns the list the
+    blocked URLs are appended to (tests assert it stays empty)."""
+    outside: list[str] = []
+
+    def guard(route):
+        if not route.request.url.startswith(("file:", "data:")):
+            outside.append(route.request.url)
+            return route.abort()
+        return route.continue_()
+
+    page.route("**/*", guard)
+    return outside

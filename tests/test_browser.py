@@ -15,19 +15,10 @@ import pytest
 
 from audit_lib.run import run
 
-from .conftest import DEFAULT_DATA, ROOT
+from .conftest import CHROMIUM_ARGS, DEFAULT_DATA, ROOT, block_network
 
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 BAD_CELL = re.compile(r"\b(nan|NaN|inf|-inf|None|NaT|<NA>)\b|\d\.\d{4,}")
 RAW = re.compile(r"\{'[a-z_]+\.[a-z_.]+'|\w+Warning:|Traceback|object at 0x")
@@ -51,22 +42,14 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
 
 
 def _open(browser, path: Path):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    outside = []
-
-    def guard(route):
-        if not route.request.url.startswith(("file:", "data:")):
-            outside.append(route.request.url)
-            return route.abort()
-        return route.continue_()
-
-    page.route("**/*", guard)
+    outside = block_network(page)
     page.goto(path.as_uri())
     return page, outside
 

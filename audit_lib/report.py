@@ -178,6 +178,11 @@ def format_table(
                 keys.append(ranks.map({r: i for i, r in enumerate(sorted(set(ranks)))}))
         if keys:
             f = f.iloc[np.lexsort([k.to_numpy() for k in reversed(keys)])]
+    # the reference group's own row: ratio exactly 1, no interval or test, by definition
+    reference = pd.Series(False, index=f.index)
+    for ratio, lo in (("rate_ratio", "lower"), ("decision_ratio", "dp_lower")):
+        if ratio in f and lo in f:
+            reference |= f[ratio].eq(1.0) & f[lo].isna()
     out = pd.DataFrame(index=f.index)
     for c in f.columns:
         col = f[c]
@@ -220,6 +225,8 @@ def format_table(
         if blank.any():
             key = c[2:] if c.startswith("__") else c
             out.loc[blank, c] = words.get(key, "not available")
+            if key in (*P_VALUE_COLUMNS, "lower", "dp_lower", "label"):
+                out.loc[blank & reference, c] = "reference group"
     out.columns = [labels.get(c, column_label(c)) for c in out.columns]
     return out.reset_index(drop=True)
 

@@ -48,6 +48,8 @@ def test_format_table_labels_rounds_and_names_blanks():
     assert black["95% CI"] == "1.50 to 3.14"
     assert black["p-value (adjusted)"] == "< 0.001"
     assert black["Median days"] == "not reached"  # inf
+    ref = out.iloc[0]
+    assert ref["95% CI"] == "reference group" and ref["p-value (adjusted)"] == "reference group"
     other = out.iloc[1]
     assert other["p-value (adjusted)"] == "0.568"
     assert other["Rate ratio"] == "no children"

@@ -422,6 +422,17 @@ GROUP_COLOURS = [
 GROUP_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h"]
 
 
+def _natural_groups(frame: pd.DataFrame, by: str) -> list[tuple[object, pd.DataFrame]]:
+    """``frame`` split by ``by`` with groups in their natural order (ethnic groups as DfE
+    publishes them, age bands by age), so legends read like the tables."""
+    from .model import category_rank
+
+    groups = list(frame.groupby(by, sort=True))
+    keys = category_rank(pd.Series([g for g, _ in groups], dtype=object))
+    order = sorted(range(len(groups)), key=lambda i: keys.iloc[i])
+    return [groups[i] for i in order]
+
+
 def _plain_log_ticks(axis) -> None:
     """Plain numbers (1, 10, 100, 1,000; 2, 5 between) on a log axis, not 10¹ and 10²."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -436,7 +447,7 @@ def stage_funnel(rates: pd.DataFrame, title: str, stage_labels: dict[str, str]) 
     with its own colour and marker."""
     fig, ax = plt.subplots(figsize=(9, 4.4), dpi=100)
     stages = list(stage_labels)
-    for i, (group, f) in enumerate(rates.groupby("group", sort=True)):
+    for i, (group, f) in enumerate(_natural_groups(rates, "group")):
         f = f.set_index("stage").reindex(stages)
         if f["rate_per_10k"].isna().all():
             continue
@@ -522,10 +533,12 @@ def trend_chart(
     title: str,
     ylabel: str,
     reference: float | None = 1.0,
+    how_to_read: str | None = None,
 ) -> Figure:
-    """A value over periods, one line per group."""
+    """A value over periods (or stages), one line per group; ``reference`` draws a dotted
+    parity line, and the caption mentions it only when drawn."""
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
-    for i, (g, f) in enumerate(frame.groupby(group, sort=True)):
+    for i, (g, f) in enumerate(_natural_groups(frame, group)):
         ax.plot(
             f[x].astype(str),
             f[y],
@@ -536,12 +549,15 @@ def trend_chart(
     if reference is not None:
         ax.axhline(reference, color=PALETTE["black"], linewidth=1, linestyle=":")
     ax.set_ylabel(ylabel)
-    _style(
-        ax,
-        title,
-        "How to read this: each line is one group's ratio to the reference "
-        "group in that year; the dotted line is parity.",
-    )
+    if how_to_read is None:
+        how_to_read = (
+            "How to read this: each line is one group's ratio to the reference "
+            "group in that year; the dotted line is parity."
+            if reference is not None
+            else "How to read this: each line follows one group; lines that stay apart "
+            "show a gap that persists."
+        )
+    _style(ax, title, how_to_read)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
 

@@ -17,7 +17,9 @@ import nbformat
 
 __all__ = ["clean_notebook", "clean_file"]
 
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+#: What addresses become: the same token notebooks/sanitize.cfg gives nbval.
+ADDRESS = "0xADDRESS"
 #: Cell metadata keys written by execution (timings, status), never by an author.
 VOLATILE_CELL_KEYS = ("papermill", "execution", "ExecuteTime", "collapsed", "scrolled")
 
@@ -34,8 +36,9 @@ def _stable_id(index: int, source: str, taken: set[str]) -> str:
 def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop execution timings and versions, fix ids and object addresses, in place.
 
-    Kept: cell sources, tags, outputs (with addresses in ``text/plain`` reprs replaced
-    by nothing), execution counts, the notebook's ``audit`` and ``kernelspec`` metadata.
+    Kept: cell sources, tags, outputs (addresses in ``text/plain`` reprs become
+    ``0xADDRESS``, as nbval's sanitizer writes them), execution counts, and the
+    notebook's ``audit`` and ``kernelspec`` metadata.
     Cell ids already present are kept (so authors' edits merge); missing or papermill-
     injected ones become a hash of the cell's position and source.
     """
@@ -63,9 +66,9 @@ def clean_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             data = out.get("data", {})
             text = data.get("text/plain")
             if isinstance(text, str):
-                data["text/plain"] = _ADDRESS.sub("", text)
+                data["text/plain"] = _ADDRESS.sub(ADDRESS, text)
             elif isinstance(text, list):
-                data["text/plain"] = [_ADDRESS.sub("", t) for t in text]
+                data["text/plain"] = [_ADDRESS.sub(ADDRESS, t) for t in text]
             out.get("metadata", {}).pop("execution", None)
     if nb.nbformat_minor < 5:
         nb.nbformat_minor = 5

@@ -80,6 +80,8 @@ MISSING_TEXT: dict[str, str] = {
 }
 #: Decimals for float columns by name; p-values print as "< 0.001" or to 3 places.
 DECIMALS: dict[str, int] = {
+    "population": 0,
+    "per_100_referred": 1,
     "rate_per_10k": 1,
     "per_100_previous": 1,
     "rate_ratio": 2,
@@ -92,6 +94,9 @@ DECIMALS: dict[str, int] = {
     "coef": 3,
     "std_err": 3,
 }
+#: Tables up to this many rows print whole (CSS ``table.keep-whole``); longer ones split
+#: between rows, repeating their header.
+KEEP_WHOLE_ROWS = 25
 P_VALUE_COLUMNS = frozenset({"p", "p_value", "p_adjusted", "p_raw"})
 #: (lower, upper) column pairs shown as one "a to b" interval column.
 INTERVAL_SUFFIXES = (("lower", "upper"), ("_lower", "_upper"), ("dp_lower", "dp_upper"))
@@ -174,6 +179,11 @@ def format_table(
                 keys.append(ranks.map({r: i for i, r in enumerate(sorted(set(ranks)))}))
         if keys:
             f = f.iloc[np.lexsort([k.to_numpy() for k in reversed(keys)])]
+    # the reference group's own row: ratio exactly 1, no interval or test, by definition
+    reference = pd.Series(False, index=f.index)
+    for ratio, lo in (("rate_ratio", "lower"), ("decision_ratio", "dp_lower")):
+        if ratio in f and lo in f:
+            reference |= f[ratio].eq(1.0) & f[lo].isna()
     out = pd.DataFrame(index=f.index)
     for c in f.columns:
         col = f[c]
@@ -216,6 +226,8 @@ def format_table(
         if blank.any():
             key = c[2:] if c.startswith("__") else c
             out.loc[blank, c] = words.get(key, "not available")
+            if key in (*P_VALUE_COLUMNS, "lower", "dp_lower", "label"):
+                out.loc[blank & reference, c] = "reference group"
     out.columns = [labels.get(c, column_label(c)) for c in out.columns]
     return out.reset_index(drop=True)
 
@@ -274,6 +286,8 @@ def styled_table(
         f[c] = f[c].astype(object).where(~hidden[c].to_numpy(), SUPPRESSED)
     f = format_table(f, formatted=tuple(formatted), decimals=decimals, hide=hide)
     sty = f.style.set_uuid(uuid).hide(axis="index")
+    if len(f) <= KEEP_WHOLE_ROWS:  # print: a short table is never split across pages
+        sty = sty.set_table_attributes('class="keep-whole"')
     sty = sty.set_table_styles(
         [
             {"selector": "th", "props": "background:#f0f0f0; text-align:left; padding:4px 8px;"},

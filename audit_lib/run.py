@@ -84,6 +84,8 @@ def notebook_meta(path: Path) -> dict:
     return {
         "title": meta.get("title", path.stem.replace("_", " ").title()),
         "requires": list(meta.get("requires", [])),
+        # research workspaces set "monthly": false; the run skips them unless named
+        "monthly": bool(meta.get("monthly", True)),
     }
 
 
@@ -495,6 +497,8 @@ def run(
                 f"available: {', '.join(b.stem for b in books)}"
             )
         books = [b for b in books if b.stem in only]
+    else:
+        books = [b for b in books if notebook_meta(b)["monthly"]]
     if not books:
         raise RunError(f"no notebooks to run in {nb_dir}")
     specs = {b.stem: notebook_parameters(b) for b in books}

@@ -13,7 +13,7 @@ from audit_lib.cli import main
 from audit_lib.load import load_tables
 from audit_lib.sources.annex_a import _code, read_annex_a
 
-from .conftest import EXTERNAL
+from .conftest import EXTERNAL, EXTERNAL_MISSING
 
 ANNEX = EXTERNAL / "annex-a" / "Annex_A.xlsx"
 
@@ -56,7 +56,7 @@ def test_tolerant_headers_dates_and_missing_values(tmp_path):
     assert any("Extra col" in f.get("detail", "") for f in findings)
 
 
-@pytest.mark.skipif(not ANNEX.exists(), reason="../shared/external not present")
+@pytest.mark.skipif(not ANNEX.exists(), reason=EXTERNAL_MISSING)
 def test_external_annex_a(tmp_path):
     out = tmp_path / "canonical"
     assert main(["import", "annex_a", str(ANNEX), "--out", str(out)]) == 0

@@ -10,7 +10,7 @@ from audit_lib.cli import main
 from audit_lib.load import load_tables
 from audit_lib.sources.cin_census import read_cin
 
-from .conftest import EXTERNAL
+from .conftest import EXTERNAL, EXTERNAL_MISSING
 
 CIN = EXTERNAL / "cin-census" / "CIN_Census_2024.xml"
 
@@ -53,7 +53,7 @@ def test_every_module_maps_and_oddities_are_reported(tmp_path):
     assert "unreadable" in files[0]["error"]
 
 
-@pytest.mark.skipif(not CIN.exists(), reason="../shared/external not present")
+@pytest.mark.skipif(not CIN.exists(), reason=EXTERNAL_MISSING)
 def test_external_cin_sample_and_merge_with_903(tmp_path):
     out = tmp_path / "canonical"
     fake903 = EXTERNAL / "ssda903-fake"

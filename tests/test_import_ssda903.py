@@ -11,7 +11,7 @@ from audit_lib.cli import main
 from audit_lib.load import load_tables
 from audit_lib.sources.ssda903 import read_903, to_canonical
 
-from .conftest import EXTERNAL
+from .conftest import EXTERNAL, EXTERNAL_MISSING
 
 FAKE = EXTERNAL / "ssda903-fake"
 
@@ -51,7 +51,7 @@ def test_two_years_merge_and_codes(tmp_path):
     assert m["episodes"]["rows_read"] == 2 and m["episodes"]["repeats_merged"] == 1
 
 
-@pytest.mark.skipif(not FAKE.exists(), reason="../shared/external not present")
+@pytest.mark.skipif(not FAKE.exists(), reason=EXTERNAL_MISSING)
 def test_external_903_fake_imports_and_validates(tmp_path, capsys):
     out = tmp_path / "canonical"
     assert main(["import", "ssda903", str(FAKE), "--out", str(out)]) == 0
@@ -81,7 +81,7 @@ def test_unreadable_or_missing_input_is_one_line(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not FAKE.exists(), reason="../shared/external not present")
+@pytest.mark.skipif(not FAKE.exists(), reason=EXTERNAL_MISSING)
 def test_audit_run_on_an_imported_903_folder(tmp_path):
     from audit_lib.run import RunError, run
 

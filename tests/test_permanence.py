@@ -13,7 +13,7 @@ from audit_lib.measures import permanence as PM
 from audit_lib.model import TABLES
 from audit_lib.spells import spells
 
-from .conftest import DEFAULT_DATA, EXTERNAL
+from .conftest import DEFAULT_DATA, EXTERNAL, EXTERNAL_MISSING
 
 TS = pd.Timestamp
 
@@ -110,9 +110,7 @@ def test_overlapping_and_duplicate_episodes_are_findings():
     assert sorted(f["finding"]) == ["duplicate episode start", "overlaps the previous episode"]
 
 
-@pytest.mark.skipif(
-    not (EXTERNAL / "ssda903-fake").exists(), reason="../shared/external not present"
-)
+@pytest.mark.skipif(not (EXTERNAL / "ssda903-fake").exists(), reason=EXTERNAL_MISSING)
 def test_spells_on_the_external_903_fake_episodes():
     raw = pd.read_csv(EXTERNAL / "ssda903-fake" / "episodes.csv", dtype=str)
     e = pd.DataFrame(

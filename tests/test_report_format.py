@@ -48,6 +48,8 @@ def test_format_table_labels_rounds_and_names_blanks():
     assert black["95% CI"] == "1.50 to 3.14"
     assert black["p-value (adjusted)"] == "< 0.001"
     assert black["Median days"] == "not reached"  # inf
+    ref = out.iloc[0]
+    assert ref["95% CI"] == "reference group" and ref["p-value (adjusted)"] == "reference group"
     other = out.iloc[1]
     assert other["p-value (adjusted)"] == "0.568"
     assert other["Rate ratio"] == "no children"
@@ -217,3 +219,23 @@ def test_validate_findings_wrap_to_100_columns_at_word_boundaries():
     body = " ".join(line.strip() for line in lines)
     assert words + " " + words in body  # whole words, in order, nothing cut
     assert "1,234 rows" in body
+
+
+def test_pages_show_no_raw_reprs_or_warnings():
+    import nbformat
+
+    from audit_lib.check import scrub_notebook
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("record_all(x)")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="FutureWarning: ..."),
+        nbformat.v4.new_output("stream", name="stdout", text="shown"),
+        nbformat.v4.new_output("execute_result", data={"text/plain": "{'a.b.c': 1}"}),
+        nbformat.v4.new_output("display_data", data={"text/html": "<b>t</b>", "text/plain": "t"}),
+    ]
+    nb.cells = [cell]
+    warned, raw = scrub_notebook(nb)
+    kept = nb.cells[0].outputs
+    assert [o.get("name", o["output_type"]) for o in kept] == ["display_data"]
+    assert len(raw) == 2 and any("FutureWarning" in w for w in warned)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from audit_lib.cli import main
-from audit_lib.run import RunError, run, sparkline
+from audit_lib.run import RunError, notebook_meta, run, sparkline
 
-from .conftest import DEFAULT_DATA, ROOT
+from .conftest import CHROMIUM_ARGS, DEFAULT_DATA, ROOT, block_network
 
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
 
@@ -28,7 +28,9 @@ def test_run_writes_every_page_index_and_metrics(full_run):
     result, out = full_run
     assert result.ok and result.period == "2026-10"
     folder = out / "2026-10"
-    names = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    names = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if notebook_meta(p)["monthly"]}
+    assert "explore_disproportionality" not in names  # the research workspace is not monthly
+    assert not (folder / "explore_disproportionality.html").exists()
     for name in names:
         assert (folder / f"{name}.html").exists() and (folder / f"{name}.ipynb").exists()
         assert (folder / f"{name}.html").stat().st_size < 3e6
@@ -164,31 +166,16 @@ def test_reports_in_a_real_browser(full_run):
     _, out = full_run
     start = out / "2026-10" / "index.html"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    outside, errors = [], []
+    errors = []
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(chromium),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+            args=CHROMIUM_ARGS,
         )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-
-        def guard(route):
-            if not route.request.url.startswith(("file:", "data:")):
-                outside.append(route.request.url)
-                return route.abort()
-            return route.continue_()
-
-        page.route("**/*", guard)
+        outside = block_network(page)
         page.goto(start.as_uri())
         links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
         assert len(links) >= 4

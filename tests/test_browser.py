@@ -1,0 +1,124 @@
+"""Pages a manager reads and prints, checked in a real browser (headless Chromium).
+
+Tables have human headers and no NaN, inf, None or unrounded floats; every image has alt
+text; printed to A4 PDF (backgrounds off, as browsers print by default) no heading is the
+last line of a page, and the pack's page count is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from audit_lib.run import run
+
+from .conftest import CHROMIUM_ARGS, DEFAULT_DATA, ROOT, block_network
+
+ARTIFACTS = ROOT / "reports" / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+BAD_CELL = re.compile(r"\b(nan|NaN|inf|-inf|None|NaT|<NA>)\b|\d\.\d{4,}")
+RAW = re.compile(r"\{'[a-z_]+\.[a-z_.]+'|\w+Warning:|Traceback|object at 0x")
+FOOTER = re.compile(r"^Page \d+ of \d+$")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is needed: `make test` installs it with apt-get")
+    out = tmp_path_factory.mktemp("reports")
+    result = run(data=DEFAULT_DATA, out=out, jobs=2)
+    assert result.ok
+    return sorted((out / result.period).glob("*.html"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    outside = block_network(page)
+    page.goto(path.as_uri())
+    return page, outside
+
+
+def test_tables_have_human_headers_and_clean_cells(pages, browser):
+    """...and no raw reprs, warnings or tracebacks anywhere on the page."""
+    problems = []
+    for path in pages:
+        page, outside = _open(browser, path)
+        tables = page.eval_on_selector_all(
+            "table",
+            """ts => ts.map(t => ({
+                heads: [...t.querySelectorAll('th')].map(x => x.innerText.trim()),
+                cells: [...t.querySelectorAll('td')].map(x => x.innerText.trim()),
+            }))""",
+        )
+        text = page.inner_text("body")
+        page.close()
+        assert outside == []
+        problems += [(path.name, "raw", m) for m in RAW.findall(text)]
+        for t in tables:
+            problems += [(path.name, "header", h) for h in t["heads"] if SNAKE.match(h)]
+            problems += [(path.name, "cell", c) for c in t["cells"] if BAD_CELL.search(c)]
+    assert problems == []
+
+
+def test_every_image_has_alt_text_stating_its_point(pages, browser):
+    missing = []
+    count = 0
+    for path in pages:
+        page, _ = _open(browser, path)
+        alts = page.eval_on_selector_all("img", "is => is.map(i => i.getAttribute('alt'))")
+        page.close()
+        count += len(alts)
+        missing += [
+            (path.name, a)
+            for a in alts
+            if not a or len(a) < 20 or a.startswith("No description has been provided")
+        ]
+    assert count >= 15 and missing == []
+
+
+def test_printed_pack_keeps_headings_with_their_content(pages, browser):
+    from pypdf import PdfReader
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    orphans, counts = [], {}
+    for path in pages:
+        page, _ = _open(browser, path)
+        headings = page.eval_on_selector_all(
+            "main h1, main h2, main h3, header h1",
+            "hs => hs.map(h => h.innerText.replace('¶', '').trim())",
+        )
+        pdf = ARTIFACTS / f"{path.stem}.pdf"
+        page.pdf(path=str(pdf), format="A4", print_background=False)
+        page.close()
+        reader = PdfReader(str(pdf))
+        counts[path.stem] = len(reader.pages)
+        for n, p in enumerate(reader.pages[:-1], start=1):  # the last page may end anywhere
+            lines = [x.strip() for x in (p.extract_text() or "").splitlines()]
+            lines = [x for x in lines if x and not FOOTER.match(x) and " · " not in x]
+            if not lines:
+                continue
+            last = lines[-1]
+            if any(last == h or (len(last) > 12 and h.endswith(last)) for h in headings):
+                orphans.append((path.name, n, last))
+    (ARTIFACTS / "print_pages.json").write_text(json.dumps(counts, indent=1))
+    assert orphans == []
+    assert all(n >= 1 for n in counts.values())
+    # the whole pack (index and every report) fits a board paper: under the 30 A4 pages
+    # it took before print styles
+    assert sum(counts.values()) < 30, counts

@@ -93,7 +93,7 @@ def styled_table(
     if hide:
         sty = sty.hide(subset=list(hide), axis="columns")
     fmt = {}
-    fmt.update({c: "{:.0f}" for c in decimals})
+    fmt.update({c: _whole for c in decimals})
     sty = sty.format(fmt, na_rep="")
     sty = sty.set_table_styles(
         [
@@ -108,6 +108,11 @@ def styled_table(
     if caption:
         sty = sty.set_caption(disclosure.escape_html(caption))
     return sty
+
+
+def _whole(v) -> str:
+    """A number with no decimals; text (a suppressed "c") as it is."""
+    return v if isinstance(v, str) else f"{v:.0f}"
 
 
 def show_figure(fig) -> None:

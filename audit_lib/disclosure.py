@@ -326,7 +326,8 @@ def protect_table(
     to its denominator column; a rate is hidden where its numerator or denominator is
     suppressed, or where the complement (denominator - numerator) is 1..``suppress_max``
     (:func:`hide_rate`). ``hidden_with`` maps a column to another it is hidden with
-    (e.g. an interval bound with its rate).
+    (e.g. an interval bound with its rate), or to a boolean column of ``frame`` saying
+    where to hide it.
     """
     frame = frame.reset_index(drop=True)
     shares, denominators = dict(shares or {}), dict(denominators or {})
@@ -343,7 +344,9 @@ def protect_table(
             hide |= hide_rate(frame[num], frame[den], suppress_max)
         mask[rc] = hide
     for c, other in (hidden_with or {}).items():
-        mask[c] = mask[other].to_numpy() | (mask[c].to_numpy() if c in mask else False)
+        # ``other`` is a protected column, or a boolean column of the frame itself
+        flag = mask[other] if other in mask else frame[other].fillna(False).astype(bool)
+        mask[c] = flag.to_numpy() | (mask[c].to_numpy() if c in mask else False)
     return mask.drop(columns=[c for c in extra if c not in counts])
 
 

@@ -206,3 +206,71 @@ def test_protect_keeps_true_zero_and_missing():
 
 if os.name != "posix":  # pragma: no cover
     pytest.skip("POSIX file modes", allow_module_level=True)
+
+
+def test_data_quality_headline_agrees_with_the_table():
+    """Issue 13: the headline said "not obtained 4" while the table showed c."""
+    from audit_lib.measures import data_quality as DQ
+
+    eth = pd.DataFrame(
+        {
+            "stage": ["referral"],
+            "children": [200],
+            "refused": [0],
+            "not_obtained": [4],
+            "missing_or_invalid": [9],
+            "not_known": [13],
+            "share": [13 / 200],
+            "lower": [0.04],
+            "upper": [0.1],
+        }
+    )
+    counts = pd.DataFrame(
+        {"table": ["children"], "status": ["ok"], "rows_read": [200], "rows_rejected": [3]}
+    )
+    empty = pd.DataFrame({"rows": pd.Series([], dtype=int)})
+    lines = DQ.findings(counts, pd.DataFrame(), empty, empty, eth, pd.DataFrame(), "2019-01")
+    text = " ".join(lines)
+    assert "not obtained c" in text and "refused 0" in text
+    assert "c (c) were rejected" in text  # 3 of 200 rows rejected
+    mask = D.protect_table(eth, DQ.ETHNICITY_COUNTS, 5, *DQ.ETHNICITY_RATES, DQ.ETHNICITY_RELATIONS)
+    assert mask.at[0, "not_obtained"] and mask.at[0, "missing_or_invalid"]
+    assert not mask.at[0, "share"]  # 13 of 200: neither 13 nor 187 is small
+
+
+def test_headlines_hide_small_shares_and_counts():
+    from audit_lib.measures import permanence as PM
+
+    flags = pd.DataFrame(
+        {"drift_score": [2, 2, 0, 0, 0, 0, 0, 0], **{f: 0 for f in PM.DRIFT_FLAGS}}
+    )
+    flags.loc[0, list(PM.DRIFT_FLAGS)[0]] = 1
+    card = pd.DataFrame(
+        {
+            "measure": ["a1", "a2"],
+            "window": ["rolling_3y"] * 2,
+            "threshold": [426, 121],
+            "value": [400.0, 150.0],
+            "n": [5, 5],
+            "lower": [1.0, 1.0],
+            "upper": [2.0, 2.0],
+        }
+    )
+    entries = {"permanence.within_12m.rolling_12m": {"numerator": 2, "denominator": 6}}
+    text = " ".join(PM.findings(entries, flags, card, "2026-10", 5))
+    assert "c of 8 children" in text  # 2 of 8: the count and its complement are small
+    assert "A1" not in text  # means of 5 adoptions are not shown
+    assert "permanence within 12 months" not in text
+
+
+def test_indicator_shares_on_small_numbers_are_hidden():
+    from audit_lib import indicators
+
+    m = {
+        "timeliness.cp_visit.month": {"numerator": 8, "denominator": 10, "value": 0.8},
+        "timeliness.cp_visit.rolling_12m": {"numerator": 239, "denominator": 269, "value": 0.888},
+    }
+    t = indicators.indicator_table(m)
+    assert t["hide_month"].tolist() == [True] and t["hide_12m"].tolist() == [False]
+    html = indicators.styled_indicators(t).to_html()
+    assert "80.0%" not in html and "88.8%" in html and ">c<" in html

@@ -5,6 +5,7 @@ of problem when it is there."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -239,3 +240,69 @@ def test_runner_fails_a_page_that_prints_a_raw_value(tmp_path):
     assert "numerator" not in page and "careful" not in page and "secret" not in page
     log = (result.folder / "run.log").read_text()
     assert "careful" in log
+
+
+def _published(page, uuid):
+    """A published Styler table read back from the page: its text cells, as a reader
+    sees them."""
+    (t,) = pd.read_html(io.StringIO(page), attrs={"id": f"T_{uuid}"}, keep_default_na=False)
+    return t.astype(str)
+
+
+def _attack(shown: pd.DataFrame, counts, relations, rates=()) -> list:
+    """Try to recover every "c" from what is shown: LP bounds over the relations, and
+    numerator = rate x denominator (complement = denominator - numerator)."""
+    from audit_lib import disclosure as D
+
+    num = shown[list(counts)].apply(
+        lambda s: pd.to_numeric(s.str.replace(",", ""), errors="coerce")
+    )
+    mask = shown[list(counts)].eq("c")
+    frame = num.fillna(0)
+    pinned = [
+        cell
+        for cell, (lo, hi) in D.cell_bounds(frame, mask, D._relations(frame, relations)).items()
+        if hi - lo < 0.5
+    ]
+    for rate, n, d in rates:
+        for i in range(len(shown)):
+            if shown.at[i, rate] != "c" and shown.at[i, d] != "c" and shown.at[i, n] == "c":
+                pinned.append((i, n))
+    return pinned
+
+
+def test_recovery_attack_on_the_published_tables(hostile_run):
+    """For the tables whose margins are published, solve for each "c" from the page."""
+    from audit_lib.measures import data_quality as DQ
+
+    result, _, _ = hostile_run
+    dq = (result.folder / "data_quality.html").read_text()
+    dp = (result.folder / "disproportionality.html").read_text()
+    pq = (result.folder / "plan_quality.html").read_text()
+    suppressed = 0
+    for page, uuid in ((dq, "dq_ethnicity"), (dp, "dp_not_known")):
+        t = _published(page, uuid)
+        suppressed += int(t.eq("c").to_numpy().sum())
+        assert (
+            _attack(
+                t, DQ.ETHNICITY_COUNTS, DQ.ETHNICITY_RELATIONS, [("share", "not_known", "children")]
+            )
+            == []
+        )
+    t = _published(dq, "dq_counts")
+    rel = [("sum", "rows_read", ["rows_kept", "rows_rejected"])]
+    assert (
+        _attack(
+            t,
+            ("rows_read", "rows_kept", "rows_rejected"),
+            rel,
+            [("share_rejected", "rows_rejected", "rows_read")],
+        )
+        == []
+    )
+    # grades: a shown share and its count give the total; then one "c" would be the rest
+    g = _published(pq, "pq_grades")
+    hidden = g["audits"].eq("c")
+    assert hidden.sum() != 1
+    assert not (g["share"].ne("c") & hidden).any()
+    assert suppressed > 0  # the small authority does have small counts to protect

@@ -392,17 +392,18 @@ def merge_small_groups(
 # Text from the data
 # --------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()+!|~$])")
 
 
 def escape_text(value) -> str:
-    """A string from the data made inert for HTML and Markdown: ``<>&"'`` become
+    """A string from the data made inert for HTML and Markdown: ``<>&`` become
     entities and Markdown punctuation is backslash-escaped, so a team called
     ``<h1>x</h1>`` or ``[x](javascript:...)`` is shown as written, never rendered."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    text = html.escape(str(value), quote=True)
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = html.escape(str(value), quote=False)  # entities carry no Markdown specials
+    text = _MD_SPECIAL.sub(r"\\\1", text).replace("://", ":\\/\\/")  # no autolinks
+    return "\\" + text if text[:1] in ("#", "-") else text  # no heading or nested list
 
 
 def escape_html(value) -> str:

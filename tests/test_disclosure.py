@@ -274,3 +274,34 @@ def test_indicator_shares_on_small_numbers_are_hidden():
     assert t["hide_month"].tolist() == [True] and t["hide_12m"].tolist() == [False]
     html = indicators.styled_indicators(t).to_html()
     assert "80.0%" not in html and "88.8%" in html and ">c<" in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<h1>x</h1>",
+        "<script>alert(1)</script>",
+        "Team <img src=x onerror=alert(1)>",
+        "[x](javascript:alert(1))",
+        "$\\alpha$ **team** _u_ `code` ~~s~~ |x|",
+        '#5 heading? -0.53 grade; 100% & moderators\' "quotes"',
+        "- nested",
+        '=HYPERLINK("http://x","y")',
+        "see www.evil.example or a@b.example <http://x>",
+    ],
+)
+def test_escaped_headline_renders_as_the_text_itself(text):
+    """Through the same Markdown renderer as the pages: shown as written, no element."""
+    import lxml.html
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/markdown": f"- {D.escape_text(text)}"})
+    ]
+    nb.cells = [cell]
+    body, _ = HTMLExporter(template_name="basic").from_notebook_node(nb)
+    (li,) = lxml.html.fragment_fromstring(body, create_parent="div").iter("li")
+    assert len(li) == 0 and li.text_content().strip() == text

@@ -67,7 +67,7 @@ def _empty(title: str, what: str = "items") -> Figure:
     """A small figure saying there is nothing to draw (the data lack the table or rows)."""
     fig, ax = plt.subplots(figsize=(8, 1.4), dpi=100)
     ax.axis("off")
-    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.set_title(plain_title(title), loc="left", fontsize=11, fontweight="bold")
     ax.text(
         0,
         0.3,
@@ -338,18 +338,34 @@ def interval_chart(
     xlabel: str = "Share",
     highlight=None,
     how_to_read: str | None = None,
+    n: str | None = None,
+    suppress_max: int = 5,
 ) -> Figure:
-    """Point estimates with 95% intervals, one row per item (checklists, auditors)."""
+    """Point estimates with 95% intervals, one row per item (checklists, auditors).
+
+    With ``n`` (a count column), rows built on 1..``suppress_max`` cases are left out:
+    an estimate from two audits shows what those audits said."""
+    from .disclosure import is_suppressed
+
     f = frame.reset_index(drop=True)
+    marked = np.zeros(len(f), dtype=bool) if highlight is None else np.asarray(highlight, bool)
+    if n is not None and n in f:
+        keep = ~is_suppressed(f[n], suppress_max)
+        f, marked = f[keep].reset_index(drop=True), marked[keep]
+    if f.empty:
+        return _empty(title, "rows with enough cases")
     ys = np.arange(len(f))[::-1]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(f) + 1.6), dpi=100)
-    marked = np.zeros(len(f), dtype=bool) if highlight is None else np.asarray(highlight, bool)
     for mark, colour, shape in ((False, PALETTE["blue"], "o"), (True, PALETTE["vermillion"], "D")):
         sel = marked == mark
+        v = f.loc[sel, value].to_numpy(dtype=float)  # arrays: no float() on a Series
         ax.errorbar(
-            f.loc[sel, value],
+            v,
             ys[sel],
-            xerr=[f.loc[sel, value] - f.loc[sel, lower], f.loc[sel, upper] - f.loc[sel, value]],
+            xerr=[
+                v - f.loc[sel, lower].to_numpy(dtype=float),
+                f.loc[sel, upper].to_numpy(dtype=float) - v,
+            ],
             fmt=shape,
             color=colour,
             ecolor=colour,

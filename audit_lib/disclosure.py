@@ -48,6 +48,7 @@ __all__ = [
     "hide_rate",
     "is_suppressed",
     "key_fingerprint",
+    "key_path",
     "local_secret",
     "merge_small_groups",
     "neutralise_csv",
@@ -459,6 +460,12 @@ def _write_key_atomically(path: Path) -> None:
         os.unlink(tmp)
 
 
+def key_path() -> Path:
+    """Where the pseudonym key file is: $AUDIT_SECRET_FILE, else
+    ~/.config/audit_lib/secret."""
+    return Path(os.environ.get("AUDIT_SECRET_FILE") or SECRET_FILE)
+
+
 def local_secret(path: str | Path | None = None) -> bytes:
     """The pseudonym key: $AUDIT_SECRET, else the file ``path`` (default
     ~/.config/audit_lib/secret), created atomically (mode 0600) with a random key on
@@ -470,7 +477,7 @@ def local_secret(path: str | Path | None = None) -> bytes:
     env = os.environ.get(SECRET_ENV)
     if env:
         return env.encode()
-    path = Path(path) if path else Path(os.environ.get("AUDIT_SECRET_FILE") or SECRET_FILE)
+    path = Path(path) if path else key_path()
     if not path.exists():
         _write_key_atomically(path)
     key = path.read_text().strip().encode()

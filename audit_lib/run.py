@@ -539,8 +539,17 @@ def _check_pages(folder: Path, suppress_max) -> list:
 def _announce_key(out: Path) -> None:
     """Create the pseudonym key once, before the workers (never concurrently); log its
     fingerprint, and warn when it differs from the last run's in this output folder."""
-    from .disclosure import key_fingerprint, local_secret, remember_fingerprint
+    from .disclosure import (
+        SECRET_ENV,
+        key_fingerprint,
+        key_path,
+        local_secret,
+        remember_fingerprint,
+    )
 
+    path = key_path()
+    if not os.environ.get(SECRET_ENV) and not path.exists():
+        log.warning("no pseudonym key at %s: creating a new one (new pseudonyms)", path)
     fp = key_fingerprint(local_secret())
     log.info("pseudonym key fingerprint %s (also on every worklist)", fp)
     changed = remember_fingerprint(out, fp)

@@ -305,3 +305,50 @@ def test_escaped_headline_renders_as_the_text_itself(text):
     body, _ = HTMLExporter(template_name="basic").from_notebook_node(nb)
     (li,) = lxml.html.fragment_fromstring(body, create_parent="div").iter("li")
     assert len(li) == 0 and li.text_content().strip() == text
+
+
+def test_key_announced_in_run_log_and_change_warned(tmp_path, monkeypatch):
+    """A run logs the key's fingerprint; a run with another key warns of the change."""
+    import logging
+
+    from audit_lib import run as R
+
+    monkeypatch.delenv(D.SECRET_ENV, raising=False)
+    monkeypatch.setenv("AUDIT_SECRET_FILE", str(tmp_path / "home1" / "secret"))
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    R.log.addHandler(handler)
+    R.log.setLevel(logging.INFO)
+    try:
+        R._announce_key(tmp_path)  # a new key: announced
+        R._announce_key(tmp_path)  # the same key: no warning
+        monkeypatch.setenv("AUDIT_SECRET_FILE", str(tmp_path / "home2" / "secret"))
+        R._announce_key(tmp_path)  # another HOME, another key: warned
+    finally:
+        R.log.removeHandler(handler)
+    warnings = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 3
+    assert "creating a new one" in warnings[0] and "creating a new one" in warnings[1]
+    assert "has changed" in warnings[2]
+    infos = [r.getMessage() for r in records if "fingerprint" in r.getMessage()]
+    assert len({m.split("fingerprint ")[1][:12] for m in infos if "(also" in m}) == 2
+
+
+def test_interval_chart_leaves_out_small_rows():
+    from audit_lib import charts
+
+    f = pd.DataFrame(
+        {
+            "auditor_id": ["Auditor AAA", "Auditor BBB"],
+            "mean_difference": [0.1, -0.5],
+            "lower": [0.0, -0.9],
+            "upper": [0.2, -0.1],
+            "audits": [3, 30],
+        }
+    )
+    fig = charts.interval_chart(
+        f, "auditor_id", "t", value="mean_difference", percent=False, n="audits"
+    )
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["Auditor BBB"]

@@ -330,7 +330,9 @@ def findings(
                 )
                 + "."
             )
-    gen = lenient[lenient["reading"] != "in line"]
+    gen = lenient[
+        lenient["reading"].isin(["more generous", "harsher"]) & (lenient["audits"] > suppress_max)
+    ]
     if len(gen):
         lines.append(
             "Auditors whose grades differ from moderators' beyond chance: "

@@ -174,6 +174,11 @@ def _values(frame: pd.DataFrame, cells: Sequence[Cell]) -> np.ndarray:
     return np.array([cols[c][i] for i, c in cells], dtype=float)
 
 
+def _known(frame: pd.DataFrame, cells: Sequence[Cell]) -> np.ndarray:
+    """Shown values for the attack: a missing (blank) cell counts as 0."""
+    return np.nan_to_num(_values(frame, cells))
+
+
 def cell_bounds(
     frame: pd.DataFrame,
     mask: pd.DataFrame,
@@ -205,9 +210,9 @@ def cell_bounds(
             if cell in pos:
                 row[pos[cell]] += sign
             else:
-                rhs -= sign * float(_values(frame, [cell])[0])
+                rhs -= sign * float(_known(frame, [cell])[0])
         if rel.total is None:  # the total is known: move it to the right-hand side
-            rhs += float(_values(frame, rel.parts).sum())
+            rhs += float(_known(frame, rel.parts).sum())
         a_eq.append(row)
         b_eq.append(rhs)
     out = {}

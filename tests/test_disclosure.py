@@ -352,3 +352,11 @@ def test_interval_chart_leaves_out_small_rows():
     )
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["Auditor BBB"]
+
+
+def test_protect_with_missing_cells_and_a_known_column_total():
+    f = pd.DataFrame({"open": [40, np.nan, 3, 0, 12]})
+    mask = D.protect(f, ["open"], D.down(f, "open"), 5)
+    assert mask["open"].tolist() == [False, False, True, False, True]
+    bounds = D.cell_bounds(f, mask, D.down(f, "open"))
+    assert all(hi - lo >= 1 for lo, hi in bounds.values())

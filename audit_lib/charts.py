@@ -170,7 +170,7 @@ def funnel_plot(
     if suppress_max:  # small teams are not plotted at their exact position
         units = merge_small_groups(units, label, suppress_max=suppress_max)
     if units.empty:
-        return _empty(title, "teams with items")
+        return _empty(title, "teams with enough items to show")
     n = units["denominator"].to_numpy(dtype=float)
     p = units["numerator"].to_numpy(dtype=float) / n
     p0 = float(units["numerator"].sum() / units["denominator"].sum()) if p0 is None else p0
@@ -280,13 +280,17 @@ def heatmap(
 ) -> Figure:
     """A row x column grid of a share, in a colour-blind-safe sequential map, each cell
     labelled with its value (so colour is not the only cue). A cell built on 1..
-    ``suppress_max`` cases (column ``n``) is blank and labelled "c"."""
-    from .disclosure import SUPPRESSED, is_suppressed
+    ``suppress_max`` cases (column ``n``), or whose numerator or complement is that
+    small, is blank and labelled "c"."""
+    from .disclosure import SUPPRESSED, hide_rate, is_suppressed
 
     frame = frame.copy()
-    small = (
-        is_suppressed(frame[n], suppress_max) if n and n in frame else np.zeros(len(frame), bool)
-    )
+    if n and n in frame and "numerator" in frame:  # a share: numerator and complement too
+        small = hide_rate(frame["numerator"], frame[n], suppress_max)
+    elif n and n in frame:
+        small = is_suppressed(frame[n], suppress_max)
+    else:
+        small = np.zeros(len(frame), bool)
     frame.loc[small, value] = np.nan
     frame["_small"] = small
     grid = frame.pivot(index=row, columns=col, values=value)

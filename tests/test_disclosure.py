@@ -360,3 +360,28 @@ def test_protect_with_missing_cells_and_a_known_column_total():
     assert mask["open"].tolist() == [False, False, True, False, True]
     bounds = D.cell_bounds(f, mask, D.down(f, "open"))
     assert all(hi - lo >= 1 for lo, hi in bounds.values())
+
+
+def test_heatmap_hides_cells_on_small_numbers():
+    from audit_lib import charts
+
+    f = pd.DataFrame(
+        {
+            "team": ["A", "A", "B", "B"],
+            "anchor": ["x", "y", "x", "y"],
+            "numerator": [5, 30, 2, 20],
+            "denominator": [7, 40, 2, 40],
+        }
+    ).assign(value=lambda d: d["numerator"] / d["denominator"])
+    fig = charts.heatmap(f, "team", "anchor", "value", "t")
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["50%", "75%", "c", "c"]
+
+
+def test_funnel_merges_small_teams():
+    f = pd.DataFrame(
+        {"team": ["A", "B", "C", "D"], "numerator": [40, 3, 30, 20], "denominator": [50, 4, 60, 30]}
+    )
+    m = D.merge_small_groups(f, "team")
+    assert m["team"].tolist() == ["A", "C", "Other teams"]
+    assert m.iloc[-1][["numerator", "denominator"]].tolist() == [23, 34]  # B and D

@@ -79,7 +79,7 @@ def _empty(title: str, what: str = "items") -> Figure:
     fig, ax = plt.subplots(figsize=(8, 1.4), dpi=100)
     fig.alt_text = f"{title.rstrip('.')}. Not available: no {what} in this data."
     ax.axis("off")
-    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    ax.set_title(plain_title(title), loc="left", fontsize=11, fontweight="bold")
     ax.text(
         0,
         0.3,
@@ -191,7 +191,7 @@ def funnel_plot(
     if suppress_max:  # small teams are not plotted at their exact position
         units = merge_small_groups(units, label, suppress_max=suppress_max)
     if units.empty:
-        return _empty(title, "teams with items")
+        return _empty(title, "teams with enough items to show")
     n = units["denominator"].to_numpy(dtype=float)
     p = units["numerator"].to_numpy(dtype=float) / n
     p0 = float(units["numerator"].sum() / units["denominator"].sum()) if p0 is None else p0
@@ -303,13 +303,17 @@ def heatmap(
 ) -> Figure:
     """A row x column grid of a share, in a colour-blind-safe sequential map, each cell
     labelled with its value (so colour is not the only cue). A cell built on 1..
-    ``suppress_max`` cases (column ``n``) is blank and labelled "c"."""
-    from .disclosure import SUPPRESSED, is_suppressed
+    ``suppress_max`` cases (column ``n``), or whose numerator or complement is that
+    small, is blank and labelled "c"."""
+    from .disclosure import SUPPRESSED, hide_rate, is_suppressed
 
     frame = frame.copy()
-    small = (
-        is_suppressed(frame[n], suppress_max) if n and n in frame else np.zeros(len(frame), bool)
-    )
+    if n and n in frame and "numerator" in frame:  # a share: numerator and complement too
+        small = hide_rate(frame["numerator"], frame[n], suppress_max)
+    elif n and n in frame:
+        small = is_suppressed(frame[n], suppress_max)
+    else:
+        small = np.zeros(len(frame), bool)
     frame.loc[small, value] = np.nan
     frame["_small"] = small
     grid = frame.pivot(index=row, columns=col, values=value)
@@ -363,27 +367,40 @@ def interval_chart(
     how_to_read: str | None = None,
     thresholds: str | None = None,
     threshold_label: str = "threshold",
+    n: str | None = None,
+    suppress_max: int = 5,
 ) -> Figure:
     """Point estimates with 95% intervals, one row per item (checklists, auditors).
 
     ``reference`` draws a dotted vertical line (parity, zero); ``thresholds`` names a
     column of per-row thresholds (the DfE adoption scorecard's), each drawn as a dotted
-    mark on its own row. Captions mention a line only when it is drawn.
+    mark on its own row. Captions mention a line only when it is drawn. With ``n`` (a
+    count column), rows built on 1..``suppress_max`` cases are left out: an estimate from
+    two audits shows what those audits said.
     """
     import textwrap
 
+    from .disclosure import is_suppressed
+
     f = frame.reset_index(drop=True)
+    marked = np.zeros(len(f), dtype=bool) if highlight is None else np.asarray(highlight, bool)
+    if n is not None and n in f:
+        keep = ~is_suppressed(f[n], suppress_max)
+        f, marked = f[keep].reset_index(drop=True), marked[keep]
     if f.empty:
-        return _empty(title, "estimates")
+        return _empty(title, "rows with enough cases")
     ys = np.arange(len(f))[::-1]
     fig, ax = plt.subplots(figsize=(8, max(3.0, 0.45 * len(f) + 1.9)), dpi=100)
-    marked = np.zeros(len(f), dtype=bool) if highlight is None else np.asarray(highlight, bool)
     for mark, colour, shape in ((False, PALETTE["blue"], "o"), (True, PALETTE["vermillion"], "D")):
         sel = marked == mark
+        v = f.loc[sel, value].to_numpy(dtype=float)  # arrays: no float() on a Series
         ax.errorbar(
-            f.loc[sel, value],
+            v,
             ys[sel],
-            xerr=[f.loc[sel, value] - f.loc[sel, lower], f.loc[sel, upper] - f.loc[sel, value]],
+            xerr=[
+                v - f.loc[sel, lower].to_numpy(dtype=float),
+                f.loc[sel, upper].to_numpy(dtype=float) - v,
+            ],
             fmt=shape,
             color=colour,
             ecolor=colour,

@@ -204,6 +204,10 @@ def page_problems(
         for pat in SMALL_COUNT_TEXT:
             for m in re.finditer(pat.replace("{k}", str(k)), text):
                 out.append(("small-count", _excerpt(text, m)))
+    if suppress_max >= 1:  # "c of 6": with a share beside it, the c comes back
+        for m in re.finditer(r"\bc of ([\d,]+)\b", text):
+            if int(m.group(1).replace(",", "")) <= 2 * suppress_max:
+                out.append(("small-count", _excerpt(text, m)))
     for pat in STAFF_PATTERNS:
         for m in re.finditer(pat, text):
             out.append(("staff-id", _excerpt(text, m)))

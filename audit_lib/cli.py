@@ -241,7 +241,13 @@ def _run(args: argparse.Namespace) -> int:
     if failed:
         print(f"FAILED: {', '.join(failed)}")
     print(result.index)
-    return 1 if failed else 0
+    if result.disclosure:
+        print(
+            f"audit check: {len(result.disclosure)} disclosure problem(s) (see run.log): "
+            "do NOT send these pages on",
+            file=sys.stderr,
+        )
+    return 1 if failed or result.disclosure else 0
 
 
 class _HelpFormatter(argparse.HelpFormatter):

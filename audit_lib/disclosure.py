@@ -48,6 +48,7 @@ __all__ = [
     "hide_rate",
     "is_suppressed",
     "key_fingerprint",
+    "key_path",
     "local_secret",
     "merge_small_groups",
     "neutralise_csv",
@@ -173,6 +174,11 @@ def _values(frame: pd.DataFrame, cells: Sequence[Cell]) -> np.ndarray:
     return np.array([cols[c][i] for i, c in cells], dtype=float)
 
 
+def _known(frame: pd.DataFrame, cells: Sequence[Cell]) -> np.ndarray:
+    """Shown values for the attack: a missing (blank) cell counts as 0."""
+    return np.nan_to_num(_values(frame, cells))
+
+
 def cell_bounds(
     frame: pd.DataFrame,
     mask: pd.DataFrame,
@@ -204,9 +210,9 @@ def cell_bounds(
             if cell in pos:
                 row[pos[cell]] += sign
             else:
-                rhs -= sign * float(_values(frame, [cell])[0])
+                rhs -= sign * float(_known(frame, [cell])[0])
         if rel.total is None:  # the total is known: move it to the right-hand side
-            rhs += float(_values(frame, rel.parts).sum())
+            rhs += float(_known(frame, rel.parts).sum())
         a_eq.append(row)
         b_eq.append(rhs)
     out = {}
@@ -326,7 +332,8 @@ def protect_table(
     to its denominator column; a rate is hidden where its numerator or denominator is
     suppressed, or where the complement (denominator - numerator) is 1..``suppress_max``
     (:func:`hide_rate`). ``hidden_with`` maps a column to another it is hidden with
-    (e.g. an interval bound with its rate).
+    (e.g. an interval bound with its rate), or to a boolean column of ``frame`` saying
+    where to hide it.
     """
     frame = frame.reset_index(drop=True)
     shares, denominators = dict(shares or {}), dict(denominators or {})
@@ -343,7 +350,9 @@ def protect_table(
             hide |= hide_rate(frame[num], frame[den], suppress_max)
         mask[rc] = hide
     for c, other in (hidden_with or {}).items():
-        mask[c] = mask[other].to_numpy() | (mask[c].to_numpy() if c in mask else False)
+        # ``other`` is a protected column, or a boolean column of the frame itself
+        flag = mask[other] if other in mask else frame[other].fillna(False).astype(bool)
+        mask[c] = flag.to_numpy() | (mask[c].to_numpy() if c in mask else False)
     return mask.drop(columns=[c for c in extra if c not in counts])
 
 
@@ -389,17 +398,18 @@ def merge_small_groups(
 # Text from the data
 # --------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()+!|~$])")
 
 
 def escape_text(value) -> str:
-    """A string from the data made inert for HTML and Markdown: ``<>&"'`` become
+    """A string from the data made inert for HTML and Markdown: ``<>&`` become
     entities and Markdown punctuation is backslash-escaped, so a team called
     ``<h1>x</h1>`` or ``[x](javascript:...)`` is shown as written, never rendered."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    text = html.escape(str(value), quote=True)
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = html.escape(str(value), quote=False)  # entities carry no Markdown specials
+    text = _MD_SPECIAL.sub(r"\\\1", text).replace("://", ":\\/\\/")  # no autolinks
+    return "\\" + text if text[:1] in ("#", "-") else text  # no heading or nested list
 
 
 def escape_html(value) -> str:
@@ -455,6 +465,12 @@ def _write_key_atomically(path: Path) -> None:
         os.unlink(tmp)
 
 
+def key_path() -> Path:
+    """Where the pseudonym key file is: $AUDIT_SECRET_FILE, else
+    ~/.config/audit_lib/secret."""
+    return Path(os.environ.get("AUDIT_SECRET_FILE") or SECRET_FILE)
+
+
 def local_secret(path: str | Path | None = None) -> bytes:
     """The pseudonym key: $AUDIT_SECRET, else the file ``path`` (default
     ~/.config/audit_lib/secret), created atomically (mode 0600) with a random key on
@@ -466,7 +482,7 @@ def local_secret(path: str | Path | None = None) -> bytes:
     env = os.environ.get(SECRET_ENV)
     if env:
         return env.encode()
-    path = Path(path) if path else Path(os.environ.get("AUDIT_SECRET_FILE") or SECRET_FILE)
+    path = Path(path) if path else key_path()
     if not path.exists():
         _write_key_atomically(path)
     key = path.read_text().strip().encode()

@@ -119,8 +119,17 @@ def signal_words(entry: dict) -> str:
     return "No special cause"
 
 
+def _hidden(entry: dict | None, suppress_max: int) -> bool:
+    """True where a recorded share must not be shown (disclosure.hide_rate)."""
+    from .disclosure import hide_rate
+
+    if not entry or "numerator" not in entry or "denominator" not in entry:
+        return False
+    return bool(hide_rate([entry["numerator"]], [entry["denominator"]], suppress_max)[0])
+
+
 def indicator_table(
-    metrics: dict[str, dict], targets: dict[str, float] | None = None
+    metrics: dict[str, dict], targets: dict[str, float] | None = None, suppress_max: int = 5
 ) -> pd.DataFrame:
     """One row per indicator present in ``metrics`` (a metrics.json "metrics" mapping).
 
@@ -167,6 +176,9 @@ def indicator_table(
                 "Better when": "higher" if ind.direction == "higher" else "lower",
                 "status": status,
                 "Status": STATUS_WORDS[status],
+                # shares whose numerator, complement or denominator is small show as "c"
+                "hide_month": _hidden(month, suppress_max),
+                "hide_12m": _hidden(r12, suppress_max),
             }
         )
     columns = [
@@ -180,6 +192,8 @@ def indicator_table(
         "Better when",
         "status",
         "Status",
+        "hide_month",
+        "hide_12m",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -192,14 +206,14 @@ def _not_available(*entries: dict | None) -> str:
     return ""
 
 
-def headline_line(metrics: dict[str, dict], prefix: str) -> list[str]:
-    """Short 'label: 12-month value' lines for an index page."""
+def headline_line(metrics: dict[str, dict], prefix: str, suppress_max: int = 5) -> list[str]:
+    """Short 'label: 12-month value' lines for an index page (small shares left out)."""
     out = []
     for ind in INDICATORS:
         if not ind.key.startswith(prefix + "."):
             continue
         r12 = metrics.get(f"{ind.key}.rolling_12m")
-        if r12 and r12.get("value") is not None:
+        if r12 and r12.get("value") is not None and not _hidden(r12, suppress_max):
             out.append(f"{ind.label}: {fmt_pct(r12['value'])} (12 months)")
         elif r12 and r12.get("status") == "not_available":
             out.append(f"{ind.label}: {r12.get('reason') or 'not available'}")
@@ -225,6 +239,12 @@ def styled_indicators(table: pd.DataFrame, uuid: str = "summary_indicators"):
         shown.drop(columns=["status"]),
         uuid=uuid,
         percent=("This month", "Last 12 months", "12-month mean of months", "Target"),
+        hidden_with={
+            "This month": "hide_month",
+            "12-month mean of months": "hide_month",
+            "Last 12 months": "hide_12m",
+        },
+        hide=("hide_month", "hide_12m"),
     )
     colours = [
         f"{c}; font-weight:bold; print-color-adjust:exact; -webkit-print-color-adjust:exact"
@@ -263,6 +283,8 @@ def findings(table: pd.DataFrame, period: str) -> list[str]:
             + "."
         )
     worst = table.dropna(subset=["Target", "Last 12 months"])
+    if "hide_12m" in worst:
+        worst = worst[~worst["hide_12m"].astype(bool)]
     if len(worst):
         gap = (worst["Last 12 months"] - worst["Target"]).where(
             worst["Better when"] == "higher", worst["Target"] - worst["Last 12 months"]

@@ -66,6 +66,7 @@ class RunResult:
     folder: Path
     index: Path
     notebooks: list[NotebookResult]
+    disclosure: list = field(default_factory=list)  # audit check findings on the pages
 
     @property
     def ok(self) -> bool:
@@ -589,19 +590,49 @@ def run(
     index = _period_index(folder, period, results, Path(out).resolve())
     top_index(Path(out).resolve())
     log.info("index: %s", index)
+    problems = _check_pages(folder, user.get("suppress_max", 5))
     log.removeHandler(handler)
     handler.close()
     for h in list(log.handlers):
         if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
             log.removeHandler(h)
-    return RunResult(period, folder, index, results)
+    return RunResult(period, folder, index, results, problems)
+
+
+def _check_pages(folder: Path, suppress_max) -> list:
+    """``audit check`` on the finished period folder: every finding to run.log, loudly."""
+    from .check import check
+
+    try:
+        k = int(suppress_max)
+    except (TypeError, ValueError):
+        k = 5
+    problems = check(folder, suppress_max=k)
+    for p in problems:
+        log.warning("audit check: %s", p)
+    if problems:
+        log.warning(
+            "audit check: %d disclosure problem(s) in %s: do NOT send these pages on",
+            len(problems),
+            folder,
+        )
+    return problems
 
 
 def _announce_key(out: Path) -> None:
     """Create the pseudonym key once, before the workers (never concurrently); log its
     fingerprint, and warn when it differs from the last run's in this output folder."""
-    from .disclosure import key_fingerprint, local_secret, remember_fingerprint
+    from .disclosure import (
+        SECRET_ENV,
+        key_fingerprint,
+        key_path,
+        local_secret,
+        remember_fingerprint,
+    )
 
+    path = key_path()
+    if not os.environ.get(SECRET_ENV) and not path.exists():
+        log.warning("no pseudonym key at %s: creating a new one (new pseudonyms)", path)
     fp = key_fingerprint(local_secret())
     log.info("pseudonym key fingerprint %s (also on every worklist)", fp)
     changed = remember_fingerprint(out, fp)

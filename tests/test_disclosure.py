@@ -206,3 +206,182 @@ def test_protect_keeps_true_zero_and_missing():
 
 if os.name != "posix":  # pragma: no cover
     pytest.skip("POSIX file modes", allow_module_level=True)
+
+
+def test_data_quality_headline_agrees_with_the_table():
+    """Issue 13: the headline said "not obtained 4" while the table showed c."""
+    from audit_lib.measures import data_quality as DQ
+
+    eth = pd.DataFrame(
+        {
+            "stage": ["referral"],
+            "children": [200],
+            "refused": [0],
+            "not_obtained": [4],
+            "missing_or_invalid": [9],
+            "not_known": [13],
+            "share": [13 / 200],
+            "lower": [0.04],
+            "upper": [0.1],
+        }
+    )
+    counts = pd.DataFrame(
+        {"table": ["children"], "status": ["ok"], "rows_read": [200], "rows_rejected": [3]}
+    )
+    empty = pd.DataFrame({"rows": pd.Series([], dtype=int)})
+    lines = DQ.findings(counts, pd.DataFrame(), empty, empty, eth, pd.DataFrame(), "2019-01")
+    text = " ".join(lines)
+    assert "not obtained c" in text and "refused 0" in text
+    assert "c (c) were rejected" in text  # 3 of 200 rows rejected
+    mask = D.protect_table(eth, DQ.ETHNICITY_COUNTS, 5, *DQ.ETHNICITY_RATES, DQ.ETHNICITY_RELATIONS)
+    assert mask.at[0, "not_obtained"] and mask.at[0, "missing_or_invalid"]
+    assert not mask.at[0, "share"]  # 13 of 200: neither 13 nor 187 is small
+
+
+def test_headlines_hide_small_shares_and_counts():
+    from audit_lib.measures import permanence as PM
+
+    flags = pd.DataFrame(
+        {"drift_score": [2, 2, 0, 0, 0, 0, 0, 0], **{f: 0 for f in PM.DRIFT_FLAGS}}
+    )
+    flags.loc[0, list(PM.DRIFT_FLAGS)[0]] = 1
+    card = pd.DataFrame(
+        {
+            "measure": ["a1", "a2"],
+            "window": ["rolling_3y"] * 2,
+            "threshold": [426, 121],
+            "value": [400.0, 150.0],
+            "n": [5, 5],
+            "lower": [1.0, 1.0],
+            "upper": [2.0, 2.0],
+        }
+    )
+    entries = {"permanence.within_12m.rolling_12m": {"numerator": 2, "denominator": 6}}
+    text = " ".join(PM.findings(entries, flags, card, "2026-10", 5))
+    assert "c of 8 children" in text  # 2 of 8: the count and its complement are small
+    assert "A1" not in text  # means of 5 adoptions are not shown
+    assert "permanence within 12 months" not in text
+
+
+def test_indicator_shares_on_small_numbers_are_hidden():
+    from audit_lib import indicators
+
+    m = {
+        "timeliness.cp_visit.month": {"numerator": 8, "denominator": 10, "value": 0.8},
+        "timeliness.cp_visit.rolling_12m": {"numerator": 239, "denominator": 269, "value": 0.888},
+    }
+    t = indicators.indicator_table(m)
+    assert t["hide_month"].tolist() == [True] and t["hide_12m"].tolist() == [False]
+    html = indicators.styled_indicators(t).to_html()
+    assert "80.0%" not in html and "88.8%" in html and ">c<" in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<h1>x</h1>",
+        "<script>alert(1)</script>",
+        "Team <img src=x onerror=alert(1)>",
+        "[x](javascript:alert(1))",
+        "$\\alpha$ **team** _u_ `code` ~~s~~ |x|",
+        '#5 heading? -0.53 grade; 100% & moderators\' "quotes"',
+        "- nested",
+        '=HYPERLINK("http://x","y")',
+        "see www.evil.example or a@b.example <http://x>",
+    ],
+)
+def test_escaped_headline_renders_as_the_text_itself(text):
+    """Through the same Markdown renderer as the pages: shown as written, no element."""
+    import lxml.html
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/markdown": f"- {D.escape_text(text)}"})
+    ]
+    nb.cells = [cell]
+    body, _ = HTMLExporter(template_name="basic").from_notebook_node(nb)
+    (li,) = lxml.html.fragment_fromstring(body, create_parent="div").iter("li")
+    assert len(li) == 0 and li.text_content().strip() == text
+
+
+def test_key_announced_in_run_log_and_change_warned(tmp_path, monkeypatch):
+    """A run logs the key's fingerprint; a run with another key warns of the change."""
+    import logging
+
+    from audit_lib import run as R
+
+    monkeypatch.delenv(D.SECRET_ENV, raising=False)
+    monkeypatch.setenv("AUDIT_SECRET_FILE", str(tmp_path / "home1" / "secret"))
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    R.log.addHandler(handler)
+    R.log.setLevel(logging.INFO)
+    try:
+        R._announce_key(tmp_path)  # a new key: announced
+        R._announce_key(tmp_path)  # the same key: no warning
+        monkeypatch.setenv("AUDIT_SECRET_FILE", str(tmp_path / "home2" / "secret"))
+        R._announce_key(tmp_path)  # another HOME, another key: warned
+    finally:
+        R.log.removeHandler(handler)
+    warnings = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 3
+    assert "creating a new one" in warnings[0] and "creating a new one" in warnings[1]
+    assert "has changed" in warnings[2]
+    infos = [r.getMessage() for r in records if "fingerprint" in r.getMessage()]
+    assert len({m.split("fingerprint ")[1][:12] for m in infos if "(also" in m}) == 2
+
+
+def test_interval_chart_leaves_out_small_rows():
+    from audit_lib import charts
+
+    f = pd.DataFrame(
+        {
+            "auditor_id": ["Auditor AAA", "Auditor BBB"],
+            "mean_difference": [0.1, -0.5],
+            "lower": [0.0, -0.9],
+            "upper": [0.2, -0.1],
+            "audits": [3, 30],
+        }
+    )
+    fig = charts.interval_chart(
+        f, "auditor_id", "t", value="mean_difference", percent=False, n="audits"
+    )
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["Auditor BBB"]
+
+
+def test_protect_with_missing_cells_and_a_known_column_total():
+    f = pd.DataFrame({"open": [40, np.nan, 3, 0, 12]})
+    mask = D.protect(f, ["open"], D.down(f, "open"), 5)
+    assert mask["open"].tolist() == [False, False, True, False, True]
+    bounds = D.cell_bounds(f, mask, D.down(f, "open"))
+    assert all(hi - lo >= 1 for lo, hi in bounds.values())
+
+
+def test_heatmap_hides_cells_on_small_numbers():
+    from audit_lib import charts
+
+    f = pd.DataFrame(
+        {
+            "team": ["A", "A", "B", "B"],
+            "anchor": ["x", "y", "x", "y"],
+            "numerator": [5, 30, 2, 20],
+            "denominator": [7, 40, 2, 40],
+        }
+    ).assign(value=lambda d: d["numerator"] / d["denominator"])
+    fig = charts.heatmap(f, "team", "anchor", "value", "t")
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["50%", "75%", "c", "c"]
+
+
+def test_funnel_merges_small_teams():
+    f = pd.DataFrame(
+        {"team": ["A", "B", "C", "D"], "numerator": [40, 3, 30, 20], "denominator": [50, 4, 60, 30]}
+    )
+    m = D.merge_small_groups(f, "team")
+    assert m["team"].tolist() == ["A", "C", "Other teams"]
+    assert m.iloc[-1][["numerator", "denominator"]].tolist() == [23, 34]  # B and D

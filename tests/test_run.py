@@ -208,3 +208,17 @@ def test_resolve_period():
     for bad in ("October", "2024-13", "2024/03", "24-03"):
         with pytest.raises(ValueError, match="YYYY-MM"):
             resolve_period(bad, None)
+
+
+def test_full_run_passes_audit_check(full_run):
+    """The synthetic borough's pages pass every disclosure rule (docs/disclosure.md)."""
+    from audit_lib.check import check
+
+    result, out = full_run
+    assert result.disclosure == []
+    assert check(result.folder, data_dir=DEFAULT_DATA) == []
+    log = (result.folder / "run.log").read_text()
+    assert "pseudonym key fingerprint" in log and "audit check:" not in log
+    for page in result.folder.glob("*.html"):
+        text = page.read_text()
+        assert "Warning" not in text and "{'" not in text, page.name

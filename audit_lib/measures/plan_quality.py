@@ -411,7 +411,9 @@ def findings(
                 )
                 + "."
             )
-    gen = lenient[lenient["reading"].isin(["more generous", "harsher"])]
+    gen = lenient[
+        lenient["reading"].isin(["more generous", "harsher"]) & (lenient["audits"] > suppress_max)
+    ]
     if len(gen):
         lines.append(
             "Auditors whose grades differ from moderators' beyond chance: "

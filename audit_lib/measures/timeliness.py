@@ -728,6 +728,8 @@ def funnel_title(units: pd.DataFrame, noun: str) -> str:
     """A funnel-plot title naming the teams outside the 99.8% limits, if any."""
     from ..stats import funnel_position
 
+    if units.empty or units["denominator"].sum() == 0:
+        return f"{noun}: no team had items in the last 12 months"
     pos = funnel_position(units)
     low = pos.loc[pos["position"] == "below", "team"].tolist()
     high = pos.loc[pos["position"] == "above", "team"].tolist()

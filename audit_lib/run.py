@@ -274,6 +274,7 @@ def _execute(
     name = Path(src).stem
     out_nb = Path(folder) / f"{name}.ipynb"
     os.environ["AUDIT_METRICS_PATH"] = sidecar
+    _quiet_kernel_log(sidecar)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     status, error, cell = "ok", "", None
@@ -286,6 +287,7 @@ def _execute(
             cwd=str(Path(src).parent),
             progress_bar=False,
             log_output=False,
+            kernel_manager_class="audit_lib.kernel.QuietKernelManager",
         )
     except pm.PapermillExecutionError as exc:
         status, error, cell = "failed", f"{exc.ename}: {exc.evalue}", exc.exec_count
@@ -320,6 +322,14 @@ def _execute(
             name, title, status, round(seconds, 2), error, cell, params, started, metrics, warned
         )
     )
+
+
+def _quiet_kernel_log(sidecar: str) -> None:
+    """Send the kernel process's own console output (not cell outputs) to a log beside
+    the notebook's metrics sidecar, never to the user's terminal (audit_lib.kernel)."""
+    from .kernel import LOG_ENV
+
+    os.environ[LOG_ENV] = str(Path(sidecar).with_suffix(".kernel.log"))
 
 
 def _skipped(
@@ -463,6 +473,16 @@ def top_index(out: Path) -> Path:
 # --------------------------------------------------------------------------------------
 
 
+def _console_handler() -> logging.Handler:
+    """Plain log lines on stderr when not on a terminal; the index path is left to the
+    command, which prints it once on stdout."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(message)s"))
+    console.addFilter(lambda record: not record.getMessage().startswith("index: "))
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
+    return console
+
+
 def _progress(total: int):
     if sys.stderr.isatty():
         from tqdm import tqdm
@@ -517,9 +537,7 @@ def run(
     log.setLevel(logging.INFO)
     bar = _progress(len(books))
     if bar is None:
-        console = logging.StreamHandler(sys.stderr)
-        console.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(console)
+        log.addHandler(_console_handler())
     log.info("audit run %s on %s: %d notebook(s) -> %s", period, data_dir, len(books), folder)
     _announce_key(Path(out).resolve())
 
@@ -547,9 +565,10 @@ def run(
             f" ({res.error})" if res.error else ""
         )
         log.info(msg)
-        for w in res.warnings:
-            log.warning("%s: %s", res.name, w)
-        if bar is not None:
+        for w in res.warnings:  # to run.log only: never on the console or a page
+            log.warning("%s: %s", res.name, w, extra={"file_only": True})
+        if bar is not None:  # one line per notebook above the bar
+            bar.write(msg, file=sys.stderr)
             bar.set_postfix_str(res.name)
             bar.update(1)
 
@@ -583,10 +602,6 @@ def run(
         _write_metrics(folder, period, data_dir, results)
     if bar is not None:
         bar.close()
-    for r in results:
-        if r.status == "ok":
-            continue
-        log.warning("%s %s: %s", r.name, r.status, r.error)
     index = _period_index(folder, period, results, Path(out).resolve())
     top_index(Path(out).resolve())
     log.info("index: %s", index)

@@ -749,8 +749,8 @@ def funnel_title(units: pd.DataFrame, noun: str, suppress_max: int = 5) -> str:
     from ..stats import funnel_position
 
     units = merge_small_groups(units, "team", suppress_max=suppress_max)
-    if units.empty:
-        return f"{noun}: too few items per team to compare"
+    if units.empty or units["denominator"].sum() == 0:
+        return f"{noun}: no team had enough items in the last 12 months to compare"
     pos = funnel_position(units)
     low = pos.loc[pos["position"] == "below", "team"].tolist()
     high = pos.loc[pos["position"] == "above", "team"].tolist()

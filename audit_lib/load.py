@@ -381,7 +381,9 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
         return norm.astype("string")
 
     if col.kind == "date":
-        s = date_part(s)
+        long = s.str.len() > 10  # a time of day or zone: read the date written
+        if long.any():
+            s = s.where(~long, date_part(s[long]))
         iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
         left = present & iso.isna()
         if left.any():

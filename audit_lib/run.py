@@ -662,8 +662,10 @@ def _period_in_data(period: str | None, data_dir: Path, cache: Path) -> str:
     from .load import LoadError, load_tables
 
     try:
+        if period:  # a malformed period is refused before the data are read
+            period = resolve_period(period, None)
         _, dq = load_tables(data_dir, cache=cache)
-    except LoadError as exc:
+    except (LoadError, ValueError) as exc:
         raise RunError(str(exc)) from None
     if dq.empty_required:
         raise RunError(

@@ -30,6 +30,22 @@ def _folder(path):
     }
 
 
+END = {"cla_episodes": "episode_end", "referrals": "closure_date"}
+
+
+def _closed_in_folder(years, table, key, folder):
+    """Records open at 31 March 2025 and closed in 2025-26 are closed in ``folder``.
+    Returns them as the folder holds them."""
+    end = END[table]
+    old, new = years["2025-03-31"][table], years["2026-03-31"][table]
+    closed = new[new[end].notna()].merge(old[old[end].isna()][key], on=key)
+    assert len(closed) > 0
+    got = pd.read_csv(folder / f"{table}.csv", dtype=str, keep_default_na=False)
+    got = got.merge(closed[key].astype(str))
+    assert len(got) == len(closed) and (got[end] != "").all()
+    return got
+
+
 @pytest.fixture(scope="module")
 def returns(small_tables, tmp_path_factory):
     t, _ = small_tables
@@ -70,14 +86,7 @@ def test_903_any_order_or_all_at_once_gives_the_same_folder(returns, tmp_path, c
     assert resolve_period(None, dq.extract_date) == "2026-03"
 
     # an episode open at 31 March 2025 and closed in 2025-26 is closed, whatever the order
-    ep24, ep25 = years["2025-03-31"]["cla_episodes"], years["2026-03-31"]["cla_episodes"]
-    closed = ep25[ep25["episode_end"].notna()].merge(
-        ep24[ep24["episode_end"].isna()], on=["child_id", "episode_start"]
-    )
-    assert len(closed) > 0
-    got = pd.read_csv(backward / "cla_episodes.csv", dtype=str, keep_default_na=False)
-    got = got.merge(closed[["child_id", "episode_start"]].astype(str))
-    assert len(got) == len(closed) and (got["episode_end"] != "").all()
+    closed = _closed_in_folder(years, "cla_episodes", ["child_id", "episode_start"], backward)
 
     # the 2025-26 import reports what it added, updated (the closures) and left unchanged
     third = {c["table"]: c for c in reports[2]["changes"]}["cla_episodes"]
@@ -100,13 +109,6 @@ def test_cin_any_order_or_all_at_once_gives_the_same_folder(returns, tmp_path, c
     assert meta["date_source"] == "cin_census: CIN census header ReferenceDate"
 
     # a referral open at one census and closed by the next is closed in the folder
-    r25, r26 = years["2025-03-31"]["referrals"], years["2026-03-31"]["referrals"]
-    closed = r26[r26["closure_date"].notna()].merge(
-        r25[r25["closure_date"].isna()], on=["child_id", "referral_date"]
-    )
-    assert len(closed) > 0
-    got = pd.read_csv(backward / "referrals.csv", dtype=str, keep_default_na=False)
-    got = got.merge(closed[["child_id", "referral_date"]].astype(str))
-    assert len(got) == len(closed) and (got["closure_date"] != "").all()
+    got = _closed_in_folder(years, "referrals", ["child_id", "referral_date"], backward)
     # record ids come from the data: the same referral has the same id in every census
     assert got["referral_id"].is_unique

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..model import TABLES
@@ -45,7 +46,8 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for name, col in frame.items():
         if pd.api.types.is_datetime64_any_dtype(col):
-            out[name] = col.dt.strftime("%Y-%m-%d")
+            iso = np.datetime_as_string(col.to_numpy(dtype="datetime64[D]"), unit="D")
+            out[name] = pd.Series(iso, index=col.index).where(col.notna(), "")
         elif pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
             out[name] = col.map({True: "true", False: "false"})
         else:
@@ -58,20 +60,25 @@ def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
     Ties on ``_ref`` are broken by the values themselves, so the result does not depend on
     the order of the rows. ``frame`` may be text ("" missing) or typed (NA missing); the
-    result keeps its dtypes and is sorted by key.
+    result keeps its dtypes and is sorted by key. Only keys that repeat are grouped.
     """
-    if frame.empty:
-        return frame.reset_index(drop=True)
     frame = frame.reset_index(drop=True)
+    if frame.empty:
+        return frame
     cols = list(frame.columns)
-    text = _text(frame)
-    order = text.sort_values([REF] + [c for c in cols if c != REF], kind="stable").index
-    is_text = all(frame[c].dtype == object for c in cols) and text.equals(frame)
-    ordered = frame.loc[order].replace("", None) if is_text else frame.loc[order]
-    out = ordered.groupby(key, sort=True, dropna=False).last().reset_index()[cols]
-    if is_text:
-        out = out.fillna("").astype(str)
-    return out.reset_index(drop=True)
+    repeats = frame.duplicated(key, keep=False).to_numpy()
+    out = frame[~repeats]
+    if repeats.any():
+        rep = frame[repeats]
+        text = _text(rep)
+        order = text.sort_values([REF] + [c for c in cols if c != REF], kind="stable").index
+        is_text = all(rep[c].dtype == object for c in cols) and text.equals(rep)
+        ordered = rep.loc[order].replace("", None) if is_text else rep.loc[order]
+        merged = ordered.groupby(key, sort=False, dropna=False).last().reset_index()[cols]
+        if is_text:
+            merged = merged.fillna("").astype(str)
+        out = pd.concat([out, merged.astype(rep.dtypes.to_dict(), errors="ignore")])
+    return out.sort_values(key, kind="stable", na_position="first").reset_index(drop=True)
 
 
 def _read_store(folder: Path, name: str) -> pd.DataFrame | None:
@@ -149,7 +156,8 @@ def _changes(
     fields = TABLES[name].column_names
 
     def keyed(f: pd.DataFrame) -> pd.DataFrame:
-        return f[fields].set_axis(f[key].agg("\x1f".join, axis=1), axis=0)
+        k = f[key[0]].astype(str).str.cat([f[c].astype(str) for c in key[1:]], sep="\x1f")
+        return f[fields].set_axis(k.to_numpy(), axis=0)
 
     b, a, n = keyed(before), keyed(after), keyed(new)
     known = n.index.isin(b.index)

@@ -136,26 +136,20 @@ def _code(v):
 
 
 def _date(values: pd.Series) -> pd.Series:
-    def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return pd.NaT
-        if isinstance(v, (pd.Timestamp,)) or hasattr(v, "year"):
-            return pd.Timestamp(v)
-        if isinstance(v, (int, float)):
-            return (
-                pd.Timestamp("1899-12-30") + pd.Timedelta(days=float(v))
-                if 1 < v < 80000
-                else pd.NaT
-            )
-        s = re.sub(r"^(\S+)[T ]\d.*$", r"\1", str(v).strip())
-        for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
-            try:
-                return pd.Timestamp(pd.to_datetime(s, format=fmt))
-            except ValueError:
-                continue
-        return pd.NaT
-
-    return values.map(one).astype("datetime64[ns]")
+    """Cells as dates: datetimes, Excel serial numbers (1 to 80000 days after
+    1899-12-30), dd/mm/YYYY or ISO text; a time of day or zone is dropped."""
+    v = values.astype(object)
+    is_num = v.map(lambda x: isinstance(x, (int, float)) and not isinstance(x, bool))
+    num = pd.to_numeric(v.where(is_num), errors="coerce")
+    serial = pd.Timestamp("1899-12-30") + pd.to_timedelta(
+        num.where((num > 1) & (num < 80000)), unit="D"
+    )
+    text = v.where(~is_num & v.notna()).astype("string").str.strip()
+    text = text.str.replace(r"^(\S+)[T ]\d.*$", r"\1", regex=True)
+    parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce").fillna(
+        pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    )
+    return parsed.fillna(serial).dt.normalize().astype("datetime64[ns]")
 
 
 def _yes(values: pd.Series) -> pd.Series:

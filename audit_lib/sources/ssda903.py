@@ -60,9 +60,16 @@ class Import903:
 
 
 def _parse_date(s: pd.Series) -> pd.Series:
-    s = date_part(s.astype("string").str.strip())
+    """dd/mm/YYYY (the 903's own), else ISO; a time of day or time zone is dropped."""
+    s = s.astype("string").str.strip()
     out = pd.to_datetime(s, format="%d/%m/%Y", errors="coerce")
-    return out.fillna(pd.to_datetime(s, format="ISO8601", errors="coerce"))
+    left = out.isna() & s.notna() & (s != "")
+    if left.any():
+        rest = date_part(s[left])
+        out[left] = pd.to_datetime(rest, format="%d/%m/%Y", errors="coerce").fillna(
+            pd.to_datetime(rest, format="ISO8601", errors="coerce")
+        )
+    return out
 
 
 def read_903(paths: list[str | Path]) -> Import903:

@@ -470,12 +470,7 @@ def run(
         else:
             runnable.append(book)
 
-    # read and validate the data once; every notebook then loads the cached tables
-    cache_dir = Path(out).resolve() / ".cache"
-    os.environ["AUDIT_CACHE_DIR"] = str(cache_dir)
-    from .load import ensure_cached
-
-    ensure_cached(data_dir, cache_dir)
+    prepare_tables(data_dir)
     runnable = _longest_first(runnable, Path(out).resolve())
     workers = jobs or os.cpu_count() or 1
     if runnable:
@@ -502,6 +497,20 @@ def run(
         if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
             log.removeHandler(h)
     return RunResult(period, folder, index, results)
+
+
+def prepare_tables(data_dir: Path) -> Path:
+    """Read and validate the data once, into the private table cache (audit_lib.cache,
+    in the user cache directory, never under the output folder), and point every
+    notebook of this run at it. Prunes old entries. Returns this run's entry."""
+    from . import cache
+    from .load import ensure_cached
+
+    root = cache.cache_root()
+    os.environ[cache.CACHE_ENV] = str(root)
+    entry = ensure_cached(data_dir, root)
+    cache.prune(root)
+    return entry
 
 
 def _longest_first(books: list[Path], out: Path) -> list[Path]:

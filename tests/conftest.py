@@ -17,6 +17,22 @@ EXTERNAL = ROOT.parent / "shared" / "external"
 SMALL = SynthConfig(seed=7, children=30_000)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_table_cache(tmp_path_factory):
+    """Runs in tests keep their table cache in a temporary folder, not the user's."""
+    import os
+
+    from audit_lib.cache import CACHE_ENV
+
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("table-cache"))
+    yield
+    if old is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = old
+
+
 @pytest.fixture(scope="session")
 def small_borough():
     return generate(SMALL)

@@ -17,6 +17,7 @@ is ``skipped`` with a page that says which table it needs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -183,10 +184,131 @@ def render_page(
 # --------------------------------------------------------------------------------------
 
 
+#: Modules every audit notebook imports; a warm kernel has them loaded already.
+WARM_IMPORTS = (
+    "audit_lib.charts",
+    "audit_lib.report",
+    "audit_lib.load",
+    "audit_lib.indicators",
+    "audit_lib.measures.data_quality",
+    "audit_lib.measures.timeliness",
+    "audit_lib.measures.plan_quality",
+    "audit_lib.measures.permanence",
+    "audit_lib.measures.disproportionality",
+)
+_KERNEL: dict = {}  # this worker process's warm kernel: {"km": KernelManager}
+
+
+def kernel_warm_up() -> None:
+    """Run inside a new kernel: import the library, draw once (fonts), and remember the
+    clean state that ``kernel_reset`` restores before each notebook."""
+    import importlib
+    import io
+    import warnings
+
+    import matplotlib
+
+    for name in WARM_IMPORTS:
+        importlib.import_module(name)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.set_title("warm")
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+    _KERNEL["rc"] = dict(matplotlib.rcParams)
+    _KERNEL["warnings"] = list(warnings.filters)
+    _KERNEL["environ"] = dict(os.environ)
+
+
+def kernel_reset(cwd: str, sidecar: str) -> None:
+    """Run inside a warm kernel before each notebook: the state of a fresh kernel with
+    the library imported. The user namespace, history and execution count are reset;
+    the working folder, environment, matplotlib settings and warning filters are those
+    recorded at warm-up; recorded metrics are cleared and go to ``sidecar``."""
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from IPython import get_ipython
+
+    from . import metrics
+
+    shell = get_ipython()
+    shell.reset(new_session=False)
+    shell.execution_count = 1
+    plt.close("all")
+    matplotlib.rcParams.update(_KERNEL["rc"])
+    warnings.filters[:] = _KERNEL["warnings"]
+    getattr(warnings, "_filters_mutated", lambda: None)()
+    os.environ.clear()
+    os.environ.update(_KERNEL["environ"])
+    os.environ[metrics.PATH_ENV] = sidecar
+    metrics._RECORDED.clear()
+    os.chdir(cwd)
+
+
+def _kernel_run(km, code: str, timeout: float = 120) -> bool:
+    """Run ``code`` silently in the kernel of ``km``; True if it ran without error."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=timeout)
+        return reply["content"]["status"] == "ok"
+    except Exception:  # a dead or stuck kernel: the caller starts another
+        return False
+    finally:
+        kc.stop_channels()
+
+
+def _kernel_stop() -> None:
+    km = _KERNEL.pop("km", None)
+    if km is not None:
+        with contextlib.suppress(Exception):
+            km.shutdown_kernel(now=True)
+
+
+def start_warm_kernel(cwd: str | None = None) -> None:
+    """Start this worker's kernel and warm it up (pool initializer). Never raises: on
+    any problem the worker falls back to a fresh kernel per notebook."""
+    from multiprocessing import util
+
+    try:
+        from jupyter_client.manager import KernelManager
+
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel(cwd=cwd or str(DEFAULT_NOTEBOOKS))
+        if _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
+            _KERNEL["km"] = km
+            util.Finalize(None, _kernel_stop, exitpriority=10)
+        else:
+            km.shutdown_kernel(now=True)
+    except Exception:
+        _KERNEL.pop("km", None)
+
+
+def _warm_kernel(cwd: str, sidecar: str):
+    """This worker's warm kernel, reset for the next notebook; None if there is none."""
+    km = _KERNEL.get("km")
+    if km is None:
+        return None
+    code = f"from audit_lib.run import kernel_reset; kernel_reset({cwd!r}, {sidecar!r})"
+    if km.is_alive() and _kernel_run(km, code):
+        return km
+    _kernel_stop()
+    return None
+
+
 def _execute(
     src: str, folder: str, period: str, data_dir: str, params: dict, title: str, sidecar: str
 ) -> dict:
-    """Execute one notebook with papermill and render its page. Never raises."""
+    """Execute one notebook with papermill and render its page. Never raises.
+
+    In a pool worker with a warm kernel (``start_warm_kernel``), the notebook runs in
+    that kernel after ``kernel_reset``; a notebook that fails takes the kernel with it,
+    so the next one starts clean. Elsewhere papermill starts a fresh kernel.
+    """
     import nbformat
     import papermill as pm
 
@@ -196,20 +318,25 @@ def _execute(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     status, error, cell = "ok", "", None
+    cwd = str(Path(src).parent)
+    km = _warm_kernel(cwd, sidecar)
     try:
         pm.execute_notebook(
             src,
             str(out_nb),
             parameters=params,
             kernel_name="python3",
-            cwd=str(Path(src).parent),
+            cwd=cwd,
             progress_bar=False,
             log_output=False,
+            **({"km": km} if km is not None else {}),
         )
     except pm.PapermillExecutionError as exc:
         status, error, cell = "failed", f"{exc.ename}: {exc.evalue}", exc.exec_count
     except Exception as exc:  # the kernel died, the notebook is unreadable, ...
         status, error = "failed", f"{type(exc).__name__}: {exc}"
+    if km is not None and status != "ok":
+        _kernel_stop()
     seconds = time.perf_counter() - t0
     banner = ""
     body = ""
@@ -470,18 +597,31 @@ def run(
         else:
             runnable.append(book)
 
-    prepare_tables(data_dir)
+    from . import cache
+
+    os.environ[cache.CACHE_ENV] = str(cache.cache_root())  # before the workers start
     runnable = _longest_first(runnable, Path(out).resolve())
-    workers = jobs or os.cpu_count() or 1
-    if runnable:
-        with ProcessPoolExecutor(max_workers=min(workers, len(runnable))) as pool:
-            futures = [pool.submit(_execute, *job_args(b)) for b in runnable]
-            for fut in as_completed(futures):
-                finish(NotebookResult(**fut.result()))
-    _write_metrics(folder, period, data_dir, results)
-    if summary is not None:
-        finish(NotebookResult(**_execute(*job_args(summary))))
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(runnable) or 1))
+    import nbconvert  # noqa: F401  (imported once here, inherited by the workers)
+
+    # the workers start and warm their kernels while this process validates the data
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if runnable or summary is not None:
+            pool = stack.enter_context(
+                ProcessPoolExecutor(
+                    max_workers=workers, initializer=start_warm_kernel, initargs=(str(nb_dir),)
+                )
+            )
+            pool.submit(os.getpid)  # starts every worker now
+        prepare_tables(data_dir)
+        futures = [pool.submit(_execute, *job_args(b)) for b in runnable]
+        for fut in as_completed(futures):
+            finish(NotebookResult(**fut.result()))
         _write_metrics(folder, period, data_dir, results)
+        if summary is not None:
+            finish(NotebookResult(**pool.submit(_execute, *job_args(summary)).result()))
+            _write_metrics(folder, period, data_dir, results)
     if bar is not None:
         bar.close()
     for r in results:

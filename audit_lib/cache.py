@@ -72,11 +72,27 @@ def entry_path(folder: Path, extract: pd.Timestamp, root: str | Path | None = No
     return cache_root(root) / fingerprint(folder, extract)
 
 
+#: tables kept in memory after a read, so a kernel that runs several notebooks (a warm
+#: kernel of ``audit run``) reads each entry once; callers get copies. Small data only.
+MEMO_MAX_BYTES = 256 * 2**20
+_MEMO: dict = {}
+
+
 def read(entry: Path):
-    """``(tables, report)`` from a cache entry, or None if it is absent or damaged."""
+    """``(tables, report)`` from a cache entry, or None if it is absent or damaged.
+
+    The frames returned are the caller's own: changing them never changes what the next
+    read returns.
+    """
     manifest = entry / "manifest.json"
-    if not manifest.is_file():
+    try:
+        stamp = (str(entry), manifest.stat().st_mtime_ns)
+    except OSError:
         return None
+    if _MEMO.get("stamp") == stamp:
+        import copy
+
+        return {k: v.copy() for k, v in _MEMO["tables"].items()}, copy.deepcopy(_MEMO["report"])
     import pyarrow as pa
 
     try:
@@ -89,6 +105,15 @@ def read(entry: Path):
             report = pickle.load(fh)
     except (OSError, KeyError, ValueError, pa.ArrowException, pickle.UnpicklingError, EOFError):
         return None
+    _MEMO.clear()
+    if sum(int(f.memory_usage(deep=False).sum()) for f in tables.values()) <= MEMO_MAX_BYTES:
+        import copy
+
+        _MEMO.update(
+            stamp=stamp,
+            tables={k: v.copy() for k, v in tables.items()},
+            report=copy.deepcopy(report),
+        )
     return tables, report
 
 

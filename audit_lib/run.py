@@ -131,6 +131,9 @@ def _css() -> str:
     return _template("style.css")
 
 
+_EXPORTER: list = []  # one nbconvert exporter per process: its templates load once
+
+
 def _nb_body(nb) -> str:
     """The notebook's outputs as HTML: no input, no prompts (nbconvert ``basic``)."""
     import warnings
@@ -138,13 +141,24 @@ def _nb_body(nb) -> str:
     from nbconvert import HTMLExporter
 
     warnings.filterwarnings("ignore", message="Your element with mimetype")
-    exporter = HTMLExporter(template_name="basic")
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    exporter.exclude_markdown = False
-    body, _ = exporter.from_notebook_node(nb)
+    if not _EXPORTER:
+        exporter = HTMLExporter(template_name="basic")
+        exporter.exclude_input = True
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        exporter.exclude_markdown = False
+        _EXPORTER.append(exporter)
+    body, _ = _EXPORTER[0].from_notebook_node(nb)
     return body
+
+
+def _warm_exporter() -> None:
+    """Load nbconvert's templates and Markdown renderer once, before the first page."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# warm *up*"), nbformat.v4.new_code_cell("1")]
+    _nb_body(nb)
 
 
 def render_page(
@@ -279,13 +293,14 @@ def start_warm_kernel(cwd: str | None = None) -> None:
 
         km = KernelManager(kernel_name="python3")
         km.start_kernel(cwd=cwd or str(DEFAULT_NOTEBOOKS))
-        if _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
-            _KERNEL["km"] = km
-            util.Finalize(None, _kernel_stop, exitpriority=10)
-        else:
-            km.shutdown_kernel(now=True)
     except Exception:
-        _KERNEL.pop("km", None)
+        return
+    util.Finalize(None, _kernel_stop, exitpriority=10)
+    _KERNEL["km"] = km
+    with contextlib.suppress(Exception):
+        _warm_exporter()  # while the kernel starts
+    if not _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
+        _kernel_stop()
 
 
 def _warm_kernel(cwd: str, sidecar: str):
@@ -320,8 +335,9 @@ def _execute(
     status, error, cell = "ok", "", None
     cwd = str(Path(src).parent)
     km = _warm_kernel(cwd, sidecar)
+    nb = None
     try:
-        pm.execute_notebook(
+        nb = pm.execute_notebook(
             src,
             str(out_nb),
             parameters=params,
@@ -329,6 +345,7 @@ def _execute(
             cwd=cwd,
             progress_bar=False,
             log_output=False,
+            request_save_on_cell_execute=False,  # saved once, at the end
             **({"km": km} if km is not None else {}),
         )
     except pm.PapermillExecutionError as exc:
@@ -340,8 +357,9 @@ def _execute(
     seconds = time.perf_counter() - t0
     banner = ""
     body = ""
-    if out_nb.exists():
+    if nb is None and out_nb.exists():  # failed: papermill saved it with the error
         nb = nbformat.read(out_nb, as_version=4)
+    if nb is not None:
         if status == "failed":
             for c in nb.cells:  # managers get the banner, not a traceback
                 if c.cell_type == "code":

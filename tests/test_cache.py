@@ -104,3 +104,16 @@ def test_missing_parts_read_as_absent(tmp_path, bad):
     entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
     (entry / bad).unlink()
     assert C.read(entry) is None
+
+
+def test_a_second_read_is_a_private_copy(tmp_path):
+    """A warm kernel reads an entry once; what a notebook changes stays in it."""
+    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    first, report = C.read(entry)
+    expected = first["children"].copy()
+    first["children"].loc[:, "sex"] = "U"
+    first["visits"].drop(first["visits"].index, inplace=True)
+    report.summary.loc[:, "rows_kept"] = -1
+    second, report2 = C.read(entry)
+    pd.testing.assert_frame_equal(second["children"], expected)
+    assert len(second["visits"]) > 0 and (report2.summary["rows_kept"] >= 0).all()

@@ -292,7 +292,9 @@ def start_warm_kernel(cwd: str | None = None) -> None:
         from jupyter_client.manager import KernelManager
 
         km = KernelManager(kernel_name="python3")
-        km.start_kernel(cwd=cwd or str(DEFAULT_NOTEBOOKS))
+        # the charts draw with Agg: set it once, so the kernel never loads the inline backend
+        env = {**os.environ, "MPLBACKEND": "agg"}
+        km.start_kernel(cwd=cwd or str(DEFAULT_NOTEBOOKS), env=env)
     except Exception:
         return
     util.Finalize(None, _kernel_stop, exitpriority=10)

@@ -112,8 +112,9 @@ def test_a_second_read_is_a_private_copy(tmp_path):
     first, report = C.read(entry)
     expected = first["children"].copy()
     first["children"].loc[:, "sex"] = "U"
-    first["visits"].drop(first["visits"].index, inplace=True)
+    first["visits"].loc[:, "child_id"] = "x"
     report.summary.loc[:, "rows_kept"] = -1
     second, report2 = C.read(entry)
     pd.testing.assert_frame_equal(second["children"], expected)
-    assert len(second["visits"]) > 0 and (report2.summary["rows_kept"] >= 0).all()
+    assert (second["visits"]["child_id"] != "x").all()
+    assert (report2.summary["rows_kept"] >= 0).all()

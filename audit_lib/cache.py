@@ -3,7 +3,7 @@
 ``audit run`` validates the data folder once, in its own process, and every notebook
 then reads the validated tables from here instead of parsing and checking the CSVs
 again. Each entry is a private folder (mode 0700, files 0600) in the user cache
-directory (``platformdirs.user_cache_dir("audit_lib")/tables``, or ``$AUDIT_CACHE_DIR``),
+directory (``platformdirs.user_cache_dir("audit_lib")/tables``, or ``$AUDIT_CACHE_HOME``),
 never beside the pages, because the tables are child-level data:
 
 - one uncompressed Arrow IPC (Feather v2) file per table, read memory-mapped, so a
@@ -31,9 +31,21 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["CACHE_ENV", "cache_root", "entry_path", "fingerprint", "prune", "read", "write"]
+__all__ = [
+    "CACHE_ENV",
+    "HOME_ENV",
+    "cache_root",
+    "entry_path",
+    "fingerprint",
+    "prune",
+    "read",
+    "write",
+]
 
+#: set by ``audit run`` for its notebooks: ``load_tables`` reads and writes entries there
 CACHE_ENV = "AUDIT_CACHE_DIR"
+#: where ``audit run`` keeps entries, if not the user cache directory
+HOME_ENV = "AUDIT_CACHE_HOME"
 #: entries kept after a run (the newest first) and their greatest age
 KEEP = 2
 MAX_AGE_DAYS = 7
@@ -41,12 +53,12 @@ _HERE = Path(__file__).resolve().parent
 
 
 def cache_root(root: str | Path | None = None) -> Path:
-    """The folder holding cache entries: ``root``, else ``$AUDIT_CACHE_DIR``, else the
+    """The folder holding cache entries: ``root``, else ``$AUDIT_CACHE_HOME``, else the
     user cache directory."""
     if root:
         return Path(root)
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV])
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("audit_lib", appauthor=False)) / "tables"

@@ -619,29 +619,27 @@ def run(
 
     from . import cache
 
-    os.environ[cache.CACHE_ENV] = str(cache.cache_root())  # before the workers start
     runnable = _longest_first(runnable, Path(out).resolve())
     workers = max(1, min(jobs or os.cpu_count() or 1, len(runnable) or 1))
     import nbconvert  # noqa: F401  (imported once here, inherited by the workers)
 
     # the workers start and warm their kernels while this process validates the data
-    with contextlib.ExitStack() as stack:
-        pool = None
-        if runnable or summary is not None:
-            pool = stack.enter_context(
-                ProcessPoolExecutor(
-                    max_workers=workers, initializer=start_warm_kernel, initargs=(str(nb_dir),)
-                )
-            )
+    if runnable or summary is not None:
+        with (
+            _environ(cache.CACHE_ENV, str(cache.cache_root())),
+            ProcessPoolExecutor(
+                max_workers=workers, initializer=start_warm_kernel, initargs=(str(nb_dir),)
+            ) as pool,
+        ):
             pool.submit(os.getpid)  # starts every worker now
-        prepare_tables(data_dir)
-        futures = [pool.submit(_execute, *job_args(b)) for b in runnable]
-        for fut in as_completed(futures):
-            finish(NotebookResult(**fut.result()))
-        _write_metrics(folder, period, data_dir, results)
-        if summary is not None:
-            finish(NotebookResult(**pool.submit(_execute, *job_args(summary)).result()))
+            prepare_tables(data_dir)
+            futures = [pool.submit(_execute, *job_args(b)) for b in runnable]
+            for fut in as_completed(futures):
+                finish(NotebookResult(**fut.result()))
             _write_metrics(folder, period, data_dir, results)
+            if summary is not None:
+                finish(NotebookResult(**pool.submit(_execute, *job_args(summary)).result()))
+    _write_metrics(folder, period, data_dir, results)
     if bar is not None:
         bar.close()
     for r in results:
@@ -659,15 +657,28 @@ def run(
     return RunResult(period, folder, index, results)
 
 
+@contextlib.contextmanager
+def _environ(name: str, value: str):
+    """Set an environment variable for the workers and kernels of one run only."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
 def prepare_tables(data_dir: Path) -> Path:
     """Read and validate the data once, into the private table cache (audit_lib.cache,
-    in the user cache directory, never under the output folder), and point every
-    notebook of this run at it. Prunes old entries. Returns this run's entry."""
+    in the user cache directory, never under the output folder); the run's notebooks
+    read it there (``$AUDIT_CACHE_DIR``). Prunes old entries. Returns this run's entry."""
     from . import cache
     from .load import ensure_cached
 
     root = cache.cache_root()
-    os.environ[cache.CACHE_ENV] = str(root)
     entry = ensure_cached(data_dir, root)
     cache.prune(root)
     return entry

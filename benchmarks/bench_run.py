@@ -97,7 +97,7 @@ def bench_run(tmp: Path, n: int, jobs: list[str]) -> dict:
         i = next(counter)
         return timed(
             audit("run", "--data", str(DATA), "--out", str(tmp / f"a{i}"), *jobs),
-            env={"AUDIT_CACHE_DIR": str(tmp / f"cache{i}")},  # cold: validate every run
+            env={"AUDIT_CACHE_HOME": str(tmp / f"cache{i}")},  # cold: validate every run
         )
 
     def run_b():
@@ -122,7 +122,7 @@ def bench_big(tmp: Path, children: int, n: int, jobs: list[str]) -> dict:
         runs.append(
             timed(
                 audit("run", "--data", str(big), "--out", str(tmp / f"big{i}"), *jobs),
-                env={"AUDIT_CACHE_DIR": str(tmp / f"bigcache{i}")},
+                env={"AUDIT_CACHE_HOME": str(tmp / f"bigcache{i}")},
             )
         )
     return {

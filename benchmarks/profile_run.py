@@ -224,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "out"
         (folder / "worklists").mkdir(parents=True)
-        os.environ["AUDIT_CACHE_DIR"] = str(Path(tmp) / "cache")  # cold: validate once
+        from audit_lib.cache import CACHE_ENV, HOME_ENV
+
+        os.environ[HOME_ENV] = os.environ[CACHE_ENV] = str(Path(tmp) / "cache")  # cold
         t0 = time.perf_counter()
         R.prepare_tables(data_dir)
         rows["(parent) validate into cache"] = {"total": time.perf_counter() - t0}

@@ -17,20 +17,24 @@ EXTERNAL = ROOT.parent / "shared" / "external"
 SMALL = SynthConfig(seed=7, children=30_000)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def private_table_cache(tmp_path_factory):
-    """Runs in tests keep their table cache in a temporary folder, not the user's."""
+def pytest_configure(config):
+    """`audit run` in the tests keeps its table cache in a temporary folder shared by the
+    whole test run, never in the user's cache directory."""
     import os
+    import tempfile
 
-    from audit_lib.cache import CACHE_ENV
+    from audit_lib.cache import HOME_ENV
 
-    old = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("table-cache"))
-    yield
-    if old is None:
-        os.environ.pop(CACHE_ENV, None)
-    else:
-        os.environ[CACHE_ENV] = old
+    if HOME_ENV not in os.environ:
+        os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="audit-test-cache-")
+        config._audit_cache = os.environ[HOME_ENV]
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    if getattr(config, "_audit_cache", None) and not hasattr(config, "workerinput"):
+        shutil.rmtree(config._audit_cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

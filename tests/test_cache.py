@@ -92,10 +92,10 @@ def test_prune_keeps_the_newest_and_drops_the_old(tmp_path):
 
 
 def test_cache_root_defaults_to_the_user_cache_dir(monkeypatch, tmp_path):
-    monkeypatch.delenv(C.CACHE_ENV, raising=False)
+    monkeypatch.delenv(C.HOME_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert C.cache_root() == tmp_path / "xdg" / "audit_lib" / "tables"
-    monkeypatch.setenv(C.CACHE_ENV, str(tmp_path / "env"))
+    monkeypatch.setenv(C.HOME_ENV, str(tmp_path / "env"))
     assert C.cache_root() == tmp_path / "env"
 
 

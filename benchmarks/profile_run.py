@@ -166,6 +166,7 @@ def profile_one(src: Path, params: dict, folder: Path, sidecar: Path) -> dict:
             kernel_name="python3",
             cwd=str(src.parent),
             progress_bar=False,
+            request_save_on_cell_execute=False,  # as audit run does
             km=km,
         )
     finally:

@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= data/synthetic
 
-.PHONY: report test lint browser notebooks bench synth validate clean lock lab lock-lab
+.PHONY: report test test-slow lint browser notebooks bench bench-synth profile synth validate clean lock lab lock-lab
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,15 +57,26 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# `make test` leaves out the tests marked slow (the 50-seed interval coverage, a
+# 250,000-child borough); CI runs them too, with `make test-slow`.
 test: lint browser
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -n auto -m slow
 
 notebooks: $(STAMP)
 	$(BIN)/audit notebooks
 
+# Ratios of interleaved runs (audit run vs the floor, imports vs their peers) -> benchmarks/results.json
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_synthetic.py
 	$(BIN)/python benchmarks/bench_run.py
+
+bench-synth: $(STAMP)
+	$(BIN)/python benchmarks/bench_synthetic.py
+
+profile: $(STAMP)
+	$(BIN)/python benchmarks/profile_run.py --data $(DATA)
 
 synth: $(STAMP)
 	$(BIN)/audit synth --out $(DATA)

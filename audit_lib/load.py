@@ -25,7 +25,6 @@ import codecs
 import csv
 import io
 import os
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import cache as C
 from .model import LOAD_ORDER, TABLES, Column, Table
 
 __all__ = ["DataQualityReport", "LoadError", "date_part", "load_tables", "read_text"]
@@ -693,37 +693,14 @@ def _load_one(
     return kept.astype(table.dtypes), summary, findings, rejected
 
 
-CACHE_ENV = "AUDIT_CACHE_DIR"
-
-
-def _fingerprint(folder: Path, extract: pd.Timestamp) -> str:
-    """Identifies a folder's contents cheaply: each file's name, size and mtime."""
-    import hashlib
-
-    from . import __version__
-
-    h = hashlib.sha256(f"{folder.resolve()}|{extract}|{__version__}".encode())
-    for p in sorted(folder.iterdir()):
-        if p.is_file():
-            st = p.stat()
-            h.update(f"{p.name}|{st.st_size}|{st.st_mtime_ns}".encode())
-    h.update(Path(__file__).read_bytes())
-    h.update((Path(__file__).parent / "model.py").read_bytes())
-    return h.hexdigest()[:32]
-
-
-def cache_path(folder: Path, extract: pd.Timestamp, cache: str | Path | None) -> Path | None:
-    """Where the validated tables of ``folder`` are (or would be) cached, if caching."""
-    cache = cache or os.environ.get(CACHE_ENV)
-    return Path(cache) / f"tables-{_fingerprint(folder, extract)}.pkl" if cache else None
-
-
-def ensure_cached(path: str | Path, cache: str | Path) -> Path:
-    """Validate ``path`` into the cache unless an up-to-date copy is already there."""
+def ensure_cached(path: str | Path, cache: str | Path | None = None) -> Path:
+    """Validate ``path`` into the table cache (audit_lib.cache) unless an up-to-date
+    entry is already there; returns the entry."""
     folder = Path(path)
-    target = cache_path(folder, _extract_date(folder, None), cache)
-    if not target.is_file():
-        load_tables(folder, cache=cache)
+    target = C.entry_path(folder, _extract_date(folder, None), cache)
+    if not (target / "manifest.json").is_file():
+        load_tables(folder, cache=C.cache_root(cache))
+    C.touch(target)
     return target
 
 
@@ -739,11 +716,11 @@ def load_tables(
     path : folder holding ``<table>.csv`` or ``<table>.parquet`` per canonical table.
     extract_date : dates after this are errors. Defaults to ``extract_date`` in the
         folder's ``extract.json`` if present, else today.
-    cache : a folder in which to keep the validated tables, keyed by the data files'
-        names, sizes and modification times (and this code); defaults to
-        ``$AUDIT_CACHE_DIR`` if set, else no cache. The monthly run sets it to
-        ``<out>/.cache`` so the data are read and validated once per run, not once
-        per notebook.
+    cache : a folder in which to keep the validated tables (see audit_lib.cache), keyed
+        by the data files' names, sizes and modification times (and this code);
+        defaults to ``$AUDIT_CACHE_DIR`` if set, else no cache. The monthly run sets it
+        to its cache folder in the user cache directory, so the data are read and
+        validated once per run, not once per notebook.
 
     Returns
     -------
@@ -760,13 +737,12 @@ def load_tables(
     if not folder.is_dir():
         raise LoadError(f"data folder not found: {folder}")
     extract, source, start = extract_info(folder, extract_date)
-    cached = cache_path(folder, extract, cache)
-    if cached is not None and cached.is_file():
-        try:
-            with cached.open("rb") as fh:
-                return pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            pass  # a damaged cache is rebuilt below
+    root = cache or os.environ.get(C.CACHE_ENV)
+    cached = C.entry_path(folder, extract, root) if root else None
+    if cached is not None:
+        hit = C.read(cached)
+        if hit is not None:
+            return hit  # a damaged or absent entry is rebuilt below
     tables: dict[str, pd.DataFrame] = {}
     summaries, findings, rejected = [], [], {}
     for name in LOAD_ORDER:
@@ -787,11 +763,7 @@ def load_tables(
         data_start=start,
     )
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump((tables, report), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cached)  # atomic: a concurrent reader never sees half a file
+        C.write(cached, tables, report, folder)
     return tables, report
 
 

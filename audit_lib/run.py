@@ -17,9 +17,11 @@ is ``skipped`` with a page that says which table it needs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -196,6 +198,9 @@ def _css() -> str:
     return _template("style.css")
 
 
+_EXPORTER: list = []  # one nbconvert exporter per process: its templates load once
+
+
 def _nb_body(nb) -> str:
     """The notebook's outputs as HTML: no input, no prompts (nbconvert ``basic``)."""
     import warnings
@@ -203,12 +208,14 @@ def _nb_body(nb) -> str:
     from nbconvert import HTMLExporter
 
     warnings.filterwarnings("ignore", message="Your element with mimetype")
-    exporter = HTMLExporter(template_name="basic")
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    exporter.exclude_markdown = False
-    body, _ = exporter.from_notebook_node(nb)
+    if not _EXPORTER:
+        exporter = HTMLExporter(template_name="basic")
+        exporter.exclude_input = True
+        exporter.exclude_input_prompt = True
+        exporter.exclude_output_prompt = True
+        exporter.exclude_markdown = False
+        _EXPORTER.append(exporter)
+    body, _ = _EXPORTER[0].from_notebook_node(nb)
     return body
 
 
@@ -224,6 +231,15 @@ def print_header_css(text: str) -> str:
         '@bottom-right { content: "Page " counter(page) " of " counter(pages); '
         "font-size: 9pt; color: #555; } }"
     )
+
+
+def _warm_exporter() -> None:
+    """Load nbconvert's templates and Markdown renderer once, before the first page."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# warm *up*"), nbformat.v4.new_code_cell("1")]
+    _nb_body(nb)
 
 
 def render_page(
@@ -264,10 +280,141 @@ def render_page(
 # --------------------------------------------------------------------------------------
 
 
+#: Modules every audit notebook imports; a warm kernel has them loaded already.
+WARM_IMPORTS = (
+    "audit_lib.charts",
+    "audit_lib.report",
+    "audit_lib.load",
+    "audit_lib.indicators",
+    "audit_lib.measures.data_quality",
+    "audit_lib.measures.timeliness",
+    "audit_lib.measures.plan_quality",
+    "audit_lib.measures.permanence",
+    "audit_lib.measures.disproportionality",
+)
+_KERNEL: dict = {}  # this worker process's warm kernel: {"km": KernelManager}
+
+
+def kernel_warm_up() -> None:
+    """Run inside a new kernel: import the library, draw once (fonts), and remember the
+    clean state that ``kernel_reset`` restores before each notebook."""
+    import importlib
+    import io
+    import warnings
+
+    import matplotlib
+
+    for name in WARM_IMPORTS:
+        importlib.import_module(name)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.set_title("warm")
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+    _KERNEL["rc"] = dict(matplotlib.rcParams)
+    _KERNEL["warnings"] = list(warnings.filters)
+    _KERNEL["environ"] = dict(os.environ)
+
+
+def kernel_reset(cwd: str, sidecar: str) -> None:
+    """Run inside a warm kernel before each notebook: the state of a fresh kernel with
+    the library imported. The user namespace, history and execution count are reset;
+    the working folder, environment, matplotlib settings and warning filters are those
+    recorded at warm-up; recorded metrics are cleared and go to ``sidecar``."""
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from IPython import get_ipython
+
+    from . import metrics
+
+    shell = get_ipython()
+    shell.reset(new_session=False)
+    shell.execution_count = 1
+    plt.close("all")
+    matplotlib.rcParams.update(_KERNEL["rc"])
+    warnings.filters[:] = _KERNEL["warnings"]
+    getattr(warnings, "_filters_mutated", lambda: None)()
+    os.environ.clear()
+    os.environ.update(_KERNEL["environ"])
+    os.environ[metrics.PATH_ENV] = sidecar
+    metrics._RECORDED.clear()
+    os.chdir(cwd)
+
+
+def _kernel_run(km, code: str, timeout: float = 120) -> bool:
+    """Run ``code`` silently in the kernel of ``km``; True if it ran without error."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=timeout)
+        return reply["content"]["status"] == "ok"
+    except Exception:  # a dead or stuck kernel: the caller starts another
+        return False
+    finally:
+        kc.stop_channels()
+
+
+def _kernel_stop() -> None:
+    km = _KERNEL.pop("km", None)
+    if km is not None:
+        with contextlib.suppress(Exception):
+            km.shutdown_kernel(now=True)
+
+
+def start_warm_kernel(cwd: str | None = None) -> None:
+    """Start this worker's kernel and warm it up (pool initializer). Never raises: on
+    any problem the worker falls back to a fresh kernel per notebook."""
+    from multiprocessing import util
+
+    try:
+        from jupyter_client.manager import KernelManager
+
+        # local IPC sockets, not loopback TCP (no port, no "running over TCP" warning)
+        km = KernelManager(kernel_name="python3", transport="ipc")
+        # the charts draw with Agg: set it once, so the kernel never loads the inline backend
+        env = {**os.environ, "MPLBACKEND": "agg"}
+        # the kernel process's own log lines never reach the user's terminal
+        km.start_kernel(
+            cwd=cwd or str(DEFAULT_NOTEBOOKS),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except Exception:
+        return
+    util.Finalize(None, _kernel_stop, exitpriority=10)
+    _KERNEL["km"] = km
+    with contextlib.suppress(Exception):
+        _warm_exporter()  # while the kernel starts
+    if not _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
+        _kernel_stop()
+
+
+def _warm_kernel(cwd: str, sidecar: str):
+    """This worker's warm kernel, reset for the next notebook; None if there is none."""
+    km = _KERNEL.get("km")
+    if km is None:
+        return None
+    code = f"from audit_lib.run import kernel_reset; kernel_reset({cwd!r}, {sidecar!r})"
+    if km.is_alive() and _kernel_run(km, code):
+        return km
+    _kernel_stop()
+    return None
+
+
 def _execute(
     src: str, folder: str, period: str, data_dir: str, params: dict, title: str, sidecar: str
 ) -> dict:
-    """Execute one notebook with papermill and render its page. Never raises."""
+    """Execute one notebook with papermill and render its page. Never raises.
+
+    In a pool worker with a warm kernel (``start_warm_kernel``), the notebook runs in
+    that kernel after ``kernel_reset``; a notebook that fails takes the kernel with it,
+    so the next one starts clean. Elsewhere papermill starts a fresh kernel.
+    """
     import nbformat
     import papermill as pm
 
@@ -278,29 +425,40 @@ def _execute(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     status, error, cell = "ok", "", None
+    cwd = str(Path(src).parent)
+    km = _warm_kernel(cwd, sidecar)
+    nb = None
     try:
-        pm.execute_notebook(
+        nb = pm.execute_notebook(
             src,
             str(out_nb),
             parameters=params,
             kernel_name="python3",
-            cwd=str(Path(src).parent),
+            cwd=cwd,
             progress_bar=False,
             log_output=False,
-            kernel_manager_class="audit_lib.kernel.QuietKernelManager",
+            request_save_on_cell_execute=False,  # saved once, at the end
+            **(
+                {"km": km}
+                if km is not None
+                else {"kernel_manager_class": "audit_lib.kernel.QuietKernelManager"}
+            ),
         )
     except pm.PapermillExecutionError as exc:
         status, error, cell = "failed", f"{exc.ename}: {exc.evalue}", exc.exec_count
     except Exception as exc:  # the kernel died, the notebook is unreadable, ...
         status, error = "failed", f"{type(exc).__name__}: {exc}"
+    if km is not None and status != "ok":
+        _kernel_stop()
     seconds = time.perf_counter() - t0
     banner = ""
     body = ""
     warned: list[str] = []
-    if out_nb.exists():
-        from .check import scrub_notebook
+    from .check import scrub_notebook
 
+    if nb is None and out_nb.exists():  # failed: papermill saved it with the error
         nb = nbformat.read(out_nb, as_version=4)
+    if nb is not None:
         if status == "failed":
             for c in nb.cells:  # managers get the banner, not a traceback
                 if c.cell_type == "code":
@@ -583,23 +741,29 @@ def run(
         else:
             runnable.append(book)
 
-    # read and validate the data once; every notebook then loads the cached tables
-    cache_dir = Path(out).resolve() / ".cache"
-    os.environ["AUDIT_CACHE_DIR"] = str(cache_dir)
-    from .load import ensure_cached
+    from . import cache
 
-    ensure_cached(data_dir, cache_dir)
     runnable = _longest_first(runnable, Path(out).resolve())
-    workers = jobs or os.cpu_count() or 1
-    if runnable:
-        with ProcessPoolExecutor(max_workers=min(workers, len(runnable))) as pool:
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(runnable) or 1))
+    import nbconvert  # noqa: F401  (imported once here, inherited by the workers)
+
+    # the workers start and warm their kernels while this process validates the data
+    if runnable or summary is not None:
+        with (
+            _environ(cache.CACHE_ENV, str(cache.cache_root())),
+            ProcessPoolExecutor(
+                max_workers=workers, initializer=start_warm_kernel, initargs=(str(nb_dir),)
+            ) as pool,
+        ):
+            pool.submit(os.getpid)  # starts every worker now
+            prepare_tables(data_dir)
             futures = [pool.submit(_execute, *job_args(b)) for b in runnable]
             for fut in as_completed(futures):
                 finish(NotebookResult(**fut.result()))
+            _write_metrics(folder, period, data_dir, results)
+            if summary is not None:
+                finish(NotebookResult(**pool.submit(_execute, *job_args(summary)).result()))
     _write_metrics(folder, period, data_dir, results)
-    if summary is not None:
-        finish(NotebookResult(**_execute(*job_args(summary))))
-        _write_metrics(folder, period, data_dir, results)
     if bar is not None:
         bar.close()
     index = _period_index(folder, period, results, Path(out).resolve())
@@ -690,6 +854,33 @@ def _period_in_data(period: str | None, data_dir: Path, cache: Path) -> str:
     if pd.notna(start) and month.end_time < start:
         raise RunError(f"period {period} is before the data start ({start:%d %B %Y}): no report")
     return period
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str):
+    """Set an environment variable for the workers and kernels of one run only."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def prepare_tables(data_dir: Path) -> Path:
+    """Read and validate the data once, into the private table cache (audit_lib.cache,
+    in the user cache directory, never under the output folder); the run's notebooks
+    read it there (``$AUDIT_CACHE_DIR``). Prunes old entries. Returns this run's entry."""
+    from . import cache
+    from .load import ensure_cached
+
+    root = cache.cache_root()
+    entry = ensure_cached(data_dir, root)
+    cache.prune(root)
+    return entry
 
 
 def _longest_first(books: list[Path], out: Path) -> list[Path]:

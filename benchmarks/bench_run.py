@@ -1,166 +1,225 @@
-"""Benchmark the monthly run against its floor, and the measure functions alone.
+"""`make bench`: the monthly run against its floor, imports against their peers.
 
-Rows (each the median of --repeat runs, with the peak resident memory of the largest
-process involved):
+Every figure is whole-process (start-up included) and every comparison is a ratio of
+interleaved runs, A B A B ..., taken pair by pair, so a machine that speeds up or slows
+down during the benchmark moves both sides of each pair. Medians are printed and
+written to benchmarks/results.json.
 
-- floor: ``audit run``'s own machinery (same pool, same rendering) over the same number
-  of notebooks, each of which only imports audit_lib and draws one chart;
-- audit run on the default borough (the data cache is warm after the first repeat;
-  the first, cold, run is reported too);
-- audit run on a 1,000,000-child borough (generated once into a temporary folder);
-- each audit's measure functions alone, in-process, at both sizes.
+- audit run / floor: `audit run` on the default borough, each run with an empty table
+  cache (the data are validated every time, as on a new month's data), against
+  benchmarks/floor.py (six notebooks that read the same CSVs with plain pandas and
+  draw one chart, papermill in a 2-worker pool, nbconvert export). Goal <= 1.3.
+- audit run on a large borough (default 1,000,000 children, generated once into
+  /tmp/audit-bench-<N>, reused after): seconds and peak memory. Goal <= 30 s, 3 GB.
+- audit import ssda903 / annex_a on the external samples (../shared/external): against
+  liiatools' `cleanfile` where liiatools is installed, else the project's own seconds.
 
-Usage: python benchmarks/bench_run.py [--repeat 3] [--big 1000000] [--no-big]
+Usage: python benchmarks/bench_run.py [--pairs 3] [--big 1000000 | --no-big] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "synthetic"
+EXTERNAL = ROOT.parent / "shared" / "external"
+RESULTS = ROOT / "benchmarks" / "results.json"
 
-FLOOR_CELL = """import audit_lib
-import matplotlib.pyplot as plt
-from audit_lib import report
-fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot([1, 2, 3], [2, 1, 3])
-report.show_figure(fig)"""
-
-
-def floor_notebooks(folder: Path) -> Path:
-    """Notebooks with the real ones' names and parameters that only import and draw."""
-    import nbformat
-
-    for src in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        real = nbformat.read(src, as_version=4)
-        params = next(c for c in real.cells if "parameters" in c.metadata.get("tags", []))
-        nb = nbformat.v4.new_notebook()
-        nb.metadata = real.metadata
-        nb.cells = [params, nbformat.v4.new_code_cell(FLOOR_CELL)]
-        nbformat.write(nb, folder / src.name)
-    return folder
+#: Runs a command and prints its wall seconds and the peak RSS (MB) of the largest
+#: process it waited for (ru_maxrss of the children: the kernels and pool workers too).
+TIMER = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
+    ".returncode\n"
+    "dt = time.perf_counter() - t\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+    "print(f'{dt:.3f} {peak:.0f} {rc}')\n"
+)
 
 
-def timed_run(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of the largest process of one `audit run`."""
-    code = (
-        "import resource, sys, time\n"
-        "from audit_lib.cli import main\n"
-        "t = time.perf_counter(); rc = main(sys.argv[1:]); dt = time.perf_counter() - t\n"
-        "peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
-        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024\n"
-        "print(f'BENCH {dt:.3f} {peak:.0f} {rc}')\n"
-    )
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak MB of one run of ``cmd``; exits if it fails."""
     done = subprocess.run(
-        [sys.executable, "-c", code, "run", *args], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-c", TIMER, *cmd],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
-    line = [x for x in done.stdout.splitlines() if x.startswith("BENCH")]
-    if not line:
-        sys.exit(f"audit run failed:\n{done.stdout}\n{done.stderr}")
-    _, dt, peak, rc = line[-1].split()
+    try:
+        dt, peak, rc = done.stdout.split()
+    except ValueError:
+        sys.exit(f"benchmark harness failed: {done.stderr}")
     if rc != "0":
-        sys.exit(f"audit run exited {rc}:\n{done.stdout}")
+        sys.exit(f"{' '.join(cmd)} exited {rc}")
     return float(dt), float(peak)
 
 
-def measures_alone(data: Path) -> dict[str, float]:
-    code = f"""
-import json, time
-import pandas as pd
-from audit_lib.load import load_tables
-from audit_lib.measures import timeliness as T, data_quality as DQ, plan_quality as PQ
-from audit_lib.measures import permanence as PM, disproportionality as D
-t = {{}}
-t0 = time.perf_counter(); tables, dq = load_tables({str(data)!r}); t["load_validate"] = time.perf_counter() - t0
-as_of = pd.Timestamp(dq.extract_date) - pd.Timedelta(days=1)
-period = str(as_of.to_period("M"))
-t0 = time.perf_counter()
-items = T.all_items(tables, as_of)
-s = T.summarise(items, period); T.monthly(items, period); T.by_team(items, period)
-t["timeliness"] = time.perf_counter() - t0; t0 = time.perf_counter()
-DQ.table_counts(dq); DQ.rejection_reasons(dq); DQ.ethnicity_not_known(tables, period)
-DQ.completeness_change(tables, period)
-t["data_quality"] = time.perf_counter() - t0; t0 = time.perf_counter()
-a = tables["case_audits"]; PQ.metric_entries(a, period, PQ.monthly_good_or_better(a, period, 48))
-PQ.leniency(PQ.recent(a, period, 24)); PQ.anchor_summary(PQ.window(a, period), by=("team",))
-t["plan_quality"] = time.perf_counter() - t0; t0 = time.perf_counter()
-o = PM.spell_outcomes(tables, as_of); f = PM.drift_flags(tables, o, as_of)
-PM.metric_entries(tables, o, period, f); PM.cumulative_incidence(o)
-t["permanence"] = time.perf_counter() - t0; t0 = time.perf_counter()
-D.combined(D.table(tables, period))
-t["disproportionality"] = time.perf_counter() - t0
-print(json.dumps(t))
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def pairs(a, b, n: int) -> dict:
+    """Interleave ``a()`` and ``b()`` n times (after one pair not counted)."""
+    a()
+    b()
+    rows = []
+    for _ in range(n):
+        ra, rb = a(), b()
+        rows.append({"a_s": ra[0], "a_mb": ra[1], "b_s": rb[0], "b_mb": rb[1]})
+    return {
+        "runs": rows,
+        "ratio_median": statistics.median(r["a_s"] / r["b_s"] for r in rows),
+        "a_median_s": statistics.median(r["a_s"] for r in rows),
+        "b_median_s": statistics.median(r["b_s"] for r in rows),
+        "a_peak_mb": max(r["a_mb"] for r in rows),
+        "b_peak_mb": max(r["b_mb"] for r in rows),
+    }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=3)
+def audit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "audit_lib.cli", *args]
+
+
+def bench_run(tmp: Path, n: int, jobs: list[str]) -> dict:
+    counter = iter(range(10**6))
+
+    def run_a():
+        i = next(counter)
+        return timed(
+            audit("run", "--data", str(DATA), "--out", str(tmp / f"a{i}"), *jobs),
+            env={"AUDIT_CACHE_HOME": str(tmp / f"cache{i}")},  # cold: validate every run
+        )
+
+    def run_b():
+        i = next(counter)
+        floor = [sys.executable, str(ROOT / "benchmarks" / "floor.py")]
+        return timed([*floor, "--data", str(DATA), "--out", str(tmp / f"b{i}")])
+
+    return pairs(run_a, run_b, n)
+
+
+def bench_big(tmp: Path, children: int, n: int, jobs: list[str]) -> dict:
+    big = Path(tempfile.gettempdir()) / f"audit-bench-{children}"
+    if not (big / "children.csv").is_file():
+        print(f"generating a {children:,}-child borough into {big} (once)...", flush=True)
+        subprocess.run(
+            audit("synth", "--children", str(children), "--out", str(big)),
+            check=True,
+            capture_output=True,
+        )
+    runs = []
+    for i in range(n):
+        runs.append(
+            timed(
+                audit("run", "--data", str(big), "--out", str(tmp / f"big{i}"), *jobs),
+                env={"AUDIT_CACHE_HOME": str(tmp / f"bigcache{i}")},
+            )
+        )
+    return {
+        "children": children,
+        "runs": [{"s": s, "mb": mb} for s, mb in runs],
+        "median_s": statistics.median(s for s, _ in runs),
+        "peak_mb": max(mb for _, mb in runs),
+    }
+
+
+def bench_imports(tmp: Path, n: int) -> dict:
+    cases = {
+        "ssda903": (EXTERNAL / "ssda903-fake", ["s903", "cleanfile"]),
+        "annex_a": (EXTERNAL / "annex-a" / "Annex_A.xlsx", ["annex-a", "cleanfile"]),
+    }
+    peer = shutil.which("liiatools")
+    out = {}
+    for fmt, (src, peer_args) in cases.items():
+        if not src.exists():
+            out[fmt] = {"skipped": f"{src} not found"}
+            continue
+        counter = iter(range(10**6))
+
+        def ours(fmt=fmt, src=src, counter=counter):
+            dest = tmp / f"imp-{fmt}-{next(counter)}"
+            return timed(audit("import", fmt, str(src), "--out", str(dest)))
+
+        if peer:
+            inputs = sorted(src.glob("*.csv")) if src.is_dir() else [src]
+
+            def theirs(peer_args=peer_args, inputs=inputs, fmt=fmt, counter=counter):
+                dest = tmp / f"peer-{fmt}-{next(counter)}"
+                dest.mkdir()
+                return timed([peer, *peer_args, "-i", str(inputs[0]), "-o", str(dest)])
+
+            res = pairs(theirs, ours, n)  # ratio: peer seconds / ours = times faster
+            res["peer"] = "liiatools " + " ".join(peer_args)
+        else:
+            ours()
+            runs = [ours() for _ in range(n)]
+            res = {
+                "peer": None,
+                "note": "liiatools not installed: the project's own seconds only",
+                "median_s": statistics.median(s for s, _ in runs),
+                "peak_mb": max(mb for _, mb in runs),
+            }
+        out[fmt] = res
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--no-big", action="store_true")
     parser.add_argument("--jobs", type=int, default=None)
-    args = parser.parse_args()
+    parser.add_argument("--json", default=str(RESULTS))
+    args = parser.parse_args(argv)
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-    rows = []
+    doc: dict = {
+        "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        nb_floor = floor_notebooks((tmp / "floor").mkdir() or tmp / "floor")
-        runs = [
-            timed_run(
-                ["--data", str(DATA), "--out", str(tmp / "f"), *jobs]
-                + ["--notebooks", str(nb_floor)]
+        t0 = time.perf_counter()
+        doc["audit_vs_floor"] = bench_run(tmp, args.pairs, jobs)
+        r = doc["audit_vs_floor"]
+        print(
+            f"audit run / floor        {r['ratio_median']:.2f}x  (median of {args.pairs} pairs; "
+            f"audit {r['a_median_s']:.1f} s, {r['a_peak_mb']:.0f} MB; "
+            f"floor {r['b_median_s']:.1f} s)   goal <= 1.3x",
+            flush=True,
+        )
+        doc["imports"] = bench_imports(tmp, args.pairs)
+        for fmt, r in doc["imports"].items():
+            if "skipped" in r:
+                print(f"import {fmt:<16} skipped: {r['skipped']}")
+            elif r.get("peer"):
+                print(
+                    f"import {fmt:<16} {r['ratio_median']:.1f}x faster than {r['peer']} "
+                    f"(ours {r['b_median_s']:.2f} s, peer {r['a_median_s']:.2f} s)"
+                )
+            else:
+                print(
+                    f"import {fmt:<16} {r['median_s']:.2f} s, {r['peak_mb']:.0f} MB ({r['note']})"
+                )
+        if not args.no_big and args.big:
+            doc["big"] = bench_big(tmp, args.big, 1, jobs)
+            b = doc["big"]
+            print(
+                f"audit run, {b['children']:,} children  {b['median_s']:.1f} s, "
+                f"peak {b['peak_mb']:.0f} MB (largest process)   goal <= 30 s, 3 GB"
             )
-            for _ in range(args.repeat)
-        ]
-        rows.append(("floor (import + one chart)", runs))
-        runs = [
-            timed_run(["--data", str(DATA), "--out", str(tmp / "d"), *jobs])
-            for _ in range(args.repeat)
-        ]
-        rows.append(("audit run, default borough", runs))
-        sizes = [("default", DATA)]
-        if not args.no_big:
-            big = tmp / "big"
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "audit_lib.cli",
-                    "synth",
-                    "--children",
-                    str(args.big),
-                    "--out",
-                    str(big),
-                ],
-                check=True,
-                capture_output=True,
-            )
-            runs = [
-                timed_run(["--data", str(big), "--out", str(tmp / "b"), *jobs])
-                for _ in range(args.repeat)
-            ]
-            rows.append((f"audit run, {args.big:,} children", runs))
-            sizes.append((f"{args.big:,}", big))
-        alone = {name: measures_alone(path) for name, path in sizes}
-    print(f"{'row':<38}{'cold s':>9}{'median s':>10}{'peak MB':>9}")
-    for label, runs in rows:
-        med = statistics.median(r[0] for r in runs)
-        print(f"{label:<38}{runs[0][0]:>9.2f}{med:>10.2f}{max(r[1] for r in runs):>9.0f}")
-    floor = statistics.median(r[0] for r in rows[0][1])
-    main_run = statistics.median(r[0] for r in rows[1][1])
-    print(f"\naudit run / floor = {main_run / floor:.2f}")
-    print("\nmeasure functions alone (s)")
-    for name, t in alone.items():
-        print(f"  {name:<12}" + "  ".join(f"{k} {v:.2f}" for k, v in t.items()))
+        doc["seconds"] = round(time.perf_counter() - t0, 1)
+    Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"written to {args.json}")
     return 0
 
 

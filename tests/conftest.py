@@ -25,6 +25,26 @@ EXTERNAL_MISSING = (
 SMALL = SynthConfig(seed=7, children=30_000)
 
 
+def pytest_configure(config):
+    """`audit run` in the tests keeps its table cache in a temporary folder shared by the
+    whole test run, never in the user's cache directory."""
+    import os
+    import tempfile
+
+    from audit_lib.cache import HOME_ENV
+
+    if HOME_ENV not in os.environ:
+        os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="audit-test-cache-")
+        config._audit_cache = os.environ[HOME_ENV]
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    if getattr(config, "_audit_cache", None) and not hasattr(config, "workerinput"):
+        shutil.rmtree(config._audit_cache, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def small_borough():
     return generate(SMALL)

@@ -37,6 +37,9 @@ def test_run_writes_every_page_index_and_metrics(full_run):
     assert (folder / "index.html").exists() and (out / "index.html").exists()
     assert (folder / "run.log").read_text().count(": ok in") == len(names)
     assert list((folder / "worklists").glob("*.csv"))
+    # the run's table cache (child-level) lives in the user cache directory, not here
+    assert not [p for p in out.rglob("*") if p.suffix in {".pkl", ".arrow", ".feather"}]
+    assert not (out / ".cache").exists()
     doc = json.loads((folder / "metrics.json").read_text())
     assert doc["period"] == "2026-10" and set(doc["notebooks"]) == names
     assert all(v["status"] == "ok" for v in doc["notebooks"].values())

@@ -368,7 +368,14 @@ def poisson_regression(
     """Adjusted rate ratios by ethnic group from a Poisson GLM per stage:
     count ~ group + C(decile), offset log(population) (statsmodels). A second view beside
     indirect standardisation; groups with no events are left out of the fit."""
-    import statsmodels.api as sm
+    from types import SimpleNamespace
+
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+    from statsmodels.tools.tools import add_constant
+
+    # the three names used, without importing all of statsmodels.api (twice as slow)
+    sm = SimpleNamespace(GLM=GLM, families=families, add_constant=add_constant)
 
     e = ev[(ev["ethnicity"] != NOT_KNOWN) & ev["idaci_decile"].notna()]
     p = pop[(pop["ethnicity"] != NOT_KNOWN) & pop["idaci_decile"].notna()]

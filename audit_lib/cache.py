@@ -1,0 +1,197 @@
+"""The run's table cache: validated tables read once per run, kept out of the reports.
+
+``audit run`` validates the data folder once, in its own process, and every notebook
+then reads the validated tables from here instead of parsing and checking the CSVs
+again. Each entry is a private folder (mode 0700, files 0600) in the user cache
+directory (``platformdirs.user_cache_dir("audit_lib")/tables``, or ``$AUDIT_CACHE_HOME``),
+never beside the pages, because the tables are child-level data:
+
+- one uncompressed Arrow IPC (Feather v2) file per table, read memory-mapped, so a
+  notebook's load is a copy out of the page cache, not a parse; dtypes round-trip;
+- ``report.pkl``: the data-quality report (summary, findings, rejected rows);
+- ``manifest.json``: the data folder it came from and when it was written.
+
+Entries are keyed by the data files' names, sizes and modification times, the extract
+date and this code, so a changed file or a new version is a new entry. ``prune`` keeps
+the newest ``KEEP`` entries no older than ``MAX_AGE_DAYS`` and deletes the rest; the run
+calls it every time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "CACHE_ENV",
+    "HOME_ENV",
+    "cache_root",
+    "entry_path",
+    "fingerprint",
+    "prune",
+    "read",
+    "write",
+]
+
+#: set by ``audit run`` for its notebooks: ``load_tables`` reads and writes entries there
+CACHE_ENV = "AUDIT_CACHE_DIR"
+#: where ``audit run`` keeps entries, if not the user cache directory
+HOME_ENV = "AUDIT_CACHE_HOME"
+#: entries kept after a run (the newest first) and their greatest age
+KEEP = 2
+MAX_AGE_DAYS = 7
+_HERE = Path(__file__).resolve().parent
+
+
+def cache_root(root: str | Path | None = None) -> Path:
+    """The folder holding cache entries: ``root``, else ``$AUDIT_CACHE_HOME``, else the
+    user cache directory."""
+    if root:
+        return Path(root)
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("audit_lib", appauthor=False)) / "tables"
+
+
+def fingerprint(folder: Path, extract: pd.Timestamp) -> str:
+    """Identifies a folder's contents cheaply: each file's name, size and mtime, the
+    extract date, and the code that validates and stores the tables."""
+    from . import __version__
+
+    h = hashlib.sha256(f"{folder.resolve()}|{extract}|{__version__}".encode())
+    for p in sorted(folder.iterdir()):
+        if p.is_file():
+            st = p.stat()
+            h.update(f"{p.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    for name in ("load.py", "model.py", "cache.py"):
+        h.update((_HERE / name).read_bytes())
+    return h.hexdigest()[:32]
+
+
+def entry_path(folder: Path, extract: pd.Timestamp, root: str | Path | None = None) -> Path:
+    """Where the validated tables of ``folder`` are (or would be) cached."""
+    return cache_root(root) / fingerprint(folder, extract)
+
+
+#: tables kept in memory after a read, so a kernel that runs several notebooks (a warm
+#: kernel of ``audit run``) reads each entry once; callers get copies. Small data only.
+MEMO_MAX_BYTES = 256 * 2**20
+_MEMO: dict = {}
+
+
+def read(entry: Path):
+    """``(tables, report)`` from a cache entry, or None if it is absent or damaged.
+
+    The frames returned are the caller's own: changing them never changes what the next
+    read returns.
+    """
+    manifest = entry / "manifest.json"
+    try:
+        stamp = (str(entry), manifest.stat().st_mtime_ns)
+    except OSError:
+        return None
+    if _MEMO.get("stamp") == stamp:
+        import copy
+
+        return {k: v.copy() for k, v in _MEMO["tables"].items()}, copy.deepcopy(_MEMO["report"])
+    import pyarrow as pa
+
+    try:
+        names = json.loads(manifest.read_text())["tables"]
+        tables = {}
+        for name in names:
+            with pa.memory_map(str(entry / f"{name}.arrow")) as src:
+                tables[name] = pa.ipc.open_file(src).read_all().to_pandas()
+        with (entry / "report.pkl").open("rb") as fh:
+            report = pickle.load(fh)
+    except (OSError, KeyError, ValueError, pa.ArrowException, pickle.UnpicklingError, EOFError):
+        return None
+    _MEMO.clear()
+    if sum(int(f.memory_usage(deep=False).sum()) for f in tables.values()) <= MEMO_MAX_BYTES:
+        import copy
+
+        _MEMO.update(
+            stamp=stamp,
+            tables={k: v.copy() for k, v in tables.items()},
+            report=copy.deepcopy(report),
+        )
+    return tables, report
+
+
+def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) -> None:
+    """Store ``tables`` and ``report`` as ``entry``, atomically and privately.
+
+    The files are written into a fresh private folder beside ``entry`` (mode 0700,
+    files 0600) and the folder is renamed into place, so a concurrent reader never sees
+    half an entry. If another process got there first, its entry is kept.
+    """
+    import pyarrow.feather as feather
+
+    root = entry.parent
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(root, 0o700)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))  # created 0700
+    try:
+        for name, frame in tables.items():
+            feather.write_feather(frame, tmp / f"{name}.arrow", compression="uncompressed")
+        with (tmp / "report.pkl").open("wb") as fh:
+            pickle.dump(report, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        doc = {"source": str(source), "written": time.time(), "tables": list(tables)}
+        (tmp / "manifest.json").write_text(json.dumps(doc))
+        for p in tmp.iterdir():
+            os.chmod(p, 0o600)
+        try:
+            tmp.rename(entry)
+        except OSError:  # an entry of the same key appeared meanwhile: keep that one
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def prune(
+    root: str | Path | None = None,
+    keep: int = KEEP,
+    max_age_days: float = MAX_AGE_DAYS,
+    now: float | None = None,
+) -> list[Path]:
+    """Delete all but the newest ``keep`` entries, and any older than ``max_age_days``
+    (and unfinished writes older than an hour). Returns what was deleted."""
+    base = cache_root(root)
+    if not base.is_dir():
+        return []
+    now = time.time() if now is None else now
+    entries, gone = [], []
+    for p in base.iterdir():
+        if not p.is_dir():
+            continue
+        age = now - p.stat().st_mtime
+        if p.name.startswith(".tmp-"):
+            if age > 3600:
+                gone.append(p)
+        else:
+            entries.append((p.stat().st_mtime, p))
+    entries.sort(reverse=True)
+    for i, (mtime, p) in enumerate(entries):
+        if i >= keep or now - mtime > max_age_days * 86400:
+            gone.append(p)
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True)
+    return gone
+
+
+def touch(entry: Path) -> None:
+    """Mark an entry as just used (pruning keeps the most recently used)."""
+    with contextlib.suppress(OSError):
+        os.utime(entry)

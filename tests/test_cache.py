@@ -1,0 +1,120 @@
+"""The run's table cache: private, outside the reports, typed round trip, pruned."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import pandas as pd
+import pytest
+
+from audit_lib import cache as C
+from audit_lib.load import ensure_cached, load_tables
+from audit_lib.model import TABLES
+
+from .conftest import DEFAULT_DATA
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_entry_round_trips_every_table_with_its_dtypes(tmp_path):
+    fresh, report = load_tables(DEFAULT_DATA)
+    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    tables, cached_report = C.read(entry)
+    assert set(tables) == set(fresh) == set(TABLES)
+    for name, frame in fresh.items():
+        pd.testing.assert_frame_equal(tables[name], frame, check_exact=True)
+    pd.testing.assert_frame_equal(cached_report.summary, report.summary)
+    pd.testing.assert_frame_equal(cached_report.findings, report.findings)
+    assert cached_report.extract_date == report.extract_date
+    # load_tables with the cache reads the entry rather than the CSVs
+    again, _ = load_tables(DEFAULT_DATA, cache=tmp_path / "c")
+    pd.testing.assert_frame_equal(again["visits"], fresh["visits"])
+
+
+def test_entry_is_private(tmp_path):
+    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    assert _mode(entry.parent) == 0o700 and _mode(entry) == 0o700
+    files = list(entry.iterdir())
+    assert files and all(_mode(p) == 0o600 for p in files)
+
+
+def test_empty_and_partial_folders_round_trip(tmp_path):
+    """A 903-only style folder: most tables absent (empty, typed), one present."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "children.csv").write_text(
+        "child_id,sex,date_of_birth,ethnicity\n0000001,M,2015-01-02,WBRI\n0000002,F,2016-03-04,\n"
+    )
+    fresh, _ = load_tables(data, extract_date="2026-10-31")
+    entry = C.entry_path(data, pd.Timestamp("2026-10-31"), tmp_path / "c")
+    load_tables(data, extract_date="2026-10-31", cache=tmp_path / "c")
+    tables, _ = C.read(entry)
+    for name, frame in fresh.items():
+        pd.testing.assert_frame_equal(tables[name], frame, check_exact=True)
+    assert "0000001" in tables["children"]["child_id"].tolist()  # leading zeros kept
+
+
+def test_a_changed_file_is_a_new_entry_and_a_damaged_entry_is_rebuilt(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "children.csv").write_text(
+        "child_id,sex,date_of_birth,ethnicity\n1,M,2015-01-02,WBRI\n"
+    )
+    root = tmp_path / "c"
+    first = ensure_cached(data, root)
+    (data / "children.csv").write_text(
+        "child_id,sex,date_of_birth,ethnicity\n1,M,2015-01-02,WBRI\n2,F,2016-01-02,WBRI\n"
+    )
+    second = ensure_cached(data, root)
+    assert first != second
+    (second / "children.arrow").write_bytes(b"not arrow")
+    assert C.read(second) is None
+    tables, _ = load_tables(data, cache=root)
+    assert len(tables["children"]) == 2
+
+
+def test_prune_keeps_the_newest_and_drops_the_old(tmp_path):
+    root = tmp_path / "c"
+    now = time.time()
+    ages = {"a": 0, "b": 60, "c": 120, "d": 8 * 86400}
+    for name, age in ages.items():
+        (root / name).mkdir(parents=True)
+        os.utime(root / name, (now - age, now - age))
+    (root / ".tmp-x").mkdir()
+    os.utime(root / ".tmp-x", (now - 7200, now - 7200))
+    gone = C.prune(root, keep=2, max_age_days=7, now=now)
+    assert {p.name for p in gone} == {"c", "d", ".tmp-x"}
+    assert sorted(p.name for p in root.iterdir()) == ["a", "b"]
+
+
+def test_cache_root_defaults_to_the_user_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv(C.HOME_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert C.cache_root() == tmp_path / "xdg" / "audit_lib" / "tables"
+    monkeypatch.setenv(C.HOME_ENV, str(tmp_path / "env"))
+    assert C.cache_root() == tmp_path / "env"
+
+
+@pytest.mark.parametrize("bad", ["manifest.json", "report.pkl"])
+def test_missing_parts_read_as_absent(tmp_path, bad):
+    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    (entry / bad).unlink()
+    assert C.read(entry) is None
+
+
+def test_a_second_read_is_a_private_copy(tmp_path):
+    """A warm kernel reads an entry once; what a notebook changes stays in it."""
+    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    first, report = C.read(entry)
+    expected = first["children"].copy()
+    first["children"].loc[:, "sex"] = "U"
+    first["visits"].loc[:, "child_id"] = "x"
+    report.summary.loc[:, "rows_kept"] = -1
+    second, report2 = C.read(entry)
+    pd.testing.assert_frame_equal(second["children"], expected)
+    assert (second["visits"]["child_id"] != "x").all()
+    assert (report2.summary["rows_kept"] >= 0).all()

@@ -371,10 +371,10 @@ def start_warm_kernel(cwd: str | None = None) -> None:
     from multiprocessing import util
 
     try:
-        from jupyter_client.manager import KernelManager
+        from .kernel import WarmKernelManager
 
         # local IPC sockets, not loopback TCP (no port, no "running over TCP" warning)
-        km = KernelManager(kernel_name="python3", transport="ipc")
+        km = WarmKernelManager(kernel_name="python3")
         # the charts draw with Agg: set it once, so the kernel never loads the inline backend
         env = {**os.environ, "MPLBACKEND": "agg"}
         # the kernel process's own log lines never reach the user's terminal
@@ -383,6 +383,9 @@ def start_warm_kernel(cwd: str | None = None) -> None:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # no history database: a reset kernel reuses line numbers, which IPython's
+            # history would report in the first cell's output
+            extra_arguments=["--HistoryManager.enabled=False"],
         )
     except Exception:
         return

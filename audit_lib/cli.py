@@ -184,7 +184,8 @@ def _import(args: argparse.Namespace) -> int:
         fnd, changes = merge_into(out, tables)
         findings += fnd
     meta = write_extract(out, returns, args.extract_date)
-    finalise(out, meta)
+    if {"adoptions", "cla_episodes"} & set(tables):
+        finalise(out, meta)
     try:
         _, dq = load_tables(out, extract_date=args.extract_date)
     except LoadError as exc:

@@ -47,12 +47,15 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
     for name, col in frame.items():
         if pd.api.types.is_datetime64_any_dtype(col):
             iso = np.datetime_as_string(col.to_numpy(dtype="datetime64[D]"), unit="D")
-            out[name] = pd.Series(iso, index=col.index).where(col.notna(), "")
+            out[name] = pd.Series(iso, index=col.index, dtype=object).where(col.notna(), "")
         elif pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
-            out[name] = col.map({True: "true", False: "false"})
+            out[name] = col.map({True: "true", False: "false"}).astype(object).fillna("")
+        elif col.dtype == object and not col.map(type).ne(str).any():
+            out[name] = col  # already text
         else:
-            out[name] = col.astype("string")
-    return pd.DataFrame(out, index=frame.index).fillna("").astype(str)
+            text = col.astype("string").astype(object)
+            out[name] = text.where(col.notna(), "")
+    return pd.DataFrame(out, index=frame.index)
 
 
 def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -106,19 +109,20 @@ def merge_into(folder: Path, tables: dict[str, pd.DataFrame]) -> tuple[list[dict
         key = list(table.key)
         cols = table.column_names + [REF]
         new = _text(frame.reindex(columns=cols))
+        new_records = newest(new, key)
         old = _read_store(folder, name)
         before = None
         if old is not None:
             old = old.reindex(columns=cols, fill_value="")
             before = newest(old, key)
             if name == "children":
-                findings += _dob_clash(before, newest(new, key))
-            stored = pd.concat([old, new], ignore_index=True)
+                findings += _dob_clash(before, new_records)
+            stored = pd.concat([old, new], ignore_index=True).drop_duplicates()
+            merged = newest(stored, key)
         else:
-            stored = new
-        stored = stored.drop_duplicates().sort_values(cols, kind="stable")
-        merged = newest(stored, key)
-        changes.append(_changes(name, key, before, merged, newest(new, key)))
+            stored, merged = new.drop_duplicates(), new_records
+        stored = stored.sort_values(key + [REF], kind="stable")
+        changes.append(_changes(name, key, before, merged, new_records))
         stored.to_csv(folder / STORE / f"{name}.csv", index=False, lineterminator="\n")
         merged[table.column_names].to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
     return findings, changes

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..load import date_part, read_text, unclosed_quote
@@ -60,16 +61,20 @@ class Import903:
 
 
 def _parse_date(s: pd.Series) -> pd.Series:
-    """dd/mm/YYYY (the 903's own), else ISO; a time of day or time zone is dropped."""
-    s = s.astype("string").str.strip()
-    out = pd.to_datetime(s, format="%d/%m/%Y", errors="coerce")
-    left = out.isna() & s.notna() & (s != "")
+    """dd/mm/YYYY (the 903's own), else ISO; a time of day or time zone is dropped.
+    Each distinct value is parsed once (a return repeats its dates many times)."""
+    codes, uniq = pd.factorize(s.astype("string").str.strip(), use_na_sentinel=True)
+    u = pd.Series(uniq, dtype="string")
+    out = pd.to_datetime(u, format="%d/%m/%Y", errors="coerce")
+    left = out.isna() & u.notna() & (u != "")
     if left.any():
-        rest = date_part(s[left])
+        rest = date_part(u[left])
         out[left] = pd.to_datetime(rest, format="%d/%m/%Y", errors="coerce").fillna(
             pd.to_datetime(rest, format="ISO8601", errors="coerce")
         )
-    return out
+    values = out.to_numpy(dtype="datetime64[ns]")
+    parsed = np.where(codes >= 0, values[np.maximum(codes, 0)], np.datetime64("NaT"))
+    return pd.Series(parsed, index=s.index, dtype="datetime64[ns]")
 
 
 def read_903(paths: list[str | Path]) -> Import903:

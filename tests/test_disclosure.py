@@ -132,7 +132,7 @@ def test_styled_table_escapes_cells_headers_and_caption():
 
 def test_headline_escaping():
     text = D.escape_text("Team <h1>x</h1> [a](javascript:alert(1)) *b*")
-    assert "<" not in text and "](" not in text and "\\*b\\*" in text
+    assert "<" not in text and "\\[a\\](" in text and "\\*b\\*" in text
 
 
 def test_csv_injection_neutralised(tmp_path):
@@ -286,6 +286,10 @@ def test_indicator_shares_on_small_numbers_are_hidden():
         "$\\alpha$ **team** _u_ `code` ~~s~~ |x|",
         '#5 heading? -0.53 grade; 100% & moderators\' "quotes"',
         "- nested",
+        "+ nested",
+        "1. numbered",
+        "2) numbered",
+        "![img](x) (parens) {braces} |pipes| x+y!",
         '=HYPERLINK("http://x","y")',
         "see www.evil.example or a@b.example <http://x>",
     ],

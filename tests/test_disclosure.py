@@ -159,7 +159,7 @@ def _make_key(path):
 def test_key_created_atomically_under_contention(tmp_path, monkeypatch):
     monkeypatch.delenv(D.SECRET_ENV, raising=False)
     ctx = mp.get_context("fork")
-    for trial in range(10):
+    for trial in range(15):
         path = tmp_path / f"k{trial}" / "secret"
         with ctx.Pool(8) as pool:
             keys = pool.map(_make_key, [path] * 16)

@@ -389,3 +389,34 @@ def test_funnel_merges_small_teams():
     m = D.merge_small_groups(f, "team")
     assert m["team"].tolist() == ["A", "C", "Other teams"]
     assert m.iloc[-1][["numerator", "denominator"]].tolist() == [23, 34]  # B and D
+
+
+def test_agreement_headline_hides_a_small_disagreement():
+    from audit_lib.measures import plan_quality as PQ
+
+    base = {"estimable": True, "weighted_kappa": 0.9, "kappa_lower": 0.8, "kappa_upper": 1.0}
+    few = PQ.agreement_lines(
+        {
+            **base,
+            "moderated": 40,
+            "agree": 37,
+            "exact_agreement": 37 / 40,
+            "exact_lower": 0.8,
+            "exact_upper": 0.97,
+        },
+        10,
+    )
+    assert "92%" not in few[0] and "not shown" in few[0]
+    ok = PQ.agreement_lines(
+        {
+            **base,
+            "moderated": 40,
+            "agree": 30,
+            "exact_agreement": 0.75,
+            "exact_lower": 0.6,
+            "exact_upper": 0.86,
+        },
+        10,
+    )
+    assert ok[0].startswith("Exact agreement: 75% of 40")
+    assert "only c moderated" in PQ.agreement_lines({"moderated": 3, "estimable": False}, 10)[0]

@@ -347,6 +347,35 @@ def findings(
     return lines[:6]
 
 
+def agreement_lines(agree: dict, min_moderated: int, suppress_max: int = 5) -> list[str]:
+    """Headline sentences for :func:`moderation_agreement`. The exact-agreement share and
+    its interval are left out where the audits agreeing, or not, number 1..
+    ``suppress_max`` (disclosure.hide_rate)."""
+    from ..disclosure import fmt_count, hide_rate
+
+    n = agree["moderated"]
+    if not agree["estimable"]:
+        return [
+            f"Agreement cannot be estimated: only {fmt_count(n, suppress_max)} moderated audits "
+            f"in the last 12 months (at least {min_moderated} are needed)."
+        ]
+    if hide_rate([agree["agree"]], [n], suppress_max)[0]:
+        first = (
+            f"Exact agreement on {n:,} moderated audits is not shown: too few audits "
+            "agreed, or disagreed, to show it without identifying them."
+        )
+    else:
+        first = (
+            f"Exact agreement: {agree['exact_agreement']:.0%} of {n:,} moderated audits "
+            f"(95% CI {agree['exact_lower']:.0%} to {agree['exact_upper']:.0%})."
+        )
+    return [
+        first,
+        f"Weighted kappa (quadratic): {agree['weighted_kappa']:.2f} "
+        f"(95% CI {agree['kappa_lower']:.2f} to {agree['kappa_upper']:.2f}).",
+    ]
+
+
 def recent(audits: pd.DataFrame, period: str, months: int) -> pd.DataFrame:
     """Audits in the ``months`` months up to and including the period."""
     first = (pd.Period(period, freq="M") - (months - 1)).start_time

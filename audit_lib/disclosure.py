@@ -398,7 +398,7 @@ def merge_small_groups(
 # Text from the data
 # --------------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()+!|~$])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]~$])")  # emphasis, code, links, strike, math
 
 
 def escape_text(value) -> str:
@@ -409,7 +409,9 @@ def escape_text(value) -> str:
         return ""
     text = html.escape(str(value), quote=False)  # entities carry no Markdown specials
     text = _MD_SPECIAL.sub(r"\\\1", text).replace("://", ":\\/\\/")  # no autolinks
-    return "\\" + text if text[:1] in ("#", "-") else text  # no heading or nested list
+    if text[:1] in ("#", "-", "+"):  # no heading or nested list
+        text = "\\" + text
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # no nested numbered list
 
 
 def escape_html(value) -> str:

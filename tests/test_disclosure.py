@@ -132,7 +132,7 @@ def test_styled_table_escapes_cells_headers_and_caption():
 
 def test_headline_escaping():
     text = D.escape_text("Team <h1>x</h1> [a](javascript:alert(1)) *b*")
-    assert "<" not in text and "](" not in text and "\\*b\\*" in text
+    assert "<" not in text and "\\[a\\](" in text and "\\*b\\*" in text
 
 
 def test_csv_injection_neutralised(tmp_path):
@@ -159,7 +159,7 @@ def _make_key(path):
 def test_key_created_atomically_under_contention(tmp_path, monkeypatch):
     monkeypatch.delenv(D.SECRET_ENV, raising=False)
     ctx = mp.get_context("fork")
-    for trial in range(10):
+    for trial in range(15):
         path = tmp_path / f"k{trial}" / "secret"
         with ctx.Pool(8) as pool:
             keys = pool.map(_make_key, [path] * 16)
@@ -286,6 +286,10 @@ def test_indicator_shares_on_small_numbers_are_hidden():
         "$\\alpha$ **team** _u_ `code` ~~s~~ |x|",
         '#5 heading? -0.53 grade; 100% & moderators\' "quotes"',
         "- nested",
+        "+ nested",
+        "1. numbered",
+        "2) numbered",
+        "![img](x) (parens) {braces} |pipes| x+y!",
         '=HYPERLINK("http://x","y")',
         "see www.evil.example or a@b.example <http://x>",
     ],
@@ -385,3 +389,34 @@ def test_funnel_merges_small_teams():
     m = D.merge_small_groups(f, "team")
     assert m["team"].tolist() == ["A", "C", "Other teams"]
     assert m.iloc[-1][["numerator", "denominator"]].tolist() == [23, 34]  # B and D
+
+
+def test_agreement_headline_hides_a_small_disagreement():
+    from audit_lib.measures import plan_quality as PQ
+
+    base = {"estimable": True, "weighted_kappa": 0.9, "kappa_lower": 0.8, "kappa_upper": 1.0}
+    few = PQ.agreement_findings(
+        {
+            **base,
+            "moderated": 40,
+            "agree": 37,
+            "exact_agreement": 37 / 40,
+            "exact_lower": 0.8,
+            "exact_upper": 0.97,
+        },
+        10,
+    )
+    assert "92%" not in few[0] and "not shown" in few[0]
+    ok = PQ.agreement_findings(
+        {
+            **base,
+            "moderated": 40,
+            "agree": 30,
+            "exact_agreement": 0.75,
+            "exact_lower": 0.6,
+            "exact_upper": 0.86,
+        },
+        10,
+    )
+    assert ok[0].startswith("Exact agreement: 75% of 40")
+    assert "only c moderated" in PQ.agreement_findings({"moderated": 3, "estimable": False}, 10)[0]

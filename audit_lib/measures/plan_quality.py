@@ -205,22 +205,30 @@ def kappa_reason(a: np.ndarray, b: np.ndarray) -> str:
 def agreement_findings(
     agree: dict, min_moderated: int = MIN_MODERATED, suppress_max: int = 5
 ) -> list[str]:
-    """Sentences on moderation agreement for the page, for any result."""
-    from ..report import fmt_count, fmt_pct
+    """Sentences on moderation agreement for the page, for any result. The exact-agreement
+    share and its interval are left out where the audits agreeing, or not, number 1..
+    ``suppress_max`` (disclosure.hide_rate); kappa says why it cannot be estimated."""
+    from ..disclosure import fmt_count, hide_rate
+    from ..report import fmt_pct
 
+    n = agree["moderated"]
     if not agree["estimable"]:
-        n = agree["moderated"]
         had = "no" if n == 0 else f"only {fmt_count(n, suppress_max)}"
         return [
             f"Agreement cannot be estimated: {had} moderated audits in the last 12 months "
             f"(at least {min_moderated} are needed)."
         ]
-    lines = [
-        f"Exact agreement: {fmt_pct(agree['exact_agreement'])} of {agree['moderated']} "
-        f"moderated audits (95% CI {fmt_pct(agree['exact_lower'])} to "
-        f"{fmt_pct(agree['exact_upper'])})."
-    ]
-    if agree["kappa_estimable"]:
+    if hide_rate([agree["agree"]], [n], suppress_max)[0]:
+        lines = [
+            f"Exact agreement on {n:,} moderated audits is not shown: too few audits "
+            "agreed, or disagreed, to show it without identifying them."
+        ]
+    else:
+        lines = [
+            f"Exact agreement: {fmt_pct(agree['exact_agreement'])} of {n:,} moderated audits "
+            f"(95% CI {fmt_pct(agree['exact_lower'])} to {fmt_pct(agree['exact_upper'])})."
+        ]
+    if agree.get("kappa_estimable", True):
         lines.append(
             f"Weighted kappa (quadratic): {agree['weighted_kappa']:.2f} (95% CI "
             f"{agree['kappa_lower']:.2f} to {agree['kappa_upper']:.2f})."

@@ -155,7 +155,7 @@ def format_table(
     - headers from ``model.column_label`` (one label map, in the model);
     - category values (ethnic groups, stages, sexes, plans) named by
       ``model.category_label``; rows in their natural order when ``order`` (age bands by
-      age, groups as DfE publishes them), by the first column holding categories;
+      age, groups as DfE publishes them), sorting by each category column in turn;
     - integers with thousands separators; ``decimals`` columns to 0 places, known rates
       and ratios to ``DECIMALS``; p-values as "< 0.001";
     - each lower/upper pair as one "1.5 to 3.1" interval column;
@@ -207,6 +207,7 @@ def format_table(
                 )
             )
         out[c] = text.astype(object)
+    labels: dict[str, str] = {}  # interval columns: "__<lower>" -> "..., 95% CI"
     for lo, hi, label in _interval_pairs(list(out.columns)):
         a, b = out[lo], out[hi]
         both = (a != "") & (b != "")
@@ -217,10 +218,7 @@ def format_table(
         pos = list(out.columns).index(lo)
         out = out.drop(columns=[lo, hi])
         out.insert(pos, f"__{lo}", joined)
-        words.setdefault(f"__{lo}", "not available")
-        out = out.rename(columns={f"__{lo}": f"__{lo}"})
-        out.attrs.setdefault("labels", {})[f"__{lo}"] = label
-    labels = out.attrs.get("labels", {})
+        labels[f"__{lo}"] = label
     for c in out.columns:
         blank = out[c] == ""
         if blank.any():

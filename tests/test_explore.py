@@ -81,3 +81,17 @@ def test_hide_small_blanks_figures_built_on_small_counts():
     out = E.hide_small(f, 5)
     assert np.isnan(out.loc[0, "rate_per_10k"]) and np.isnan(out.loc[0, "rate_ratio"])
     assert out.loc[1, "rate_ratio"] == 2 and out.loc[2, "rate_per_10k"] == 0
+
+
+def test_rates_title_states_the_gap_at_the_last_stage():
+    f = pd.DataFrame(
+        {
+            "stage": ["cla_start"] * 3 + ["referral"],
+            "group": ["black", "asian", "white_british", "black"],
+            "rate_per_10k": [60.0, 10.0, 30.0, 900.0],
+        }
+    )
+    title = E.rates_title(f)
+    assert title.startswith("Started to be looked after: the rate for Black children is 6.0")
+    assert "Asian children (60 and 10 per 10,000)" in title
+    assert "too few groups" in E.rates_title(f[f["group"] == "black"])

@@ -239,3 +239,15 @@ def test_pages_show_no_raw_reprs_or_warnings():
     kept = nb.cells[0].outputs
     assert [o.get("name", o["output_type"]) for o in kept] == ["display_data"]
     assert len(raw) == 2 and any("FutureWarning" in w for w in warned)
+
+
+def test_spc_title_names_the_month_it_quotes():
+    from audit_lib.measures.timeliness import spc_title
+
+    months = [f"2026-{m:02d}" for m in range(1, 10)]  # nothing fell due in October
+    s = pd.DataFrame({"month": months, "value": [0.8, 0.7, 0.9, 0.8, 0.75, 0.85, 0.8, 0.7, 1.0]})
+    title = spc_title(s, "ICPCs within 15 working days", "2026-10")
+    assert "September 2026 at 100%" in title and "none due in October 2026" in title
+    assert "October 2026 at" not in title
+    s = pd.concat([s, pd.DataFrame({"month": ["2026-10"], "value": [0.9]})])
+    assert "October 2026 at 90%" in spc_title(s, "ICPCs", "2026-10")

@@ -20,6 +20,7 @@ __all__ = [
     "funnel",
     "funnel_title",
     "hide_small",
+    "rates_title",
     "reference_sensitivity",
 ]
 
@@ -177,4 +178,26 @@ def funnel_title(frame: pd.DataFrame, suppress_max: int = 5, last: str = "cla_st
         f"Per 100 referred in the same 12 months, {category_label(hi['group'])} children most "
         f'often reach "{stage}" ({hi["per_100_referred"]:.1f}), '
         f"{category_label(lo['group'])} children least often ({lo['per_100_referred']:.1f})"
+    )
+
+
+def rates_title(frame: pd.DataFrame, last: str = "cla_start") -> str:
+    """A title for the chart of rates at each stage stating its finding: the groups with
+    the highest and lowest rate per 10,000 at the ``last`` stage, and how many times the
+    one is the other. ``frame`` holds only what may be shown (counts above the
+    suppression threshold, known groups)."""
+    from ..model import category_label
+
+    end = frame[frame["stage"] == last].dropna(subset=["rate_per_10k"])
+    end = end[end["rate_per_10k"] > 0]
+    stage = D.STAGES[last][2].lower()
+    if len(end) < 2:
+        return f"Rates per 10,000 children at each stage (too few groups to compare at {stage})"
+    hi = end.loc[end["rate_per_10k"].idxmax()]
+    lo = end.loc[end["rate_per_10k"].idxmin()]
+    times = hi["rate_per_10k"] / lo["rate_per_10k"]
+    return (
+        f"{D.STAGES[last][2]}: the rate for {category_label(hi['group'])} children is "
+        f"{times:.1f} times that for {category_label(lo['group'])} children "
+        f"({hi['rate_per_10k']:.0f} and {lo['rate_per_10k']:.0f} per 10,000)"
     )

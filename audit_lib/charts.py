@@ -358,6 +358,8 @@ GROUP_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "h"]
 def stage_funnel(rates: pd.DataFrame, title: str, stage_labels: dict[str, str]) -> Figure:
     """Rate per 10,000 children at each stage, one line per group (log scale), each group
     with its own colour and marker."""
+    if rates.empty or rates["rate_per_10k"].isna().all():
+        return _empty(title, "group large enough to show")
     fig, ax = plt.subplots(figsize=(9, 4.4), dpi=100)
     stages = list(stage_labels)
     for i, (group, f) in enumerate(rates.groupby("group", sort=True)):
@@ -447,6 +449,8 @@ def trend_chart(
     reference: float | None = 1.0,
 ) -> Figure:
     """A value over periods, one line per group."""
+    if frame.empty or frame[y].isna().all():
+        return _empty(title, "group large enough to show")
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
     for i, (g, f) in enumerate(frame.groupby(group, sort=True)):
         ax.plot(

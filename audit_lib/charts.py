@@ -462,6 +462,8 @@ def _plain_log_ticks(axis) -> None:
 def stage_funnel(rates: pd.DataFrame, title: str, stage_labels: dict[str, str]) -> Figure:
     """Rate per 10,000 children at each stage, one line per group (log scale), each group
     with its own colour and marker."""
+    if rates.empty or rates["rate_per_10k"].isna().all():
+        return _empty(title, "group large enough to show")
     fig, ax = plt.subplots(figsize=(9, 4.4), dpi=100)
     stages = list(stage_labels)
     for i, (group, f) in enumerate(_natural_groups(rates, "group")):
@@ -554,6 +556,8 @@ def trend_chart(
 ) -> Figure:
     """A value over periods (or stages), one line per group; ``reference`` draws a dotted
     parity line, and the caption mentions it only when drawn."""
+    if frame.empty or frame[y].isna().all():
+        return _empty(title, "group large enough to show")
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
     for i, (g, f) in enumerate(_natural_groups(frame, group)):
         ax.plot(

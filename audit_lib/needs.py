@@ -129,7 +129,7 @@ def reason(
     if snap:
         return (
             f"not available: needs a history of {', '.join(snap)} "
-            "(the data hold one date per child)"
+            "(the data hold one date each, as Annex A gives)"
         )
     if as_of is not None:
         for t in need.tables:

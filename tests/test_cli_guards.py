@@ -128,3 +128,39 @@ def test_run_refuses_a_folder_it_cannot_read(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(tmp_path) else real(p, m))
     with pytest.raises(RunError, match="permission denied"):
         run(data=tmp_path, out=tmp_path / "out")
+
+
+def test_run_console_is_quiet(tmp_path):
+    """One line per notebook and the index path once; no kernel warnings (TCP without
+    encryption) and no 'KeyboardInterrupt caught in kernel' on the user's console."""
+    import nbformat
+
+    from .test_any_size import sample_borough
+
+    sample_borough(tmp_path / "data", 10, seed=3)
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('period = None\ndata_dir = "."\noutput_dir = "."')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("import sys; print(period)")]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for name in ("one", "two"):
+        nbformat.write(nb, books / f"{name}.ipynb")
+    res = subprocess.run(
+        [*AUDIT, "run", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")]
+        + ["--notebooks", str(books)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr
+    console = res.stdout + res.stderr
+    assert "IPKernelApp" not in console and "KeyboardInterrupt" not in console, console
+    assert console.count("index.html") == 1, console
+    assert res.stderr.count(": ok in ") == 2, res.stderr

@@ -288,16 +288,18 @@ def start_warm_kernel(cwd: str | None = None) -> None:
     any problem the worker falls back to a fresh kernel per notebook."""
     from multiprocessing import util
 
+    if "warm" not in _KERNEL:  # the first call, in the pool's initializer
+        _KERNEL["warm"] = cwd or str(DEFAULT_NOTEBOOKS)
+        util.Finalize(None, _kernel_stop, exitpriority=10)
     try:
         from jupyter_client.manager import KernelManager
 
         km = KernelManager(kernel_name="python3")
         # the charts draw with Agg: set it once, so the kernel never loads the inline backend
         env = {**os.environ, "MPLBACKEND": "agg"}
-        km.start_kernel(cwd=cwd or str(DEFAULT_NOTEBOOKS), env=env)
+        km.start_kernel(cwd=_KERNEL["warm"], env=env)
     except Exception:
         return
-    util.Finalize(None, _kernel_stop, exitpriority=10)
     _KERNEL["km"] = km
     with contextlib.suppress(Exception):
         _warm_exporter()  # while the kernel starts
@@ -306,8 +308,14 @@ def start_warm_kernel(cwd: str | None = None) -> None:
 
 
 def _warm_kernel(cwd: str, sidecar: str):
-    """This worker's warm kernel, reset for the next notebook; None if there is none."""
+    """This worker's warm kernel, reset for the next notebook; None if there is none.
+    After a failed notebook took the kernel with it, a new one is warmed (three times
+    at most per worker)."""
     km = _KERNEL.get("km")
+    if km is None and _KERNEL.get("warm") and _KERNEL.get("restarts", 0) < 3:
+        _KERNEL["restarts"] = _KERNEL.get("restarts", 0) + 1
+        start_warm_kernel()
+        km = _KERNEL.get("km")
     if km is None:
         return None
     code = f"from audit_lib.run import kernel_reset; kernel_reset({cwd!r}, {sidecar!r})"

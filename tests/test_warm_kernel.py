@@ -67,3 +67,26 @@ def test_notebooks_sharing_a_warm_kernel_start_clean(tmp_path):
         # each notebook's own sidecar holds its own figure only
         side = json.loads((folder / ".metrics" / f"{name}.json").read_text())
         assert set(side) == {f"test.{name}.value", f"test.{name}.kernel_pid"}
+
+
+def test_a_failed_notebook_takes_its_kernel_with_it(tmp_path):
+    """The next notebook gets a new warm kernel, not the one the failure left behind."""
+    books = tmp_path / "books"
+    books.mkdir()
+    _notebook(books, "after")
+    nb = nbformat.read(books / "after.ipynb", as_version=4)
+    boom = nbformat.v4.new_code_cell(
+        "import os\nimport audit_lib\nleft_by_boom = 1\n"
+        'audit_lib.record("test.boom.kernel_pid", os.getpid())\n'
+        'raise RuntimeError("boom")\n' + "# padding: the largest notebook runs first\n" * 200
+    )
+    nb.cells = [nb.cells[0], boom]
+    nbformat.write(nb, books / "boom.ipynb")
+    result = run(data=DEFAULT_DATA, out=tmp_path / "out", jobs=1, notebooks=books)
+    status = {n.name: (n.status, n.error) for n in result.notebooks}
+    assert status["boom"][0] == "failed" and "boom" in status["boom"][1]
+    assert status["after"] == ("ok", ""), status
+    m = {n.name: n.metrics for n in result.notebooks}
+    assert (
+        m["after"]["test.after.kernel_pid"]["value"] != m["boom"]["test.boom.kernel_pid"]["value"]
+    )

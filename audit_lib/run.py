@@ -370,6 +370,9 @@ def start_warm_kernel(cwd: str | None = None) -> None:
     any problem the worker falls back to a fresh kernel per notebook."""
     from multiprocessing import util
 
+    if "warm" not in _KERNEL:  # the first call, in the pool's initializer
+        _KERNEL["warm"] = cwd or str(DEFAULT_NOTEBOOKS)
+        util.Finalize(None, _kernel_stop, exitpriority=10)
     try:
         from .kernel import WarmKernelManager
 
@@ -379,7 +382,7 @@ def start_warm_kernel(cwd: str | None = None) -> None:
         env = {**os.environ, "MPLBACKEND": "agg"}
         # the kernel process's own log lines never reach the user's terminal
         km.start_kernel(
-            cwd=cwd or str(DEFAULT_NOTEBOOKS),
+            cwd=_KERNEL["warm"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -389,7 +392,6 @@ def start_warm_kernel(cwd: str | None = None) -> None:
         )
     except Exception:
         return
-    util.Finalize(None, _kernel_stop, exitpriority=10)
     _KERNEL["km"] = km
     with contextlib.suppress(Exception):
         _warm_exporter()  # while the kernel starts
@@ -398,8 +400,14 @@ def start_warm_kernel(cwd: str | None = None) -> None:
 
 
 def _warm_kernel(cwd: str, sidecar: str):
-    """This worker's warm kernel, reset for the next notebook; None if there is none."""
+    """This worker's warm kernel, reset for the next notebook; None if there is none.
+    After a failed notebook took the kernel with it, a new one is warmed (three times
+    at most per worker)."""
     km = _KERNEL.get("km")
+    if km is None and _KERNEL.get("warm") and _KERNEL.get("restarts", 0) < 3:
+        _KERNEL["restarts"] = _KERNEL.get("restarts", 0) + 1
+        start_warm_kernel()
+        km = _KERNEL.get("km")
     if km is None:
         return None
     code = f"from audit_lib.run import kernel_reset; kernel_reset({cwd!r}, {sidecar!r})"

@@ -1,0 +1,92 @@
+"""`audit run` reuses one warm kernel per worker: each notebook must still start clean."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+
+from audit_lib.run import run
+
+from .conftest import DEFAULT_DATA
+
+PARAMS = 'period = None\ndata_dir = "."\noutput_dir = "."\nsuppress_max = 5'
+
+# Each notebook checks that nothing the other left behind is visible, then leaves its own.
+BODY = """import os, warnings
+import matplotlib, matplotlib.pyplot as plt
+import audit_lib
+from audit_lib.metrics import recorded
+assert not [k for k in globals() if k.startswith("left_by_")], "namespace leaked"
+assert not [k for k in os.environ if k.startswith("LEFT_BY_")], "environment leaked"
+assert not recorded(), "metrics leaked"
+assert plt.get_fignums() == [], "figures leaked"
+assert matplotlib.rcParams["lines.linewidth"] != 9, "matplotlib settings leaked"
+assert os.getcwd() == NB_DIR, os.getcwd()
+left_by_{name} = 1
+os.environ["LEFT_BY_{name}"] = "1"
+matplotlib.rcParams["lines.linewidth"] = 9
+plt.figure()
+os.chdir("/")
+audit_lib.record_all({"test.{name}.value": 1, "test.{name}.kernel_pid": os.getpid()})"""
+
+
+def _notebook(folder, name: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.metadata["audit"] = {"title": name, "requires": []}
+    params = nbformat.v4.new_code_cell(PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    body = BODY.replace("{name}", name).replace("NB_DIR", repr(str(folder)))
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+def test_notebooks_sharing_a_warm_kernel_start_clean(tmp_path):
+    books = tmp_path / "books"
+    books.mkdir()
+    for name in ("first", "second", "third"):
+        _notebook(books, name)
+    result = run(data=DEFAULT_DATA, out=tmp_path / "out", jobs=1, notebooks=books)
+    status = {n.name: (n.status, n.error) for n in result.notebooks}
+    assert all(s == "ok" for s, _ in status.values()), status
+    folder = tmp_path / "out" / result.period
+    doc = json.loads((folder / "metrics.json").read_text())
+    names = ("first", "second", "third")
+    assert set(doc["metrics"]) == {f"test.{n}.{k}" for n in names for k in ("value", "kernel_pid")}
+    pids = {doc["metrics"][f"test.{n}.kernel_pid"]["value"] for n in names}
+    assert len(pids) == 1, "the three notebooks should have shared one warm kernel"
+    for name in ("first", "second", "third"):
+        nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), (name, counts)
+        # each notebook's own sidecar holds its own figure only
+        side = json.loads((folder / ".metrics" / f"{name}.json").read_text())
+        assert set(side) == {f"test.{name}.value", f"test.{name}.kernel_pid"}
+
+
+def test_a_failed_notebook_takes_its_kernel_with_it(tmp_path):
+    """The next notebook gets a new warm kernel, not the one the failure left behind."""
+    books = tmp_path / "books"
+    books.mkdir()
+    _notebook(books, "after")
+    nb = nbformat.read(books / "after.ipynb", as_version=4)
+    boom = nbformat.v4.new_code_cell(
+        "import os\nimport audit_lib\nleft_by_boom = 1\n"
+        'audit_lib.record("test.boom.kernel_pid", os.getpid())\n'
+        'raise RuntimeError("boom")\n' + "# padding: the largest notebook runs first\n" * 200
+    )
+    nb.cells = [nb.cells[0], boom]
+    nbformat.write(nb, books / "boom.ipynb")
+    result = run(data=DEFAULT_DATA, out=tmp_path / "out", jobs=1, notebooks=books)
+    status = {n.name: (n.status, n.error) for n in result.notebooks}
+    assert status["boom"][0] == "failed" and "boom" in status["boom"][1]
+    assert status["after"] == ("ok", ""), status
+    m = {n.name: n.metrics for n in result.notebooks}
+    assert (
+        m["after"]["test.after.kernel_pid"]["value"] != m["boom"]["test.boom.kernel_pid"]["value"]
+    )

@@ -101,11 +101,14 @@ def spc_chart(
     y: str = "value",
     ylabel: str = "Share in time",
     baseline: int | None = None,
+    reference: tuple[float, str] | None = None,
 ) -> Figure:
     """XmR chart of a monthly series with Making Data Count special-cause markers.
 
     ``series`` has one row per month (``x``) and the value (``y``). Points flagged by
     ``stats.spc_rules`` are drawn as triangles (up: improvement, down: concern).
+    ``reference`` (value, label), e.g. (0.857, "England 2024-25"), draws a published
+    comparator as a labelled line (:func:`comparators.reference_of`).
     """
     if len(series) < 2:
         return _empty(title, "months with items")
@@ -134,6 +137,8 @@ def spc_chart(
         )
     if target is not None:
         ax.axhline(target, color=PALETTE["green"], linewidth=1.2, linestyle=":", label="Target")
+    if reference is not None:
+        _reference_line(ax, reference)
     for signal, (colour, marker, label) in SIGNAL_STYLE.items():
         sel = rules["signal"] == signal
         if sel.any():
@@ -170,6 +175,12 @@ def spc_chart(
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
+
+
+def _reference_line(ax, reference: tuple[float, str]) -> None:
+    """A published comparator as a dash-dot orange line labelled with its name and year."""
+    value, label = reference
+    ax.axhline(value, color=PALETTE["orange"], linewidth=1.4, linestyle="-.", label=label)
 
 
 def funnel_plot(

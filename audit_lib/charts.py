@@ -162,6 +162,7 @@ def spc_chart(
         ax,
         title,
         f"Too few points for SPC (fewer than {MIN_SPC_POINTS}): no special cause is marked."
+        + _reference_caption(reference, lead=" ")
         if rules["too_few"].iloc[0]
         else "How to read this: points outside the dashed limits, or runs of points "
         "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise"
@@ -171,10 +172,18 @@ def spc_chart(
             else "; the dotted green line is the target."
             if target is not None
             else "."
-        ),
+        )
+        + _reference_caption(reference, lead=" "),
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
+
+
+def _reference_caption(reference: tuple[float, str] | None, lead: str = "") -> str:
+    """The caption's sentence for a reference line, or "" when none is drawn."""
+    if reference is None:
+        return ""
+    return f"{lead}The orange dash-dot line is {reference[1]} (published; year to 31 March)."
 
 
 def _reference_line(ax, reference: tuple[float, str]) -> None:

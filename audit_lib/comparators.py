@@ -372,6 +372,7 @@ def comparator_table(
         "region",
         "region_name",
         "region_year",
+        "la_code",
         "la",
         "la_year",
         "neighbours_mean",
@@ -384,7 +385,10 @@ def comparator_table(
     if values is None or values.empty:
         return pd.DataFrame(columns=cols)
     v = values[values["value"].notna()]
-    v = v.assign(code=v["code"].astype(str), old=v.get("old_la_code", "").astype(str))
+    for c in ("old_la_code", "region_code", "publication", "table"):
+        if c not in v:
+            v = v.assign(**{c: ""})
+    v = v.assign(code=v["code"].astype(str), old=v["old_la_code"].fillna("").astype(str))
     eng = _latest(v[v["geographic_level"] == "National"], year)
     las = v[v["geographic_level"] == "Local authority"]
 
@@ -420,6 +424,7 @@ def comparator_table(
     out = out.join(stats)
     out["neighbours_n"] = out["neighbours_n"].fillna(0).astype(int)
     out["neighbours_asked"] = len(neighbours)
+    out["la_code"] = la_code or ""
     return out.reset_index()[cols]
 
 

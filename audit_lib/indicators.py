@@ -229,15 +229,11 @@ def comparator_columns(
             eng.append("not published")
             reg.append("not published")
             nbr.append("not published")
-            mine.append("")
+            mine.append("no comparator")
             continue
         c = comp.loc[key]
         eng.append(_with_year(c["england"], c["england_year"]))
-        reg.append(
-            "not set"
-            if pd.isna(c["region"]) and not isinstance(c["region_name"], str)
-            else _with_year(c["region"], c["region_year"])
-        )
+        reg.append("not set" if not c["la_code"] else _with_year(c["region"], c["region_year"]))
         if not c["neighbours_asked"]:
             nbr.append("not set")
         elif not c["neighbours_n"]:
@@ -255,7 +251,7 @@ def comparator_columns(
                 f"{fmt_share(o['numerator'], o['denominator'], suppress_max, 1)} ({o['year']})"
             )
         else:
-            mine.append("")
+            mine.append("data do not cover that year")
     out["England"] = eng
     out["Region"] = reg
     out["Neighbours (mean, range)"] = nbr

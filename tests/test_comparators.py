@@ -143,3 +143,58 @@ def test_year_window_ends_31_march():
     assert C.year_window("202425") == (pd.Timestamp("2024-04-01"), pd.Timestamp("2025-03-31"))
     with pytest.raises(C.ComparatorError):
         C.year_window("last year")
+
+
+def test_committed_figures_alone_give_england_and_not_set():
+    from audit_lib import indicators
+
+    t = C.comparator_table(C.load_folder(None), la_code=None, neighbours=[])
+    row = t.set_index("indicator").loc["timeliness.icpc_15wd"]
+    assert round(row["england"], 3) == 0.814 and row["england_year"] == "2024-25"
+    assert "C4" in row["england_source"] and pd.isna(row["region"])
+    table = pd.DataFrame({"key": ["timeliness.icpc_15wd", "timeliness.cp_review"]})
+    own = pd.DataFrame(
+        {"measure": ["icpc_15wd"], "numerator": [80], "denominator": [100], "year": ["2024-25"]}
+    )
+    out = indicators.comparator_columns(table, t, own)
+    assert out["England"].tolist() == ["81.4% (2024-25)", "not published"]
+    assert out["Region"].tolist() == ["not set", "not published"]
+    assert out["Neighbours (mean, range)"].tolist() == ["not set", "not published"]
+    assert out["Borough, same year (DfE definition)"].tolist() == [
+        "80.0% (2024-25)",
+        "no comparator",
+    ]
+    small = own.assign(numerator=97)  # 3 late: the share would give a count of 1-5 back
+    assert (
+        indicators.comparator_columns(table, t, small)["Borough, same year (DfE definition)"].iloc[
+            0
+        ]
+        == "c (2024-25)"
+    )
+
+
+def test_reference_line_label_and_national():
+    eng = C.england_defaults()
+    value, label = C.reference_of(eng, "timeliness.assessment_45wd")
+    assert round(value, 3) == 0.857 and label == "England 2024-25"
+    assert C.reference_of(eng, "timeliness.cp_review") is None
+    assert C.national(eng)["icpc_15wd"][1] == "England 2024-25"
+
+
+def test_spc_chart_draws_england_as_labelled_reference():
+    import numpy as np
+
+    from audit_lib import charts
+
+    series = pd.DataFrame(
+        {"month": [f"2025-{m:02d}" for m in range(1, 13)], "value": np.linspace(0.7, 0.8, 12)}
+    )
+    fig = charts.spc_chart(series, "t", reference=(0.857, "England 2024-25"))
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "England 2024-25" in labels
+    line = ax.get_lines()[labels.index("England 2024-25")]
+    assert line.get_ydata()[0] == pytest.approx(0.857)
+    assert "England 2024-25" not in [
+        x.get_label() for x in charts.spc_chart(series, "t").axes[0].get_lines()
+    ]

@@ -424,7 +424,7 @@ def comparator_table(
     out = out.join(stats)
     out["neighbours_n"] = out["neighbours_n"].fillna(0).astype(int)
     out["neighbours_asked"] = len(neighbours)
-    out["la_code"] = la_code or ""
+    out["la_code"] = str(la_code) if la_code else ""
     return out.reset_index()[cols]
 
 

@@ -207,7 +207,8 @@ def comparator_columns(
     """The indicator table with the published comparators beside each indicator:
     "England", "Region" and "Neighbours (mean, range)", each with its reporting year
     (years ending 31 March), and "Borough, same year (DfE definition)": the borough's
-    own figure for England's year, counted by completion as the DfE counts it.
+    own figure for England's year, counted by completion as the DfE counts it, and
+    beside it the authority's own published figure where ``la_code`` found its row.
 
     ``comparators`` is :func:`comparators.comparator_table`'s output; ``own_year`` is
     :func:`reconcile.dfe_definition_figures`' (measure, numerator, denominator, year),
@@ -252,6 +253,8 @@ def comparator_columns(
             )
         else:
             mine.append("data do not cover that year")
+        if not pd.isna(c["la"]):  # the authority's own row in the DfE table, to reconcile
+            mine[-1] += f"; DfE published {_with_year(c['la'], c['la_year'])}"
     out["England"] = eng
     out["Region"] = reg
     out["Neighbours (mean, range)"] = nbr

@@ -198,3 +198,25 @@ def test_spc_chart_draws_england_as_labelled_reference():
     assert "England 2024-25" not in [
         x.get_label() for x in charts.spc_chart(series, "t").axes[0].get_lines()
     ]
+
+
+def test_summary_columns_with_region_neighbours_and_own_published_row(tmp_path):
+    from audit_lib import indicators
+
+    v = C.indicator_values(C.read_dfe(_write(tmp_path)))
+    t = C.comparator_table(v, la_code="316", neighbours=["E09000007", 303, "202"])
+    table = pd.DataFrame({"key": ["timeliness.assessment_45wd"]})
+    own = pd.DataFrame(
+        {
+            "measure": ["assessment_45wd"],
+            "numerator": [70],
+            "denominator": [100],
+            "year": ["2024-25"],
+        }
+    )
+    out = indicators.comparator_columns(table, t, own).iloc[0]
+    assert out["England"] == "80.0% (2024-25)" and out["Region"] == "80.0% (2024-25)"
+    assert out["Neighbours (mean, range)"] == "70.0% (60.0% to 80.0%; 2 of 3; 2024-25)"
+    assert out["Borough, same year (DfE definition)"] == (
+        "70.0% (2024-25); DfE published 80.0% (2024-25)"
+    )

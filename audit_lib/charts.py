@@ -101,11 +101,14 @@ def spc_chart(
     y: str = "value",
     ylabel: str = "Share in time",
     baseline: int | None = None,
+    reference: tuple[float, str] | None = None,
 ) -> Figure:
     """XmR chart of a monthly series with Making Data Count special-cause markers.
 
     ``series`` has one row per month (``x``) and the value (``y``). Points flagged by
     ``stats.spc_rules`` are drawn as triangles (up: improvement, down: concern).
+    ``reference`` (value, label), e.g. (0.857, "England 2024-25"), draws a published
+    comparator as a labelled line (:func:`comparators.reference_of`).
     """
     if len(series) < 2:
         return _empty(title, "months with items")
@@ -134,6 +137,8 @@ def spc_chart(
         )
     if target is not None:
         ax.axhline(target, color=PALETTE["green"], linewidth=1.2, linestyle=":", label="Target")
+    if reference is not None:
+        _reference_line(ax, reference)
     for signal, (colour, marker, label) in SIGNAL_STYLE.items():
         sel = rules["signal"] == signal
         if sel.any():
@@ -157,6 +162,7 @@ def spc_chart(
         ax,
         title,
         f"Too few points for SPC (fewer than {MIN_SPC_POINTS}): no special cause is marked."
+        + _reference_caption(reference, lead=" ")
         if rules["too_few"].iloc[0]
         else "How to read this: points outside the dashed limits, or runs of points "
         "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise"
@@ -166,10 +172,24 @@ def spc_chart(
             else "; the dotted green line is the target."
             if target is not None
             else "."
-        ),
+        )
+        + _reference_caption(reference, lead=" "),
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
+
+
+def _reference_caption(reference: tuple[float, str] | None, lead: str = "") -> str:
+    """The caption's sentence for a reference line, or "" when none is drawn."""
+    if reference is None:
+        return ""
+    return f"{lead}The orange dash-dot line is {reference[1]} (published; year to 31 March)."
+
+
+def _reference_line(ax, reference: tuple[float, str]) -> None:
+    """A published comparator as a dash-dot orange line labelled with its name and year."""
+    value, label = reference
+    ax.axhline(value, color=PALETTE["orange"], linewidth=1.4, linestyle="-.", label=label)
 
 
 def funnel_plot(

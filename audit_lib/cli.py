@@ -1,4 +1,5 @@
-"""The ``audit`` command: ``audit synth | validate | import | run | check | notebooks``."""
+"""The ``audit`` command: ``audit synth | validate | import | run | check | comparators |
+notebooks``."""
 
 from __future__ import annotations
 
@@ -287,6 +288,34 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _comparators(args: argparse.Namespace) -> int:
+    """``audit comparators add FILE...``: copy DfE open-data CSVs into a comparators
+    folder with a manifest; ``audit comparators reconcile``: the borough's published-year
+    figures from its CIN census import against its row in the DfE tables."""
+    from . import comparators as C
+
+    if args.action == "add":
+        added, problems = C.add_files(args.files, args.dir)
+        for a in added:
+            print(
+                f"added {a['file']}: table {a['table']} ({a['title']}), years "
+                f"{', '.join(a['years'])}, levels {', '.join(a['geographic_levels'])}; "
+                f"{a['rows_read']} rows read, {a['rows_kept']} kept, {a['rows_rejected']} rejected"
+            )
+        for p in problems:
+            print(f"audit comparators: {p}", file=sys.stderr)
+        return 2 if problems else 0
+    from .reconcile import ReconcileError, reconcile
+
+    try:
+        table = reconcile(args.data, args.dir, args.la_code, args.year)
+    except ReconcileError as exc:
+        print(f"audit comparators reconcile: {exc}", file=sys.stderr)
+        return 2
+    print(table.to_string(index=False))
+    return 1 if (table["status"] == "differs").any() else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audit",
@@ -372,6 +401,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", default=None, help="data folder: also look for its staff ids (default: none)"
     )
     c.set_defaults(func=_check)
+
+    cm = sub.add_parser("comparators", help="DfE published figures for England, region, neighbours")
+    cm.add_argument("action", choices=["add", "reconcile"], help="add files, or reconcile")
+    cm.add_argument("files", nargs="*", help="DfE open-data CSV files (add)")
+    cm.add_argument("--dir", default="comparators", help="the comparators folder")
+    cm.add_argument("--data", default=None, help="canonical folder of a CIN census import")
+    cm.add_argument("--la-code", default=None, help="the authority's code, e.g. E09000025")
+    cm.add_argument("--year", default=None, help="reporting year, e.g. 2025 (default: latest)")
+    cm.set_defaults(func=_comparators)
 
     n = sub.add_parser("notebooks", help="re-execute the committed notebooks in place")
     n.add_argument("--notebooks", default="notebooks", help="folder of notebooks to re-execute")

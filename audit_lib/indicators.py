@@ -1,8 +1,10 @@
 """Headline indicators: which recorded metrics the summary page and indexes show.
 
 Each indicator names a metric key (without its window), its good direction and a
-default target. Targets are local choices (parameters of the summary notebook); the
-defaults here are the national comparators where DfE publishes one.
+default target. Targets are local choices (the summary notebook's ``targets``
+parameter overrides each); the defaults here are round local defaults, never published
+figures. Published figures (England, region, statistical neighbours) are comparators,
+shown beside the target by :func:`comparator_columns` from :mod:`audit_lib.comparators`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import pandas as pd
 
 from .report import fmt_pct
 
-__all__ = ["INDICATORS", "Indicator", "indicator_table", "signal_words", "status_of", "target_of"]
+__all__ = [
+    "INDICATORS",
+    "Indicator",
+    "comparator_columns",
+    "indicator_table",
+    "signal_words",
+    "status_of",
+    "target_of",
+]
 
 
 @dataclass(frozen=True)
@@ -30,15 +40,15 @@ INDICATORS: tuple[Indicator, ...] = (
         "timeliness.assessment_45wd",
         "Assessments within 45 working days",
         "higher",
-        0.857,
-        "England 2025: 85.7%",
+        0.85,
+        "local target (default)",
     ),
     Indicator(
         "timeliness.icpc_15wd",
         "ICPCs within 15 working days",
         "higher",
-        0.814,
-        "England 2025: 81.4%",
+        0.80,
+        "local target (default)",
     ),
     Indicator("timeliness.cp_review", "CP reviews on time", "higher", 0.95, "local target"),
     Indicator(
@@ -196,6 +206,74 @@ def indicator_table(
         "hide_12m",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _with_year(value, year) -> str:
+    return "not published" if value is None or pd.isna(value) else f"{fmt_pct(value, 1)} ({year})"
+
+
+def comparator_columns(
+    table: pd.DataFrame,
+    comparators: pd.DataFrame | None,
+    own_year: pd.DataFrame | None = None,
+    suppress_max: int = 5,
+) -> pd.DataFrame:
+    """The indicator table with the published comparators beside each indicator:
+    "England", "Region" and "Neighbours (mean, range)", each with its reporting year
+    (years ending 31 March), and "Borough, same year (DfE definition)": the borough's
+    own figure for England's year, counted by completion as the DfE counts it, and
+    beside it the authority's own published figure where ``la_code`` found its row.
+
+    ``comparators`` is :func:`comparators.comparator_table`'s output; ``own_year`` is
+    :func:`reconcile.dfe_definition_figures`' (measure, numerator, denominator, year),
+    its share hidden ("c") where a count is 1..``suppress_max``. Where nothing is
+    published the cell says so; where no region or neighbours were asked for, "not set".
+    """
+    from .disclosure import fmt_share
+
+    out = table.copy()
+    comp = (
+        comparators.set_index("indicator")
+        if comparators is not None and len(comparators)
+        else pd.DataFrame()
+    )
+    own = own_year.set_index("measure") if own_year is not None and len(own_year) else None
+    eng, reg, nbr, mine = [], [], [], []
+    for key in out["key"]:
+        if key not in comp.index:
+            eng.append("not published")
+            reg.append("not published")
+            nbr.append("not published")
+            mine.append("no comparator")
+            continue
+        c = comp.loc[key]
+        eng.append(_with_year(c["england"], c["england_year"]))
+        reg.append("not set" if not c["la_code"] else _with_year(c["region"], c["region_year"]))
+        if not c["neighbours_asked"]:
+            nbr.append("not set")
+        elif not c["neighbours_n"]:
+            nbr.append("not published")
+        else:
+            nbr.append(
+                f"{fmt_pct(c['neighbours_mean'], 1)} ({fmt_pct(c['neighbours_min'], 1)} to "
+                f"{fmt_pct(c['neighbours_max'], 1)}; {c['neighbours_n']} of "
+                f"{c['neighbours_asked']}; {c['neighbours_year']})"
+            )
+        m = key.split(".", 1)[1]
+        if own is not None and m in own.index and own.loc[m, "year"] == c["england_year"]:
+            o = own.loc[m]
+            mine.append(
+                f"{fmt_share(o['numerator'], o['denominator'], suppress_max, 1)} ({o['year']})"
+            )
+        else:
+            mine.append("data do not cover that year")
+        if not pd.isna(c["la"]):  # the authority's own row in the DfE table, to reconcile
+            mine[-1] += f"; DfE published {_with_year(c['la'], c['la_year'])}"
+    out["England"] = eng
+    out["Region"] = reg
+    out["Neighbours (mean, range)"] = nbr
+    out["Borough, same year (DfE definition)"] = mine
+    return out
 
 
 def _not_available(*entries: dict | None) -> str:

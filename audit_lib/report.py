@@ -12,6 +12,7 @@ from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
 from . import disclosure
+from .comparators import national
 from .disclosure import SUPPRESSED, fmt_count  # noqa: F401  (fmt_count: re-exported)
 from .model import column_label
 
@@ -25,11 +26,9 @@ __all__ = [
     "styled_table",
 ]
 
-NATIONAL = {
-    # DfE, Characteristics of children in need, 2025 (ICPC: 2025)
-    "assessment_45wd": (0.857, "England 2025"),
-    "icpc_15wd": (0.814, "England 2025"),
-}
+#: England's published figures {measure: (value, "England 2024-25")}, from the committed
+#: comparators file (audit_lib/data/england_comparators.csv), not constants.
+NATIONAL = national()
 
 
 def resolve_period(

@@ -1,0 +1,486 @@
+"""Comparators: England, region and statistical neighbours from the DfE's published
+open-data CSVs (the Explore Education Statistics service).
+
+The files are tidy: ``time_period``, ``time_identifier``, ``geographic_level``
+(National / Regional / Local authority), area codes and names, then one column per
+indicator. Suppression symbols (``c``, ``z``, ``x``, ``u``, ``:``, ``low``) are read as
+"not published" (NaN with the symbol kept), never as zero. Columns are matched by
+normalised name with aliases, so small renamings between years still read.
+
+Published years end 31 March: ``time_period`` 2025 (or "202425") is the year
+1 April 2024 to 31 March 2025. A comparator is published data; a target is a local
+decision and lives in :mod:`audit_lib.indicators`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ENGLAND_FILE",
+    "SUPPRESSION",
+    "TABLES",
+    "ComparatorError",
+    "DfeFile",
+    "add_files",
+    "comparator_table",
+    "england_defaults",
+    "indicator_values",
+    "load_folder",
+    "national",
+    "read_dfe",
+    "reference_of",
+    "year_window",
+]
+
+#: Symbols the DfE uses for figures not published (GSS guidance): c confidential,
+#: z not applicable, x not available, u low reliability, ":" not available, low.
+SUPPRESSION = frozenset({"c", "z", "x", "u", ":", "low", "k", ".."})
+
+#: The committed England figures (publication, table and year for each).
+ENGLAND_FILE = Path(__file__).parent / "data" / "england_comparators.csv"
+
+_LEVELS = {
+    "national": "National",
+    "regional": "Regional",
+    "local authority": "Local authority",
+    "local_authority": "Local authority",
+    "la": "Local authority",
+}
+
+#: Area columns: logical name -> accepted (normalised) column names.
+_AREA = {
+    "time_period": ("time_period", "year", "time"),
+    "time_identifier": ("time_identifier",),
+    "geographic_level": ("geographic_level", "geography_level", "level"),
+    "country_code": ("country_code",),
+    "region_code": ("region_code",),
+    "region_name": ("region_name",),
+    "old_la_code": ("old_la_code", "la_code_old", "la_code"),
+    "new_la_code": ("new_la_code", "la_code_new", "lad_code"),
+    "la_name": ("la_name", "local_authority", "la"),
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A published table: the count columns its indicators need and how to combine them.
+
+    ``within`` / ``beyond`` are groups of logical columns (each with its accepted
+    names): the share is sum(within) / (sum(within) + sum(beyond)).
+    """
+
+    key: str
+    title: str
+    publication: str
+    indicator: str
+    label: str
+    within: dict[str, tuple[str, ...]]
+    beyond: dict[str, tuple[str, ...]]
+    extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+CIN = "Characteristics of children in need (Children in need)"
+
+TABLES: dict[str, Table] = {
+    "C2": Table(
+        "C2",
+        "Completed assessments by duration of assessment and local authority",
+        CIN,
+        "timeliness.assessment_45wd",
+        "Assessments completed within 45 working days",
+        within={
+            "same_day": ("same_day", "started_and_finished_same_day", "0_days"),
+            "d1_10": ("1_10_days", "1_to_10_days", "days_1_10"),
+            "d11_20": ("11_20_days", "11_to_20_days", "days_11_20"),
+            "d21_30": ("21_30_days", "21_to_30_days", "days_21_30"),
+            "d31_40": ("31_40_days", "31_to_40_days", "days_31_40"),
+            "d41_45": ("41_45_days", "41_to_45_days", "days_41_45"),
+        },
+        beyond={
+            "d46_50": ("46_50_days", "46_to_50_days", "days_46_50"),
+            "d51_60": ("51_60_days", "51_to_60_days", "days_51_60"),
+            "d61": ("61_days", "61_plus_days", "61_days_or_more", "over_60_days"),
+        },
+        extra={
+            "total": ("assessments_completed", "number_of_assessments", "assessments"),
+            "median_days": ("median_days", "median"),
+        },
+    ),
+    "C4": Table(
+        "C4",
+        "Section 47s and initial child protection conferences by local authority",
+        CIN,
+        "timeliness.icpc_15wd",
+        "ICPCs within 15 working days of the strategy discussion",
+        within={
+            "d0_10": ("duration_0_10_days", "0_10_days", "duration_0_to_10_days"),
+            "d11_15": ("duration_11_15_days", "11_15_days", "duration_11_to_15_days"),
+        },
+        beyond={
+            "d16_20": ("duration_16_20_days", "16_20_days", "duration_16_to_20_days"),
+            "d21": ("duration_21_days", "21_days", "duration_21_plus_days", "duration_over_20"),
+        },
+        extra={
+            "icpc": ("icpc", "number_of_icpcs"),
+            "median_days": ("duration_median", "median_days"),
+        },
+    ),
+}
+
+
+class ComparatorError(ValueError):
+    """A file that is not a DfE open-data table this library reads (one line)."""
+
+
+@dataclass
+class DfeFile:
+    """One DfE open-data CSV read: its table, years, levels and tidy rows."""
+
+    path: Path
+    table: str
+    years: list[str]
+    levels: list[str]
+    frame: pd.DataFrame  # area columns + logical count columns (NaN where not published)
+    symbols: pd.DataFrame  # same shape: the suppression symbol where one stood, else ""
+    rows_read: int
+    rejected: list[dict]
+
+    def manifest(self) -> dict:
+        t = TABLES[self.table]
+        return {
+            "file": self.path.name,
+            "table": self.table,
+            "title": t.title,
+            "publication": t.publication,
+            "years": self.years,
+            "geographic_levels": self.levels,
+            "rows_read": self.rows_read,
+            "rows_kept": len(self.frame),
+            "rows_rejected": len(self.rejected),
+        }
+
+
+def _norm(name: str) -> str:
+    """Column name normalised: lower case, runs of other characters to one "_"."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _find(columns: dict[str, str], names: tuple[str, ...]) -> str | None:
+    return next((columns[n] for n in names if n in columns), None)
+
+
+def year_window(time_period: str | int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The year a published ``time_period`` covers: 2025 or "202425" -> 1 April 2024
+    to 31 March 2025 (DfE reporting years end 31 March)."""
+    text = str(time_period).strip()
+    m = re.fullmatch(r"(\d{4})(\d{2})?", text)
+    if not m:
+        raise ComparatorError(f"time_period {text!r} is not a year (2025 or 202425)")
+    end = int(m.group(1)) + 1 if m.group(2) else int(m.group(1))
+    return pd.Timestamp(end - 1, 4, 1), pd.Timestamp(end, 3, 31)
+
+
+def _year_label(time_period: str) -> str:
+    start, end = year_window(time_period)
+    return f"{start.year}-{str(end.year)[2:]}"
+
+
+def read_dfe(path: str | Path) -> DfeFile:
+    """Read one DfE open-data CSV, recognising its table by its column names.
+
+    Raises ComparatorError (one line) for a file that is not one of ``TABLES``.
+    Rows whose geographic level is not National / Regional / Local authority are
+    rejected with the reason; every other row is kept (rows read = kept + rejected).
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ComparatorError(f"{path.name}: cannot read as CSV ({type(exc).__name__})") from None
+    columns = {_norm(c): c for c in raw.columns}
+    area = {k: _find(columns, v) for k, v in _AREA.items()}
+    if area["time_period"] is None or area["geographic_level"] is None:
+        raise ComparatorError(
+            f"{path.name}: not a DfE open-data file (no time_period / geographic_level columns)"
+        )
+    table = None
+    for t in TABLES.values():
+        found = {k: _find(columns, v) for k, v in {**t.within, **t.beyond}.items()}
+        if all(found.values()):
+            table = t
+            break
+    if table is None:
+        raise ComparatorError(
+            f"{path.name}: columns match no table this library reads "
+            f"({', '.join(sorted(TABLES))}); first columns: {', '.join(list(raw.columns)[:12])}"
+        )
+    logical = {**table.within, **table.beyond, **table.extra}
+    found = {k: _find(columns, v) for k, v in logical.items()}
+    level = raw[area["geographic_level"]].str.strip().str.lower().map(_LEVELS)
+    bad = level.isna()
+    rejected = [
+        {"row": int(i) + 2, "reason": f"geographic level {raw.at[i, area['geographic_level']]!r}"}
+        for i in raw.index[bad]
+    ]
+    kept = raw[~bad]
+    frame = pd.DataFrame(index=kept.index)
+    for k, col in area.items():
+        frame[k] = kept[col].str.strip() if col else ""
+    frame["geographic_level"] = level[~bad]
+    frame["time_period"] = frame["time_period"].astype(str)
+    symbols = pd.DataFrame(index=kept.index)
+    for k, col in found.items():
+        text = kept[col].str.strip() if col else pd.Series("z", index=kept.index)
+        low = text.str.lower()
+        symbol = low.where(low.isin(SUPPRESSION), "")
+        frame[k] = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        symbol = symbol.where(~(frame[k].isna() & (symbol == "")), text.where(text != "", "blank"))
+        symbols[k] = symbol
+    years = sorted(frame["time_period"].unique().tolist())
+    for y in years:
+        year_window(y)  # a bad year is a one-line error
+    levels = [lv for lv in ("National", "Regional", "Local authority") if (level == lv).any()]
+    return DfeFile(
+        path,
+        table.key,
+        years,
+        levels,
+        frame.reset_index(drop=True),
+        symbols.reset_index(drop=True),
+        len(raw),
+        rejected,
+    )
+
+
+def indicator_values(f: DfeFile) -> pd.DataFrame:
+    """The table's headline indicator for every row: a share sum(within) / all bins.
+
+    Columns: indicator, time_period, year (e.g. "2024-25"), geographic_level, code
+    (new LA code, else region code, else country code), old_la_code, name, numerator,
+    denominator, value, status ("published" or "not published (c)"), table, publication.
+    A row with any bin not published has no value (never 0).
+    """
+    t = TABLES[f.table]
+    fr = f.frame
+    within = fr[list(t.within)].sum(axis=1, min_count=len(t.within))
+    beyond = fr[list(t.beyond)].sum(axis=1, min_count=len(t.beyond))
+    denominator = within + beyond
+    value = (within / denominator).where(denominator > 0)
+    bins = list(t.within) + list(t.beyond)
+    sym = f.symbols[bins].to_numpy(dtype=object)
+    has = sym != ""
+    first = sym[np.arange(len(sym)), has.argmax(axis=1)] if len(sym) else sym[:, 0]
+    symbol = pd.Series(np.where(has.any(axis=1), first, None), index=fr.index, dtype=object)
+    status = np.where(
+        value.notna(), "published", "not published (" + symbol.fillna("no assessments") + ")"
+    )
+    code = fr["new_la_code"].where(fr["new_la_code"] != "", fr["region_code"])
+    code = code.where(code != "", fr["country_code"])
+    name = fr["la_name"].where(fr["la_name"] != "", fr["region_name"])
+    name = name.where(name != "", "England")
+    return pd.DataFrame(
+        {
+            "indicator": t.indicator,
+            "time_period": fr["time_period"],
+            "year": fr["time_period"].map(_year_label),
+            "geographic_level": fr["geographic_level"],
+            "code": code,
+            "old_la_code": fr["old_la_code"],
+            "region_code": fr["region_code"],
+            "name": name,
+            "numerator": within,
+            "denominator": denominator,
+            "value": value,
+            "status": status,
+            "table": t.key,
+            "publication": t.publication,
+        }
+    )
+
+
+def england_defaults(path: str | Path = ENGLAND_FILE) -> pd.DataFrame:
+    """The committed England figures: indicator, time_period, year, value, publication,
+    table, source (each cited from the published statistics)."""
+    frame = pd.read_csv(path, dtype={"time_period": str})
+    frame["geographic_level"] = "National"
+    frame["code"] = "E92000001"
+    frame["name"] = "England"
+    frame["year"] = frame["time_period"].map(_year_label)
+    frame["status"] = "published"
+    return frame
+
+
+def load_folder(folder: str | Path | None) -> pd.DataFrame:
+    """Every indicator value in a comparators folder (files listed in its manifest, else
+    every CSV), over the committed England figures; a file's own England rows win over
+    the committed ones for the same indicator and year. A folder that is absent or empty
+    gives the committed figures alone."""
+    frames = []
+    folder = Path(folder) if folder else None
+    if folder and folder.is_dir():
+        for p in sorted(folder.glob("*.csv")):
+            try:
+                frames.append(indicator_values(read_dfe(p)))
+            except ComparatorError:
+                continue  # `audit comparators add` reports these; a page does not fail
+    values = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    eng = england_defaults()
+    if len(values):
+        nat = values[values["geographic_level"] == "National"]
+        have = pd.MultiIndex.from_frame(nat[["indicator", "time_period"]])
+        eng = eng[~pd.MultiIndex.from_frame(eng[["indicator", "time_period"]]).isin(have)]
+    return pd.concat([values, eng], ignore_index=True)
+
+
+def _latest(rows: pd.DataFrame, year: str | None) -> pd.DataFrame:
+    """Rows of the given year, else of each indicator's latest year."""
+    if rows.empty:
+        return rows
+    if year is not None:
+        return rows[rows["time_period"] == str(year)]
+    last = rows.groupby("indicator")["time_period"].transform("max")
+    return rows[rows["time_period"] == last]
+
+
+def comparator_table(
+    values: pd.DataFrame,
+    la_code: str | None = None,
+    neighbours: list[str] | tuple[str, ...] = (),
+    year: str | None = None,
+) -> pd.DataFrame:
+    """One row per indicator: England, the region of ``la_code``, the LA's own published
+    figure and its statistical neighbours' mean and range, each with its year.
+
+    ``la_code`` and ``neighbours`` may be new (E09000025) or old (316) codes. The
+    neighbour mean is the unweighted mean of the neighbours' published values (as the
+    DfE's LAIT tool shows it); neighbours without a published value are left out and
+    counted in "neighbours_n".
+    """
+    cols = [
+        "indicator",
+        "england",
+        "england_year",
+        "england_source",
+        "region",
+        "region_name",
+        "region_year",
+        "la_code",
+        "la",
+        "la_year",
+        "neighbours_mean",
+        "neighbours_min",
+        "neighbours_max",
+        "neighbours_n",
+        "neighbours_asked",
+        "neighbours_year",
+    ]
+    if values is None or values.empty:
+        return pd.DataFrame(columns=cols)
+    v = values[values["value"].notna()]
+    for c in ("old_la_code", "region_code", "publication", "table"):
+        if c not in v:
+            v = v.assign(**{c: ""})
+    v = v.assign(code=v["code"].astype(str), old=v["old_la_code"].fillna("").astype(str))
+    eng = _latest(v[v["geographic_level"] == "National"], year)
+    las = v[v["geographic_level"] == "Local authority"]
+
+    def pick(codes: list[str]) -> pd.DataFrame:
+        codes = [str(c).strip() for c in codes]
+        return las[las["code"].isin(codes) | las["old"].isin(codes)]
+
+    own = _latest(pick([la_code]) if la_code else las.iloc[0:0], year)
+    region_code = own["region_code"].iloc[0] if len(own) else None
+    reg = v[(v["geographic_level"] == "Regional") & (v["code"] == region_code)]
+    reg = _latest(reg, year)
+    nb = _latest(pick(list(neighbours)), year)
+    stats = nb.groupby("indicator").agg(
+        neighbours_mean=("value", "mean"),
+        neighbours_min=("value", "min"),
+        neighbours_max=("value", "max"),
+        neighbours_n=("value", "size"),
+        neighbours_year=("year", "first"),
+    )
+    out = pd.DataFrame({"indicator": sorted(v["indicator"].unique())}).set_index("indicator")
+
+    def source(r: pd.Series) -> str:
+        return f"{r.get('publication', '')}, table {r.get('table', '')}, {r['year']}"
+
+    e = eng.drop_duplicates("indicator").set_index("indicator")
+    out["england"] = e["value"]
+    out["england_year"] = e["year"]
+    out["england_source"] = e.apply(source, axis=1) if len(e) else None
+    r = reg.drop_duplicates("indicator").set_index("indicator")
+    out["region"], out["region_name"], out["region_year"] = r["value"], r["name"], r["year"]
+    o = own.drop_duplicates("indicator").set_index("indicator")
+    out["la"], out["la_year"] = o["value"], o["year"]
+    out = out.join(stats)
+    out["neighbours_n"] = out["neighbours_n"].fillna(0).astype(int)
+    out["neighbours_asked"] = len(neighbours)
+    out["la_code"] = str(la_code) if la_code else ""
+    return out.reset_index()[cols]
+
+
+def add_files(paths: list[str | Path], folder: str | Path) -> tuple[list[dict], list[str]]:
+    """Copy readable DfE files into ``folder`` and record them in its manifest.json.
+
+    Returns (manifest entries added, one-line problems for files not added). The
+    original files are read, never written.
+    """
+    folder = Path(folder)
+    added, problems = [], []
+    manifest_path = folder / "manifest.json"
+    for p in map(Path, paths):
+        if not p.is_file():
+            problems.append(f"{p}: no such file")
+            continue
+        try:
+            f = read_dfe(p)
+        except ComparatorError as exc:
+            problems.append(str(exc))
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        if p.resolve() != (folder / p.name).resolve():
+            shutil.copyfile(p, folder / p.name)
+        added.append(f.manifest())
+    if added:
+        old = json.loads(manifest_path.read_text()) if manifest_path.is_file() else []
+        names = {a["file"] for a in added}
+        manifest = [m for m in old if m.get("file") not in names] + added
+        manifest_path.write_text(json.dumps(manifest, indent=1))
+    return added, problems
+
+
+def reference_of(values: pd.DataFrame | None, key: str) -> tuple[float, str] | None:
+    """England's latest published value of indicator ``key`` with its label, e.g.
+    (0.857, "England 2024-25"), for a chart's reference line; None where not published."""
+    if values is None or values.empty:
+        return None
+    e = values[
+        (values["indicator"] == key)
+        & (values["geographic_level"] == "National")
+        & values["value"].notna()
+    ]
+    if e.empty:
+        return None
+    r = e.sort_values("time_period").iloc[-1]
+    return float(r["value"]), f"England {r['year']}"
+
+
+def national(values: pd.DataFrame | None = None) -> dict[str, tuple[float, str]]:
+    """{timeliness measure: (England value, "England 2024-25")} for the timeliness
+    findings, from ``values`` (default: the committed England figures)."""
+    values = england_defaults() if values is None else values
+    out = {}
+    for key in values["indicator"].unique():
+        ref = reference_of(values, key)
+        if ref is not None:
+            out[key.split(".", 1)[1]] = ref
+    return out

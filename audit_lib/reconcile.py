@@ -1,0 +1,278 @@
+"""Reconciliation: the borough's published-year figures recomputed from its own data by
+the DfE's definitions, and compared with its row in the DfE's published tables.
+
+Definitions ("Characteristics of children in need" methodology):
+
+- C2: assessments completed (authorised) in the year 1 April to 31 March, by working
+  days from the assessment's actual start to its authorisation, in the published bins
+  (same day, 1-10, ..., 41-45, 46-50, 51-60, 61+). Within 45 working days = same day
+  to 41-45. Counted by completion, so assessments still open at 31 March are not in it.
+- C4: initial child protection conferences held in the year, by working days from the
+  start of the section 47 enquiry (the strategy discussion) to the conference, in bins
+  0-10, 11-15, 16-20, 21+. Within 15 working days = 0-10 and 11-15.
+
+The borough's monthly timeliness pages count by due date over rolling windows; these
+functions give the DfE-definition figure for the matching financial year, which is the
+one to put next to a published comparator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .calendar import working_days_between
+from .comparators import TABLES, ComparatorError, indicator_values, read_dfe, year_window
+
+__all__ = [
+    "ReconcileError",
+    "dfe_definition_figures",
+    "own_year_figures",
+    "published_rows",
+    "reconcile",
+]
+
+C2_BINS = [
+    ("Same_day", 0, 0),
+    ("1-10_days", 1, 10),
+    ("11-20_days", 11, 20),
+    ("21-30_days", 21, 30),
+    ("31-40_days", 31, 40),
+    ("41-45_days", 41, 45),
+    ("46-50_days", 46, 50),
+    ("51-60_days", 51, 60),
+    ("61+_days", 61, np.inf),
+]
+C4_BINS = [
+    ("Duration_0-10_days", 0, 10),
+    ("Duration_11-15_days", 11, 15),
+    ("Duration_16-20_days", 16, 20),
+    ("Duration_21+_days", 21, np.inf),
+]
+_AREA = [
+    "time_period",
+    "time_identifier",
+    "geographic_level",
+    "country_code",
+    "country_name",
+    "region_code",
+    "region_name",
+    "old_la_code",
+    "new_la_code",
+    "la_name",
+]
+
+
+class ReconcileError(ValueError):
+    """A reconciliation that cannot run (one line)."""
+
+
+def _in_year(dates: pd.Series, time_period: str) -> pd.Series:
+    first, last = year_window(time_period)
+    return (dates >= first) & (dates <= last)
+
+
+def _binned(days: pd.Series, bins: list[tuple[str, float, float]]) -> dict[str, int]:
+    d = days.dropna().astype(float)
+    d = d[d >= 0]  # a conference dated before its enquiry is left out, as the DfE does
+    return {name: int(((d >= lo) & (d <= hi)).sum()) for name, lo, hi in bins}
+
+
+def published_rows(
+    tables: dict[str, pd.DataFrame],
+    time_period: str,
+    la_code: str = "",
+    la_name: str = "",
+    old_la_code: str = "",
+    region_code: str = "",
+    region_name: str = "",
+) -> dict[str, pd.DataFrame]:
+    """The borough's rows for ``time_period`` (e.g. "2025") in the layout of the DfE's
+    C2 and C4 open-data files, computed by the DfE definitions from canonical tables.
+
+    Returns {"C2": one-row frame, "C4": one-row frame}; a table whose source is empty
+    gives no entry.
+    """
+    area = {
+        "time_period": str(time_period),
+        "time_identifier": "Reporting year",
+        "geographic_level": "Local authority",
+        "country_code": "E92000001",
+        "country_name": "England",
+        "region_code": region_code,
+        "region_name": region_name,
+        "old_la_code": old_la_code,
+        "new_la_code": la_code,
+        "la_name": la_name,
+    }
+    out = {}
+    a = tables.get("assessments")
+    if a is not None and len(a):
+        a = a[a["authorised_date"].notna() & _in_year(a["authorised_date"], time_period)]
+        days = working_days_between(a["start_date"], a["authorised_date"])
+        counts = _binned(days, C2_BINS)
+        row = {
+            **area,
+            "category": "Duration of assessment",
+            "Assessments_completed": sum(counts.values()),
+            **counts,
+            "Median_days": float(days.dropna().astype(float).median()) if len(a) else np.nan,
+        }
+        out["C2"] = pd.DataFrame([row])
+    s = tables.get("s47_enquiries")
+    if s is not None and len(s):
+        s = s[s["icpc_date"].notna() & _in_year(s["icpc_date"], time_period)]
+        days = working_days_between(s["strategy_date"], s["icpc_date"])
+        counts = _binned(days, C4_BINS)
+        row = {
+            **area,
+            "category": "Section 47s and Initial Child Protection Conferences",
+            "ICPC": len(s),
+            **counts,
+            "Duration_median": float(days.dropna().astype(float).median()) if len(s) else np.nan,
+        }
+        out["C4"] = pd.DataFrame([row])
+    return out
+
+
+def dfe_definition_figures(items: pd.DataFrame, time_period: str) -> pd.DataFrame:
+    """The DfE-definition share for the financial year from the audit's own timeliness
+    items (``timeliness.all_items``): items completed in the year, in time / all
+    completed. Columns: measure, numerator, denominator, value, year."""
+    done = items[items["completed_date"].notna() & _in_year(items["completed_date"], time_period)]
+    done = done[done["measure"].isin([t.indicator.split(".")[1] for t in TABLES.values()])]
+    g = done.assign(in_time=done["status"].eq("in_time")).groupby("measure")["in_time"]
+    out = pd.DataFrame({"numerator": g.sum().astype(int), "denominator": g.size()}).reset_index()
+    out["value"] = out["numerator"] / out["denominator"]
+    start, end = year_window(time_period)
+    out["year"] = f"{start.year}-{str(end.year)[2:]}"
+    return out
+
+
+def reconcile(
+    data: str | Path | None,
+    comparators_dir: str | Path,
+    la_code: str | None,
+    year: str | None = None,
+) -> pd.DataFrame:
+    """Each published count of the authority's DfE rows against the same count
+    recomputed from its canonical data (e.g. a CIN census import).
+
+    Columns: table, year, column, published, recomputed, difference, status
+    ("matches", "differs", "not published (c)"). Published England and regional totals
+    are rounded to the nearest 10; LA rows are not, so LA counts are compared exactly.
+    """
+    from .load import LoadError, load_tables
+
+    if not data or not la_code:
+        raise ReconcileError("give --data (a CIN census import) and --la-code")
+    try:
+        tables, _ = load_tables(data)
+    except LoadError as exc:
+        raise ReconcileError(str(exc)) from None
+    folder = Path(comparators_dir)
+    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    rows = []
+    for p in files:
+        try:
+            f = read_dfe(p)
+        except ComparatorError:
+            continue
+        v = indicator_values(f)
+        mine = (v["code"] == la_code) | (v["old_la_code"] == la_code)
+        mine &= v["geographic_level"] == "Local authority"
+        if not mine.any():
+            continue
+        years = sorted(v.loc[mine, "time_period"].unique())
+        y = str(year) if year else years[-1]
+        hit = mine & (v["time_period"] == y)
+        if not hit.any():
+            continue
+        i = hit[hit].index[0]
+        ours = published_rows(tables, y).get(f.table)
+        t = TABLES[f.table]
+        for name in [*t.within, *t.beyond]:
+            published = f.frame.at[i, name]
+            symbol = f.symbols.at[i, name]
+            col = _published_column(f.table, name)
+            recomputed = float(ours[col].iloc[0]) if ours is not None else np.nan
+            if pd.isna(published):
+                status = f"not published ({symbol})"
+            elif pd.isna(recomputed):
+                status = "no data to recompute"
+            else:
+                status = "matches" if published == recomputed else "differs"
+            rows.append(
+                {
+                    "table": f.table,
+                    "year": y,
+                    "column": col,
+                    "published": published,
+                    "recomputed": recomputed,
+                    "difference": recomputed - published,
+                    "status": status,
+                }
+            )
+    if not rows:
+        raise ReconcileError(
+            f"no DfE C2 or C4 row for {la_code} in {folder} (add the files with "
+            "`audit comparators add`)"
+        )
+    return pd.DataFrame(rows)
+
+
+def _published_column(table: str, logical: str) -> str:
+    """The published header for a logical bin name (C2: d1_10 -> 1-10_days)."""
+    bins = C2_BINS if table == "C2" else C4_BINS
+    names = [n for n, _, _ in bins]
+    t = TABLES[table]
+    return names[[*t.within, *t.beyond].index(logical)]
+
+
+def own_year_figures(
+    tables: dict[str, pd.DataFrame],
+    time_period: str,
+    data_start: pd.Timestamp | None,
+    extract_date: pd.Timestamp | None,
+) -> pd.DataFrame:
+    """The borough's DfE-definition figures for a published year, only where its data
+    cover the whole year (first date on or before 1 April, extract on or after
+    31 March); otherwise no rows: a part-year is never put beside a published year."""
+    from .measures import timeliness as T
+
+    first, last = year_window(time_period)
+    cols = ["measure", "numerator", "denominator", "value", "year"]
+    if data_start is None or extract_date is None or data_start > first or extract_date < last:
+        return pd.DataFrame(columns=cols)
+    items = T.all_items(tables, last)
+    return dfe_definition_figures(items, time_period)[cols]
+
+
+def own_year_for(data_dir: str | Path, compared: pd.DataFrame) -> pd.DataFrame:
+    """:func:`own_year_figures` for each year England is published in ``compared``
+    (:func:`comparators.comparator_table`), read from the data folder; no rows where the
+    data cannot give it (folder unreadable, year not wholly covered)."""
+    from .load import LoadError, extract_info, load_tables
+
+    cols = ["measure", "numerator", "denominator", "value", "year"]
+    years = sorted(
+        {f"{int(y[:4]) + 1}" for y in compared.get("england_year", []) if isinstance(y, str)}
+    )
+    if not years:
+        return pd.DataFrame(columns=cols)
+    try:
+        tables, dq = load_tables(data_dir)
+        _, _, start = extract_info(Path(data_dir), None)
+    except LoadError:
+        return pd.DataFrame(columns=cols)
+    if start is None:  # no recorded start: the earliest clock start in the data
+        dates = [
+            tables["assessments"].get("start_date"),
+            tables["s47_enquiries"].get("strategy_date"),
+        ]
+        found = [d.min() for d in dates if d is not None and d.notna().any()]
+        start = min(found) if found else None
+    frames = [own_year_figures(tables, y, start, dq.extract_date) for y in years]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)

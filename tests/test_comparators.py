@@ -1,0 +1,222 @@
+"""DfE open-data reader and comparators, on files built by hand in the published layout."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from audit_lib import comparators as C
+
+HEAD = (
+    "time_period,time_identifier,geographic_level,country_code,country_name,region_code,"
+    "region_name,old_la_code,new_la_code,la_name,category,Assessments_completed,Same_day,"
+    "1-10_days,11-20_days,21-30_days,31-40_days,41-45_days,46-50_days,51-60_days,61+_days,"
+    "25th_Percentile_days,Median_days,75th_Percentile_days\n"
+)
+# England = North East + London (only two regions here); LAs hand-picked
+ROWS = [
+    "2025,Reporting year,National,E92000001,England,,,,,,Duration,1000,10,100,200,200,200,90,100,50,50,17,33,43",
+    "2025,Reporting year,Regional,E92000001,England,E12000001,North East,,,,Duration,400,0,40,80,80,80,40,40,20,20,17,33,43",
+    "2025,Reporting year,Regional,E92000001,England,E12000007,London,,,,Duration,600,10,60,120,120,120,50,60,30,30,17,33,43",
+    "2025,Reporting year,Local authority,E92000001,England,E12000007,London,316,E09000025,Newham,Duration,200,0,20,40,40,40,20,20,10,10,17,33,43",
+    "2025,Reporting year,Local authority,E92000001,England,E12000007,London,206,E09000007,Camden,Duration,100,0,10,20,20,20,10,10,5,5,17,33,43",
+    "2025,Reporting year,Local authority,E92000001,England,E12000007,London,202,E09000019,Islington,Duration,c,c,10,20,20,20,10,10,c,5,17,33,43",
+    "2025,Reporting year,Local authority,E92000001,England,E12000007,London,303,E09000009,Ealing,Duration,100,0,0,10,20,20,10,20,10,10,17,33,43",
+    "2025,Reporting year,Local authority,E92000001,England,E12000007,London,209,E09000011,Greenwich,Duration,x,x,x,x,x,x,x,x,x,x,x,x,x",
+    "2024,Reporting year,National,E92000001,England,,,,,,Duration,900,0,90,180,180,180,90,90,45,45,17,33,43",
+    "2025,Reporting year,Ward,E92000001,England,,,,,,Duration,1,1,0,0,0,0,0,0,0,0,1,1,1",
+]
+
+
+def _write(tmp_path, name="c2.csv", head=HEAD, rows=ROWS):
+    p = tmp_path / name
+    p.write_text(head + "\n".join(rows) + "\n", encoding="utf-8")
+    return p
+
+
+def test_reader_records_table_years_levels_and_rejections(tmp_path):
+    f = C.read_dfe(_write(tmp_path))
+    assert f.table == "C2"
+    assert f.years == ["2024", "2025"]
+    assert f.levels == ["National", "Regional", "Local authority"]
+    assert f.rows_read == len(f.frame) + len(f.rejected) == 10
+    assert f.rejected == [{"row": 11, "reason": "geographic level 'Ward'"}]
+
+
+def test_suppression_is_not_published_never_zero(tmp_path):
+    v = C.indicator_values(C.read_dfe(_write(tmp_path)))
+    isl = v[v["name"] == "Islington"].iloc[0]
+    assert pd.isna(isl["value"]) and isl["status"] == "not published (c)"
+    gre = v[v["name"] == "Greenwich"].iloc[0]
+    assert pd.isna(gre["value"]) and gre["status"] == "not published (x)"
+
+
+def test_england_comparator_worked_by_hand(tmp_path):
+    v = C.indicator_values(C.read_dfe(_write(tmp_path)))
+    eng = v[(v["geographic_level"] == "National") & (v["time_period"] == "2025")].iloc[0]
+    # within 45 working days: 10+100+200+200+200+90 = 800 of 800+100+50+50 = 1000
+    assert eng["numerator"] == 800 and eng["denominator"] == 1000
+    assert eng["value"] == pytest.approx(0.8)
+    assert eng["year"] == "2024-25" and eng["code"] == "E92000001"
+
+
+def test_region_la_and_neighbours_by_new_or_old_code(tmp_path):
+    v = C.indicator_values(C.read_dfe(_write(tmp_path)))
+    t = C.comparator_table(v, la_code="E09000025", neighbours=["206", "E09000019", "303", "209"])
+    row = t.set_index("indicator").loc["timeliness.assessment_45wd"]
+    assert row["england"] == pytest.approx(0.8) and row["england_year"] == "2024-25"
+    # London: 10+60+120+120+120+50 = 480 of 600
+    assert row["region"] == pytest.approx(0.8) and row["region_name"] == "London"
+    assert row["la"] == pytest.approx(160 / 200)
+    # Camden 80/100, Ealing 60/100; Islington (c) and Greenwich (x) not published
+    assert row["neighbours_mean"] == pytest.approx(0.7)
+    assert (row["neighbours_min"], row["neighbours_max"]) == (pytest.approx(0.6), 0.8)
+    assert row["neighbours_n"] == 2 and row["neighbours_asked"] == 4
+
+
+def test_renamed_columns_between_years_still_read(tmp_path):
+    head = HEAD.replace("1-10_days", "1 to 10 days").replace("Same_day", "Same day")
+    head = head.replace("new_la_code", "New LA code")
+    f = C.read_dfe(_write(tmp_path, head=head))
+    assert f.table == "C2"
+    assert f.frame.loc[3, "new_la_code"] == "E09000025"
+
+
+def test_unrecognised_file_is_one_line(tmp_path):
+    p = tmp_path / "other.csv"
+    p.write_text("time_period,geographic_level,apples\n2025,National,3\n")
+    with pytest.raises(C.ComparatorError, match="match no table") as e:
+        C.read_dfe(p)
+    assert "\n" not in str(e.value)
+    q = tmp_path / "x.csv"
+    q.write_text("a,b\n1,2\n")
+    with pytest.raises(C.ComparatorError, match="not a DfE open-data file"):
+        C.read_dfe(q)
+
+
+def test_c4_icpc_within_15_days(tmp_path):
+    head = (
+        "time_period,time_identifier,geographic_level,country_code,country_name,region_code,"
+        "region_name,old_la_code,new_la_code,la_name,category,Section47,Section47_child,ICPC,"
+        "ICPC_child,Duration_0-10_days,Duration_11-15_days,Duration_16-20_days,"
+        "Duration_21+_days,Duration_25th_Percentile,Duration_median,Duration_75th_Percentile\n"
+    )
+    rows = [
+        "2025,Reporting year,National,E92000001,England,,,,,,S47,500,400,100,99,10,70,10,10,13,14,15"
+    ]
+    v = C.indicator_values(C.read_dfe(_write(tmp_path, "c4.csv", head, rows)))
+    assert v["indicator"].iloc[0] == "timeliness.icpc_15wd"
+    assert v["value"].iloc[0] == pytest.approx(0.8)  # (10 + 70) / 100
+
+
+def test_committed_england_figures_match_their_counts():
+    eng = C.england_defaults()
+    assert set(eng["indicator"]) >= {"timeliness.assessment_45wd", "timeliness.icpc_15wd"}
+    assert (eng["value"] - eng["numerator"] / eng["denominator"]).abs().max() < 5e-5
+    assert eng["source"].str.len().min() > 40 and eng["table"].notna().all()
+    a = eng.set_index("indicator").loc["timeliness.assessment_45wd"]
+    assert round(a["value"] * 100, 1) == 85.7 and a["year"] == "2024-25"
+
+
+def test_folder_rows_override_committed_england_and_empty_folder(tmp_path):
+    assert set(C.load_folder(tmp_path / "none")["table"]) == {"C2", "C4"}
+    folder = tmp_path / "comparators"
+    added, problems = C.add_files([_write(tmp_path), tmp_path / "missing.csv"], folder)
+    assert [a["table"] for a in added] == ["C2"] and problems == [
+        f"{tmp_path / 'missing.csv'}: no such file"
+    ]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest[0]["years"] == ["2024", "2025"] and manifest[0]["rows_rejected"] == 1
+    vals = C.load_folder(folder)
+    eng25 = vals[
+        (vals["indicator"] == "timeliness.assessment_45wd")
+        & (vals["geographic_level"] == "National")
+        & (vals["time_period"] == "2025")
+    ]
+    assert len(eng25) == 1 and eng25["value"].iloc[0] == pytest.approx(0.8)
+
+
+def test_year_window_ends_31_march():
+    assert C.year_window(2025) == (pd.Timestamp("2024-04-01"), pd.Timestamp("2025-03-31"))
+    assert C.year_window("202425") == (pd.Timestamp("2024-04-01"), pd.Timestamp("2025-03-31"))
+    with pytest.raises(C.ComparatorError):
+        C.year_window("last year")
+
+
+def test_committed_figures_alone_give_england_and_not_set():
+    from audit_lib import indicators
+
+    t = C.comparator_table(C.load_folder(None), la_code=None, neighbours=[])
+    row = t.set_index("indicator").loc["timeliness.icpc_15wd"]
+    assert round(row["england"], 3) == 0.814 and row["england_year"] == "2024-25"
+    assert "C4" in row["england_source"] and pd.isna(row["region"])
+    table = pd.DataFrame({"key": ["timeliness.icpc_15wd", "timeliness.cp_review"]})
+    own = pd.DataFrame(
+        {"measure": ["icpc_15wd"], "numerator": [80], "denominator": [100], "year": ["2024-25"]}
+    )
+    out = indicators.comparator_columns(table, t, own)
+    assert out["England"].tolist() == ["81.4% (2024-25)", "not published"]
+    assert out["Region"].tolist() == ["not set", "not published"]
+    assert out["Neighbours (mean, range)"].tolist() == ["not set", "not published"]
+    assert out["Borough, same year (DfE definition)"].tolist() == [
+        "80.0% (2024-25)",
+        "no comparator",
+    ]
+    small = own.assign(numerator=97)  # 3 late: the share would give a count of 1-5 back
+    assert (
+        indicators.comparator_columns(table, t, small)["Borough, same year (DfE definition)"].iloc[
+            0
+        ]
+        == "c (2024-25)"
+    )
+
+
+def test_reference_line_label_and_national():
+    eng = C.england_defaults()
+    value, label = C.reference_of(eng, "timeliness.assessment_45wd")
+    assert round(value, 3) == 0.857 and label == "England 2024-25"
+    assert C.reference_of(eng, "timeliness.cp_review") is None
+    assert C.national(eng)["icpc_15wd"][1] == "England 2024-25"
+
+
+def test_spc_chart_draws_england_as_labelled_reference():
+    import numpy as np
+
+    from audit_lib import charts
+
+    series = pd.DataFrame(
+        {"month": [f"2025-{m:02d}" for m in range(1, 13)], "value": np.linspace(0.7, 0.8, 12)}
+    )
+    fig = charts.spc_chart(series, "t", reference=(0.857, "England 2024-25"))
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "England 2024-25" in labels
+    line = ax.get_lines()[labels.index("England 2024-25")]
+    assert line.get_ydata()[0] == pytest.approx(0.857)
+    assert "England 2024-25" not in [
+        x.get_label() for x in charts.spc_chart(series, "t").axes[0].get_lines()
+    ]
+
+
+def test_summary_columns_with_region_neighbours_and_own_published_row(tmp_path):
+    from audit_lib import indicators
+
+    v = C.indicator_values(C.read_dfe(_write(tmp_path)))
+    t = C.comparator_table(v, la_code="316", neighbours=["E09000007", 303, "202"])
+    table = pd.DataFrame({"key": ["timeliness.assessment_45wd"]})
+    own = pd.DataFrame(
+        {
+            "measure": ["assessment_45wd"],
+            "numerator": [70],
+            "denominator": [100],
+            "year": ["2024-25"],
+        }
+    )
+    out = indicators.comparator_columns(table, t, own).iloc[0]
+    assert out["England"] == "80.0% (2024-25)" and out["Region"] == "80.0% (2024-25)"
+    assert out["Neighbours (mean, range)"] == "70.0% (60.0% to 80.0%; 2 of 3; 2024-25)"
+    assert out["Borough, same year (DfE definition)"] == (
+        "70.0% (2024-25); DfE published 80.0% (2024-25)"
+    )

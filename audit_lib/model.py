@@ -361,6 +361,8 @@ CATEGORY_LABELS: dict[str, str] = {
     **ETHNIC_GROUP_LABELS,
     "white_other": "White Other",
     "not_known": "Not Known",
+    "not known": "Not Known",
+    "no plan": "No Plan",
     "M": "Male",
     "F": "Female",
     "U": "Unknown",

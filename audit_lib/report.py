@@ -76,6 +76,7 @@ MISSING_TEXT: dict[str, str] = {
     "representation_index": "no children",
     "decision_ratio": "no children",
     "per_100_previous": "no children",
+    "note": "",  # nothing to note: left blank
 }
 #: Decimals for float columns by name; p-values print as "< 0.001" or to 3 places.
 DECIMALS: dict[str, int] = {

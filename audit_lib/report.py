@@ -77,6 +77,7 @@ MISSING_TEXT: dict[str, str] = {
     "decision_ratio": "no children",
     "per_100_previous": "no children",
     "note": "",  # nothing to note: left blank
+    "label": "no clear difference",  # disproportionality: neither over nor under
 }
 #: Decimals for float columns by name; p-values print as "< 0.001" or to 3 places.
 DECIMALS: dict[str, int] = {

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
+import uuid
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import CaselessStrEnum
+from traitlets import CaselessStrEnum, default
 
 __all__ = ["LOG_ENV", "QuietKernelManager"]
 
@@ -29,6 +31,13 @@ class QuietKernelManager(AsyncKernelManager):
     """An AsyncKernelManager on IPC transport whose kernel writes its own output to a log."""
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        # jupyter_client's default ("kernel-ipc" in the working directory, sockets numbered
+        # from 1) lets kernels started at once in parallel workers take the same socket;
+        # each kernel gets its own path in the temporary folder instead.
+        return os.path.join(tempfile.gettempdir(), f"audit-kernel-{uuid.uuid4().hex[:16]}")
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         path = os.environ.get(LOG_ENV)

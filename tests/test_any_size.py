@@ -49,7 +49,7 @@ def sample_borough(out: Path, children: int, seed: int, drop: int = 0) -> dict:
     b = _borough()
     known = pd.Index(b["referrals"]["child_id"]).union(b["cla_episodes"]["child_id"])
     ids = set(rng.choice(known.to_numpy(), size=min(children, len(known)), replace=False))
-    dropped = set(rng.choice(DROPPABLE, size=drop, replace=False)) if drop else set()
+    dropped = {str(t) for t in rng.choice(DROPPABLE, size=drop, replace=False)} if drop else set()
     out.mkdir(parents=True, exist_ok=True)
     plans = set(b["cp_plans"].loc[b["cp_plans"]["child_id"].isin(ids), "cp_plan_id"])
     for name, frame in b.items():

@@ -143,7 +143,7 @@ def test_run_console_is_quiet(tmp_path):
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell('period = None\ndata_dir = "."\noutput_dir = "."')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("import sys; print(period)")]
+    nb.cells = [params, nbformat.v4.new_code_cell("import sys\nshown = str(period)")]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",

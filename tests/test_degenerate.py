@@ -79,7 +79,7 @@ def test_data_quality_and_summary_for_a_tiny_authority(tiny):
         eth,
         DQ.completeness_change(tables, period),
         period,
-        DQ.measure_availability(tables, period),
+        availability=DQ.measure_availability(tables, period),
     )
     assert lines and all("nan" not in x for x in lines)
     assert DQ.metric_entries(counts, eth)["data_quality.rows_read"]["value"] > 0

@@ -28,7 +28,7 @@ os.environ["LEFT_BY_{name}"] = "1"
 matplotlib.rcParams["lines.linewidth"] = 9
 plt.figure()
 os.chdir("/")
-audit_lib.record_all({"test.{name}.value": 1, "test.{name}.kernel_pid": os.getpid()})"""
+recorded_now = audit_lib.record_all({"test.{name}.value": 1, "test.{name}.kernel_pid": os.getpid()})"""
 
 
 def _notebook(folder, name: str) -> None:

@@ -406,8 +406,16 @@ def build_parser() -> argparse.ArgumentParser:
     cm.add_argument("action", choices=["add", "reconcile"], help="add files, or reconcile")
     cm.add_argument("files", nargs="*", help="DfE open-data CSV files (add)")
     cm.add_argument("--dir", default="comparators", help="the comparators folder")
-    cm.add_argument("--data", default=None, help="canonical folder of a CIN census import")
-    cm.add_argument("--la-code", default=None, help="the authority's code, e.g. E09000025")
+    cm.add_argument(
+        "--data",
+        default=None,
+        help="reconcile: canonical folder of a CIN census import (default: none)",
+    )
+    cm.add_argument(
+        "--la-code",
+        default=None,
+        help="reconcile: the authority's code, e.g. E09000025 (default: none)",
+    )
     cm.add_argument("--year", default=None, help="reporting year, e.g. 2025 (default: latest)")
     cm.set_defaults(func=_comparators)
 

@@ -51,18 +51,27 @@ C4_BINS = [
     ("Duration_16-20_days", 16, 20),
     ("Duration_21+_days", 21, np.inf),
 ]
-_AREA = [
-    "time_period",
-    "time_identifier",
-    "geographic_level",
-    "country_code",
-    "country_name",
-    "region_code",
-    "region_name",
-    "old_la_code",
-    "new_la_code",
-    "la_name",
-]
+#: table -> (canonical table, clock start, event, bins, category, count column, median column)
+_SOURCES = {
+    "C2": (
+        "assessments",
+        "start_date",
+        "authorised_date",
+        C2_BINS,
+        "Duration of assessment",
+        "Assessments_completed",
+        "Median_days",
+    ),
+    "C4": (
+        "s47_enquiries",
+        "strategy_date",
+        "icpc_date",
+        C4_BINS,
+        "Section 47s and Initial Child Protection Conferences",
+        "ICPC",
+        "Duration_median",
+    ),
+}
 
 
 class ReconcileError(ValueError):
@@ -108,32 +117,21 @@ def published_rows(
         "la_name": la_name,
     }
     out = {}
-    a = tables.get("assessments")
-    if a is not None and len(a):
-        a = a[a["authorised_date"].notna() & _in_year(a["authorised_date"], time_period)]
-        days = working_days_between(a["start_date"], a["authorised_date"])
-        counts = _binned(days, C2_BINS)
+    for key, (name, start, done, bins, category, count, median) in _SOURCES.items():
+        f = tables.get(name)
+        if f is None or not len(f):
+            continue
+        f = f[f[done].notna() & _in_year(f[done], time_period)]
+        days = working_days_between(f[start], f[done])
+        counts = _binned(days, bins)
         row = {
             **area,
-            "category": "Duration of assessment",
-            "Assessments_completed": sum(counts.values()),
+            "category": category,
+            count: len(f),
             **counts,
-            "Median_days": float(days.dropna().astype(float).median()) if len(a) else np.nan,
+            median: float(days.dropna().astype(float).median()) if len(f) else np.nan,
         }
-        out["C2"] = pd.DataFrame([row])
-    s = tables.get("s47_enquiries")
-    if s is not None and len(s):
-        s = s[s["icpc_date"].notna() & _in_year(s["icpc_date"], time_period)]
-        days = working_days_between(s["strategy_date"], s["icpc_date"])
-        counts = _binned(days, C4_BINS)
-        row = {
-            **area,
-            "category": "Section 47s and Initial Child Protection Conferences",
-            "ICPC": len(s),
-            **counts,
-            "Duration_median": float(days.dropna().astype(float).median()) if len(s) else np.nan,
-        }
-        out["C4"] = pd.DataFrame([row])
+        out[key] = pd.DataFrame([row])
     return out
 
 

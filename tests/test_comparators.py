@@ -220,3 +220,28 @@ def test_summary_columns_with_region_neighbours_and_own_published_row(tmp_path):
     assert out["Borough, same year (DfE definition)"] == (
         "70.0% (2024-25); DfE published 80.0% (2024-25)"
     )
+
+
+def test_cli_add_reports_each_file_and_unrecognised_in_one_line(tmp_path, capsys):
+    from audit_lib.cli import main
+
+    junk = tmp_path / "junk.csv"
+    junk.write_text("a,b\n1,2\n")
+    assert main(["comparators", "add", str(_write(tmp_path)), "--dir", str(tmp_path / "c")]) == 0
+    assert "table C2" in capsys.readouterr().out
+    assert main(["comparators", "add", str(junk), "--dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "junk.csv: not a DfE open-data file" in err
+    assert junk.read_text() == "a,b\n1,2\n"  # the user's file is never written
+
+
+def test_part_year_is_never_put_beside_a_published_year():
+    from audit_lib.reconcile import own_year_figures
+
+    tables: dict = {}  # not reached: the guard answers first
+    for start, extract in (
+        (pd.Timestamp("2024-06-01"), pd.Timestamp("2026-01-01")),  # starts after 1 April
+        (pd.Timestamp("2020-01-01"), pd.Timestamp("2025-02-28")),  # extract before 31 March
+        (None, pd.Timestamp("2026-01-01")),
+    ):
+        assert own_year_figures(tables, "2025", start, extract).empty

@@ -28,6 +28,21 @@ def imported(small_tables, tmp_path_factory):
     return out, tmp
 
 
+def _cli(data, folder) -> int:
+    return main(
+        [
+            "comparators",
+            "reconcile",
+            "--data",
+            str(data),
+            "--dir",
+            str(folder),
+            "--la-code",
+            "E09000025",
+        ]
+    )
+
+
 def _write_published(rows: dict[str, pd.DataFrame], tmp) -> None:
     for name, row in rows.items():
         row.to_csv(tmp / f"{name.lower()}_la.csv", index=False)
@@ -74,38 +89,10 @@ def test_reconcile_reports_each_difference(imported, tmp_path):
     assert c2r.loc["Same_day", "status"] == "not published (c)"
     assert (c2r.drop(index=["46-50_days", "Same_day"])["status"] == "matches").all()
     assert (rec[rec["table"] == "C4"]["status"] == "matches").all()
-    assert (
-        main(
-            [
-                "comparators",
-                "reconcile",
-                "--data",
-                str(out),
-                "--dir",
-                str(tmp_path),
-                "--la-code",
-                "E09000025",
-            ]
-        )
-        == 1
-    )
+    assert _cli(out, tmp_path) == 1
 
 
 def test_reconcile_without_a_row_is_one_line(imported, tmp_path, capsys):
     out, _ = imported
-    assert (
-        main(
-            [
-                "comparators",
-                "reconcile",
-                "--data",
-                str(out),
-                "--dir",
-                str(tmp_path),
-                "--la-code",
-                "E09000025",
-            ]
-        )
-        == 2
-    )
+    assert _cli(out, tmp_path) == 2
     assert "no DfE C2 or C4 row" in capsys.readouterr().err

@@ -63,6 +63,7 @@ _HISTORY_KEY: dict[str, tuple[str, ...]] = {
     "cp_reviews": ("cp_plan_id",),
     "cla_reviews": ("child_id",),
     "visits": ("child_id", "visit_type"),
+    "cla_episodes": ("child_id",),
 }
 
 NEEDS: dict[str, Need] = {
@@ -102,11 +103,20 @@ NEEDS: dict[str, Need] = {
     "permanence.adoption_no_match_121d": Need(
         ("cla_episodes", "adoptions"), label="Adoption not matched in 121 days"
     ),
+    # permanence measures built on care histories (measures/permanence.py)
+    "permanence.time_to_permanence": Need(
+        ("cla_episodes",), ("cla_episodes",), "Time to permanence and routes out of care"
+    ),
+    "permanence.placement_stability": Need(
+        ("cla_episodes",), ("cla_episodes",), "Placement stability"
+    ),
 }
 
 
 def _is_snapshot(frame: pd.DataFrame, keys: tuple[str, ...]) -> bool:
-    """True when no child (or plan) has more than one record: a snapshot, not a history."""
+    """True when no child (or plan) has more than one record: a snapshot, not a history.
+    For care episodes this is Annex A's one row per child; a 903 return records a new
+    episode at every placement change, so its children's histories repeat."""
     keys = tuple(k for k in keys if k in frame.columns)
     if frame.empty or not keys:
         return False
@@ -129,7 +139,7 @@ def reason(
     if snap:
         return (
             f"not available: needs a history of {', '.join(snap)} "
-            "(the data hold one date each, as Annex A gives)"
+            "(the data hold one record each, as Annex A gives)"
         )
     if as_of is not None:
         for t in need.tables:

@@ -22,6 +22,7 @@ __all__ = [
     "headlines",
     "plural",
     "resolve_period",
+    "sentence",
     "show_figure",
     "styled_table",
 ]
@@ -229,6 +230,12 @@ def format_table(
                 out.loc[blank & reference, c] = "reference group"
     out.columns = [labels.get(c, column_label(c)) for c in out.columns]
     return out.reset_index(drop=True)
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence: first letter capitalised (the rest as written), full stop."""
+    text = str(text).strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def headlines(lines: list[str]) -> None:

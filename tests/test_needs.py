@@ -152,3 +152,32 @@ def test_data_quality_page_lists_what_each_measure_needs(tables):
     off = a[a["Status"] != "Available"]
     assert set(off["Measure"]) == {"Looked-after visits", "CP visits"}
     assert set(off["Status"]) == {"Not available: needs visits"}
+
+
+def test_care_histories_from_one_episode_per_child_are_not_available(tables):
+    """Annex A gives each child in care one (current) episode: time to permanence and
+    placement stability cannot be measured from it, and say so instead of reading
+    "not reached" and 0% moves."""
+    assert PM.history_gap(tables, AS_OF) == {}
+    eps = tables["cla_episodes"]
+    current = eps.sort_values("episode_start").drop_duplicates("child_id", keep="last")
+    snap = {**tables, "cla_episodes": current.reset_index(drop=True)}
+    gaps = PM.history_gap(snap, AS_OF)
+    assert set(gaps) == {"time_to_permanence", "placement_stability"}
+    assert all("needs a history of cla_episodes" in why for why in gaps.values())
+    outcomes = PM.spell_outcomes(snap, AS_OF)
+    flags = PM.drift_flags(snap, outcomes, AS_OF)
+    entries = PM.metric_entries(snap, outcomes, PERIOD, flags)
+    for key in (
+        "permanence.median_days",
+        "permanence.within_365d",
+        "permanence.within_12m.rolling_12m",
+        "permanence.three_plus_placements",
+        "permanence.long_term_stability",
+    ):
+        assert entries[key]["status"] == "not_available" and entries[key]["value"] is None, key
+    card = PM.adoption_scorecard(snap, PERIOD)
+    lines = PM.findings(entries, flags, card, PERIOD)
+    assert any(line.startswith("Time to permanence not available") for line in lines)
+    assert any(line.startswith("Placement stability: not available") for line in lines)
+    assert not any("0%" in line and "placements" in line for line in lines)

@@ -453,6 +453,18 @@ def unavailable_flags(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> d
     return {k.split(".", 1)[1]: why for k, why in unavailable(tables, keys, as_of).items()}
 
 
+def history_gap(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, str]:
+    """Measures built on care histories that ``tables`` cannot support: ``"time_to_permanence"``
+    and ``"placement_stability"`` -> reason. Both need episode histories (declarations in
+    ``audit_lib.needs``): with only each child's current, open episode, as an Annex A import
+    gives, every spell is censored and every child has one placement, so the figures would
+    read "not reached" and 0% where the truth is unknown."""
+    from ..needs import unavailable
+
+    keys = ("permanence.time_to_permanence", "permanence.placement_stability")
+    return {k.split(".", 1)[1]: why for k, why in unavailable(tables, keys, as_of).items()}
+
+
 def _mean_ci(x: pd.Series) -> dict:
     x = x.dropna().astype(float)
     n = len(x)
@@ -895,6 +907,24 @@ def metric_entries(
         out[f"permanence.drift.{flag}"] = not_available(why)
         if flag == "no_plan_by_second_review":
             out["permanence.plan_by_second_review.rolling_12m"] = not_available(why)
+    gaps = history_gap(tables, as_of)
+    for what, keys in (
+        (
+            "time_to_permanence",
+            (
+                "permanence.median_days",
+                "permanence.median_days_if_no_other_exit",
+                "permanence.within_365d",
+                "permanence.within_12m.rolling_12m",
+            ),
+        ),
+        (
+            "placement_stability",
+            ("permanence.three_plus_placements", "permanence.long_term_stability"),
+        ),
+    ):
+        if what in gaps:
+            out.update({k: not_available(gaps[what]) for k in keys})
     return out
 
 
@@ -918,14 +948,14 @@ def findings(
         lines.append(
             median_sentence(
                 {
-                    "estimable": m["estimable"],
-                    "note": m["reason"],
-                    "median_days": m["value"],
-                    "median_lower": m["lower"],
-                    "median_upper": m["upper"],
+                    "estimable": m.get("estimable"),
+                    "note": m.get("reason"),
+                    "median_days": m.get("value"),
+                    "median_lower": m.get("lower"),
+                    "median_upper": m.get("upper"),
                 }
             )
-            + " (other exits from care counted as competing)."
+            + (" (other exits from care counted as competing)." if m.get("estimable") else ".")
         )
     w = entries.get("permanence.within_12m.rolling_12m")
     if shown(w):
@@ -976,4 +1006,6 @@ def findings(
             f"{fmt_pct(s['value'])} of children in care had 3 or more placements in the last 12 "
             f"months (England 2024: 10%)."
         )
+    elif s and s.get("status") == "not_available":
+        lines.append(f"Placement stability: {s['reason']}.")
     return lines

@@ -695,7 +695,7 @@ def run(
     declared = {name: set(spec) for name, spec in specs.items()}
     user = _parse_params(params or [], declared)
     check_param_types(user, specs)
-    period = _period_in_data(period, data_dir, Path(out).resolve() / ".cache")
+    period = _period_in_data(period, data_dir)
     folder = Path(out).resolve() / period
     (folder / "worklists").mkdir(parents=True, exist_ok=True)
     sidecars = folder / ".metrics"
@@ -830,7 +830,7 @@ def _announce_key(out: Path) -> None:
         log.warning("WARNING: %s", changed)
 
 
-def _period_in_data(period: str | None, data_dir: Path, cache: Path) -> str:
+def _period_in_data(period: str | None, data_dir: Path) -> str:
     """The period to report (default: the latest complete month inside the data), checked
     against the data: a period after the extract date or ending before the data start,
     or data whose required tables keep no rows, is a RunError (one line, no report)."""
@@ -839,7 +839,10 @@ def _period_in_data(period: str | None, data_dir: Path, cache: Path) -> str:
     try:
         if period:  # a malformed period is refused before the data are read
             period = resolve_period(period, None)
-        _, dq = load_tables(data_dir, cache=cache)
+        from . import cache
+
+        # the run's private table cache (user cache directory, never the output folder)
+        _, dq = load_tables(data_dir, cache=cache.cache_root())
     except (LoadError, ValueError) as exc:
         raise RunError(str(exc)) from None
     if dq.empty_required:

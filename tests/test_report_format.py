@@ -196,6 +196,7 @@ def test_every_cli_option_has_help_with_its_default():
             "import",
             "notebooks",
             "check",
+            "comparators",
         )
 
 

@@ -150,18 +150,17 @@ def test_default_period_and_periods_outside_the_data(tmp_path):
     (tmp_path / "referrals.csv").write_text(
         "referral_id,child_id,referral_date,nfa\nr1,1,2021-04-03,false\nr2,1,2022-03-20,false\n"
     )
-    cache = tmp_path / "cache"
     # no extract.json: the extract date is today, but the default period is in the data
-    assert _period_in_data(None, tmp_path, cache) == "2022-02"
+    assert _period_in_data(None, tmp_path) == "2022-02"
     (tmp_path / "extract.json").write_text(
         json.dumps({"extract_date": "2022-03-31", "data_start": "2021-04-01"})
     )
-    assert _period_in_data(None, tmp_path, cache) == "2022-03"
-    assert _period_in_data("2021-04", tmp_path, cache) == "2021-04"
+    assert _period_in_data(None, tmp_path) == "2022-03"
+    assert _period_in_data("2021-04", tmp_path) == "2021-04"
     with pytest.raises(RunError, match="after the data end"):
-        _period_in_data("2026-10", tmp_path, cache)
+        _period_in_data("2026-10", tmp_path)
     with pytest.raises(RunError, match="before the data start"):
-        _period_in_data("2021-03", tmp_path, cache)
+        _period_in_data("2021-03", tmp_path)
     assert resolve_period(None, pd.Timestamp("2022-03-31")) == "2022-03"
     assert resolve_period(None, pd.Timestamp("2022-03-30")) == "2022-02"
 

@@ -79,6 +79,7 @@ MISSING_TEXT: dict[str, str] = {
     "per_100_previous": "no children",
     "note": "",  # nothing to note: left blank
     "label": "no clear difference",  # disproportionality: neither over nor under
+    "Target": "none set",  # summary: a target is a local choice, not every indicator has one
 }
 #: Decimals for float columns by name; p-values print as "< 0.001" or to 3 places.
 DECIMALS: dict[str, int] = {

@@ -614,7 +614,7 @@ def incidence_chart(curves: pd.DataFrame, title: str, horizon_days: int = 365 * 
             where="post",
             color=GROUP_COLOURS[(i + 1) % 9],
             linestyle=["-", "--", "-.", ":"][i % 4],
-            label=str(category_label(name)).capitalize(),
+            label=str(category_label(name)).replace("_", " ").capitalize(),
         )
     ax.set_xlabel("Days since entering care")
     ax.set_ylabel("Cumulative share")

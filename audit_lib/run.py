@@ -418,7 +418,14 @@ def _warm_kernel(cwd: str, sidecar: str):
 
 
 def _execute(
-    src: str, folder: str, period: str, data_dir: str, params: dict, title: str, sidecar: str
+    src: str,
+    folder: str,
+    period: str,
+    data_dir: str,
+    params: dict,
+    title: str,
+    sidecar: str,
+    coverage: str = "",
 ) -> dict:
     """Execute one notebook with papermill and render its page. Never raises.
 
@@ -462,7 +469,7 @@ def _execute(
     if km is not None and status != "ok":
         _kernel_stop()
     seconds = time.perf_counter() - t0
-    banner = ""
+    banner = coverage  # the period's 12 months reach back before the data start
     body = ""
     warned: list[str] = []
     from .check import scrub_notebook
@@ -480,7 +487,9 @@ def _execute(
         body = _nb_body(nb)
     if status == "failed":
         where = f" in cell {cell}" if cell else ""
-        banner = f"This report failed{where}: {error}. Figures below may be incomplete."
+        banner = f"This report failed{where}: {error}. Figures below may be incomplete." + (
+            f" {coverage}" if coverage else ""
+        )
     html = render_page(
         title, body, period, Path(data_dir).name, status, banner, int(params.get("suppress_max", 5))
     )
@@ -709,6 +718,9 @@ def run(
         log.addHandler(_console_handler())
     log.info("audit run %s on %s: %d notebook(s) -> %s", period, data_dir, len(books), folder)
     _announce_key(Path(out).resolve())
+    coverage = coverage_note(period, _data_start(data_dir))
+    if coverage:
+        log.info("%s", coverage)
 
     results: list[NotebookResult] = []
 
@@ -726,6 +738,7 @@ def run(
             p,
             meta["title"],
             str(sidecars / f"{book.stem}.json"),
+            coverage,
         )
 
     def finish(res: NotebookResult) -> None:
@@ -828,6 +841,39 @@ def _announce_key(out: Path) -> None:
     changed = remember_fingerprint(out, fp)
     if changed:
         log.warning("WARNING: %s", changed)
+
+
+def coverage_note(period: str, data_start: pd.Timestamp | None) -> str:
+    """A banner for a period whose 12-month window starts before the data do: how many of
+    its 12 months the data cover, so 12-month figures are read as what they are. Empty
+    when the data cover the whole window (or their start is unknown)."""
+    if data_start is None or pd.isna(data_start):
+        return ""
+    month = pd.Period(period, freq="M")
+    first = pd.Period(pd.Timestamp(data_start), freq="M")
+    covered = (month - first).n + 1
+    if covered >= 12:
+        return ""
+    covered = max(covered, 0)
+    months = "month" if covered == 1 else "months"
+    return (
+        f"The data start in {first.strftime('%B %Y')}: the 12 months to "
+        f"{month.strftime('%B %Y')} hold only {covered} {months} of data, so 12-month "
+        "figures cover those months only."
+    )
+
+
+def _data_start(data_dir: Path) -> pd.Timestamp | None:
+    """The first date in the data (extract.json's ``data_start``, else the earliest date
+    in any table), from the run's private table cache."""
+    from . import cache
+    from .load import load_tables
+
+    _, dq = load_tables(data_dir, cache=cache.cache_root())
+    if dq.data_start is not None:
+        return dq.data_start
+    firsts = pd.to_datetime(dq.coverage["first_date"])
+    return None if firsts.empty else firsts.min()
 
 
 def _period_in_data(period: str | None, data_dir: Path) -> str:

@@ -66,8 +66,10 @@ def sample_borough(out: Path, children: int, seed: int, drop: int = 0) -> dict:
         frame.to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
     shutil.copy(DEFAULT_DATA / "extract.json", out / "extract.json")
     refs = pd.to_datetime(b["referrals"].loc[b["referrals"]["child_id"].isin(ids), "referral_date"])
-    extract = pd.Timestamp(json.loads((DEFAULT_DATA / "extract.json").read_text())["extract_date"])
-    first = str(refs.min().to_period("M")) if len(refs) else "2021-04"
+    meta = json.loads((DEFAULT_DATA / "extract.json").read_text())
+    extract = pd.Timestamp(meta["extract_date"])
+    start = pd.Timestamp(meta["data_start"]).to_period("M")  # records before it are history
+    first = str(max(refs.min().to_period("M"), start)) if len(refs) else str(start)
     return {
         "children": len(ids),
         "dropped": sorted(dropped),

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from audit_lib.cli import main
@@ -231,3 +232,21 @@ def test_full_run_passes_audit_check(full_run):
     for page in result.folder.glob("*.html"):
         text = page.read_text()
         assert "Warning" not in text and "{'" not in text, page.name
+
+
+def test_coverage_note_counts_the_months_the_data_cover():
+    from audit_lib.run import coverage_note
+
+    start = pd.Timestamp("2021-04-01")
+    assert coverage_note("2022-03", start) == ""  # April 2021 to March 2022: all 12
+    note = coverage_note("2021-06", start)
+    assert "April 2021" in note and "only 3 months of data" in note
+    assert "only 1 month of data" in coverage_note("2021-04", start)
+    assert coverage_note("2021-06", None) == ""
+
+
+def test_a_period_early_in_the_data_says_how_much_it_covers(tmp_path):
+    result = run(data=DEFAULT_DATA, out=tmp_path / "r", period="2021-06", only=["data_quality"])
+    page = (result.folder / "data_quality.html").read_text()
+    assert "hold only 3 months of data" in page
+    assert "3 months of data" in (result.folder / "run.log").read_text()

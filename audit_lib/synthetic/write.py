@@ -25,6 +25,13 @@ def write_borough(borough: Borough, out: str | Path) -> list[Path]:
     truth.write_text(json.dumps(borough.truth, indent=1, sort_keys=False) + "\n")
     extract = folder / "extract.json"
     extract.write_text(
-        json.dumps({"extract_date": borough.truth["extract_date"], "source": "synthetic"}) + "\n"
+        json.dumps(
+            {
+                "extract_date": borough.truth["extract_date"],
+                "data_start": borough.truth["window"]["start"],
+                "source": "synthetic",
+            }
+        )
+        + "\n"
     )
     return [*paths, truth, extract]

@@ -244,3 +244,10 @@ def test_findings_give_the_bound_for_a_zero_count():
     comb = r.assign(p_adjusted=np.nan, label="", stage_label="Referral")
     lines = D.findings(comb, "white_british", "bh", focus="referral")
     assert any("rule out a ratio above 0.16" in line for line in lines), lines
+
+
+def test_march_ends_are_the_financial_years_up_to_the_period():
+    assert D.march_ends("2026-10", 4) == ["2023-03", "2024-03", "2025-03", "2026-03"]
+    assert D.march_ends("2026-03", 2) == ["2025-03", "2026-03"]
+    assert D.march_ends("2026-02", 2) == ["2024-03", "2025-03"]
+    assert D.march_ends("2026-10", 0) == []

@@ -357,3 +357,34 @@ def test_drift_12_months_flag_on_the_anniversary(synthetic):
         oo = PM.spell_outcomes(t, as_of)
         f = PM.drift_flags(t, oo, as_of).set_index(["child_id", "spell"])
         assert f.loc[(row["child_id"], row["spell"]), "in_care_12m_no_permanence"] == want
+
+
+def test_adoption_chart_names_measures_above_threshold():
+    card = pd.DataFrame(
+        {
+            "measure": ["a1", "a2", "a10", "a1"],
+            "window": ["rolling_3y", "rolling_3y", "rolling_3y", "rolling_12m"],
+            "threshold": [426, 121, 426, 426],
+            "value": [401.0, 171.0, np.nan, 999.0],
+        }
+    )
+    frame, title = PM.adoption_chart(card)
+    assert frame["label"].tolist() == ["A1 (threshold 426)", "A2 (threshold 121)"]
+    assert title == "Adoption timeliness, last 3 years: A2 above threshold"
+    frame, title = PM.adoption_chart(card.assign(value=[1.0, 1.0, 1.0, 1.0]))
+    assert title.endswith("within the thresholds") and len(frame) == 3
+
+
+def test_stability_table_and_cohort_shares(synthetic):
+    tables, outcomes, _, _ = synthetic
+    as_of = TS("2026-10-31")
+    st = PM.stability(tables, as_of)
+    t = PM.stability_table(st)
+    assert t["measure"].str.startswith(("3 or more", "Long-term")).all()
+    assert t["numerator"].tolist() == [st["three_plus"]["numerator"], st["long_term"]["numerator"]]
+    c = PM.cohort_shares(outcomes, as_of, suppress_max=5)
+    assert len(c) and (c["n"] > 5).all() and c["estimable"].all()
+    assert {"value", "lower", "upper"} <= set(c.columns)
+    assert (c["lower"] <= c["value"]).all() and (c["value"] <= c["upper"]).all()
+    # only cohorts followed a full year: none entering in the 12 months before as_of
+    assert set(c["group"]) <= set(PM.complete_cohorts(outcomes, as_of)["entry_cohort"])

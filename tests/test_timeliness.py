@@ -322,3 +322,16 @@ def test_recorded_keys_are_documented(synthetic_items):
     assert produced == documented
     entry = T.metric_entries(T.summarise(synthetic_items, "2026-10"))["timeliness.icpc_15wd.month"]
     assert {"numerator", "denominator", "value", "lower", "upper"} <= set(entry)
+
+
+def test_worklist_counts_by_measure_and_status():
+    work = pd.DataFrame(
+        {
+            "measure": ["cla_visit", "cla_visit", "cp_review", "cla_visit"],
+            "status": ["overdue", "due_soon", "overdue", "overdue"],
+        }
+    )
+    c = T.worklist_counts(work).set_index("measure")
+    assert c.loc["cla_visit", "overdue"] == 2 and c.loc["cla_visit", "due_soon"] == 1
+    assert c.loc["cp_review", "overdue"] == 1 and c.loc["cp_review", "due_soon"] == 0
+    assert list(T.worklist_counts(work.iloc[0:0]).columns) == ["measure"]

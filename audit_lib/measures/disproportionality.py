@@ -28,6 +28,7 @@ from ..model import age_band, age_in_years, ethnic_group
 from .timeliness import period_bounds
 
 __all__ = [
+    "march_ends",
     "ATTRIBUTES",
     "STAGES",
     "adjust_pvalues",
@@ -599,6 +600,14 @@ def findings(
             f"No group differed clearly from {name(reference)} children at the {STAGES[focus][2].lower()} stage.",
         )
     return lines + [a for a in absent_line if focus not in unavailable or len(unavailable) > 1]
+
+
+def march_ends(period: str, years: int) -> list[str]:
+    """The last ``years`` months of March up to ``period`` ("YYYY-03"), oldest first: the
+    ends of the 12-month windows (financial years, as DfE publishes) a trend compares."""
+    end = pd.Period(period, freq="M")
+    last = end.year if end.month >= 3 else end.year - 1
+    return [f"{y}-03" for y in range(last - years + 1, last + 1)] if years > 0 else []
 
 
 def trend(

@@ -22,6 +22,9 @@ from ..stats import aalen_johansen, step_at, step_median, wilson
 from .timeliness import period_bounds
 
 __all__ = [
+    "adoption_chart",
+    "cohort_shares",
+    "stability_table",
     "OUTCOMES",
     "adoption_by_group",
     "adoption_scorecard",
@@ -692,6 +695,43 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
             "upper": float(hil),
         },
     }
+
+
+def stability_table(st: dict) -> pd.DataFrame:
+    """The two stability measures of :func:`stability` as rows (measure, numerator,
+    denominator, value, lower, upper) for a table or an interval chart."""
+    return pd.DataFrame(
+        [
+            {"measure": "3 or more placements in the last 12 months", **st["three_plus"]},
+            {
+                "measure": "Long-term stability (under 16, in care 2.5 years, "
+                "same placement 2 years)",
+                **st["long_term"],
+            },
+        ]
+    )
+
+
+def adoption_chart(card: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The 3-year rows of :func:`adoption_scorecard` that have a value, labelled with
+    their threshold, and a chart title naming the measures above their DfE threshold."""
+    c3 = card[card["window"] == "rolling_3y"].dropna(subset=["value"])
+    c3 = c3.assign(
+        label=c3["measure"].str.upper() + " (threshold " + c3["threshold"].astype(str) + ")"
+    )
+    over = c3.loc[c3["value"] > c3["threshold"], "measure"].str.upper().tolist()
+    state = ", ".join(over) + " above threshold" if over else "within the thresholds"
+    return c3, f"Adoption timeliness, last 3 years: {state}"
+
+
+def cohort_shares(outcomes: pd.DataFrame, as_of: pd.Timestamp, suppress_max: int = 5):
+    """Share reaching permanence within 12 months by financial year of entry (competing
+    risks), for cohorts followed a full year with more than ``suppress_max`` children and
+    an estimate; columns value, lower, upper for an interval chart."""
+    cohorts = competing_risks(complete_cohorts(outcomes, as_of), by="entry_cohort").rename(
+        columns={"within": "value", "within_lower": "lower", "within_upper": "upper"}
+    )
+    return cohorts[(cohorts["n"] > suppress_max) & cohorts["estimable"]]
 
 
 def stability_title(st: dict, suppress_max: int = 5) -> str:

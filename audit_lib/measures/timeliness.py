@@ -32,6 +32,7 @@ from ..spells import placements, spells
 from ..stats import wilson
 
 __all__ = [
+    "worklist_counts",
     "ITEM_COLUMNS",
     "MEASURES",
     "all_items",
@@ -546,6 +547,14 @@ def worklist(items: pd.DataFrame, secret: bytes) -> pd.DataFrame:
         ["child", "measure", "team", "worker_id", "sequence", "clock_start", "due_date", "status"]
     ]
     return out.sort_values(["due_date", "measure", "team"], kind="stable").reset_index(drop=True)
+
+
+def worklist_counts(work: pd.DataFrame) -> pd.DataFrame:
+    """Worklist rows by measure (rows) and status (columns: overdue, due soon): what the
+    analysts' list holds, for the page (suppress before showing)."""
+    if work.empty:
+        return pd.DataFrame(columns=["measure"])
+    return work.groupby(["measure", "status"]).size().unstack(fill_value=0).reset_index()
 
 
 def metric_entries(

@@ -7,6 +7,12 @@ indicator. Suppression symbols (``c``, ``z``, ``x``, ``u``, ``:``, ``low``) are 
 "not published" (NaN with the symbol kept), never as zero. Columns are matched by
 normalised name with aliases, so small renamings between years still read.
 
+Two layouts are read. Wide tables (children in need C2, C4) have one column per
+duration bin. Long tables (children looked after: placement stability, numbers and
+rates per 10,000; rates per 10,000 by ethnicity) have filter columns (``cla_group``,
+``placement_stability``, ``population_type``, ...) and one count column; an indicator
+is a numerator row over a denominator row of the same area and year.
+
 Published years end 31 March: ``time_period`` 2025 (or "202425") is the year
 1 April 2024 to 31 March 2025. A comparator is published data; a target is a local
 decision and lives in :mod:`audit_lib.indicators`.
@@ -25,6 +31,7 @@ import pandas as pd
 
 __all__ = [
     "ENGLAND_FILE",
+    "LONG_TABLES",
     "SUPPRESSION",
     "TABLES",
     "ComparatorError",
@@ -32,6 +39,7 @@ __all__ = [
     "add_files",
     "comparator_table",
     "england_defaults",
+    "fmt_value",
     "indicator_values",
     "load_folder",
     "national",
@@ -136,6 +144,117 @@ TABLES: dict[str, Table] = {
 }
 
 
+CLA = "Children looked after in England including adoptions"
+STABILITY = "Stability measures for children looked after in England"
+
+
+@dataclass(frozen=True)
+class LongIndicator:
+    """One indicator of a long table: the rows of group ``group`` (a value of the group
+    filter) whose item is one of ``numerator``, over its ``denominator`` row; for a table
+    without an item filter, the group's own row (its rate, or count over population).
+    Accepted values are normalised (:func:`_norm`), so "CLA on 31 March" and
+    "cla_on_31_march" both match."""
+
+    key: str
+    label: str
+    group: tuple[str, ...]
+    numerator: tuple[str, ...] = ()
+    denominator: tuple[str, ...] = ("total_children", "total")
+    unit: str = "share"  # "share" (0-1) or "per 10,000"
+
+
+@dataclass(frozen=True)
+class LongTable:
+    """A published long table: filter columns (``group``, optional ``item``), the count
+    column and extra numeric columns (percentage, population, rate), each with its
+    accepted names; recognised when the filters and the count column are all found."""
+
+    key: str
+    title: str
+    publication: str
+    group: tuple[str, ...]
+    item: tuple[str, ...] | None
+    count: tuple[str, ...]
+    extra: dict[str, tuple[str, ...]]
+    indicators: tuple[LongIndicator, ...]
+    needs: tuple[str, ...] = ()  # extra columns the table is recognised by
+
+
+_COUNT = ("number", "children_count", "child_count", "count")
+_PERCENT = ("percentage", "children_percent", "percent", "percent_count")
+
+LONG_TABLES: dict[str, LongTable] = {
+    "CLA_STABILITY": LongTable(
+        "CLA_STABILITY",
+        "Placement stability by local authority (CLA - placement stability - by local authority)",
+        f"{STABILITY}; {CLA}",
+        group=("cla_group",),
+        item=("placement_stability",),
+        count=_COUNT,
+        extra={"percentage": _PERCENT},
+        indicators=(
+            LongIndicator(
+                "permanence.three_plus_placements",
+                "Children looked after on 31 March with 3 or more placements during the year",
+                ("cla_on_31_march", "children_looked_after_on_31_march"),
+                (
+                    "with_3_or_more_placements_during_the_year",
+                    "3_or_more_placements_during_the_year",
+                    "with_three_or_more_placements_during_the_year",
+                ),
+            ),
+            LongIndicator(
+                "permanence.three_plus_placements_2y",
+                "Children looked after for 2 years on 31 March with 3 or more placements "
+                "during the previous 2 years",
+                ("cla_2_years_on_31_march",),
+                (
+                    "with_3_or_more_placements_during_the_previous_2_years",
+                    "3_or_more_placements_during_the_previous_2_years",
+                ),
+            ),
+            LongIndicator(
+                "permanence.long_term_stability",
+                "Under 16, looked after continuously for at least 2.5 years on 31 March: "
+                "living with the same carer for at least 2 years",
+                (
+                    "children_looked_after_continuously_for_at_least_2_5_years_on_31_march_"
+                    "aged_under_16_years",
+                    "cla_for_at_least_2_5_years_on_31_march_aged_under_16_years",
+                ),
+                ("living_with_the_same_carer_for_at_least_2_years",),
+            ),
+        ),
+    ),
+    "CLA_RATES": LongTable(
+        "CLA_RATES",
+        "CLA numbers and rates per 10,000 children aged under 18 years - by local authority",
+        CLA,
+        group=("population_type", "cla_group"),
+        item=None,
+        count=("children_count", "number", "number_of_children_looked_after"),
+        extra={
+            "population": ("population_estimate", "population"),
+            "rate": ("rate_per_10000", "rate_per_10_000", "rate"),
+        },
+        indicators=(
+            LongIndicator(
+                "permanence.cla_rate_per_10000",
+                "Children looked after on 31 March per 10,000 children under 18",
+                ("children_looked_after_on_31_march_each_year", "cla_on_31_march"),
+                unit="per 10,000",
+            ),
+        ),
+        needs=("rate",),
+    ),
+}
+
+
+def _spec(key: str) -> Table | LongTable:
+    return TABLES[key] if key in TABLES else LONG_TABLES[key]
+
+
 class ComparatorError(ValueError):
     """A file that is not a DfE open-data table this library reads (one line)."""
 
@@ -154,7 +273,7 @@ class DfeFile:
     rejected: list[dict]
 
     def manifest(self) -> dict:
-        t = TABLES[self.table]
+        t = _spec(self.table)
         return {
             "file": self.path.name,
             "table": self.table,
@@ -211,18 +330,32 @@ def read_dfe(path: str | Path) -> DfeFile:
         raise ComparatorError(
             f"{path.name}: not a DfE open-data file (no time_period / geographic_level columns)"
         )
-    table = None
+    table: Table | LongTable | None = None
     for t in TABLES.values():
         found = {k: _find(columns, v) for k, v in {**t.within, **t.beyond}.items()}
         if all(found.values()):
             table = t
             break
+    filters: dict[str, str | None] = {}
     if table is None:
+        for lt in LONG_TABLES.values():
+            filters = {"group": _find(columns, lt.group)}
+            if lt.item is not None:
+                filters["item"] = _find(columns, lt.item)
+            needed = [_find(columns, lt.extra[k]) for k in lt.needs]
+            if all(filters.values()) and _find(columns, lt.count) and all(needed):
+                table = lt
+                break
+    if table is None:
+        known = ", ".join([*sorted(TABLES), *sorted(LONG_TABLES)])
         raise ComparatorError(
-            f"{path.name}: columns match no table this library reads "
-            f"({', '.join(sorted(TABLES))}); first columns: {', '.join(list(raw.columns)[:12])}"
+            f"{path.name}: columns match no table this library reads ({known}); "
+            f"first columns: {', '.join(list(raw.columns)[:12])}"
         )
-    logical = {**table.within, **table.beyond, **table.extra}
+    if isinstance(table, LongTable):
+        logical = {"count": table.count, **table.extra}
+    else:
+        logical = {**table.within, **table.beyond, **table.extra}
     found = {k: _find(columns, v) for k, v in logical.items()}
     level = raw[area["geographic_level"]].str.strip().str.lower().map(_LEVELS)
     bad = level.isna()
@@ -236,6 +369,8 @@ def read_dfe(path: str | Path) -> DfeFile:
         frame[k] = kept[col].str.strip() if col else ""
     frame["geographic_level"] = level[~bad]
     frame["time_period"] = frame["time_period"].astype(str)
+    for k, col in filters.items():  # long tables: normalised filter values
+        frame[k] = kept[col].map(_norm)
     symbols = pd.DataFrame(index=kept.index)
     for k, col in found.items():
         text = kept[col].str.strip() if col else pd.Series("z", index=kept.index)
@@ -260,14 +395,106 @@ def read_dfe(path: str | Path) -> DfeFile:
     )
 
 
+_AREA_KEYS = [
+    "time_period",
+    "geographic_level",
+    "country_code",
+    "region_code",
+    "region_name",
+    "old_la_code",
+    "new_la_code",
+    "la_name",
+]
+
+
+def _tidy(
+    fr: pd.DataFrame,
+    indicator: str | pd.Series,
+    numerator: pd.Series,
+    denominator: pd.Series,
+    value: pd.Series,
+    status: pd.Series | np.ndarray,
+    spec: Table | LongTable,
+    unit: str = "share",
+) -> pd.DataFrame:
+    """The tidy indicator rows of :func:`indicator_values` from area rows and values."""
+    code = fr["new_la_code"].where(fr["new_la_code"] != "", fr["region_code"])
+    code = code.where(code != "", fr["country_code"])
+    name = fr["la_name"].where(fr["la_name"] != "", fr["region_name"])
+    name = name.where(name != "", "England")
+    return pd.DataFrame(
+        {
+            "indicator": indicator,
+            "time_period": fr["time_period"],
+            "year": fr["time_period"].map(_year_label),
+            "geographic_level": fr["geographic_level"],
+            "code": code,
+            "old_la_code": fr["old_la_code"],
+            "region_code": fr["region_code"],
+            "name": name,
+            "numerator": numerator,
+            "denominator": denominator,
+            "value": value,
+            "unit": unit,
+            "status": status,
+            "table": spec.key,
+            "publication": spec.publication,
+        }
+    )
+
+
+def _not_published(value: pd.Series, symbol: pd.Series, empty: str) -> np.ndarray:
+    """ "published" where there is a value, else "not published (symbol)"."""
+    return np.where(
+        value.notna(), "published", "not published (" + symbol.fillna(empty).astype(str) + ")"
+    )
+
+
+def _long_values(f: DfeFile) -> pd.DataFrame:
+    """Indicator rows of a long table: numerator row over denominator row per area and
+    year (or the group's own rate); a row whose count is not published has no value."""
+    t = LONG_TABLES[f.table]
+    fr = f.frame.assign(
+        _sym=f.symbols["count"].replace("", None),
+        _rsym=f.symbols["rate"].replace("", None) if "rate" in f.symbols else None,
+    )
+    out = []
+    for ind in t.indicators:
+        g = fr[fr["group"].isin(ind.group)]
+        if t.item is None:
+            g = g.drop_duplicates(_AREA_KEYS)
+            num, den = g["count"], g.get("population", np.nan)
+            computed = num / den * 10_000 if ind.unit == "per 10,000" else num / den
+            value = g["rate"].where(g["rate"].notna(), computed) if "rate" in g else computed
+            sym = g["_rsym"].where(g["_rsym"].notna(), g["_sym"])
+            status = _not_published(value, sym, "no children")
+            out.append(_tidy(g, ind.key, num, den, value, status, t, ind.unit))
+            continue
+        den = g[g["item"].isin(ind.denominator)].drop_duplicates(_AREA_KEYS)
+        num = g[g["item"].isin(ind.numerator)].drop_duplicates(_AREA_KEYS)
+        m = den.merge(
+            num[[*_AREA_KEYS, "count", "_sym"]], on=_AREA_KEYS, how="left", suffixes=("_d", "")
+        )
+        value = (m["count"] / m["count_d"]).where(m["count_d"] > 0)
+        sym = m["_sym"].where(m["_sym"].notna(), m["_sym_d"])
+        sym = sym.where(sym.notna() | m["count_d"].eq(0), "no row")
+        status = _not_published(value, sym, "no children")
+        out.append(_tidy(m, ind.key, m["count"], m["count_d"], value, status, t, ind.unit))
+    return pd.concat(out, ignore_index=True)
+
+
 def indicator_values(f: DfeFile) -> pd.DataFrame:
-    """The table's headline indicator for every row: a share sum(within) / all bins.
+    """The table's indicators for every row: for wide tables a share sum(within) / all
+    bins; for long tables a numerator row over its denominator row (or a published rate).
 
     Columns: indicator, time_period, year (e.g. "2024-25"), geographic_level, code
     (new LA code, else region code, else country code), old_la_code, name, numerator,
-    denominator, value, status ("published" or "not published (c)"), table, publication.
-    A row with any bin not published has no value (never 0).
+    denominator, value, unit ("share" or "per 10,000"), status ("published" or
+    "not published (c)"), table, publication. A row with any count not published has no
+    value (never 0).
     """
+    if f.table in LONG_TABLES:
+        return _long_values(f)
     t = TABLES[f.table]
     fr = f.frame
     within = fr[list(t.within)].sum(axis=1, min_count=len(t.within))
@@ -279,31 +506,8 @@ def indicator_values(f: DfeFile) -> pd.DataFrame:
     has = sym != ""
     first = sym[np.arange(len(sym)), has.argmax(axis=1)] if len(sym) else sym[:, 0]
     symbol = pd.Series(np.where(has.any(axis=1), first, None), index=fr.index, dtype=object)
-    status = np.where(
-        value.notna(), "published", "not published (" + symbol.fillna("no assessments") + ")"
-    )
-    code = fr["new_la_code"].where(fr["new_la_code"] != "", fr["region_code"])
-    code = code.where(code != "", fr["country_code"])
-    name = fr["la_name"].where(fr["la_name"] != "", fr["region_name"])
-    name = name.where(name != "", "England")
-    return pd.DataFrame(
-        {
-            "indicator": t.indicator,
-            "time_period": fr["time_period"],
-            "year": fr["time_period"].map(_year_label),
-            "geographic_level": fr["geographic_level"],
-            "code": code,
-            "old_la_code": fr["old_la_code"],
-            "region_code": fr["region_code"],
-            "name": name,
-            "numerator": within,
-            "denominator": denominator,
-            "value": value,
-            "status": status,
-            "table": t.key,
-            "publication": t.publication,
-        }
-    )
+    status = _not_published(value, symbol, "no assessments")
+    return _tidy(fr, t.indicator, within, denominator, value, status, t)
 
 
 def england_defaults(path: str | Path = ENGLAND_FILE) -> pd.DataFrame:
@@ -315,6 +519,9 @@ def england_defaults(path: str | Path = ENGLAND_FILE) -> pd.DataFrame:
     frame["name"] = "England"
     frame["year"] = frame["time_period"].map(_year_label)
     frame["status"] = "published"
+    if "unit" not in frame:
+        frame["unit"] = "share"
+    frame["unit"] = frame["unit"].fillna("share")
     return frame
 
 
@@ -381,6 +588,7 @@ def comparator_table(
         "neighbours_n",
         "neighbours_asked",
         "neighbours_year",
+        "unit",
     ]
     if values is None or values.empty:
         return pd.DataFrame(columns=cols)
@@ -388,6 +596,9 @@ def comparator_table(
     for c in ("old_la_code", "region_code", "publication", "table"):
         if c not in v:
             v = v.assign(**{c: ""})
+    if "unit" not in v:
+        v = v.assign(unit="share")
+    v = v.assign(unit=v["unit"].fillna("share"))
     v = v.assign(code=v["code"].astype(str), old=v["old_la_code"].fillna("").astype(str))
     eng = _latest(v[v["geographic_level"] == "National"], year)
     las = v[v["geographic_level"] == "Local authority"]
@@ -411,7 +622,11 @@ def comparator_table(
     out = pd.DataFrame({"indicator": sorted(v["indicator"].unique())}).set_index("indicator")
 
     def source(r: pd.Series) -> str:
-        return f"{r.get('publication', '')}, table {r.get('table', '')}, {r['year']}"
+        t = str(r.get("table", "") or "")
+        if t in LONG_TABLES:
+            t = LONG_TABLES[t].title
+        name = f"table {t}" if len(t) <= 4 else f"data set '{t}'"
+        return f"{r.get('publication', '')}, {name}, {r['year']}"
 
     e = eng.drop_duplicates("indicator").set_index("indicator")
     out["england"] = e["value"]
@@ -425,7 +640,18 @@ def comparator_table(
     out["neighbours_n"] = out["neighbours_n"].fillna(0).astype(int)
     out["neighbours_asked"] = len(neighbours)
     out["la_code"] = str(la_code) if la_code else ""
+    out["unit"] = v.drop_duplicates("indicator").set_index("indicator")["unit"]
     return out.reset_index()[cols]
+
+
+def fmt_value(value: float | None, unit: str = "share", digits: int = 1) -> str:
+    """A comparator value in its unit: 0.684 -> "68.4%"; 67.1 per 10,000 -> "67.1 per
+    10,000"; "not published" where there is none."""
+    if value is None or pd.isna(value):
+        return "not published"
+    if unit == "per 10,000":
+        return f"{value:,.{digits}f} per 10,000"
+    return f"{value * 100:.{digits}f}%"
 
 
 def add_files(paths: list[str | Path], folder: str | Path) -> tuple[list[dict], list[str]]:
@@ -480,6 +706,8 @@ def national(values: pd.DataFrame | None = None) -> dict[str, tuple[float, str]]
     values = england_defaults() if values is None else values
     out = {}
     for key in values["indicator"].unique():
+        if not str(key).startswith("timeliness."):
+            continue
         ref = reference_of(values, key)
         if ref is not None:
             out[key.split(".", 1)[1]] = ref

@@ -17,8 +17,10 @@ from .report import fmt_pct
 
 __all__ = [
     "INDICATORS",
+    "LOOKED_AFTER",
     "Indicator",
     "comparator_columns",
+    "looked_after_comparison",
     "indicator_table",
     "signal_words",
     "status_of",
@@ -208,8 +210,43 @@ def indicator_table(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _with_year(value, year) -> str:
-    return "not published" if value is None or pd.isna(value) else f"{fmt_pct(value, 1)} ({year})"
+def _with_year(value, year, unit: str = "share") -> str:
+    from .comparators import fmt_value
+
+    return (
+        "not published" if value is None or pd.isna(value) else f"{fmt_value(value, unit)} ({year})"
+    )
+
+
+def _published_cells(c: pd.Series | None) -> tuple[str, str, str]:
+    """The "England", "Region" and "Neighbours (mean, range)" cells of one
+    :func:`comparators.comparator_table` row (None: nothing published)."""
+    from .comparators import fmt_value
+
+    if c is None:
+        return "not published", "not published", "not published"
+    unit = c.get("unit") if isinstance(c.get("unit"), str) else "share"
+    eng = _with_year(c["england"], c["england_year"], unit)
+    reg = "not set" if not c["la_code"] else _with_year(c["region"], c["region_year"], unit)
+    if not c["neighbours_asked"]:
+        nbr = "not set"
+    elif not c["neighbours_n"]:
+        nbr = "not published"
+    else:
+        nbr = (
+            f"{fmt_value(c['neighbours_mean'], unit)} ({fmt_value(c['neighbours_min'], unit)} to "
+            f"{fmt_value(c['neighbours_max'], unit)}; {c['neighbours_n']} of "
+            f"{c['neighbours_asked']}; {c['neighbours_year']})"
+        )
+    return eng, reg, nbr
+
+
+def _own_row(own: pd.DataFrame | None, measure: str, year) -> pd.Series | None:
+    """The borough's same-year row for a measure, or None."""
+    if own is None or own.empty:
+        return None
+    hit = own[(own["measure"] == measure) & (own["year"] == year)]
+    return None if hit.empty else hit.iloc[0]
 
 
 def comparator_columns(
@@ -237,31 +274,18 @@ def comparator_columns(
         if comparators is not None and len(comparators)
         else pd.DataFrame()
     )
-    own = own_year.set_index("measure") if own_year is not None and len(own_year) else None
     eng, reg, nbr, mine = [], [], [], []
     for key in out["key"]:
         if key not in comp.index:
-            eng.append("not published")
-            reg.append("not published")
-            nbr.append("not published")
+            for col, cell in zip((eng, reg, nbr), _published_cells(None), strict=True):
+                col.append(cell)
             mine.append("no comparator")
             continue
         c = comp.loc[key]
-        eng.append(_with_year(c["england"], c["england_year"]))
-        reg.append("not set" if not c["la_code"] else _with_year(c["region"], c["region_year"]))
-        if not c["neighbours_asked"]:
-            nbr.append("not set")
-        elif not c["neighbours_n"]:
-            nbr.append("not published")
-        else:
-            nbr.append(
-                f"{fmt_pct(c['neighbours_mean'], 1)} ({fmt_pct(c['neighbours_min'], 1)} to "
-                f"{fmt_pct(c['neighbours_max'], 1)}; {c['neighbours_n']} of "
-                f"{c['neighbours_asked']}; {c['neighbours_year']})"
-            )
-        m = key.split(".", 1)[1]
-        if own is not None and m in own.index and own.loc[m, "year"] == c["england_year"]:
-            o = own.loc[m]
+        for col, cell in zip((eng, reg, nbr), _published_cells(c), strict=True):
+            col.append(cell)
+        o = _own_row(own_year, key.split(".", 1)[1], c["england_year"])
+        if o is not None:
             mine.append(
                 f"{fmt_share(o['numerator'], o['denominator'], suppress_max, 1)} ({o['year']})"
             )
@@ -274,6 +298,82 @@ def comparator_columns(
     out["Neighbours (mean, range)"] = nbr
     out["Borough, same year (DfE definition)"] = mine
     return out
+
+
+#: Looked-after indicators published by the DfE (key, label, how the borough's figure
+#: is defined beside it); the borough's figure is on 31 March of England's year.
+LOOKED_AFTER: tuple[tuple[str, str, str], ...] = (
+    (
+        "permanence.three_plus_placements",
+        "3 or more placements during the year (in care on 31 March)",
+        "same definition; the DfE leaves out short breaks (V3, V4)",
+    ),
+    (
+        "permanence.long_term_stability",
+        "Long-term stability: under 16, in care 2.5 years, same carer 2 years",
+        "same definition (an adoptive placement with the same carers counts)",
+    ),
+    (
+        "permanence.three_plus_placements_2y",
+        "3 or more placements in the previous 2 years (in care 2 years on 31 March)",
+        "not computed by this tool: England shown for context",
+    ),
+    (
+        "permanence.cla_rate_per_10000",
+        "Children looked after per 10,000 children under 18",
+        "on 31 March, short breaks left out, over the population table's mid-year",
+    ),
+)
+
+
+def looked_after_comparison(
+    comparators: pd.DataFrame | None,
+    own_year: pd.DataFrame | None = None,
+    suppress_max: int = 5,
+) -> pd.DataFrame:
+    """Looked-after indicators (:data:`LOOKED_AFTER`): the borough on 31 March of
+    England's latest published year, by the DfE's definition, beside England, region and
+    neighbours with their years and source (DfE, years ending 31 March).
+
+    The borough's share is hidden ("c") where a count is 1..``suppress_max``; its rate
+    where the number of children is. Columns: Indicator, Borough (31 March, DfE
+    definition), England, Region, Neighbours (mean, range), Definition, Source.
+    """
+    from .disclosure import SUPPRESSED, fmt_share, is_suppressed
+
+    comp = (
+        comparators.set_index("indicator")
+        if comparators is not None and len(comparators)
+        else pd.DataFrame()
+    )
+    rows = []
+    for key, label, definition in LOOKED_AFTER:
+        c = comp.loc[key] if key in comp.index and pd.notna(comp.loc[key, "england"]) else None
+        eng, reg, nbr = _published_cells(c)
+        o = None if c is None else _own_row(own_year, key.split(".", 1)[1], c["england_year"])
+        if c is None:
+            mine = "no England figure to compare"
+        elif key.endswith("_2y"):
+            mine = "not computed"
+        elif o is None:
+            mine = "data do not cover that year"
+        elif o["unit"] == "per 10,000":
+            hidden = is_suppressed([o["numerator"]], suppress_max)[0]
+            mine = SUPPRESSED if hidden else f"{o['value']:.1f} per 10,000 ({o['year']})"
+        else:
+            mine = f"{fmt_share(o['numerator'], o['denominator'], suppress_max, 1)} ({o['year']})"
+        rows.append(
+            {
+                "Indicator": label,
+                "Borough (31 March, DfE definition)": mine,
+                "England": eng,
+                "Region": reg,
+                "Neighbours (mean, range)": nbr,
+                "Definition": definition,
+                "Source": "" if c is None else c["england_source"],
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _not_available(*entries: dict | None) -> str:

@@ -29,6 +29,7 @@ from .comparators import TABLES, ComparatorError, indicator_values, read_dfe, ye
 __all__ = [
     "ReconcileError",
     "dfe_definition_figures",
+    "looked_after_figures",
     "own_year_figures",
     "published_rows",
     "reconcile",
@@ -248,6 +249,78 @@ def own_year_figures(
     return dfe_definition_figures(items, time_period)[cols]
 
 
+#: Months of care history before 31 March each looked-after measure needs.
+_HISTORY_MONTHS = {
+    "three_plus_placements": 12,
+    "long_term_stability": 30,
+    "cla_rate_per_10000": 0,
+}
+#: Legal statuses of short breaks, which the DfE leaves out of children looked after.
+SHORT_BREAKS = ("V3", "V4")
+
+
+def looked_after_figures(
+    tables: dict[str, pd.DataFrame],
+    time_period: str,
+    data_start: pd.Timestamp | None,
+    extract_date: pd.Timestamp | None,
+) -> pd.DataFrame:
+    """The borough's looked-after figures on 31 March of a published year, by the
+    definitions of "Children looked after in England including adoptions":
+
+    - three_plus_placements: children looked after on 31 March with 3 or more placements
+      during the year (:func:`audit_lib.measures.permanence.stability`);
+    - long_term_stability: under 16, looked after continuously for 2.5 years or more on
+      31 March, living with the same carer (placement) for 2 years or more;
+    - cla_rate_per_10000: children looked after on 31 March (short breaks, legal status V3
+      and V4, left out) per 10,000 children under 18 in the population table's mid-year
+      before that 31 March (nearest year available).
+
+    Only measures whose history the data cover (data start early enough, extract on or
+    after 31 March, episode histories present) get a row; columns measure, numerator,
+    denominator, value, unit, year.
+    """
+    from .measures import permanence as PM
+
+    cols = ["measure", "numerator", "denominator", "value", "unit", "year"]
+    _, as_of = year_window(time_period)
+    if extract_date is None or extract_date < as_of or "cla_episodes" not in tables:
+        return pd.DataFrame(columns=cols)
+    eps = tables["cla_episodes"]
+    if eps.empty:
+        return pd.DataFrame(columns=cols)
+    year = f"{as_of.year - 1}-{str(as_of.year)[2:]}"
+    covered = {
+        m: data_start is None or data_start <= as_of - pd.DateOffset(months=k)
+        for m, k in _HISTORY_MONTHS.items()
+    }
+    rows = []
+    if "placement_stability" not in PM.history_gap(tables, as_of):
+        st = PM.stability(tables, as_of)
+        for m, key in (
+            ("three_plus_placements", "three_plus"),
+            ("long_term_stability", "long_term"),
+        ):
+            r = st[key]
+            if covered[m] and r["denominator"]:
+                rows.append([m, r["numerator"], r["denominator"], r["value"], "share", year])
+    pop = tables.get("population")
+    if pop is not None and len(pop):
+        open_ = (eps["episode_start"] <= as_of) & (
+            eps["episode_end"].isna() | (eps["episode_end"] > as_of)
+        )
+        short = eps["legal_status"].isin(SHORT_BREAKS)
+        n = int(eps.loc[open_ & ~short, "child_id"].nunique())
+        years = pop["year"].unique()
+        mid = min(years, key=lambda y: (abs(int(y) - (as_of.year - 1)), -int(y)))
+        under18 = float(pop.loc[pop["year"] == mid, "children"].sum())
+        if under18 > 0:
+            rows.append(
+                ["cla_rate_per_10000", n, under18, n / under18 * 10_000, "per 10,000", year]
+            )
+    return pd.DataFrame(rows, columns=cols)
+
+
 def own_year_for(data_dir: str | Path, compared: pd.DataFrame) -> pd.DataFrame:
     """:func:`own_year_figures` for each year England is published in ``compared``
     (:func:`comparators.comparator_table`), read from the data folder; no rows where the
@@ -273,4 +346,6 @@ def own_year_for(data_dir: str | Path, compared: pd.DataFrame) -> pd.DataFrame:
         found = [d.min() for d in dates if d is not None and d.notna().any()]
         start = min(found) if found else None
     frames = [own_year_figures(tables, y, start, dq.extract_date) for y in years]
+    frames += [looked_after_figures(tables, y, start, dq.extract_date) for y in years]
+    frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)

@@ -114,14 +114,16 @@ def test_c4_icpc_within_15_days(tmp_path):
 def test_committed_england_figures_match_their_counts():
     eng = C.england_defaults()
     assert set(eng["indicator"]) >= {"timeliness.assessment_45wd", "timeliness.icpc_15wd"}
-    assert (eng["value"] - eng["numerator"] / eng["denominator"]).abs().max() < 5e-5
+    shares = eng[eng["unit"] == "share"]
+    assert (shares["value"] - shares["numerator"] / shares["denominator"]).abs().max() < 5e-5
     assert eng["source"].str.len().min() > 40 and eng["table"].notna().all()
     a = eng.set_index("indicator").loc["timeliness.assessment_45wd"]
     assert round(a["value"] * 100, 1) == 85.7 and a["year"] == "2024-25"
 
 
 def test_folder_rows_override_committed_england_and_empty_folder(tmp_path):
-    assert set(C.load_folder(tmp_path / "none")["table"]) == {"C2", "C4"}
+    assert set(C.load_folder(tmp_path / "none")["table"]) >= {"C2", "C4"}
+    assert len(C.load_folder(tmp_path / "none")) == len(C.england_defaults())
     folder = tmp_path / "comparators"
     added, problems = C.add_files([_write(tmp_path), tmp_path / "missing.csv"], folder)
     assert [a["table"] for a in added] == ["C2"] and problems == [
@@ -245,3 +247,134 @@ def test_part_year_is_never_put_beside_a_published_year():
         (None, pd.Timestamp("2026-01-01")),
     ):
         assert own_year_figures(tables, "2025", start, extract).empty
+
+
+# Looked-after tables: long layout (filter columns, one count column), as the data sets
+# "Placement stability by local authority" (2024, number / percentage) and "CLA -
+# placement stability - by local authority" (2025, children_count / children_percent).
+LONG_AREA = (
+    "time_period,time_identifier,geographic_level,country_code,country_name,region_code,"
+    "region_name,old_la_code,la_name,new_la_code,cla_group,placement_stability,"
+)
+ST_HEAD = LONG_AREA + "number,percentage\n"
+LT = "Children looked after continuously for at least 2.5 years on 31 March aged under 16 years"
+SAME = "Living with the same carer for at least 2 years"
+NEWHAM = "E12000007,London,316,Newham,E09000025"
+
+
+def _stab_rows(area: str, total: str, same: str, cla: str, three: str) -> list[str]:
+    return [
+        f"{area},{LT},{SAME},{same},",
+        f"{area},{LT},Total children,{total},100",
+        f"{area},CLA on 31 March,Total children,{cla},100",
+        f"{area},CLA on 31 March,With 3 or more placements during the year,{three},",
+    ]
+
+
+ENG = "2024,Reporting year,National,E92000001,England,,,,,"
+LON = "2024,Reporting year,Regional,E92000001,England,E12000007,London,,,"
+
+
+def _la(code: str) -> str:
+    return f"2024,Reporting year,Local authority,E92000001,England,{code}"
+
+
+ST_ROWS = [
+    *_stab_rows(ENG, "29000", "19750", "83630", "8360"),
+    *_stab_rows(LON, "3000", "1950", "9000", "900"),
+    *_stab_rows(_la(NEWHAM), "100", "70", "300", "30"),
+    *_stab_rows(_la("E12000007,London,206,Camden,E09000007"), "50", "25", "200", "40"),
+    *_stab_rows(_la("E12000007,London,202,Islington,E09000019"), "40", "c", "150", "c"),
+    *_stab_rows(_la("E12000007,London,303,Ealing,E09000009"), "80", "60", "250", "k"),
+    *_stab_rows(_la("E12000007,London,209,Greenwich,E09000011"), "x", "x", "x", "x"),
+    "2024,Reporting year,Ward,E92000001,England,,,,,,CLA on 31 March,Total children,5,100",
+]
+
+
+def test_placement_stability_read_and_worked_by_hand(tmp_path):
+    f = C.read_dfe(_write(tmp_path, "stability.csv", ST_HEAD, ST_ROWS))
+    assert f.table == "CLA_STABILITY" and f.years == ["2024"]
+    assert f.rows_read == len(f.frame) + len(f.rejected) == 29
+    assert f.manifest()["publication"].startswith("Stability measures")
+    v = C.indicator_values(f)
+    eng = v[(v["geographic_level"] == "National")].set_index("indicator")
+    # England: 19,750 of 29,000 living with the same carer; 8,360 of 83,630 with 3+
+    assert eng.loc["permanence.long_term_stability", "value"] == pytest.approx(19750 / 29000)
+    assert eng.loc["permanence.long_term_stability", "denominator"] == 29000
+    assert eng.loc["permanence.three_plus_placements", "value"] == pytest.approx(8360 / 83630)
+    assert (v["unit"] == "share").all()
+    # region, LA and neighbours for long-term stability, by hand:
+    # London 1950/3000 = 0.65; Newham 70/100; Camden 25/50 = 0.5, Ealing 60/80 = 0.75,
+    # Islington (c) and Greenwich (x) not published: mean 0.625 over 2 of 4
+    t = C.comparator_table(v, la_code="316", neighbours=["E09000007", "202", "303", "209"])
+    row = t.set_index("indicator").loc["permanence.long_term_stability"]
+    assert row["england"] == pytest.approx(19750 / 29000) and row["england_year"] == "2023-24"
+    assert row["region"] == pytest.approx(0.65) and row["region_name"] == "London"
+    assert row["la"] == pytest.approx(0.7)
+    assert row["neighbours_mean"] == pytest.approx(0.625)
+    assert (row["neighbours_min"], row["neighbours_max"]) == (pytest.approx(0.5), 0.75)
+    assert row["neighbours_n"] == 2 and row["neighbours_asked"] == 4
+
+
+def test_looked_after_suppression_is_not_published_never_zero(tmp_path):
+    v = C.indicator_values(C.read_dfe(_write(tmp_path, "stability.csv", ST_HEAD, ST_ROWS)))
+    v = v.set_index(["name", "indicator"])
+    isl = v.loc[("Islington", "permanence.long_term_stability")]
+    assert pd.isna(isl["value"]) and isl["status"] == "not published (c)"
+    eal = v.loc[("Ealing", "permanence.three_plus_placements")]  # k: rounds to 0, is not 0
+    assert pd.isna(eal["value"]) and eal["status"] == "not published (k)"
+    gre = v.loc[("Greenwich", "permanence.three_plus_placements")]
+    assert pd.isna(gre["value"]) and gre["status"] == "not published (x)"
+
+
+def test_2025_layout_children_count_reads_the_same(tmp_path):
+    head = ST_HEAD.replace("number,percentage", "children_count,children_percent")
+    rows = [r.replace("2024,", "2025,", 1) for r in ST_ROWS[:4]]
+    v = C.indicator_values(C.read_dfe(_write(tmp_path, "cla_stability.csv", head, rows)))
+    got = v.set_index("indicator")["value"]
+    assert got["permanence.long_term_stability"] == pytest.approx(19750 / 29000)
+    assert v["year"].iloc[0] == "2024-25"
+
+
+def test_cla_rates_per_10000(tmp_path):
+    head = LONG_AREA.replace("cla_group,placement_stability,", "") + (
+        "population_type,population_estimate,children_count,rate_per_10000\n"
+    )
+    area = "2025,Reporting year,National,E92000001,England,,,,,"
+    rows = [
+        f"{area},Children ceasing to be looked after each year,12183016,34450,28",
+        f"{area},Children looked after on 31 March each year,12183016,81770,67",
+        f"2025,Reporting year,Local authority,E92000001,England,{NEWHAM},"
+        "Children looked after on 31 March each year,80000,c,c",
+    ]
+    f = C.read_dfe(_write(tmp_path, "rates.csv", head, rows))
+    assert f.table == "CLA_RATES"
+    v = C.indicator_values(f)
+    assert list(v["indicator"].unique()) == ["permanence.cla_rate_per_10000"]
+    eng = v[v["geographic_level"] == "National"].iloc[0]
+    assert eng["value"] == 67 and eng["unit"] == "per 10,000" and eng["numerator"] == 81770
+    la = v[v["geographic_level"] == "Local authority"].iloc[0]
+    assert pd.isna(la["value"]) and la["status"] == "not published (c)"
+    assert C.fmt_value(eng["value"], eng["unit"]) == "67.0 per 10,000"
+    assert C.fmt_value(0.6855) == "68.5%" and C.fmt_value(None) == "not published"
+
+
+def test_unrecognised_long_file_is_one_line(tmp_path):
+    p = tmp_path / "school.csv"
+    p.write_text(LONG_AREA.replace("placement_stability", "school_stability") + "number\n")
+    with pytest.raises(C.ComparatorError, match="match no table") as e:
+        C.read_dfe(p)
+    assert "\n" not in str(e.value) and "CLA_STABILITY" in str(e.value)
+
+
+def test_committed_looked_after_figures_are_cited():
+    eng = C.england_defaults().set_index(["indicator", "time_period"])
+    lt = eng.loc[("permanence.long_term_stability", "2024")]
+    assert (lt["numerator"], lt["denominator"]) == (19750, 29000)
+    assert "Placement stability by local authority" in lt["source"]
+    rate = eng.loc[("permanence.cla_rate_per_10000", "2025")]
+    assert rate["unit"] == "per 10,000" and rate["value"] == 67
+    # the published rate is the rounded count over the population estimate
+    assert round(rate["numerator"] / rate["denominator"] * 10_000) == 67
+    cla = eng[eng.index.get_level_values("indicator").str.startswith("permanence.")]
+    assert len(cla) >= 5 and cla["source"].str.contains("explore-education-statistics").all()

@@ -389,6 +389,7 @@ def interval_chart(
     threshold_label: str = "threshold",
     n: str | None = None,
     suppress_max: int = 5,
+    mark_labels: str | None = None,
 ) -> Figure:
     """Point estimates with 95% intervals, one row per item (checklists, auditors).
 
@@ -396,7 +397,8 @@ def interval_chart(
     column of per-row thresholds (the DfE adoption scorecard's), each drawn as a dotted
     mark on its own row. Captions mention a line only when it is drawn. With ``n`` (a
     count column), rows built on 1..``suppress_max`` cases are left out: an estimate from
-    two audits shows what those audits said.
+    two audits shows what those audits said. ``mark_labels`` names a column of text
+    written beside each row's mark (a published comparator's name and year).
     """
     import textwrap
 
@@ -434,6 +436,10 @@ def interval_chart(
         for y, t in zip(ys, f[thresholds], strict=True):
             if pd.notna(t):
                 ax.plot([t, t], [y - 0.35, y + 0.35], color=PALETTE["black"], linestyle=":", lw=1.5)
+        if mark_labels is not None:
+            for y, t, text in zip(ys, f[thresholds], f[mark_labels], strict=True):
+                if pd.notna(t) and text:
+                    ax.annotate(str(text), (t, y + 0.37), fontsize=8, ha="center", va="bottom")
         ax.set_ylim(-0.6, len(f) - 0.4)
     ax.set_yticks(ys, [textwrap.fill(str(v), 38) for v in f[label]])
     ax.set_xlabel(xlabel)

@@ -45,6 +45,7 @@ __all__ = [
     "national",
     "read_dfe",
     "reference_of",
+    "references",
     "year_window",
 ]
 
@@ -698,6 +699,23 @@ def reference_of(values: pd.DataFrame | None, key: str) -> tuple[float, str] | N
         return None
     r = e.sort_values("time_period").iloc[-1]
     return float(r["value"]), f"England {r['year']}"
+
+
+def references(values: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame:
+    """England's latest published value for each indicator key, for a chart's per-row
+    reference marks: columns key, england (NaN where not published) and england_label
+    (e.g. "England 2024-25", "" where not published), in the order of ``keys``."""
+    rows = []
+    for key in keys:
+        ref = reference_of(values, key)
+        rows.append(
+            {
+                "key": key,
+                "england": np.nan if ref is None else ref[0],
+                "england_label": ref[1] if ref else "",
+            }
+        )
+    return pd.DataFrame(rows, columns=["key", "england", "england_label"])
 
 
 def national(values: pd.DataFrame | None = None) -> dict[str, tuple[float, str]]:

@@ -347,13 +347,14 @@ def looked_after_comparison(
         else pd.DataFrame()
     )
     rows = []
+    have = [k for k, _, _ in LOOKED_AFTER if k in comp.index and pd.notna(comp.loc[k, "england"])]
+    latest = max((comp.loc[k, "england_year"] for k in have), default=None)
     for key, label, definition in LOOKED_AFTER:
-        c = comp.loc[key] if key in comp.index and pd.notna(comp.loc[key, "england"]) else None
+        c = comp.loc[key] if key in have else None
         eng, reg, nbr = _published_cells(c)
-        o = None if c is None else _own_row(own_year, key.split(".", 1)[1], c["england_year"])
-        if c is None:
-            mine = "no England figure to compare"
-        elif key.endswith("_2y"):
+        year = latest if c is None else c["england_year"]
+        o = _own_row(own_year, key.split(".", 1)[1], year)
+        if key.endswith("_2y"):
             mine = "not computed"
         elif o is None:
             mine = "data do not cover that year"
@@ -370,7 +371,7 @@ def looked_after_comparison(
                 "Region": reg,
                 "Neighbours (mean, range)": nbr,
                 "Definition": definition,
-                "Source": "" if c is None else c["england_source"],
+                "Source": "no citable England figure found" if c is None else c["england_source"],
             }
         )
     return pd.DataFrame(rows)

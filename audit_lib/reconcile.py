@@ -30,6 +30,7 @@ __all__ = [
     "ReconcileError",
     "dfe_definition_figures",
     "looked_after_figures",
+    "looked_after_for",
     "own_year_figures",
     "published_rows",
     "reconcile",
@@ -295,8 +296,10 @@ def looked_after_figures(
         for m, k in _HISTORY_MONTHS.items()
     }
     rows = []
-    if "placement_stability" not in PM.history_gap(tables, as_of):
-        st = PM.stability(tables, as_of)
+    short = eps["legal_status"].isin(SHORT_BREAKS)
+    cla = {**tables, "cla_episodes": eps[~short]}
+    if "placement_stability" not in PM.history_gap(cla, as_of):
+        st = PM.stability(cla, as_of)
         for m, key in (
             ("three_plus_placements", "three_plus"),
             ("long_term_stability", "long_term"),
@@ -309,7 +312,6 @@ def looked_after_figures(
         open_ = (eps["episode_start"] <= as_of) & (
             eps["episode_end"].isna() | (eps["episode_end"] > as_of)
         )
-        short = eps["legal_status"].isin(SHORT_BREAKS)
         n = int(eps.loc[open_ & ~short, "child_id"].nunique())
         years = pop["year"].unique()
         mid = min(years, key=lambda y: (abs(int(y) - (as_of.year - 1)), -int(y)))
@@ -321,6 +323,30 @@ def looked_after_figures(
     return pd.DataFrame(rows, columns=cols)
 
 
+def _england_years(compared: pd.DataFrame) -> list[str]:
+    """The published ``time_period`` of each England year in a comparator table."""
+    return sorted(
+        {f"{int(y[:4]) + 1}" for y in compared.get("england_year", []) if isinstance(y, str)}
+    )
+
+
+def looked_after_for(
+    tables: dict[str, pd.DataFrame], data_dir: str | Path, compared: pd.DataFrame
+) -> pd.DataFrame:
+    """:func:`looked_after_figures` for each England year in ``compared``, from tables
+    already loaded (the data start and extract date read from ``data_dir``)."""
+    from .load import LoadError, extract_info
+
+    cols = ["measure", "numerator", "denominator", "value", "unit", "year"]
+    try:
+        extract, _, start = extract_info(Path(data_dir), None)
+    except LoadError:
+        return pd.DataFrame(columns=cols)
+    frames = [looked_after_figures(tables, y, start, extract) for y in _england_years(compared)]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
 def own_year_for(data_dir: str | Path, compared: pd.DataFrame) -> pd.DataFrame:
     """:func:`own_year_figures` for each year England is published in ``compared``
     (:func:`comparators.comparator_table`), read from the data folder; no rows where the
@@ -328,9 +354,7 @@ def own_year_for(data_dir: str | Path, compared: pd.DataFrame) -> pd.DataFrame:
     from .load import LoadError, extract_info, load_tables
 
     cols = ["measure", "numerator", "denominator", "value", "year"]
-    years = sorted(
-        {f"{int(y[:4]) + 1}" for y in compared.get("england_year", []) if isinstance(y, str)}
-    )
+    years = _england_years(compared)
     if not years:
         return pd.DataFrame(columns=cols)
     try:

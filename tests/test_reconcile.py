@@ -7,7 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+TS = pd.Timestamp
+
 from audit_lib import comparators as C
+from audit_lib import reconcile as R
 from audit_lib.cli import main
 from audit_lib.measures import timeliness as T
 from audit_lib.reconcile import dfe_definition_figures, published_rows, reconcile
@@ -96,3 +99,60 @@ def test_reconcile_without_a_row_is_one_line(imported, tmp_path, capsys):
     out, _ = imported
     assert _cli(out, tmp_path) == 2
     assert "no DfE C2 or C4 row" in capsys.readouterr().err
+
+
+def _episodes(rows):
+    e = pd.DataFrame(
+        rows,
+        columns=[
+            "child_id",
+            "episode_start",
+            "episode_end",
+            "reason_new_episode",
+            "placement_type",
+            "legal_status",
+        ],
+    )
+    for c in ("episode_start", "episode_end"):
+        e[c] = pd.to_datetime(e[c])
+    return e.assign(reason_ceased=None)
+
+
+def test_looked_after_figures_on_31_march_by_hand():
+    # year to 31 March 2025. c1: three placements touching the year (the first still open
+    # on 1 April 2024), current one from September 2024, so not 2 years with one carer;
+    # c2: one placement since 2020 (stable); c3: short breaks only (V3: left out);
+    # c4: left care in January 2025 (not looked after on 31 March).
+    eps = _episodes(
+        [
+            ("c1", "2021-06-01", "2024-05-01", "S", "U1", "C2"),
+            ("c1", "2024-05-01", "2024-09-01", "P", "U3", "C2"),
+            ("c1", "2024-09-01", None, "P", "U4", "C2"),
+            ("c2", "2020-01-01", None, "S", "U1", "C2"),
+            ("c3", "2024-01-01", None, "S", "U1", "V3"),
+            ("c4", "2023-01-01", "2025-01-01", "S", "U1", "C2"),
+        ]
+    )
+    kids = pd.DataFrame(
+        {
+            "child_id": ["c1", "c2", "c3", "c4"],
+            "date_of_birth": pd.to_datetime(
+                ["2012-01-01", "2015-01-01", "2014-01-01", "2010-01-01"]
+            ),
+        }
+    )
+    pop = pd.DataFrame({"year": [2024, 2025], "children": [40_000, 50_000]})
+    t = {"cla_episodes": eps, "children": kids, "population": pop}
+    got = R.looked_after_figures(t, "2025", TS("2021-04-01"), TS("2025-06-30"))
+    got = got.set_index("measure")
+    assert (got.loc["three_plus_placements", ["numerator", "denominator"]] == [1, 2]).all()
+    assert (got.loc["long_term_stability", ["numerator", "denominator"]] == [1, 2]).all()
+    # c1 and c2 over mid-2024's 40,000 children: 0.5 per 10,000
+    assert got.loc["cla_rate_per_10000", "value"] == pytest.approx(0.5)
+    assert got.loc["cla_rate_per_10000", "unit"] == "per 10,000"
+    assert set(got["year"]) == {"2024-25"}
+    # data from January 2023: 12 months of history before 31 March 2025, not 30
+    part = R.looked_after_figures(t, "2025", TS("2023-01-01"), TS("2025-06-30"))
+    assert set(part["measure"]) == {"three_plus_placements", "cla_rate_per_10000"}
+    # an extract before 31 March 2025 gives nothing for that year
+    assert R.looked_after_figures(t, "2025", TS("2021-04-01"), TS("2025-03-30")).empty

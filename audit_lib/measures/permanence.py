@@ -697,6 +697,10 @@ def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:
     }
 
 
+#: The published indicators (:mod:`audit_lib.comparators`) of :func:`stability_table`'s rows.
+STABILITY_KEYS = ("permanence.three_plus_placements", "permanence.long_term_stability")
+
+
 def stability_table(st: dict) -> pd.DataFrame:
     """The two stability measures of :func:`stability` as rows (measure, numerator,
     denominator, value, lower, upper) for a table or an interval chart."""

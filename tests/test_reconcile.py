@@ -7,8 +7,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-TS = pd.Timestamp
-
 from audit_lib import comparators as C
 from audit_lib import reconcile as R
 from audit_lib.cli import main
@@ -16,6 +14,7 @@ from audit_lib.measures import timeliness as T
 from audit_lib.reconcile import dfe_definition_figures, published_rows, reconcile
 from audit_lib.sources.export import to_cin_census
 
+TS = pd.Timestamp
 YEAR = "2025"  # 1 April 2024 to 31 March 2025
 
 

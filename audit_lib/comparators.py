@@ -162,7 +162,7 @@ class LongIndicator:
     group: tuple[str, ...]
     numerator: tuple[str, ...] = ()
     denominator: tuple[str, ...] = ("total_children", "total")
-    unit: str = "share"  # "share" (0-1) or "per 10,000"
+    unit: str = "share"  # "share" (0-1), "per 10,000" or "months" (an average)
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,26 @@ LONG_TABLES: dict[str, LongTable] = {
             ),
         ),
         needs=("rate",),
+    ),
+    "CLA_ADOPTED": LongTable(
+        "CLA_ADOPTED",
+        "CLA who were adopted or the subject of a SGO during the year - characteristics",
+        CLA,
+        group=("cla_group",),
+        item=("breakdown",),
+        count=_COUNT,
+        extra={"percentage": _PERCENT, "characteristic": ("characteristic",)},
+        indicators=(
+            LongIndicator(
+                "permanence.adoption_average_age_months",
+                "Children adopted during the year: average age at the adoption order",
+                ("adopted",),
+                ("average_age_years_months", "average_age"),
+                denominator=(),
+                unit="months",
+            ),
+        ),
+        needs=("characteristic",),
     ),
 }
 
@@ -378,6 +398,8 @@ def read_dfe(path: str | Path) -> DfeFile:
         low = text.str.lower()
         symbol = low.where(low.isin(SUPPRESSION), "")
         frame[k] = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+        ym = text.str.extract(r"^(\d+):(\d{1,2})$").astype(float)  # averages as years:months
+        frame[k] = frame[k].where(ym[0].isna(), ym[0] * 12 + ym[1])
         symbol = symbol.where(~(frame[k].isna() & (symbol == "")), text.where(text != "", "blank"))
         symbols[k] = symbol
     years = sorted(frame["time_period"].unique().tolist())
@@ -471,8 +493,12 @@ def _long_values(f: DfeFile) -> pd.DataFrame:
             status = _not_published(value, sym, "no children")
             out.append(_tidy(g, ind.key, num, den, value, status, t, ind.unit))
             continue
-        den = g[g["item"].isin(ind.denominator)].drop_duplicates(_AREA_KEYS)
         num = g[g["item"].isin(ind.numerator)].drop_duplicates(_AREA_KEYS)
+        if not ind.denominator:  # a published average: the row's own value
+            status = _not_published(num["count"], num["_sym"], "no children")
+            out.append(_tidy(num, ind.key, np.nan, np.nan, num["count"], status, t, ind.unit))
+            continue
+        den = g[g["item"].isin(ind.denominator)].drop_duplicates(_AREA_KEYS)
         m = den.merge(
             num[[*_AREA_KEYS, "count", "_sym"]], on=_AREA_KEYS, how="left", suffixes=("_d", "")
         )
@@ -652,6 +678,9 @@ def fmt_value(value: float | None, unit: str = "share", digits: int = 1) -> str:
         return "not published"
     if unit == "per 10,000":
         return f"{value:,.{digits}f} per 10,000"
+    if unit == "months":  # as the DfE writes averages: years and months
+        years, months = divmod(int(value), 12)
+        return f"{years} years {months} months"
     return f"{value * 100:.{digits}f}%"
 
 

@@ -319,6 +319,11 @@ LOOKED_AFTER: tuple[tuple[str, str, str], ...] = (
         "not computed by this tool: England shown for context",
     ),
     (
+        "permanence.adoption_average_age_months",
+        "Children adopted in the year: average age at the adoption order",
+        "same definition: adoption orders made in the year, age on the order date",
+    ),
+    (
         "permanence.cla_rate_per_10000",
         "Children looked after per 10,000 children under 18",
         "on 31 March, short breaks left out, over the population table's mid-year",
@@ -339,6 +344,7 @@ def looked_after_comparison(
     where the number of children is. Columns: Indicator, Borough (31 March, DfE
     definition), England, Region, Neighbours (mean, range), Definition, Source.
     """
+    from .comparators import fmt_value
     from .disclosure import SUPPRESSED, fmt_share, is_suppressed
 
     comp = (
@@ -358,9 +364,9 @@ def looked_after_comparison(
             mine = "not computed"
         elif o is None:
             mine = "data do not cover that year"
-        elif o["unit"] == "per 10,000":
+        elif o["unit"] in ("per 10,000", "months"):  # a rate or an average of counted children
             hidden = is_suppressed([o["numerator"]], suppress_max)[0]
-            mine = SUPPRESSED if hidden else f"{o['value']:.1f} per 10,000 ({o['year']})"
+            mine = SUPPRESSED if hidden else f"{fmt_value(o['value'], o['unit'])} ({o['year']})"
         else:
             mine = f"{fmt_share(o['numerator'], o['denominator'], suppress_max, 1)} ({o['year']})"
         rows.append(

@@ -255,6 +255,7 @@ _HISTORY_MONTHS = {
     "three_plus_placements": 12,
     "long_term_stability": 30,
     "cla_rate_per_10000": 0,
+    "adoption_average_age_months": 12,
 }
 #: Legal statuses of short breaks, which the DfE leaves out of children looked after.
 SHORT_BREAKS = ("V3", "V4")
@@ -275,7 +276,9 @@ def looked_after_figures(
       31 March, living with the same carer (placement) for 2 years or more;
     - cla_rate_per_10000: children looked after on 31 March (short breaks, legal status V3
       and V4, left out) per 10,000 children under 18 in the population table's mid-year
-      before that 31 March (nearest year available).
+      before that 31 March (nearest year available);
+    - adoption_average_age_months: children adopted in the year (adoption order made
+      1 April to 31 March), mean age on the order date in months (days / 30.4375).
 
     Only measures whose history the data cover (data start early enough, extract on or
     after 31 March, episode histories present) get a row; columns measure, numerator,
@@ -319,6 +322,16 @@ def looked_after_figures(
         if under18 > 0:
             rows.append(
                 ["cla_rate_per_10000", n, under18, n / under18 * 10_000, "per 10,000", year]
+            )
+    ad = tables.get("adoptions")
+    if ad is not None and len(ad) and covered["adoption_average_age_months"]:
+        orders = ad["adoption_order_date"]
+        inyear = ad[_in_year(orders, time_period) & orders.notna()]
+        dob = inyear["child_id"].map(tables["children"].set_index("child_id")["date_of_birth"])
+        age = ((inyear["adoption_order_date"] - dob).dt.days / (365.25 / 12)).dropna()
+        if len(age):
+            rows.append(
+                ["adoption_average_age_months", len(age), np.nan, age.mean(), "months", year]
             )
     return pd.DataFrame(rows, columns=cols)
 

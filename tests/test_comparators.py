@@ -378,3 +378,29 @@ def test_committed_looked_after_figures_are_cited():
     assert round(rate["numerator"] / rate["denominator"] * 10_000) == 67
     cla = eng[eng.index.get_level_values("indicator").str.startswith("permanence.")]
     assert len(cla) >= 5 and cla["source"].str.contains("explore-education-statistics").all()
+
+
+def test_adoption_characteristics_years_months(tmp_path):
+    # national layout of "CLA who were adopted or the subject of a SGO during the year -
+    # characteristics": averages in the count column as years:months
+    head = (
+        "time_period,time_identifier,geographic_level,country_code,country_name,cla_group,"
+        "characteristic,breakdown,children_count,children_percent\n"
+    )
+    area = "Reporting year,National,E92000001,England"
+    rows = [
+        f"2025,{area},Adopted,Age at order,1 to 4 years,2390,79",
+        f"2025,{area},Adopted,Age at order,16 years and over,c,c",
+        f"2025,{area},Adopted,Age at order,Average age (years:months),3:2,z",
+        f"2024,{area},Adopted,Age at order,Average age (years:months),c,z",
+        f"2025,{area},SGO,Age at order,Average age (years:months),4:11,z",
+    ]
+    f = C.read_dfe(_write(tmp_path, "adopted.csv", head, rows))
+    assert f.table == "CLA_ADOPTED" and f.levels == ["National"]
+    v = C.indicator_values(f).set_index("time_period")
+    assert v.loc["2025", "value"] == 3 * 12 + 2 and v.loc["2025", "unit"] == "months"
+    assert pd.isna(v.loc["2024", "value"]) and v.loc["2024", "status"] == "not published (c)"
+    assert len(v) == 2  # the SGO row is not an adoption
+    assert C.fmt_value(38, "months") == "3 years 2 months"
+    eng = C.england_defaults().set_index(["indicator", "time_period"])
+    assert eng.loc[("permanence.adoption_average_age_months", "2025"), "value"] == 38

@@ -141,7 +141,22 @@ def test_looked_after_figures_on_31_march_by_hand():
         }
     )
     pop = pd.DataFrame({"year": [2024, 2025], "children": [40_000, 50_000]})
-    t = {"cla_episodes": eps, "children": kids, "population": pop}
+    # adopted: c5 aged exactly 3 on the order (1,096 days: 36.0 months); c6 after the year
+    kids = pd.concat(
+        [
+            kids,
+            pd.DataFrame(
+                {"child_id": ["c5", "c6"], "date_of_birth": pd.to_datetime(["2021-10-01"] * 2)}
+            ),
+        ]
+    )
+    ad = pd.DataFrame(
+        {
+            "child_id": ["c5", "c6"],
+            "adoption_order_date": pd.to_datetime(["2024-10-01", "2025-04-02"]),
+        }
+    )
+    t = {"cla_episodes": eps, "children": kids, "population": pop, "adoptions": ad}
     got = R.looked_after_figures(t, "2025", TS("2021-04-01"), TS("2025-06-30"))
     got = got.set_index("measure")
     assert (got.loc["three_plus_placements", ["numerator", "denominator"]] == [1, 2]).all()
@@ -150,8 +165,14 @@ def test_looked_after_figures_on_31_march_by_hand():
     assert got.loc["cla_rate_per_10000", "value"] == pytest.approx(0.5)
     assert got.loc["cla_rate_per_10000", "unit"] == "per 10,000"
     assert set(got["year"]) == {"2024-25"}
+    age = got.loc["adoption_average_age_months"]
+    assert age["numerator"] == 1 and age["value"] == pytest.approx(1096 / (365.25 / 12))
     # data from January 2023: 12 months of history before 31 March 2025, not 30
     part = R.looked_after_figures(t, "2025", TS("2023-01-01"), TS("2025-06-30"))
-    assert set(part["measure"]) == {"three_plus_placements", "cla_rate_per_10000"}
+    assert set(part["measure"]) == {
+        "three_plus_placements",
+        "cla_rate_per_10000",
+        "adoption_average_age_months",
+    }
     # an extract before 31 March 2025 gives nothing for that year
     assert R.looked_after_figures(t, "2025", TS("2021-04-01"), TS("2025-03-30")).empty

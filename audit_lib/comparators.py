@@ -39,6 +39,7 @@ __all__ = [
     "add_files",
     "comparator_table",
     "england_defaults",
+    "england_ethnicity_rates",
     "fmt_value",
     "indicator_values",
     "load_folder",
@@ -46,6 +47,7 @@ __all__ = [
     "read_dfe",
     "reference_of",
     "references",
+    "with_england_rates",
     "year_window",
 ]
 
@@ -249,6 +251,20 @@ LONG_TABLES: dict[str, LongTable] = {
         ),
         needs=("rate",),
     ),
+    "ETHNICITY_RATES": LongTable(
+        "ETHNICITY_RATES",
+        "Rates per 10,000 children by ethnicity at each stage",
+        "Children in need; Children looked after in England including adoptions",
+        group=("social_care_group", "stage", "population_type", "cla_group"),
+        item=("ethnicity", "ethnicity_group", "ethnic_group", "ethnicity_minor", "breakdown"),
+        count=_COUNT,
+        extra={
+            "rate": ("rate_per_10000", "rate_per_10_000", "rate"),
+            "population": ("population_estimate", "population"),
+        },
+        indicators=(),
+        needs=("rate",),
+    ),
     "CLA_ADOPTED": LongTable(
         "CLA_ADOPTED",
         "CLA who were adopted or the subject of a SGO during the year - characteristics",
@@ -359,7 +375,7 @@ def read_dfe(path: str | Path) -> DfeFile:
             break
     filters: dict[str, str | None] = {}
     if table is None:
-        for lt in LONG_TABLES.values():
+        for lt in sorted(LONG_TABLES.values(), key=lambda t: t.item is None):
             filters = {"group": _find(columns, lt.group)}
             if lt.item is not None:
                 filters["item"] = _find(columns, lt.item)
@@ -521,6 +537,8 @@ def indicator_values(f: DfeFile) -> pd.DataFrame:
     value (never 0).
     """
     if f.table in LONG_TABLES:
+        if not LONG_TABLES[f.table].indicators:  # read by its own function (rates by group)
+            return _tidy(f.frame.iloc[0:0], "", np.nan, np.nan, np.nan, [], LONG_TABLES[f.table])
         return _long_values(f)
     t = TABLES[f.table]
     fr = f.frame
@@ -745,6 +763,93 @@ def references(values: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["key", "england", "england_label"])
+
+
+#: Stage keys of the disproportionality page, recognised in a published stage name.
+_STAGE_WORDS = (
+    ("initial_child_protection_conference", "icpc"),
+    ("icpc", "icpc"),
+    ("section_47", "s47"),
+    ("s47", "s47"),
+    ("child_protection_plan", "cp_plan"),
+    ("starting_to_be_looked_after", "cla_start"),
+    ("started_to_be_looked_after", "cla_start"),
+    ("referral", "referral"),
+    ("assessment", "assessment"),
+)
+NO_ETHNICITY_RATES = (
+    "England's rates per 10,000 by ethnicity: the committed comparators file holds none. "
+    "The DfE's published tables found give children by ethnicity without the populations "
+    "a rate needs; add a file of rates by stage and ethnicity to the comparators folder "
+    "(docs/comparators.md) and they show here beside the borough's."
+)
+
+
+def _stage_key(name: str) -> str:
+    return next((key for word, key in _STAGE_WORDS if word in name), name)
+
+
+def _group_key(name: str) -> str:
+    """A published ethnicity name as the report's group key where they mean the same
+    ("White British" -> white_british); all-White and other names stay as published."""
+    if "white_british" in name:
+        return "white_british"
+    if "white" in name and any(w in name for w in ("other", "irish", "gypsy", "traveller")):
+        return "white_other"
+    for prefix in ("mixed", "asian", "black"):
+        if name.startswith(prefix):
+            return prefix
+    if name.startswith(("other_ethnic", "any_other_ethnic", "other")):
+        return "other"
+    return name
+
+
+def england_ethnicity_rates(folder: str | Path | None) -> pd.DataFrame:
+    """England's published rates per 10,000 children by ethnicity at each stage, from the
+    rates-by-ethnicity files in a comparators folder (latest year of each stage).
+
+    Columns: stage (the page's stage key where recognised), group (the report's group key
+    where the published group means the same), england_rate, england_year, status. Empty
+    when the folder has none: the committed file holds none (:data:`NO_ETHNICITY_RATES`).
+    """
+    cols = ["stage", "group", "england_rate", "england_year", "status"]
+    frames = []
+    folder = Path(folder) if folder else None
+    for p in sorted(folder.glob("*.csv")) if folder and folder.is_dir() else []:
+        try:
+            f = read_dfe(p)
+        except ComparatorError:
+            continue
+        if f.table != "ETHNICITY_RATES":
+            continue
+        fr = f.frame[f.frame["geographic_level"] == "National"]
+        sym = f.symbols.loc[fr.index, "rate"].replace("", None)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "stage": fr["group"].map(_stage_key),
+                    "group": fr["item"].map(_group_key),
+                    "england_rate": fr["rate"],
+                    "england_year": fr["time_period"].map(_year_label),
+                    "time_period": fr["time_period"],
+                    "status": _not_published(fr["rate"], sym, "no children"),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True)
+    out = out[out["time_period"] == out.groupby("stage")["time_period"].transform("max")]
+    return out.drop_duplicates(["stage", "group"])[cols].reset_index(drop=True)
+
+
+def with_england_rates(rates: pd.DataFrame, england: pd.DataFrame) -> pd.DataFrame:
+    """The page's rates by stage and group with England's published rate per 10,000 and
+    its year beside each row, for the stages and groups England publishes a rate for."""
+    keep = england.loc[
+        england["england_rate"].notna(), ["stage", "group", "england_rate", "england_year"]
+    ]
+    return rates.merge(keep, on=["stage", "group"], how="inner")
 
 
 def national(values: pd.DataFrame | None = None) -> dict[str, tuple[float, str]]:

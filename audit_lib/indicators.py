@@ -235,8 +235,8 @@ def _published_cells(c: pd.Series | None) -> tuple[str, str, str]:
     else:
         nbr = (
             f"{fmt_value(c['neighbours_mean'], unit)} ({fmt_value(c['neighbours_min'], unit)} to "
-            f"{fmt_value(c['neighbours_max'], unit)}; {c['neighbours_n']} of "
-            f"{c['neighbours_asked']}; {c['neighbours_year']})"
+            f"{fmt_value(c['neighbours_max'], unit)}; published for "
+            f"{c['neighbours_n']}/{c['neighbours_asked']}; {c['neighbours_year']})"
         )
     return eng, reg, nbr
 
@@ -341,8 +341,8 @@ def looked_after_comparison(
     neighbours with their years and source (DfE, years ending 31 March).
 
     The borough's share is hidden ("c") where a count is 1..``suppress_max``; its rate
-    where the number of children is. Columns: Indicator, Borough (31 March, DfE
-    definition), England, Region, Neighbours (mean, range), Definition, Source.
+    or average where the number of children is. Columns: Indicator, Borough, same year
+    (DfE definition), England, Region, Neighbours (mean, range), Definition, Source.
     """
     from .comparators import fmt_value
     from .disclosure import SUPPRESSED, fmt_share, is_suppressed
@@ -372,7 +372,7 @@ def looked_after_comparison(
         rows.append(
             {
                 "Indicator": label,
-                "Borough (31 March, DfE definition)": mine,
+                "Borough, same year (DfE definition)": mine,
                 "England": eng,
                 "Region": reg,
                 "Neighbours (mean, range)": nbr,

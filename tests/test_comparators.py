@@ -218,7 +218,8 @@ def test_summary_columns_with_region_neighbours_and_own_published_row(tmp_path):
     )
     out = indicators.comparator_columns(table, t, own).iloc[0]
     assert out["England"] == "80.0% (2024-25)" and out["Region"] == "80.0% (2024-25)"
-    assert out["Neighbours (mean, range)"] == "70.0% (60.0% to 80.0%; 2 of 3; 2024-25)"
+    # authorities, not children, but "2 of 3" would read as a small count on the page
+    assert out["Neighbours (mean, range)"] == "70.0% (60.0% to 80.0%; published for 2/3; 2024-25)"
     assert out["Borough, same year (DfE definition)"] == (
         "70.0% (2024-25); DfE published 80.0% (2024-25)"
     )
@@ -404,3 +405,62 @@ def test_adoption_characteristics_years_months(tmp_path):
     assert C.fmt_value(38, "months") == "3 years 2 months"
     eng = C.england_defaults().set_index(["indicator", "time_period"])
     assert eng.loc[("permanence.adoption_average_age_months", "2025"), "value"] == 38
+
+
+def test_england_rates_by_ethnicity_beside_the_borough(tmp_path):
+    folder = tmp_path / "comparators"
+    folder.mkdir()
+    assert C.england_ethnicity_rates(folder).empty  # the committed file holds none
+    head = LONG_AREA.replace("cla_group,placement_stability,", "") + (
+        "social_care_group,ethnicity,children_count,rate_per_10000\n"
+    )
+    area = "Reporting year,National,E92000001,England,,,,,"
+    rows = [
+        f"2025,{area},Children starting to be looked after,White British,18000,22.5",
+        f"2025,{area},Children starting to be looked after,"
+        '"Black, African, Caribbean or Black British",2500,c',
+        f"2025,{area},Initial child protection conferences,Asian or Asian British,4000,18.0",
+        f"2024,{area},Children starting to be looked after,White British,17000,21.0",
+        f"2025,Reporting year,Local authority,E92000001,England,{NEWHAM},"
+        "Children starting to be looked after,White British,40,30.0",
+    ]
+    _write(folder, "rates_by_ethnicity.csv", head, rows)
+    assert C.read_dfe(folder / "rates_by_ethnicity.csv").table == "ETHNICITY_RATES"
+    e = C.england_ethnicity_rates(folder).set_index(["stage", "group"])
+    assert e.loc[("cla_start", "white_british"), "england_rate"] == 22.5  # 2025, not 2024
+    assert e.loc[("cla_start", "white_british"), "england_year"] == "2024-25"
+    black = e.loc[("cla_start", "black")]
+    assert pd.isna(black["england_rate"]) and black["status"] == "not published (c)"
+    assert e.loc[("icpc", "asian"), "england_rate"] == 18.0
+    assert len(e) == 3  # the LA row is not England
+    comb = pd.DataFrame({"stage": ["cla_start", "cla_start"], "group": ["white_british", "mixed"]})
+    both = C.with_england_rates(comb, C.england_ethnicity_rates(folder))
+    assert both["england_rate"].tolist() == [22.5]  # no England rate for Mixed
+    # the looked-after comparators ignore this file
+    assert "ETHNICITY_RATES" not in set(C.load_folder(folder)["table"])
+
+
+def test_looked_after_comparison_beside_england(tmp_path):
+    from audit_lib import indicators
+
+    v = C.indicator_values(C.read_dfe(_write(tmp_path, "stability.csv", ST_HEAD, ST_ROWS)))
+    t = C.comparator_table(v, la_code="E09000025", neighbours=["206", "303"])
+    own = pd.DataFrame(
+        {
+            "measure": ["long_term_stability", "three_plus_placements"],
+            "numerator": [60, 3],
+            "denominator": [100, 300],
+            "value": [0.6, 0.01],
+            "unit": ["share", "share"],
+            "year": ["2023-24", "2023-24"],
+        }
+    )
+    out = indicators.looked_after_comparison(t, own).set_index("Indicator")
+    lt = out.loc[out.index.str.startswith("Long-term")].iloc[0]
+    assert lt["Borough, same year (DfE definition)"] == "60.0% (2023-24)"
+    assert lt["England"] == "68.1% (2023-24)" and lt["Region"] == "65.0% (2023-24)"
+    assert lt["Neighbours (mean, range)"] == "62.5% (50.0% to 75.0%; published for 2/2; 2023-24)"
+    three = out.loc[out.index.str.startswith("3 or more placements during")].iloc[0]
+    assert three["Borough, same year (DfE definition)"] == "c (2023-24)"  # 3 children
+    rate = out.loc[out.index.str.startswith("Children looked after per")].iloc[0]
+    assert rate["England"] == "not published" and "no citable" in rate["Source"]

@@ -98,6 +98,15 @@ def test_reconcile_without_a_row_is_one_line(imported, tmp_path, capsys):
     out, _ = imported
     assert _cli(out, tmp_path) == 2
     assert "no DfE C2 or C4 row" in capsys.readouterr().err
+    # a looked-after table with the authority's row is for the pages, not a reconciliation
+    (tmp_path / "stability.csv").write_text(
+        "time_period,time_identifier,geographic_level,country_code,country_name,region_code,"
+        "region_name,old_la_code,la_name,new_la_code,cla_group,placement_stability,number,"
+        "percentage\n2025,Reporting year,Local authority,E92000001,England,E12000007,London,"
+        "316,Newham,E09000025,CLA on 31 March,Total children,300,100\n"
+    )
+    assert _cli(out, tmp_path) == 2
+    assert "no DfE C2 or C4 row" in capsys.readouterr().err
 
 
 def _episodes(rows):

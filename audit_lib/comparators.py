@@ -532,7 +532,7 @@ def indicator_values(f: DfeFile) -> pd.DataFrame:
 
     Columns: indicator, time_period, year (e.g. "2024-25"), geographic_level, code
     (new LA code, else region code, else country code), old_la_code, name, numerator,
-    denominator, value, unit ("share" or "per 10,000"), status ("published" or
+    denominator, value, unit ("share", "per 10,000" or "months"), status ("published" or
     "not published (c)"), table, publication. A row with any count not published has no
     value (never 0).
     """
@@ -621,6 +621,7 @@ def comparator_table(
         "england",
         "england_year",
         "england_source",
+        "england_publication",
         "region",
         "region_name",
         "region_year",
@@ -677,6 +678,7 @@ def comparator_table(
     out["england"] = e["value"]
     out["england_year"] = e["year"]
     out["england_source"] = e.apply(source, axis=1) if len(e) else None
+    out["england_publication"] = e["publication"]
     r = reg.drop_duplicates("indicator").set_index("indicator")
     out["region"], out["region_name"], out["region_year"] = r["value"], r["name"], r["year"]
     o = own.drop_duplicates("indicator").set_index("indicator")

@@ -19,6 +19,7 @@ __all__ = [
     "INDICATORS",
     "LOOKED_AFTER",
     "Indicator",
+    "beside_published",
     "comparator_columns",
     "looked_after_comparison",
     "indicator_table",
@@ -305,27 +306,27 @@ def comparator_columns(
 LOOKED_AFTER: tuple[tuple[str, str, str], ...] = (
     (
         "permanence.three_plus_placements",
-        "3 or more placements during the year (in care on 31 March)",
+        "3 or more placements in the year",
         "same definition; the DfE leaves out short breaks (V3, V4)",
     ),
     (
         "permanence.long_term_stability",
-        "Long-term stability: under 16, in care 2.5 years, same carer 2 years",
+        "Long-term stability",
         "same definition (an adoptive placement with the same carers counts)",
     ),
     (
         "permanence.three_plus_placements_2y",
-        "3 or more placements in the previous 2 years (in care 2 years on 31 March)",
+        "3 or more placements in 2 years",
         "not computed by this tool: England shown for context",
     ),
     (
         "permanence.adoption_average_age_months",
-        "Children adopted in the year: average age at the adoption order",
+        "Average age at adoption order",
         "same definition: adoption orders made in the year, age on the order date",
     ),
     (
         "permanence.cla_rate_per_10000",
-        "Children looked after per 10,000 children under 18",
+        "Children in care per 10,000",
         "on 31 March, short breaks left out, over the population table's mid-year",
     ),
 )
@@ -335,14 +336,27 @@ def looked_after_comparison(
     comparators: pd.DataFrame | None,
     own_year: pd.DataFrame | None = None,
     suppress_max: int = 5,
+    notes: bool = True,
+) -> pd.DataFrame:
+    """The summary's table of :func:`_looked_after_rows`: one row per indicator of
+    :data:`LOOKED_AFTER`, without Definition and Source unless ``notes``."""
+    out = _looked_after_rows(comparators, own_year, suppress_max).drop(columns="key")
+    return out if notes else out.drop(columns=["Definition", "Source"])
+
+
+def _looked_after_rows(
+    comparators: pd.DataFrame | None,
+    own_year: pd.DataFrame | None = None,
+    suppress_max: int = 5,
 ) -> pd.DataFrame:
     """Looked-after indicators (:data:`LOOKED_AFTER`): the borough on 31 March of
     England's latest published year, by the DfE's definition, beside England, region and
     neighbours with their years and source (DfE, years ending 31 March).
 
     The borough's share is hidden ("c") where a count is 1..``suppress_max``; its rate
-    or average where the number of children is. Columns: Indicator, Borough, same year
-    (DfE definition), England, Region, Neighbours (mean, range), Definition, Source.
+    or average where the number of children is. Columns: key, Indicator, Borough, same
+    year (DfE definition), England, Region, Neighbours (mean, range), Definition and
+    Source (the publication and year).
     """
     from .comparators import fmt_value
     from .disclosure import SUPPRESSED, fmt_share, is_suppressed
@@ -371,16 +385,41 @@ def looked_after_comparison(
             mine = f"{fmt_share(o['numerator'], o['denominator'], suppress_max, 1)} ({o['year']})"
         rows.append(
             {
+                "key": key,
                 "Indicator": label,
                 "Borough, same year (DfE definition)": mine,
                 "England": eng,
                 "Region": reg,
                 "Neighbours (mean, range)": nbr,
                 "Definition": definition,
-                "Source": "no citable England figure found" if c is None else c["england_source"],
+                "Source": "no citable England figure found"
+                if c is None
+                else f"{c['england_publication']} ({c['england_year']})",
             }
         )
     return pd.DataFrame(rows)
+
+
+def beside_published(
+    frame: pd.DataFrame,
+    keys: list[str] | tuple[str, ...],
+    comparators: pd.DataFrame | None,
+    own_year: pd.DataFrame | None = None,
+    suppress_max: int = 5,
+) -> pd.DataFrame:
+    """``frame`` (one row per indicator of ``keys``, in order) with the looked-after
+    comparison columns of :func:`looked_after_comparison` beside each row: "Borough, same
+    year (DfE definition)", "England", and "Region" / "Neighbours (mean, range)" only
+    when the authority's code or its neighbours were given (else nothing to show)."""
+    comp = _looked_after_rows(comparators, own_year, suppress_max).set_index("key")
+    cols = ["Borough, same year (DfE definition)", "England"]
+    if comparators is not None and len(comparators):
+        if comparators["la_code"].astype(bool).any():
+            cols.append("Region")
+        if (comparators["neighbours_asked"] > 0).any():
+            cols.append("Neighbours (mean, range)")
+    extra = comp.reindex(list(keys))[cols].reset_index(drop=True)
+    return pd.concat([frame.reset_index(drop=True), extra], axis=1)
 
 
 def _not_available(*entries: dict | None) -> str:

@@ -460,7 +460,38 @@ def test_looked_after_comparison_beside_england(tmp_path):
     assert lt["Borough, same year (DfE definition)"] == "60.0% (2023-24)"
     assert lt["England"] == "68.1% (2023-24)" and lt["Region"] == "65.0% (2023-24)"
     assert lt["Neighbours (mean, range)"] == "62.5% (50.0% to 75.0%; published for 2/2; 2023-24)"
-    three = out.loc[out.index.str.startswith("3 or more placements during")].iloc[0]
+    three = out.loc[out.index.str.startswith("3 or more placements in the year")].iloc[0]
     assert three["Borough, same year (DfE definition)"] == "c (2023-24)"  # 3 children
-    rate = out.loc[out.index.str.startswith("Children looked after per")].iloc[0]
+    rate = out.loc[out.index.str.startswith("Children in care per")].iloc[0]
     assert rate["England"] == "not published" and "no citable" in rate["Source"]
+
+
+def test_beside_published_adds_columns_to_the_stability_table(tmp_path):
+    from audit_lib import indicators
+
+    stab = pd.DataFrame({"measure": ["3+", "long"], "numerator": [65, 74]})
+    keys = ["permanence.three_plus_placements", "permanence.long_term_stability"]
+    own = pd.DataFrame(
+        {
+            "measure": ["long_term_stability"],
+            "numerator": [74],
+            "denominator": [267],
+            "value": [74 / 267],
+            "unit": ["share"],
+            "year": ["2024-25"],
+        }
+    )
+    alone = C.comparator_table(C.load_folder(None))
+    out = indicators.beside_published(stab, keys, alone, own)
+    assert list(out.columns) == [
+        "measure",
+        "numerator",
+        "Borough, same year (DfE definition)",
+        "England",
+    ]  # no region or neighbours asked for: no columns saying "not set"
+    assert out["England"].tolist() == ["not published", "68.5% (2024-25)"]
+    assert out["Borough, same year (DfE definition)"].iloc[1] == "27.7% (2024-25)"
+    v = C.indicator_values(C.read_dfe(_write(tmp_path, "stability.csv", ST_HEAD, ST_ROWS)))
+    asked = C.comparator_table(v, la_code="316", neighbours=["206"])
+    cols = indicators.beside_published(stab, keys, asked).columns
+    assert "Region" in cols and "Neighbours (mean, range)" in cols

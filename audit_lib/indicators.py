@@ -307,12 +307,12 @@ LOOKED_AFTER: tuple[tuple[str, str, str], ...] = (
     (
         "permanence.three_plus_placements",
         "3 or more placements in the year",
-        "same definition; the DfE leaves out short breaks (V3, V4)",
+        "as the DfE counts it: every placement open in the year; short breaks (V3, V4) left out",
     ),
     (
         "permanence.long_term_stability",
         "Long-term stability",
-        "same definition (an adoptive placement with the same carers counts)",
+        "as the DfE counts it (an adoption by the foster carers counts from the earlier placement); short breaks left out",
     ),
     (
         "permanence.three_plus_placements_2y",
@@ -327,7 +327,7 @@ LOOKED_AFTER: tuple[tuple[str, str, str], ...] = (
     (
         "permanence.cla_rate_per_10000",
         "Children in care per 10,000",
-        "on 31 March, short breaks left out, over the population table's mid-year",
+        "on 31 March, short breaks left out; over the population table's mid-year, where the DfE uses the ONS estimate",
     ),
 )
 

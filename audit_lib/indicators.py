@@ -22,6 +22,7 @@ __all__ = [
     "beside_published",
     "comparator_columns",
     "looked_after_comparison",
+    "looked_after_findings",
     "indicator_table",
     "signal_words",
     "status_of",
@@ -398,6 +399,29 @@ def _looked_after_rows(
             }
         )
     return pd.DataFrame(rows)
+
+
+def looked_after_findings(comparison: pd.DataFrame) -> list[str]:
+    """One plain-English line from :func:`looked_after_comparison`: each indicator whose
+    borough figure and England figure are both shown, as "label: borough (England
+    value)"; nothing when there is no such pair (no recomputation)."""
+    if comparison is None or comparison.empty:
+        return []
+    col = "Borough, same year (DfE definition)"
+    shown = comparison[
+        comparison[col].str.match(r"\d")  # a figure, not "c" or a reason
+        & comparison[col].str.contains(r"\(\d{4}-\d{2}\)", regex=True)
+        & comparison["England"].str.contains(r"\(\d{4}-\d{2}\)", regex=True)
+    ]
+    if shown.empty:
+        return []
+    year = shown["England"].iloc[0].rsplit("(", 1)[1].rstrip(")")
+    parts = [
+        f"{r.Indicator[0].lower() + r.Indicator[1:]} {r[col].rsplit(' (', 1)[0]} "
+        f"(England {r.England.rsplit(' (', 1)[0]})"
+        for _, r in shown.iterrows()
+    ]
+    return [f"Children looked after, {year}, beside England: " + "; ".join(parts) + "."]
 
 
 def beside_published(

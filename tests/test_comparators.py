@@ -495,3 +495,23 @@ def test_beside_published_adds_columns_to_the_stability_table(tmp_path):
     asked = C.comparator_table(v, la_code="316", neighbours=["206"])
     cols = indicators.beside_published(stab, keys, asked).columns
     assert "Region" in cols and "Neighbours (mean, range)" in cols
+
+
+def test_looked_after_findings_read_the_table():
+    from audit_lib import indicators
+
+    t = pd.DataFrame(
+        {
+            "Indicator": ["Long-term stability", "3 or more placements in the year", "Rate"],
+            "Borough, same year (DfE definition)": [
+                "27.9% (2024-25)",
+                "c (2024-25)",
+                "data do not cover that year",
+            ],
+            "England": ["68.5% (2024-25)", "not published", "67.0 per 10,000 (2024-25)"],
+        }
+    )
+    assert indicators.looked_after_findings(t) == [
+        "Children looked after, 2024-25, beside England: long-term stability 27.9% (England 68.5%)."
+    ]
+    assert indicators.looked_after_findings(t.iloc[1:]) == []

@@ -380,9 +380,13 @@ def read_dfe(path: str | Path) -> DfeFile:
             if lt.item is not None:
                 filters["item"] = _find(columns, lt.item)
             needed = [_find(columns, lt.extra[k]) for k in lt.needs]
-            if all(filters.values()) and _find(columns, lt.count) and all(needed):
-                table = lt
-                break
+            if not (all(filters.values()) and _find(columns, lt.count) and all(needed)):
+                continue
+            groups = {g for ind in lt.indicators for g in ind.group}
+            if groups and not groups & set(raw[filters["group"]].map(_norm)):
+                continue  # the same columns, other content (e.g. combined stability)
+            table = lt
+            break
     if table is None:
         known = ", ".join([*sorted(TABLES), *sorted(LONG_TABLES)])
         raise ComparatorError(

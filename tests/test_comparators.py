@@ -515,3 +515,15 @@ def test_looked_after_findings_read_the_table():
         "Children looked after, 2024-25, beside England: long-term stability 27.9% (England 68.5%)."
     ]
     assert indicators.looked_after_findings(t.iloc[1:]) == []
+
+
+def test_same_columns_other_content_is_unrecognised(tmp_path):
+    # "CLA on 31 March - combined measures of stability" has the adoption table's columns
+    head = (
+        "time_period,time_identifier,geographic_level,country_code,country_name,cla_group,"
+        "characteristic,breakdown,combined_stability,children_count,children_percent\n"
+    )
+    row = "2025,Reporting year,National,E92000001,England,CLA 2 years on 31 March,Age group,"
+    p = _write(tmp_path, "combined.csv", head, [row + "10 to 15 years,Total children,23110,100"])
+    with pytest.raises(C.ComparatorError, match="match no table"):
+        C.read_dfe(p)

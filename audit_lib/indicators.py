@@ -21,6 +21,7 @@ __all__ = [
     "Indicator",
     "beside_published",
     "comparator_columns",
+    "comparison_sentence",
     "looked_after_comparison",
     "looked_after_findings",
     "indicator_table",
@@ -422,6 +423,24 @@ def looked_after_findings(comparison: pd.DataFrame) -> list[str]:
         for _, r in shown.iterrows()
     ]
     return [f"Children looked after, {year}, beside England: " + "; ".join(parts) + "."]
+
+
+def comparison_sentence(
+    comparators: pd.DataFrame | None,
+    own_year: pd.DataFrame | None,
+    key: str,
+    suppress_max: int = 5,
+) -> str:
+    """One sentence for a page: a looked-after indicator of :data:`LOOKED_AFTER`, the
+    borough's same-year figure beside England's, with year and publication (read from
+    :func:`_looked_after_rows`; "not published" and reasons said as they are)."""
+    rows = _looked_after_rows(comparators, own_year, suppress_max).set_index("key")
+    r = rows.loc[key]
+    return (
+        f"Beside England, {r['Indicator'][0].lower() + r['Indicator'][1:]} (DfE definition): "
+        f"the borough {r['Borough, same year (DfE definition)']}, England {r['England']}; "
+        f"source: {r['Source']}."
+    )
 
 
 def beside_published(

@@ -527,3 +527,27 @@ def test_same_columns_other_content_is_unrecognised(tmp_path):
     p = _write(tmp_path, "combined.csv", head, [row + "10 to 15 years,Total children,23110,100"])
     with pytest.raises(C.ComparatorError, match="match no table"):
         C.read_dfe(p)
+
+
+def test_comparison_sentence_for_adoption():
+    from audit_lib import indicators
+
+    compared = C.comparator_table(C.load_folder(None))
+    own = pd.DataFrame(
+        {
+            "measure": ["adoption_average_age_months"],
+            "numerator": [20],
+            "denominator": [None],
+            "value": [53.5],
+            "unit": ["months"],
+            "year": ["2024-25"],
+        }
+    )
+    key = "permanence.adoption_average_age_months"
+    assert indicators.comparison_sentence(compared, own, key) == (
+        "Beside England, average age at adoption order (DfE definition): the borough "
+        "4 years 5 months (2024-25), England 3 years 2 months (2024-25); source: Children "
+        "looked after in England including adoptions (2024-25)."
+    )
+    few = own.assign(numerator=4)  # four adoptions: the average is not shown
+    assert "the borough c," in indicators.comparison_sentence(compared, few, key)

@@ -1048,7 +1048,7 @@ def findings(
     if shown(s):
         lines.append(
             f"{fmt_pct(s['value'])} of children in care had 3 or more placements in the last 12 "
-            f"months (England 2024: 10%)."
+            "months."
         )
     elif s and s.get("status") == "not_available":
         lines.append(f"Placement stability: {s['reason']}.")

@@ -4,7 +4,7 @@ Sheets and headers are found by name, tolerantly (case, spacing, punctuation, kn
 variants), never by position; lettered values such as ``a) WBRI`` or
 ``f) U6: Foster placement`` are read as their codes; dates may be datetimes, Excel serial
 numbers or dd/mm/YYYY text; ``#N/A`` and blanks are missing; formula cells are read by
-their cached values (openpyxl ``data_only``).
+their cached values (python-calamine reads the workbook).
 
 Mapped: List 3 -> referrals; 4 -> assessments; 5 -> s47_enquiries; 6 -> visits (last
 seen, CIN); 7 -> cp_plans, cp_reviews (latest) and visits (last, CP); 8 -> cla_episodes
@@ -211,12 +211,74 @@ def reference(files: list[dict]) -> list[dict]:
     ]
 
 
+def _declared_sizes(z: zipfile.ZipFile) -> dict[str, str]:
+    """Each worksheet's declared size (its ``<dimension ref>``), by sheet name.
+
+    Only reported, never trusted: exporters leave it stale. Read from the first few
+    kilobytes of each sheet's XML, found through the workbook and its relationships."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        book = ET.fromstring(z.read("xl/workbook.xml"))
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ET.ParseError):
+        return {}
+    target = {r.get("Id"): r.get("Target", "") for r in rels}
+    out = {}
+    for sheet in (e for e in book.iter() if e.tag.rsplit("}", 1)[-1] == "sheet"):
+        rid = next((v for k, v in sheet.attrib.items() if k.rsplit("}", 1)[-1] == "id"), None)
+        t = target.get(rid, "")
+        part = t.lstrip("/") if t.startswith("/") else "xl/" + t
+        try:
+            with z.open(part) as f:
+                head = f.read(4096)
+        except (KeyError, OSError, zipfile.BadZipFile):
+            continue
+        m = re.search(rb'<(?:\w+:)?dimension ref="([^"]+)"', head)
+        if m:
+            out[sheet.get("name", "")] = m.group(1).decode("ascii", "replace")
+    return out
+
+
+def read_sheets(path: str | Path) -> list[tuple[str, list[list], str]]:
+    """Every worksheet of an xlsx workbook: (name, rows of cell values, declared size).
+
+    Read by python-calamine (Rust): every row is read whatever the sheet declares;
+    formula cells give their cached values; error cells (``#N/A``) and blanks are "";
+    numbers are floats; date cells are dates or datetimes. Chart sheets are skipped.
+    Raises on a file that is not a readable workbook."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
+
+    with zipfile.ZipFile(path) as z:
+        declared = _declared_sizes(z)
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        return [
+            (
+                m.name,
+                wb.get_sheet_by_name(m.name).to_python(skip_empty_area=False),
+                declared.get(m.name, ""),
+            )
+            for m in wb.sheets_metadata
+            if m.typ == SheetTypeEnum.WorkSheet
+        ]
+    finally:
+        wb.close()
+
+
+def _cell(v):
+    """A cell as openpyxl would give it: blank or error "" -> None, 12.0 -> 12."""
+    if v == "":
+        return None
+    if type(v) is float and v.is_integer():
+        return int(v)
+    return v
+
+
 def read_annex_a(
     path: str | Path,
 ) -> tuple[dict[str, pd.DataFrame], list[dict], list[dict], list[dict]]:
     """Read an Annex A workbook. Returns (tables, files, mapping report, findings)."""
-    import openpyxl
-
     p = Path(path)
     findings: list[dict] = []
     try:
@@ -234,19 +296,20 @@ def read_annex_a(
                 [],
                 [],
             )
-        wb = openpyxl.load_workbook(p, data_only=True, read_only=True)
-    except Exception as exc:  # zipfile and openpyxl raise several types for a bad file
+        sheets = read_sheets(p)
+    except Exception as exc:  # zipfile and the reader raise several types for a bad file
         return {}, [{"file": str(p), "error": f"unreadable: {type(exc).__name__}: {exc}"}], [], []
     lists: dict[int, pd.DataFrame] = {}
-    for ws in wb.worksheets:
-        n = _sheet_list(ws.title)
+    for title, rows, declared in sheets:
+        n = _sheet_list(title)
         if n is None:
-            findings.append({"finding": "sheet not recognised", "detail": ws.title})
+            findings.append({"finding": "sheet not recognised", "detail": title})
             continue
-        declared = ws.calculate_dimension() if hasattr(ws, "calculate_dimension") else ""
-        ws.reset_dimensions()  # the declared <dimension> may be stale: read every row
-        rows = [r for r in ws.iter_rows(values_only=True)]
-        body_rows = sum(1 for r in rows if any(c not in (None, "") for c in r))
+        grid = pd.DataFrame(rows, dtype=object)
+        filled = (
+            grid.ne("").any(axis=1).to_numpy() if len(grid.columns) else np.zeros(len(grid), bool)
+        )
+        body_rows = int(filled.sum())
         if declared and declared != "A1:A1":
             m = re.search(r":[A-Z]+(\d+)$", declared)
             if m and int(m.group(1)) < body_rows:
@@ -258,13 +321,12 @@ def read_annex_a(
                 )
         head_i = next((i for i, r in enumerate(rows) if any(_norm(c) in _ALIAS for c in r)), None)
         if head_i is None:
-            findings.append({"finding": f"List {n}: no recognised header", "detail": ws.title})
+            findings.append({"finding": f"List {n}: no recognised header", "detail": title})
             continue
-        header = [_ALIAS.get(_norm(c)) for c in rows[head_i]]
+        heads = [_cell(c) for c in rows[head_i]]
+        header = [_ALIAS.get(_norm(c)) for c in heads]
         unknown = [
-            str(c)
-            for c, h in zip(rows[head_i], header, strict=False)
-            if c is not None and h is None
+            str(c) for c, h in zip(heads, header, strict=False) if c is not None and h is None
         ]
         if unknown and n not in NOT_MAPPED:
             findings.append(
@@ -273,10 +335,9 @@ def read_annex_a(
                     "detail": ", ".join(unknown[:12]),
                 }
             )
-        body = [r for r in rows[head_i + 1 :] if any(c not in (None, "") for c in r)]
-        cols = {h: [r[i] if i < len(r) else None for r in body] for i, h in enumerate(header) if h}
-        lists[n] = pd.DataFrame(cols)
-    wb.close()
+        body = grid.iloc[head_i + 1 :][filled[head_i + 1 :]].reset_index(drop=True)
+        cols = {h: body[i].map(_cell) for i, h in enumerate(header) if h}
+        lists[n] = pd.DataFrame(cols, index=body.index)
 
     mapping: list[dict] = []
     tables: dict[str, list[pd.DataFrame]] = {}

@@ -41,6 +41,14 @@ def collection_year_end(dates: pd.Series | pd.Timestamp) -> pd.Series | pd.Times
     return pd.to_datetime(year.astype("string") + "-03-31", errors="coerce")
 
 
+def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
+    """``values[codes]`` with ``missing`` where the code is -1 (``pd.factorize``'s codes
+    mapped back to what was computed once per distinct value)."""
+    if not len(values):
+        return np.full(len(codes), missing, dtype=values.dtype)
+    return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
+
+
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
     """A table as text, the way it is written to CSV: ISO dates, true/false, "" missing."""
     out = {}
@@ -50,7 +58,10 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
             out[name] = pd.Series(iso, index=col.index, dtype=object).where(col.notna(), "")
         elif pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
             out[name] = col.map({True: "true", False: "false"}).astype(object).fillna("")
-        elif col.dtype == object and not col.map(type).ne(str).any():
+        elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=False) in (
+            "string",
+            "empty",
+        ):
             out[name] = col  # already text
         else:
             text = col.astype("string").astype(object)

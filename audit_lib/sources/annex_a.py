@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import TABLES
-from . import REF, newest
+from . import REF, newest, take
 
 __all__ = ["MAX_INFLATED_BYTES", "read_annex_a", "reference"]
 
@@ -135,10 +135,35 @@ def _code(v):
     return s.strip() or None
 
 
+_TYPE = np.frompyfunc(type, 1, 1)
+
+
+def _per_value(values: pd.Series, fn) -> pd.Series:
+    """``values.map(fn)``, calling ``fn`` once per distinct value (a list repeats its
+    codes thousands of times). Booleans are kept apart from 1 and 0, which hash alike;
+    a missing value gives ``fn(None)``."""
+    arr = values.to_numpy(dtype=object)
+    out = np.empty(len(arr), dtype=object)
+    is_bool = np.equal(_TYPE(arr), bool).astype(bool) if len(arr) else np.zeros(0, bool)
+    if is_bool.any():
+        both = np.empty(2, dtype=object)
+        both[0], both[1] = fn(False), fn(True)
+        out[is_bool] = both[arr[is_bool].astype(bool).astype(int)]
+    codes, uniq = pd.factorize(arr[~is_bool], use_na_sentinel=True)
+    done = np.empty(len(uniq) + 1, dtype=object)
+    for i, u in enumerate(uniq):
+        done[i] = fn(u)
+    done[-1] = fn(None)
+    out[~is_bool] = done[codes]  # code -1 (missing) takes the last
+    return pd.Series(out, index=values.index, dtype=object)
+
+
 def _date(values: pd.Series) -> pd.Series:
     """Cells as dates: datetimes, Excel serial numbers (1 to 80000 days after
-    1899-12-30), dd/mm/YYYY or ISO text; a time of day or zone is dropped."""
-    v = values.astype(object)
+    1899-12-30), dd/mm/YYYY or ISO text; a time of day or zone is dropped. Each
+    distinct value is read once."""
+    codes, uniq = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    v = pd.Series(uniq, dtype=object)
     is_num = v.map(lambda x: isinstance(x, (int, float)) and not isinstance(x, bool))
     num = pd.to_numeric(v.where(is_num), errors="coerce")
     serial = pd.Timestamp("1899-12-30") + pd.to_timedelta(
@@ -149,11 +174,14 @@ def _date(values: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce").fillna(
         pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     )
-    return parsed.fillna(serial).dt.normalize().astype("datetime64[ns]")
+    dates = parsed.fillna(serial).dt.normalize().to_numpy(dtype="datetime64[ns]")
+    return pd.Series(
+        take(codes, dates, np.datetime64("NaT")), index=values.index, dtype="datetime64[ns]"
+    )
 
 
 def _yes(values: pd.Series) -> pd.Series:
-    s = values.map(_code).astype("string").str.lower()
+    s = _per_value(values, _code).astype("string").str.lower()
     return s.map({"yes": True, "y": True, "no": False, "n": False}).astype("boolean")
 
 
@@ -336,7 +364,7 @@ def read_annex_a(
                 }
             )
         body = grid.iloc[head_i + 1 :][filled[head_i + 1 :]].reset_index(drop=True)
-        cols = {h: body[i].map(_cell) for i, h in enumerate(header) if h}
+        cols = {h: _per_value(body[i], _cell) for i, h in enumerate(header) if h}
         lists[n] = pd.DataFrame(cols, index=body.index)
 
     mapping: list[dict] = []
@@ -403,14 +431,14 @@ def read_annex_a(
         if "child_id" not in f:
             findings.append({"finding": f"List {n}: no child id column; list not used"})
             continue
-        f = f.assign(child_id=f["child_id"].map(_child_id))
+        f = f.assign(child_id=_per_value(f["child_id"], _child_id))
         kid = pd.DataFrame({"child_id": f["child_id"]})
         kid["sex"] = (
-            f["sex"].map(_code).astype("string").str.lower().map(SEX).fillna("U")
+            _per_value(f["sex"], _code).astype("string").str.lower().map(SEX).fillna("U")
             if "sex" in f
             else "U"
         )
-        kid["ethnicity"] = f["ethnicity"].map(_code) if "ethnicity" in f else None
+        kid["ethnicity"] = _per_value(f["ethnicity"], _code) if "ethnicity" in f else None
         kid["date_of_birth"] = _date(f["date_of_birth"]) if "date_of_birth" in f else pd.NaT
         none = pd.Series(pd.NA, index=f.index, dtype="boolean")
         kid["disability"] = _yes(f["disability"]) if "disability" in f else none
@@ -427,7 +455,7 @@ def read_annex_a(
                         "referral_id": _data_ids("AA3", f["child_id"], _date(get("referral_date"))),
                         "child_id": f["child_id"],
                         "referral_date": _date(get("referral_date")),
-                        "referral_source": get("referral_source").map(_code),
+                        "referral_source": _per_value(get("referral_source"), _code),
                         "nfa": _yes(get("nfa")).fillna(False),
                         "team": get("team"),
                         "worker_id": get("worker_id"),
@@ -487,13 +515,11 @@ def read_annex_a(
                         "child_id": f["child_id"],
                         "start_date": _date(get("cp_start")),
                         "end_date": _date(get("cp_end")),
-                        "initial_category": get("initial_category")
-                        .map(_code)
+                        "initial_category": _per_value(get("initial_category"), _code)
                         .astype("string")
                         .str.lower()
                         .map(CATEGORY),
-                        "latest_category": get("latest_category")
-                        .map(_code)
+                        "latest_category": _per_value(get("latest_category"), _code)
                         .astype("string")
                         .str.lower()
                         .map(CATEGORY),
@@ -524,12 +550,12 @@ def read_annex_a(
                         "child_id": f["child_id"],
                         "episode_start": _date(get("cla_start")),
                         "reason_new_episode": "S",
-                        "legal_status": get("legal_status").map(_code),
-                        "category_of_need": get("category_of_need").map(_code),
-                        "placement_type": get("placement_type").map(_code),
-                        "placement_provider": get("placement_provider").map(_code),
+                        "legal_status": _per_value(get("legal_status"), _code),
+                        "category_of_need": _per_value(get("category_of_need"), _code),
+                        "placement_type": _per_value(get("placement_type"), _code),
+                        "placement_provider": _per_value(get("placement_provider"), _code),
                         "episode_end": _date(get("episode_end")),
-                        "reason_ceased": get("reason_ceased").map(_code),
+                        "reason_ceased": _per_value(get("reason_ceased"), _code),
                     }
                 ),
                 "List 8 (current episode only)",

@@ -117,6 +117,7 @@ _EVENT_FIELDS = {
     for k in FIELDS
     if k.endswith("_date") or k in ("last_seen", "cp_start", "cp_end", "latest_review")
 } - {"date_of_birth"} | {"cla_start", "legal_start", "placement_start", "episode_end"}
+_DATE_FIELDS = _EVENT_FIELDS | {"date_of_birth"}
 
 
 def _norm(h) -> str:
@@ -162,7 +163,11 @@ def _date(values: pd.Series) -> pd.Series:
     """Cells as dates: datetimes, Excel serial numbers (1 to 80000 days after
     1899-12-30), dd/mm/YYYY or ISO text; a time of day or zone is dropped. Each
     distinct value is read once."""
+    if pd.api.types.is_datetime64_any_dtype(values):  # read already (_read_dates)
+        return values.astype("datetime64[ns]")
     codes, uniq = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    if not len(uniq):
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     v = pd.Series(uniq, dtype=object)
     is_num = v.map(lambda x: isinstance(x, (int, float)) and not isinstance(x, bool))
     num = pd.to_numeric(v.where(is_num), errors="coerce")
@@ -178,6 +183,20 @@ def _date(values: pd.Series) -> pd.Series:
     return pd.Series(
         take(codes, dates, np.datetime64("NaT")), index=values.index, dtype="datetime64[ns]"
     )
+
+
+def _read_dates(lists: dict[int, pd.DataFrame]) -> None:
+    """Read every list's date columns as dates, in one pass over the workbook (on small
+    lists the cost is per call, not per row)."""
+    cols = [(n, c) for n, f in lists.items() for c in f.columns if c in _DATE_FIELDS]
+    if not cols:
+        return
+    parsed = _date(pd.concat([lists[n][c] for n, c in cols], ignore_index=True)).to_numpy()
+    at = 0
+    for n, c in cols:
+        k = len(lists[n])
+        lists[n][c] = pd.Series(parsed[at : at + k], index=lists[n].index)
+        at += k
 
 
 def _yes(values: pd.Series) -> pd.Series:
@@ -366,6 +385,7 @@ def read_annex_a(
         body = grid.iloc[head_i + 1 :][filled[head_i + 1 :]].reset_index(drop=True)
         cols = {h: _per_value(body[i], _cell) for i, h in enumerate(header) if h}
         lists[n] = pd.DataFrame(cols, index=body.index)
+    _read_dates(lists)
 
     mapping: list[dict] = []
     tables: dict[str, list[pd.DataFrame]] = {}

@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= data/synthetic
 
-.PHONY: report test test-quick lint browser notebooks bench bench-synth profile synth validate clean lock lab lock-lab
+.PHONY: report test test-quick lint browser notebooks bench bench-synth profile profile-import synth validate clean lock lab lock-lab
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench-synth: $(STAMP)
 
 profile: $(STAMP)
 	$(BIN)/python benchmarks/profile_run.py --data $(DATA)
+
+# Where one `audit import` spends its time, stage by stage (CPU s):
+#   make profile-import IMPORT="annex_a path/to/Annex_A.xlsx"
+IMPORT ?= ssda903 ../shared/external/ssda903-fake
+profile-import: $(STAMP)
+	$(BIN)/python benchmarks/profile_import.py $(IMPORT)
 
 synth: $(STAMP)
 	$(BIN)/audit synth --out $(DATA)

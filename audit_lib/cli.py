@@ -181,12 +181,13 @@ def _import(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     changes: list[dict] = []
+    merged: dict = {}
     if tables:
-        fnd, changes = merge_into(out, tables)
+        fnd, changes, merged = merge_into(out, tables)
         findings += fnd
     meta = write_extract(out, returns, args.extract_date)
     if {"adoptions", "cla_episodes"} & set(tables):
-        finalise(out, meta)
+        finalise(out, meta, merged)
     try:
         _, dq = load_tables(out, extract_date=args.extract_date)
     except LoadError as exc:

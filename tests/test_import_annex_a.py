@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import re
+import zipfile
+from datetime import date, datetime
 
 import openpyxl
 import pandas as pd
@@ -11,7 +13,7 @@ import pytest
 
 from audit_lib.cli import main
 from audit_lib.load import load_tables
-from audit_lib.sources.annex_a import _code, read_annex_a
+from audit_lib.sources.annex_a import _cell, _code, _per_value, read_annex_a, read_sheets
 
 from .conftest import EXTERNAL, EXTERNAL_MISSING
 
@@ -81,3 +83,72 @@ def test_unreadable_workbook_is_one_line(tmp_path, capsys):
     assert main(["import", "annex_a", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.xlsx" in err
+
+
+def test_cells_are_read_once_per_value_with_booleans_kept_apart():
+    # True == 1 == 1.0 in Python and they hash alike: a per-value cache must not merge them
+    values = pd.Series([True, 1, 1.0, "1", None, False, 0, 2.5, ""], dtype=object)
+    got = _per_value(values, _cell).tolist()
+    assert got == [True, 1, 1, "1", None, False, 0, 2.5, None]
+    assert [type(v) for v in got[:3]] == [bool, int, int]
+    assert _per_value(values, _code).tolist() == [
+        "True",
+        "1",
+        "1",
+        "1",
+        None,
+        "False",
+        "0",
+        "2.5",
+        None,
+    ]
+    assert _per_value(pd.Series([], dtype=object), _code).tolist() == []
+
+
+def test_reader_sees_every_row_and_the_declared_size(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "List 3"
+    ws["C3"] = "Child Unique ID"  # data away from A1, a merged title above it
+    ws["C1"] = "title"
+    ws.merge_cells("C1:D1")
+    for i in range(40):
+        ws.cell(row=4 + i, column=3, value=f"C{i}")
+        ws.cell(row=4 + i, column=4, value=i)
+    wb.create_chartsheet("Chart")
+    path = tmp_path / "a.xlsx"
+    wb.save(path)
+    stale = tmp_path / "stale.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(stale, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B2"', data)
+            dst.writestr(item, data)
+    for book, declared in ((path, "C1:D43"), (stale, "A1:B2")):
+        sheets = read_sheets(book)
+        assert [(name, size) for name, _, size in sheets] == [("List 3", declared)]  # no chart
+        rows = sheets[0][1]
+        assert len(rows) == 43 and rows[0][:3] == ["", "", "title"]  # from A1, merged: top-left
+        assert rows[-1][2:] == ["C39", 39.0]
+
+
+@pytest.mark.skipif(not ANNEX.exists(), reason=EXTERNAL_MISSING)
+def test_reader_reads_the_sample_as_openpyxl_does():
+    """python-calamine against openpyxl's full read (data_only): the same cells, except
+    that blanks and error cells (#N/A) are None, numbers are whole where openpyxl gave
+    ints, and date cells may be dates rather than midnight datetimes."""
+    ob = openpyxl.load_workbook(ANNEX, data_only=True, read_only=True)
+    ours = {name: rows for name, rows, _ in read_sheets(ANNEX)}
+    assert list(ours) == [ws.title for ws in ob.worksheets]
+    for ws in ob.worksheets:
+        ws.reset_dimensions()
+        theirs = [list(r) for r in ws.iter_rows(values_only=True)]
+        mine = [[_cell(c) for c in r] for r in ours[ws.title]]
+        assert len(mine) == len(theirs)
+        for a, b in zip(theirs, mine, strict=True):
+            a = [None if v in ("", "#N/A") else v for v in a]
+            b = [datetime.combine(v, datetime.min.time()) if type(v) is date else v for v in b]
+            a, b = a + [None] * (len(b) - len(a)), b + [None] * (len(a) - len(b))  # ragged
+            assert a == b, ws.title
+    ob.close()

@@ -41,6 +41,14 @@ def collection_year_end(dates: pd.Series | pd.Timestamp) -> pd.Series | pd.Times
     return pd.to_datetime(year.astype("string") + "-03-31", errors="coerce")
 
 
+def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
+    """``values[codes]`` with ``missing`` where the code is -1 (``pd.factorize``'s codes
+    mapped back to what was computed once per distinct value)."""
+    if not len(values):
+        return np.full(len(codes), missing, dtype=values.dtype)
+    return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
+
+
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
     """A table as text, the way it is written to CSV: ISO dates, true/false, "" missing."""
     out = {}
@@ -50,7 +58,10 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
             out[name] = pd.Series(iso, index=col.index, dtype=object).where(col.notna(), "")
         elif pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
             out[name] = col.map({True: "true", False: "false"}).astype(object).fillna("")
-        elif col.dtype == object and not col.map(type).ne(str).any():
+        elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=False) in (
+            "string",
+            "empty",
+        ):
             out[name] = col  # already text
         else:
             text = col.astype("string").astype(object)
@@ -94,16 +105,21 @@ def _read_store(folder: Path, name: str) -> pd.DataFrame | None:
     return None
 
 
-def merge_into(folder: Path, tables: dict[str, pd.DataFrame]) -> tuple[list[dict], list[dict]]:
+def merge_into(
+    folder: Path, tables: dict[str, pd.DataFrame]
+) -> tuple[list[dict], list[dict], dict[str, pd.DataFrame]]:
     """Merge ``tables`` (each with a ``_ref`` column) into the canonical ``folder``.
 
-    Returns (findings, changes): ``changes`` has one row per table with the records
-    ``added`` (key new to the folder), ``updated`` (a field changed) and ``unchanged``.
+    Returns (findings, changes, merged): ``changes`` has one row per table with the
+    records ``added`` (key new to the folder), ``updated`` (a field changed) and
+    ``unchanged``; ``merged`` holds each table as written (text, with ``_ref``), so
+    ``finalise`` need not read back what was just written.
     """
     folder = Path(folder)
     (folder / STORE).mkdir(parents=True, exist_ok=True)
     findings: list[dict] = []
     changes: list[dict] = []
+    written: dict[str, pd.DataFrame] = {}
     for name, frame in tables.items():
         table = TABLES[name]
         key = list(table.key)
@@ -125,7 +141,8 @@ def merge_into(folder: Path, tables: dict[str, pd.DataFrame]) -> tuple[list[dict
         changes.append(_changes(name, key, before, merged, new_records))
         stored.to_csv(folder / STORE / f"{name}.csv", index=False, lineterminator="\n")
         merged[table.column_names].to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
-    return findings, changes
+        written[name] = merged
+    return findings, changes, written
 
 
 def _dob_clash(old: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
@@ -208,22 +225,31 @@ def write_extract(folder: Path, returns: list[dict], given: str | None = None) -
     return meta
 
 
-def finalise(folder: Path, meta: dict) -> None:
+def finalise(folder: Path, meta: dict, merged: dict[str, pd.DataFrame] | None = None) -> None:
     """Derive what a return leaves to the folder as a whole: for a folder holding a 903
     return, the adoptions' placement order, placement and order dates from the merged
     care episodes (rebuilt from the stored rows each time, so import order cannot
-    matter)."""
+    matter). ``merged``: the tables ``merge_into`` just wrote, used instead of reading
+    them back."""
     folder = Path(folder)
+    merged = merged or {}
     if not any(r.get("format") == "ssda903" for r in meta.get("returns", [])):
         return
-    stored = _read_store(folder, "adoptions")
-    episodes = folder / "cla_episodes.csv"
-    if stored is None or not episodes.is_file():
-        return
+    table = TABLES["adoptions"]
+    ad = merged.get("adoptions")
+    if ad is None:
+        stored = _read_store(folder, "adoptions")
+        if stored is None:
+            return
+        cols = table.column_names + [REF]
+        ad = newest(stored.reindex(columns=cols, fill_value=""), list(table.key))
+    ep = merged.get("cla_episodes")
+    if ep is None:
+        episodes = folder / "cla_episodes.csv"
+        if not episodes.is_file():
+            return
+        ep = pd.read_csv(episodes, dtype=str, keep_default_na=False)
     from .ssda903 import adoption_dates
 
-    table = TABLES["adoptions"]
-    ad = newest(stored.reindex(columns=table.column_names + [REF], fill_value=""), list(table.key))
-    ep = pd.read_csv(episodes, dtype=str, keep_default_na=False)
     filled = _text(adoption_dates(ad.replace("", None), ep.replace("", None)))
     filled[table.column_names].to_csv(folder / "adoptions.csv", index=False, lineterminator="\n")

@@ -4,7 +4,7 @@ Sheets and headers are found by name, tolerantly (case, spacing, punctuation, kn
 variants), never by position; lettered values such as ``a) WBRI`` or
 ``f) U6: Foster placement`` are read as their codes; dates may be datetimes, Excel serial
 numbers or dd/mm/YYYY text; ``#N/A`` and blanks are missing; formula cells are read by
-their cached values (openpyxl ``data_only``).
+their cached values (python-calamine reads the workbook).
 
 Mapped: List 3 -> referrals; 4 -> assessments; 5 -> s47_enquiries; 6 -> visits (last
 seen, CIN); 7 -> cp_plans, cp_reviews (latest) and visits (last, CP); 8 -> cla_episodes
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import TABLES
-from . import REF, newest
+from . import REF, newest, take
 
 __all__ = ["MAX_INFLATED_BYTES", "read_annex_a", "reference"]
 
@@ -117,6 +117,7 @@ _EVENT_FIELDS = {
     for k in FIELDS
     if k.endswith("_date") or k in ("last_seen", "cp_start", "cp_end", "latest_review")
 } - {"date_of_birth"} | {"cla_start", "legal_start", "placement_start", "episode_end"}
+_DATE_FIELDS = _EVENT_FIELDS | {"date_of_birth"}
 
 
 def _norm(h) -> str:
@@ -135,10 +136,39 @@ def _code(v):
     return s.strip() or None
 
 
+_TYPE = np.frompyfunc(type, 1, 1)
+
+
+def _per_value(values: pd.Series, fn) -> pd.Series:
+    """``values.map(fn)``, calling ``fn`` once per distinct value (a list repeats its
+    codes thousands of times). Booleans are kept apart from 1 and 0, which hash alike;
+    a missing value gives ``fn(None)``."""
+    arr = values.to_numpy(dtype=object)
+    out = np.empty(len(arr), dtype=object)
+    is_bool = np.equal(_TYPE(arr), bool).astype(bool) if len(arr) else np.zeros(0, bool)
+    if is_bool.any():
+        both = np.empty(2, dtype=object)
+        both[0], both[1] = fn(False), fn(True)
+        out[is_bool] = both[arr[is_bool].astype(bool).astype(int)]
+    codes, uniq = pd.factorize(arr[~is_bool], use_na_sentinel=True)
+    done = np.empty(len(uniq) + 1, dtype=object)
+    for i, u in enumerate(uniq):
+        done[i] = fn(u)
+    done[-1] = fn(None)
+    out[~is_bool] = done[codes]  # code -1 (missing) takes the last
+    return pd.Series(out, index=values.index, dtype=object)
+
+
 def _date(values: pd.Series) -> pd.Series:
     """Cells as dates: datetimes, Excel serial numbers (1 to 80000 days after
-    1899-12-30), dd/mm/YYYY or ISO text; a time of day or zone is dropped."""
-    v = values.astype(object)
+    1899-12-30), dd/mm/YYYY or ISO text; a time of day or zone is dropped. Each
+    distinct value is read once."""
+    if pd.api.types.is_datetime64_any_dtype(values):  # read already (_read_dates)
+        return values.astype("datetime64[ns]")
+    codes, uniq = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    if not len(uniq):
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    v = pd.Series(uniq, dtype=object)
     is_num = v.map(lambda x: isinstance(x, (int, float)) and not isinstance(x, bool))
     num = pd.to_numeric(v.where(is_num), errors="coerce")
     serial = pd.Timestamp("1899-12-30") + pd.to_timedelta(
@@ -149,11 +179,28 @@ def _date(values: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce").fillna(
         pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     )
-    return parsed.fillna(serial).dt.normalize().astype("datetime64[ns]")
+    dates = parsed.fillna(serial).dt.normalize().to_numpy(dtype="datetime64[ns]")
+    return pd.Series(
+        take(codes, dates, np.datetime64("NaT")), index=values.index, dtype="datetime64[ns]"
+    )
+
+
+def _read_dates(lists: dict[int, pd.DataFrame]) -> None:
+    """Read every list's date columns as dates, in one pass over the workbook (on small
+    lists the cost is per call, not per row)."""
+    cols = [(n, c) for n, f in lists.items() for c in f.columns if c in _DATE_FIELDS]
+    if not cols:
+        return
+    parsed = _date(pd.concat([lists[n][c] for n, c in cols], ignore_index=True)).to_numpy()
+    at = 0
+    for n, c in cols:
+        k = len(lists[n])
+        lists[n][c] = pd.Series(parsed[at : at + k], index=lists[n].index)
+        at += k
 
 
 def _yes(values: pd.Series) -> pd.Series:
-    s = values.map(_code).astype("string").str.lower()
+    s = _per_value(values, _code).astype("string").str.lower()
     return s.map({"yes": True, "y": True, "no": False, "n": False}).astype("boolean")
 
 
@@ -211,12 +258,74 @@ def reference(files: list[dict]) -> list[dict]:
     ]
 
 
+def _declared_sizes(z: zipfile.ZipFile) -> dict[str, str]:
+    """Each worksheet's declared size (its ``<dimension ref>``), by sheet name.
+
+    Only reported, never trusted: exporters leave it stale. Read from the first few
+    kilobytes of each sheet's XML, found through the workbook and its relationships."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        book = ET.fromstring(z.read("xl/workbook.xml"))
+        rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ET.ParseError):
+        return {}
+    target = {r.get("Id"): r.get("Target", "") for r in rels}
+    out = {}
+    for sheet in (e for e in book.iter() if e.tag.rsplit("}", 1)[-1] == "sheet"):
+        rid = next((v for k, v in sheet.attrib.items() if k.rsplit("}", 1)[-1] == "id"), None)
+        t = target.get(rid, "")
+        part = t.lstrip("/") if t.startswith("/") else "xl/" + t
+        try:
+            with z.open(part) as f:
+                head = f.read(4096)
+        except (KeyError, OSError, zipfile.BadZipFile):
+            continue
+        m = re.search(rb'<(?:\w+:)?dimension ref="([^"]+)"', head)
+        if m:
+            out[sheet.get("name", "")] = m.group(1).decode("ascii", "replace")
+    return out
+
+
+def read_sheets(path: str | Path) -> list[tuple[str, list[list], str]]:
+    """Every worksheet of an xlsx workbook: (name, rows of cell values, declared size).
+
+    Read by python-calamine (Rust): every row is read whatever the sheet declares;
+    formula cells give their cached values; error cells (``#N/A``) and blanks are "";
+    numbers are floats; date cells are dates or datetimes. Chart sheets are skipped.
+    Raises on a file that is not a readable workbook."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
+
+    with zipfile.ZipFile(path) as z:
+        declared = _declared_sizes(z)
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        return [
+            (
+                m.name,
+                wb.get_sheet_by_name(m.name).to_python(skip_empty_area=False),
+                declared.get(m.name, ""),
+            )
+            for m in wb.sheets_metadata
+            if m.typ == SheetTypeEnum.WorkSheet
+        ]
+    finally:
+        wb.close()
+
+
+def _cell(v):
+    """A cell as openpyxl would give it: blank or error "" -> None, 12.0 -> 12."""
+    if v == "":
+        return None
+    if type(v) is float and v.is_integer():
+        return int(v)
+    return v
+
+
 def read_annex_a(
     path: str | Path,
 ) -> tuple[dict[str, pd.DataFrame], list[dict], list[dict], list[dict]]:
     """Read an Annex A workbook. Returns (tables, files, mapping report, findings)."""
-    import openpyxl
-
     p = Path(path)
     findings: list[dict] = []
     try:
@@ -234,19 +343,20 @@ def read_annex_a(
                 [],
                 [],
             )
-        wb = openpyxl.load_workbook(p, data_only=True, read_only=True)
-    except Exception as exc:  # zipfile and openpyxl raise several types for a bad file
+        sheets = read_sheets(p)
+    except Exception as exc:  # zipfile and the reader raise several types for a bad file
         return {}, [{"file": str(p), "error": f"unreadable: {type(exc).__name__}: {exc}"}], [], []
     lists: dict[int, pd.DataFrame] = {}
-    for ws in wb.worksheets:
-        n = _sheet_list(ws.title)
+    for title, rows, declared in sheets:
+        n = _sheet_list(title)
         if n is None:
-            findings.append({"finding": "sheet not recognised", "detail": ws.title})
+            findings.append({"finding": "sheet not recognised", "detail": title})
             continue
-        declared = ws.calculate_dimension() if hasattr(ws, "calculate_dimension") else ""
-        ws.reset_dimensions()  # the declared <dimension> may be stale: read every row
-        rows = [r for r in ws.iter_rows(values_only=True)]
-        body_rows = sum(1 for r in rows if any(c not in (None, "") for c in r))
+        grid = pd.DataFrame(rows, dtype=object)
+        filled = (
+            grid.ne("").any(axis=1).to_numpy() if len(grid.columns) else np.zeros(len(grid), bool)
+        )
+        body_rows = int(filled.sum())
         if declared and declared != "A1:A1":
             m = re.search(r":[A-Z]+(\d+)$", declared)
             if m and int(m.group(1)) < body_rows:
@@ -258,13 +368,12 @@ def read_annex_a(
                 )
         head_i = next((i for i, r in enumerate(rows) if any(_norm(c) in _ALIAS for c in r)), None)
         if head_i is None:
-            findings.append({"finding": f"List {n}: no recognised header", "detail": ws.title})
+            findings.append({"finding": f"List {n}: no recognised header", "detail": title})
             continue
-        header = [_ALIAS.get(_norm(c)) for c in rows[head_i]]
+        heads = [_cell(c) for c in rows[head_i]]
+        header = [_ALIAS.get(_norm(c)) for c in heads]
         unknown = [
-            str(c)
-            for c, h in zip(rows[head_i], header, strict=False)
-            if c is not None and h is None
+            str(c) for c, h in zip(heads, header, strict=False) if c is not None and h is None
         ]
         if unknown and n not in NOT_MAPPED:
             findings.append(
@@ -273,10 +382,10 @@ def read_annex_a(
                     "detail": ", ".join(unknown[:12]),
                 }
             )
-        body = [r for r in rows[head_i + 1 :] if any(c not in (None, "") for c in r)]
-        cols = {h: [r[i] if i < len(r) else None for r in body] for i, h in enumerate(header) if h}
-        lists[n] = pd.DataFrame(cols)
-    wb.close()
+        body = grid.iloc[head_i + 1 :][filled[head_i + 1 :]].reset_index(drop=True)
+        cols = {h: _per_value(body[i], _cell) for i, h in enumerate(header) if h}
+        lists[n] = pd.DataFrame(cols, index=body.index)
+    _read_dates(lists)
 
     mapping: list[dict] = []
     tables: dict[str, list[pd.DataFrame]] = {}
@@ -342,14 +451,14 @@ def read_annex_a(
         if "child_id" not in f:
             findings.append({"finding": f"List {n}: no child id column; list not used"})
             continue
-        f = f.assign(child_id=f["child_id"].map(_child_id))
+        f = f.assign(child_id=_per_value(f["child_id"], _child_id))
         kid = pd.DataFrame({"child_id": f["child_id"]})
         kid["sex"] = (
-            f["sex"].map(_code).astype("string").str.lower().map(SEX).fillna("U")
+            _per_value(f["sex"], _code).astype("string").str.lower().map(SEX).fillna("U")
             if "sex" in f
             else "U"
         )
-        kid["ethnicity"] = f["ethnicity"].map(_code) if "ethnicity" in f else None
+        kid["ethnicity"] = _per_value(f["ethnicity"], _code) if "ethnicity" in f else None
         kid["date_of_birth"] = _date(f["date_of_birth"]) if "date_of_birth" in f else pd.NaT
         none = pd.Series(pd.NA, index=f.index, dtype="boolean")
         kid["disability"] = _yes(f["disability"]) if "disability" in f else none
@@ -366,7 +475,7 @@ def read_annex_a(
                         "referral_id": _data_ids("AA3", f["child_id"], _date(get("referral_date"))),
                         "child_id": f["child_id"],
                         "referral_date": _date(get("referral_date")),
-                        "referral_source": get("referral_source").map(_code),
+                        "referral_source": _per_value(get("referral_source"), _code),
                         "nfa": _yes(get("nfa")).fillna(False),
                         "team": get("team"),
                         "worker_id": get("worker_id"),
@@ -426,13 +535,11 @@ def read_annex_a(
                         "child_id": f["child_id"],
                         "start_date": _date(get("cp_start")),
                         "end_date": _date(get("cp_end")),
-                        "initial_category": get("initial_category")
-                        .map(_code)
+                        "initial_category": _per_value(get("initial_category"), _code)
                         .astype("string")
                         .str.lower()
                         .map(CATEGORY),
-                        "latest_category": get("latest_category")
-                        .map(_code)
+                        "latest_category": _per_value(get("latest_category"), _code)
                         .astype("string")
                         .str.lower()
                         .map(CATEGORY),
@@ -463,12 +570,12 @@ def read_annex_a(
                         "child_id": f["child_id"],
                         "episode_start": _date(get("cla_start")),
                         "reason_new_episode": "S",
-                        "legal_status": get("legal_status").map(_code),
-                        "category_of_need": get("category_of_need").map(_code),
-                        "placement_type": get("placement_type").map(_code),
-                        "placement_provider": get("placement_provider").map(_code),
+                        "legal_status": _per_value(get("legal_status"), _code),
+                        "category_of_need": _per_value(get("category_of_need"), _code),
+                        "placement_type": _per_value(get("placement_type"), _code),
+                        "placement_provider": _per_value(get("placement_provider"), _code),
                         "episode_end": _date(get("episode_end")),
-                        "reason_ceased": get("reason_ceased").map(_code),
+                        "reason_ceased": _per_value(get("reason_ceased"), _code),
                     }
                 ),
                 "List 8 (current episode only)",

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..load import date_part, read_text, unclosed_quote
 from ..model import ADOPTION_PLACEMENTS, TABLES
-from . import REF, collection_year_end, newest
+from . import REF, collection_year_end, newest, take
 
 __all__ = ["IMPORT_TABLES", "Import903", "read_903", "to_canonical"]
 
@@ -60,11 +60,26 @@ class Import903:
     findings: list[dict] = field(default_factory=list)
 
 
-def _parse_date(s: pd.Series) -> pd.Series:
-    """dd/mm/YYYY (the 903's own), else ISO; a time of day or time zone is dropped.
-    Each distinct value is parsed once (a return repeats its dates many times)."""
-    codes, uniq = pd.factorize(s.astype("string").str.strip(), use_na_sentinel=True)
-    u = pd.Series(uniq, dtype="string")
+def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, distinct values stripped): ``s`` is ``values[codes]``, -1 for missing.
+    A return repeats its codes and dates thousands of times, so text work is done once
+    per distinct value."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    return codes, pd.Series(uniq, dtype="string").str.strip()
+
+
+def _codes(s: pd.Series) -> pd.Series:
+    """Code values stripped and upper-cased (missing stays missing)."""
+    codes, u = _distinct(s)
+    values = u.str.upper().astype(object).to_numpy()
+    return pd.Series(take(codes, values, None), index=s.index, dtype=object)
+
+
+def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(dates, written): dd/mm/YYYY (the 903's own), else ISO, a time of day or time zone
+    dropped; ``written`` marks the non-blank values (a written value left NaT is
+    unreadable)."""
+    codes, u = _distinct(s)
     out = pd.to_datetime(u, format="%d/%m/%Y", errors="coerce")
     left = out.isna() & u.notna() & (u != "")
     if left.any():
@@ -73,8 +88,17 @@ def _parse_date(s: pd.Series) -> pd.Series:
             pd.to_datetime(rest, format="ISO8601", errors="coerce")
         )
     values = out.to_numpy(dtype="datetime64[ns]")
-    parsed = np.where(codes >= 0, values[np.maximum(codes, 0)], np.datetime64("NaT"))
-    return pd.Series(parsed, index=s.index, dtype="datetime64[ns]")
+    parsed = take(codes, values, np.datetime64("NaT"))
+    written = take(codes, (u.notna() & (u != "")).to_numpy(dtype=bool), False)
+    return (
+        pd.Series(parsed, index=s.index, dtype="datetime64[ns]"),
+        pd.Series(written, index=s.index, dtype=bool),
+    )
+
+
+def _parse_date(s: pd.Series) -> pd.Series:
+    """dd/mm/YYYY (the 903's own), else ISO; a time of day or time zone is dropped."""
+    return _dates(s)[0]
 
 
 def read_903(paths: list[str | Path]) -> Import903:
@@ -233,14 +257,13 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     raw = res.raw
 
     def _date(values: pd.Series, where: str = "") -> pd.Series:
-        parsed = _parse_date(values)
-        text = values.astype("string").str.strip()
-        bad = parsed.isna() & text.notna() & (text != "")
+        parsed, written = _dates(values)
+        bad = parsed.isna() & written
         if bad.any():
             res.findings.append(
                 {
                     "finding": f"unreadable dates in {where} (left blank)",
-                    "detail": f"{int(bad.sum())} value(s), e.g. {text[bad].iloc[0]!r}",
+                    "detail": f"{int(bad.sum())} value(s), e.g. {values[bad].iloc[0].strip()!r}",
                 }
             )
         return parsed
@@ -265,9 +288,9 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         kids = pd.DataFrame(
             {
                 "child_id": h["CHILD"].str.strip(),
-                "sex": h["SEX"].str.strip().str.upper().map(SEX_CODES).fillna(h["SEX"].str.strip()),
+                "sex": _codes(h["SEX"]).map(SEX_CODES).fillna(h["SEX"].str.strip()),
                 "date_of_birth": _date(h["DOB"], "header DOB"),
-                "ethnicity": h["ETHNIC"].str.strip().str.upper(),
+                "ethnicity": _codes(h["ETHNIC"]),
                 REF: h[REF],
             }
         )
@@ -304,24 +327,19 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
             )
     if "episodes" in raw:
         e = raw["episodes"]
+        blank = pd.Series("", index=e.index)
         ep = pd.DataFrame(
             {
                 "child_id": e["CHILD"].str.strip(),
                 "episode_start": _date(e["DECOM"], "episodes DECOM"),
-                "reason_new_episode": e["RNE"].str.strip().str.upper(),
-                "legal_status": e["LS"].str.strip().str.upper(),
-                "category_of_need": e.get("CIN", pd.Series("", index=e.index))
-                .str.strip()
-                .str.upper(),
-                "placement_type": e["PLACE"].str.strip().str.upper(),
-                "placement_provider": e.get("PLACE_PROVIDER", pd.Series("", index=e.index))
-                .str.strip()
-                .str.upper(),
-                "episode_end": _date(e.get("DEC", pd.Series("", index=e.index)), "episodes DEC"),
-                "reason_ceased": e.get("REC", pd.Series("", index=e.index)).str.strip().str.upper(),
-                "reason_place_change": e.get("REASON_PLACE_CHANGE", pd.Series("", index=e.index))
-                .str.strip()
-                .str.upper(),
+                "reason_new_episode": _codes(e["RNE"]),
+                "legal_status": _codes(e["LS"]),
+                "category_of_need": _codes(e.get("CIN", blank)),
+                "placement_type": _codes(e["PLACE"]),
+                "placement_provider": _codes(e.get("PLACE_PROVIDER", blank)),
+                "episode_end": _date(e.get("DEC", blank), "episodes DEC"),
+                "reason_ceased": _codes(e.get("REC", blank)),
+                "reason_place_change": _codes(e.get("REASON_PLACE_CHANGE", blank)),
                 REF: e[REF],
             }
         ).replace({"": None})
@@ -408,7 +426,7 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
                 }
             )
         out["adoptions"] = merged
-    for t in NOT_MAPPED & set(raw):
+    for t in sorted(NOT_MAPPED & set(raw)):  # a set: sorted, so the report is stable
         note(t, len(raw[t]), 0, 0, "no canonical table: not imported", rejected=len(raw[t]))
     for name, frame in out.items():
         table = TABLES[name]

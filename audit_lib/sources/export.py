@@ -197,6 +197,43 @@ def _per(frag: pd.Series, key: pd.Series, keys: pd.Series) -> pd.Series:
     return keys.map(joined).fillna("").astype(str)
 
 
+#: The census elements of each record, in the census order: (element, column, kind).
+REFERRAL = (
+    ("CINreferralDate", "referral_date", "date"),
+    ("ReferralSource", "referral_source", "text"),
+    ("PrimaryNeedCode", "primary_need", "text"),
+    ("CINclosureDate", "closure_date", "date"),
+    ("ReasonForClosure", "closure_reason", "text"),
+    ("ReferralNFA", "nfa", "bool"),
+)
+ASSESSMENT = (
+    ("AssessmentActualStartDate", "start_date", "date"),
+    ("AssessmentAuthorisationDate", "authorised_date", "date"),
+)
+CIN_PLAN = (("CINPlanStartDate", "start_date", "date"), ("CINPlanEndDate", "end_date", "date"))
+SECTION_47 = (
+    ("S47ActualStartDate", "strategy_date", "date"),
+    ("DateOfInitialCPC", "icpc_date", "date"),
+    ("ICPCnotRequired", "icpc_not_required", "bool"),
+)
+CP_PLAN = (
+    ("CPPstartDate", "start_date", "date"),
+    ("CPPendDate", "end_date", "date"),
+    ("InitialCategoryOfAbuse", "initial_category", "text"),
+    ("LatestCategoryOfAbuse", "latest_category", "text"),
+)
+
+
+def _fields(frame: pd.DataFrame, spec) -> pd.Series:
+    """Each row's elements named in ``spec`` ((element, column, kind) with kind date, text
+    or bool), concatenated; a missing value writes no element."""
+    convert = {"date": _iso, "text": _xml_text, "bool": _true_false}
+    out = pd.Series("", index=frame.index, dtype=object)
+    for tag, column, kind in spec:
+        out = out + _el(tag, convert[kind](frame[column]))
+    return out
+
+
 def to_cin_census(
     tables: dict[str, pd.DataFrame],
     path: str | Path,
@@ -222,44 +259,21 @@ def to_cin_census(
         + "</AssessmentFactors>"
     ).str.replace("<AssessmentFactors></AssessmentFactors>", "", regex=False)
     fac = _box("FactorsIdentifiedAtAssessment", fac).where(a["factors"].notna(), "")
-    assessments = _box(
-        "Assessments",
-        _el("AssessmentActualStartDate", _iso(a["start_date"]))
-        + _el("AssessmentAuthorisationDate", _iso(a["authorised_date"]))
-        + fac,
-    )
-    cin_plans = _box(
-        "CINPlanDates",
-        _el("CINPlanStartDate", _iso(cin["start_date"]))
-        + _el("CINPlanEndDate", _iso(cin["end_date"])),
-    )
-    s47 = _box(
-        "Section47",
-        _el("S47ActualStartDate", _iso(s["strategy_date"]))
-        + _el("DateOfInitialCPC", _iso(s["icpc_date"]))
-        + _el("ICPCnotRequired", _true_false(s["icpc_not_required"])),
-    )
+    assessments = _box("Assessments", _fields(a, ASSESSMENT) + fac)
+    cin_plans = _box("CINPlanDates", _fields(cin, CIN_PLAN))
+    s47 = _box("Section47", _fields(s, SECTION_47))
     reviews = _per(
         _el("CPPreviewDate", _iso(rv["review_date"])), rv["cp_plan_id"], cp["cp_plan_id"]
     )
     has_review = cp["cp_plan_id"].isin(rv["cp_plan_id"]) & cp["cp_plan_id"].notna()
     plans = _box(
         "ChildProtectionPlans",
-        _el("CPPstartDate", _iso(cp["start_date"]))
-        + _el("CPPendDate", _iso(cp["end_date"]))
-        + _el("InitialCategoryOfAbuse", _xml_text(cp["initial_category"]))
-        + _el("LatestCategoryOfAbuse", _xml_text(cp["latest_category"]))
-        + _box("Reviews", reviews).where(has_review, ""),
+        _fields(cp, CP_PLAN) + _box("Reviews", reviews).where(has_review, ""),
     )
     rid = ref["referral_id"]
     details = _box(
         "CINdetails",
-        _el("CINreferralDate", _iso(ref["referral_date"]))
-        + _el("ReferralSource", _xml_text(ref["referral_source"]))
-        + _el("PrimaryNeedCode", _xml_text(ref["primary_need"]))
-        + _el("CINclosureDate", _iso(ref["closure_date"]))
-        + _el("ReasonForClosure", _xml_text(ref["closure_reason"]))
-        + _el("ReferralNFA", _true_false(ref["nfa"]))
+        _fields(ref, REFERRAL)
         + _per(assessments, a["referral_id"], rid)
         + _per(cin_plans, cin["referral_id"], rid)
         + _per(s47, s["referral_id"], rid)

@@ -67,6 +67,119 @@ def default_tables():
     return load_tables(DEFAULT_DATA)
 
 
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """One monthly run over the committed borough, shared by every test that only reads
+    its pages (``run`` result, output folder). Tests using it run on one xdist worker
+    (see ``pytest_collection_modifyitems``), so it is built once per session."""
+    from audit_lib.run import run
+
+    out = tmp_path_factory.mktemp("default-run")
+    return run(data=DEFAULT_DATA, out=out, jobs=2), out
+
+
+# --- scheduling on xdist workers ---------------------------------------------------------
+# `make test` runs `--dist loadfile`: by default a file is one work unit, so a notebook's
+# cells share one kernel and a module-scoped fixture is built once. The scheduler below
+# (pytest-xdist's make-scheduler hook) cuts finer units where that is safe, from what the
+# workers see at collection: a test using no module-scoped fixture is a unit of its own,
+# and the tests of a costly shared session fixture are one unit, so it is built once. Units
+# are handed out dearest first, so neither worker is left with a long one at the end.
+
+#: Session fixtures too dear to build on both workers: their tests form one unit.
+ONE_WORKER = ("default_run",)
+
+#: Rough seconds (one quiet core) of the tests that take more than a few. Keys are node-id
+#: prefixes (longest match wins); a unit costs the sum of its tests. Unlisted: 0.2 s.
+COST = {
+    "tests/test_disproportionality.py::test_interval_coverage": 30.0,
+    "tests/test_any_size.py::test_every_notebook_renders": 10.0,
+    "tests/test_browser.py": 4.0,
+    "tests/test_run.py::test_run_writes_every_page": 18.0,
+    "tests/test_run.py::test_failure_is_isolated": 9.0,
+    "tests/test_run.py::test_period_index_links": 8.0,
+    "tests/test_run.py::test_a_period_early": 4.5,
+    "tests/test_run.py::test_reports_in_a_real_browser": 4.0,
+    "tests/test_disclosure_e2e.py::test_hostile_authority_every_page": 14.0,
+    "tests/test_disclosure_e2e.py::test_runner_fails_a_page": 4.5,
+    "tests/test_import_ssda903.py::test_audit_run_on_an_imported": 11.0,
+    "tests/test_import_multi_year.py": 5.0,
+    "tests/test_reconcile.py::test_published_layout_row": 6.0,
+    "tests/test_export_roundtrip.py::test_cin_census_round_trip": 4.0,
+    "tests/test_notebook_parameters.py": 6.5,
+    "tests/test_cli_guards.py::test_run_console_is_quiet": 7.0,
+    "tests/test_cache.py::test_entry_round_trips": 7.0,
+    "tests/test_warm_kernel.py": 4.5,
+    "notebooks/": 0.5,
+    "notebooks/summary.ipynb::Cell 2": 3.0,
+}
+UNITS_FILE = "xdist-units.json"
+
+
+def _unit(item) -> str:
+    """The work unit of an item: its file unless it can safely run on its own."""
+    path = item.nodeid.split("::")[0]
+    if not path.endswith(".py"):
+        return path  # a notebook's cells run in order in one kernel
+    names = getattr(item, "fixturenames", ())
+    for name in ONE_WORKER:
+        if name in names:
+            return name
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info else ()
+    if any(d[-1].scope in ("package", "module", "class") for d in defs if d):
+        return path
+    return item.nodeid
+
+
+def _cost(nodeid: str) -> float:
+    hits = [(len(k), v) for k, v in COST.items() if nodeid.startswith(k)]
+    return max(hits)[1] if hits else 0.2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Order the items dearest unit first and, on an xdist worker, tell the controller's
+    scheduler the units (a file beside the workers' temporary folders)."""
+    unit = {item.nodeid: _unit(item) for item in items}
+    cost: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        u = unit[item.nodeid]
+        cost[u] = cost.get(u, 0.0) + _cost(item.nodeid)
+        first.setdefault(u, i)
+    items.sort(key=lambda it: (-cost[unit[it.nodeid]], first[unit[it.nodeid]]))
+    if hasattr(config, "workerinput"):
+        import json
+
+        shared = config._tmp_path_factory.getbasetemp().parent
+        tmp = shared / f"{UNITS_FILE}.{config.workerinput['workerid']}"
+        tmp.write_text(json.dumps(unit))
+        tmp.replace(shared / UNITS_FILE)  # atomic: the workers write the same mapping
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` with the finer units the workers found (see above)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    import json
+
+    from xdist.scheduler import LoadFileScheduling
+
+    units_path = config._tmp_path_factory.getbasetemp() / UNITS_FILE
+
+    class UnitScheduling(LoadFileScheduling):
+        units: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.units is None:  # read once every worker has collected
+                found = units_path.exists()
+                self.units = json.loads(units_path.read_text()) if found else {}
+            return self.units.get(nodeid) or super()._split_scope(nodeid)
+
+    return UnitScheduling(config, log)
+
+
 #: Chromium flags for the browser tests: no sandbox (containers), nothing fetched.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from audit_lib.run import run
-
-from .conftest import CHROMIUM_ARGS, DEFAULT_DATA, ROOT, block_network
+from .conftest import CHROMIUM_ARGS, ROOT, block_network
 
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,11 +26,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
+def pages(default_run):
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is needed: `make test` installs it with apt-get")
-    out = tmp_path_factory.mktemp("reports")
-    result = run(data=DEFAULT_DATA, out=out, jobs=2)
+    result, out = default_run  # the session's run over the committed borough (conftest)
     assert result.ok
     return sorted((out / result.period).glob("*.html"))
 

@@ -111,3 +111,34 @@ def test_cin_census_round_trip(small_tables, tmp_path):
         ["child_id", "start_date", "end_date"],
     )
     assert len(back["cp_reviews"]) == len(t["cp_reviews"])
+
+
+def test_cin_census_export_escapes_text_and_keeps_empty_elements(small_tables, tmp_path):
+    """Text with markup characters survives as text; a record with nothing to say is
+    still an element (the census layout), and a child's referrals stay in their order."""
+    import xml.etree.ElementTree as ET
+
+    from audit_lib.sources.export import to_cin_census
+
+    t, _ = small_tables
+    kid = t["children"].iloc[[0]]
+    refs = t["referrals"][t["referrals"]["child_id"] == kid["child_id"].iloc[0]].head(1)
+    refs = pd.concat([refs, refs.assign(referral_id="R-extra")], ignore_index=True)
+    refs["referral_source"] = ["<b>&amp;", "a > b"]
+    refs["closure_reason"] = pd.array([None, None], dtype="string")
+    one = {name: frame.iloc[0:0] for name, frame in t.items()}
+    asmt = (
+        t["assessments"]
+        .iloc[[0, 0]]
+        .assign(referral_id=refs["referral_id"].iloc[0], factors=pd.array(["", "2A,&x,"], "string"))
+    )
+    one.update(children=kid, referrals=refs, assessments=asmt)
+    root = ET.parse(to_cin_census(one, tmp_path / "cin.xml")).getroot()
+    (child,) = root.iter("Child")
+    details = child.findall("CINdetails")
+    assert [d.findtext("ReferralSource") for d in details] == ["<b>&amp;", "a > b"]
+    assert all(d.find("ReasonForClosure") is None for d in details)
+    facs = [a.find("FactorsIdentifiedAtAssessment") for a in details[0].iter("Assessments")]
+    assert len(facs[0]) == 0  # empty list written as an empty element
+    assert [f.text for f in facs[1]] == ["2A", "&x"]
+    assert details[1].find("Assessments") is None

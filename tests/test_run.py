@@ -18,11 +18,10 @@ from .conftest import CHROMIUM_ARGS, DEFAULT_DATA, ROOT, block_network
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
 
 
-@pytest.fixture(scope="module")
-def full_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    result = run(data=DEFAULT_DATA, out=out, jobs=2)
-    return result, out
+@pytest.fixture
+def full_run(default_run):
+    """The session's run over the committed borough (conftest), read, never changed."""
+    return default_run
 
 
 def test_run_writes_every_page_index_and_metrics(full_run):

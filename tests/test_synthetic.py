@@ -24,6 +24,20 @@ def test_same_seed_is_byte_identical(small_dir, tmp_path):
     assert mismatch == [] and errors == [] and len(match) == len(TABLES) + 2
 
 
+def test_skipped_tables_are_left_out_and_nothing_else_is_lost(small_borough):
+    """Leaving out visits (built last) changes no other table; case audits change the draw
+    but not the model; any other name is refused."""
+    b = generate(SMALL, skip=("visits",))
+    assert set(b.tables) == set(small_borough.tables) - {"visits"}
+    for name, frame in b.tables.items():
+        pd.testing.assert_frame_equal(frame, small_borough.tables[name])
+    both = generate(SynthConfig(seed=7, children=3_000), skip=("visits", "case_audits"))
+    assert "case_audits" not in both.tables and both.truth["plan_quality"] is None
+    assert both.truth["disproportionality"] == small_borough.truth["disproportionality"]
+    with pytest.raises(ValueError, match="cannot skip.*referrals"):
+        generate(SMALL, skip=("referrals",))
+
+
 def test_other_seed_differs(small_borough):
     other = generate(SynthConfig(seed=8, children=30_000))
     assert not other.tables["referrals"].equals(small_borough.tables["referrals"])

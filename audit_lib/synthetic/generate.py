@@ -14,6 +14,7 @@ Planted effects (params.Planted) are written to truth.json with their true value
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -1231,6 +1232,10 @@ class _Tables:
         return out, truth
 
 
+#: Tables ``generate`` can leave out: nothing else is built from them.
+SKIPPABLE = frozenset({"visits", "case_audits"})
+
+
 def _stage_truth(planted: P.Planted) -> dict:
     mult = {
         s: {g: planted.decision_multiplier.get(s, {}).get(g, 1.0) for g in ETHNIC_GROUPS[:-1]}
@@ -1243,14 +1248,22 @@ def _stage_truth(planted: P.Planted) -> dict:
     return {"decision_multiplier": mult, "stage_rate_ratio": cumulative}
 
 
-def generate(cfg: SynthConfig | None = None) -> Borough:
+def generate(cfg: SynthConfig | None = None, skip: Collection[str] = ()) -> Borough:
     """Simulate a borough. Same config (seed included) gives the same tables.
+
+    ``skip`` names tables not to build ("visits", "case_audits": the dearest, which no
+    other table depends on), for studies that repeat a simulation many times. The model
+    is the same but the random stream is not, so the other tables are a different draw
+    than a full build's; the truth of a skipped table is None.
 
     Returns
     -------
     Borough with ``tables`` (every canonical table, typed as model.TABLES declares) and
     ``truth`` (the planted effects and their true values, JSON-ready).
     """
+    unknown = set(skip) - SKIPPABLE
+    if unknown:
+        raise ValueError(f"cannot skip {sorted(unknown)}; skippable: {sorted(SKIPPABLE)}")
     cfg = cfg or SynthConfig()
     sim = _Sim(cfg)
     sim.population()
@@ -1263,7 +1276,7 @@ def generate(cfg: SynthConfig | None = None) -> Borough:
     episodes, cla_reviews, perm_plans, adoptions = t.cla()
     cp_plans, cp_reviews = t.cp_plans()
     cin_plans = t.cin_plans()
-    audits, audit_truth = t.case_audits()
+    audits, audit_truth = t.case_audits() if "case_audits" not in skip else (None, None)
     tables = {
         "children": t.children(),
         "referrals": t.referrals(),
@@ -1276,11 +1289,11 @@ def generate(cfg: SynthConfig | None = None) -> Borough:
         "cla_reviews": cla_reviews,
         "permanence_plans": perm_plans,
         "adoptions": adoptions,
-        "visits": t.visits(),
+        "visits": t.visits() if "visits" not in skip else None,
         "case_audits": audits,
         "population": sim.population_table(),
     }
-    tables = {name: _canonical(name, frame) for name, frame in tables.items()}
+    tables = {name: _canonical(name, frame) for name, frame in tables.items() if name not in skip}
 
     planted = cfg.planted
     sp = t.sp_in

@@ -117,6 +117,34 @@ def test_adjusted_pvalues_are_monotone_and_keep_missing():
     assert (adj["p_bh"].dropna() >= p.dropna()).all()
 
 
+def test_adjusted_pvalues_by_hand():
+    # m = 4, sorted 0.01 0.03 0.04 0.5. Holm: 4(0.01)=0.04, 3(0.03)=0.09, max(0.09, 2(0.04)),
+    # max(0.09, 0.5). BH from the top: 0.5, 4(0.04)/3=0.0533, min(4(0.03)/2, 0.0533), 4(0.01)/1
+    adj = D.adjust_pvalues(pd.Series([0.01, 0.04, 0.03, 0.5]))
+    assert adj["p_holm"].tolist() == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert adj["p_bh"].tolist() == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])
+    capped = D.adjust_pvalues(pd.Series([0.6, 0.7]))
+    assert capped["p_holm"].tolist() == [1.0, 1.0] and capped["p_bh"].tolist() == [0.7, 0.7]
+    assert D.adjust_pvalues(pd.Series([np.nan, np.nan])).isna().all().all()
+
+
+def test_adjusted_pvalues_match_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 30, 200):
+        p = pd.Series(rng.choice([*rng.uniform(0, 0.2, n), 0.01, 0.05, 1.0], n))  # with ties
+        p[rng.uniform(size=n) < 0.1] = np.nan
+        adj = D.adjust_pvalues(p)
+        ok = p.notna()
+        if not ok.any():
+            continue
+        for col, method in (("p_holm", "holm"), ("p_bh", "fdr_bh")):
+            want = multipletests(p[ok], method=method)[1]
+            np.testing.assert_array_equal(adj.loc[ok, col].to_numpy(), want)
+            assert adj.loc[~ok, col].isna().all()
+
+
 def _coverage(tables, truth, period="2026-10", count="children"):
     ev = D.events(tables, period, count=count)
     pop = D.population_for_window(tables["population"], period)

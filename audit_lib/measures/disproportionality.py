@@ -127,15 +127,28 @@ def exact_poisson_ratio(observed, expected, level: float = 0.95) -> pd.DataFrame
 
 
 def adjust_pvalues(p: pd.Series) -> pd.DataFrame:
-    """Holm and Benjamini-Hochberg adjusted p-values (statsmodels multipletests); NaN kept."""
-    from statsmodels.stats.multitest import multipletests
+    """Holm (step-down) and Benjamini-Hochberg (step-up) adjusted p-values; NaN kept.
 
+    For the m p-values sorted ascending, p(1) <= ... <= p(m): Holm's adjusted p(i) is
+    the running maximum of (m - j + 1) p(j) over j <= i, and Benjamini-Hochberg's is the
+    running minimum of m p(j) / j over j >= i, each capped at 1 (Holm 1979; Benjamini &
+    Hochberg 1995). The same arithmetic as statsmodels' ``multipletests`` (methods
+    "holm" and "fdr_bh"), without its import (scipy.stats) and its full garbage
+    collection on every call."""
     p = pd.Series(p, dtype=float)
     out = pd.DataFrame({"p_holm": np.nan, "p_bh": np.nan}, index=p.index)
-    ok = p.notna()
+    ok = p.notna().to_numpy()
     if ok.any():
-        out.loc[ok, "p_holm"] = multipletests(p[ok], method="holm")[1]
-        out.loc[ok, "p_bh"] = multipletests(p[ok], method="fdr_bh")[1]
+        values = p.to_numpy()[ok]
+        order = np.argsort(values)
+        ranked = values[order]
+        m = len(ranked)
+        holm = np.maximum.accumulate(ranked * np.arange(m, 0, -1))
+        bh = np.minimum.accumulate((ranked / (np.arange(1, m + 1) / float(m)))[::-1])[::-1]
+        for col, adjusted in (("p_holm", holm), ("p_bh", bh)):
+            back = np.empty(m)
+            back[order] = np.minimum(adjusted, 1.0)
+            out.loc[ok, col] = back
     return out
 
 

@@ -20,7 +20,7 @@ METRICS.md "Timeliness".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -384,9 +384,14 @@ def unavailable(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[st
 
 
 def all_items(
-    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, assessment_clock: str = "start", **kw
+    tables: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    assessment_clock: str = "start",
+    measures: Iterable[str] | None = None,
+    **kw,
 ) -> pd.DataFrame:
-    """Every timescale's items in one frame (``measure`` names the timescale).
+    """Every timescale's items in one frame (``measure`` names the timescale); only the
+    timescales named in ``measures``, if given (e.g. the two the DfE publishes).
 
     Timescales that are not available (``unavailable``) give no items, so a missing
     table is never a 0% nor a worklist of every child."""
@@ -400,7 +405,8 @@ def all_items(
         "cp_visit": lambda: cp_visits(tables, as_of, interval_wd=kw.get("cp_visit_wd", 10), **soon),
     }
     skip = unavailable(tables, as_of)
-    frames = [make() for m, make in makers.items() if m not in skip]
+    wanted = set(makers) if measures is None else set(measures)
+    frames = [make() for m, make in makers.items() if m not in skip and m in wanted]
     if not frames:
         return pd.DataFrame(
             {c: pd.Series(dtype=_ITEM_DTYPES.get(c, "object")) for c in ITEM_COLUMNS}

@@ -257,6 +257,19 @@ def test_regression_intervals_cover_the_planted_ratios(default_tables):
     assert len(covered) == 30 and covered.mean() >= 0.90
 
 
+def test_events_of_named_stages_are_those_of_the_whole_frame(default_tables):
+    t, _ = default_tables
+    for count in ("children", "events"):
+        whole = D.events(t, "2026-10", count=count)
+        for stage in ("cp_plan", "cla_start"):
+            one = D.events(t, "2026-10", count=count, stages=[stage])
+            want = whole[whole["stage"] == stage].reset_index(drop=True)
+            assert len(one) > 0
+            pd.testing.assert_frame_equal(one, want)
+    with pytest.raises(ValueError, match="unknown stage"):
+        D.events(t, "2026-10", stages=["cp_plans"])
+
+
 def test_trend_uses_the_regression(default_tables):
     t, _ = default_tables
     tr = D.trend(t, ["2026-03"], stage="cp_plan").set_index("group")

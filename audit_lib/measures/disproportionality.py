@@ -159,19 +159,31 @@ def _window(period: str, months: int = 12) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def events(
-    tables: dict[str, pd.DataFrame], period: str, count: str = "children", months: int = 12
+    tables: dict[str, pd.DataFrame],
+    period: str,
+    count: str = "children",
+    months: int = 12,
+    stages: list[str] | None = None,
 ) -> pd.DataFrame:
     """Stage events in the window with each child's attributes at the event.
 
     Returns one row per event (``count="events"``) or per child and stage, their first
     event in the window (``count="children"``): stage, child_id, date, ethnicity (roll-up),
-    ethnicity_code, sex, age_band (at the event), disability, idaci_decile.
+    ethnicity_code, sex, age_band (at the event), disability, idaci_decile. Only the
+    ``stages`` named, if given (their rows are the same as in the whole frame).
     """
     if count not in ("children", "events"):
         raise ValueError("count must be 'children' or 'events'")
+    unknown = set(stages or ()) - set(STAGES)
+    if unknown:
+        raise ValueError(
+            f"unknown stage(s) {', '.join(sorted(unknown))}; known: {', '.join(STAGES)}"
+        )
     first, last = _window(period, months)
     frames = []
     for stage, (table, col, _) in STAGES.items():
+        if stages is not None and stage not in stages:
+            continue
         f = tables[table]
         if stage == "cla_start":
             f = f[f["reason_new_episode"] == "S"]
@@ -636,8 +648,7 @@ def trend(
     cols = ["period", "group", "count", "adjusted_ratio", "adj_lower", "adj_upper"]
     rows = []
     for p in periods:
-        ev = events(tables, p, count=count)
-        ev = ev[ev["stage"] == stage]
+        ev = events(tables, p, count=count, stages=[stage])
         pop = population_for_window(tables["population"], p)
         reg = poisson_regression(ev, pop, reference)
         reg = reg[reg["stage"] == stage]

@@ -729,6 +729,7 @@ def run(
                 )
             )
             pool.submit(os.getpid)  # starts every worker now
+        validate_apart(data_dir)
         period = _period_in_data(period, data_dir)
         folder = Path(out).resolve() / period
         (folder / "worklists").mkdir(parents=True, exist_ok=True)
@@ -933,6 +934,24 @@ def _environ(name: str, value: str):
             os.environ.pop(name, None)
         else:
             os.environ[name] = old
+
+
+def validate_apart(data_dir: Path) -> None:
+    """Validate the data into the run's table cache in a short-lived child process, so
+    the memory that reading and checking them takes (gigabytes at a million children) is
+    given back when it exits instead of staying with this process for the whole run. The
+    checks that follow read the cache. A failure here is left to those checks, which
+    raise it with its own message."""
+    import multiprocessing
+
+    from . import cache
+    from .load import ensure_cached
+
+    with (
+        contextlib.suppress(Exception),
+        ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as once,
+    ):
+        once.submit(ensure_cached, data_dir, cache.cache_root()).result()
 
 
 def prepare_tables(data_dir: Path) -> Path:

@@ -334,6 +334,7 @@ def kernel_reset(cwd: str, sidecar: str) -> None:
     shell.reset(new_session=False)
     shell.execution_count = 1
     plt.close("all")
+    _give_back_memory()
     matplotlib.rcParams.update(_KERNEL["rc"])
     warnings.filters[:] = _KERNEL["warnings"]
     getattr(warnings, "_filters_mutated", lambda: None)()
@@ -342,6 +343,25 @@ def kernel_reset(cwd: str, sidecar: str) -> None:
     os.environ[metrics.PATH_ENV] = sidecar
     metrics._RECORDED.clear()
     os.chdir(cwd)
+
+
+#: run in a warm kernel after its notebook: drop the notebook's names and free the memory
+_EMPTY_KERNEL = (
+    "from audit_lib.run import _give_back_memory; get_ipython().reset(new_session=False); "
+    "_give_back_memory()"
+)
+
+
+def _give_back_memory() -> None:
+    """Free what the last notebook left (cycles, then the C heap's free pages), so a warm
+    kernel does not carry one notebook's peak into the next (at a million children, a
+    gigabyte or more). ``malloc_trim`` is glibc's; elsewhere only the collection runs."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _kernel_run(km, code: str, timeout: float = 120) -> bool:
@@ -469,6 +489,8 @@ def _execute(
     if km is not None and status != "ok":
         _kernel_stop()
     seconds = time.perf_counter() - t0
+    if km is not None and status == "ok":  # the kernel waits with nothing in hand
+        _kernel_run(km, _EMPTY_KERNEL)
     banner = coverage  # the period's 12 months reach back before the data start
     body = ""
     warned: list[str] = []

@@ -86,10 +86,15 @@ def period_bounds(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return p.start_time.normalize(), p.end_time.normalize()
 
 
+#: an item's status, in the order ``_status`` decides it
+STATUSES = ("no_start_date", "in_time", "late", "open_overdue", "open_due_soon", "open_not_due")
+
+
 def _status(due: pd.Series, completed: pd.Series, as_of: pd.Timestamp, soon_wd: int) -> pd.Series:
     done = completed.notna() & (completed <= as_of)
     soon = add_working_days(as_of, soon_wd)
-    status = np.select(
+    words = np.array(STATUSES, dtype=object)  # one text object per status, shared by rows
+    choice = np.select(
         [
             due.isna(),
             done & (completed <= due),
@@ -97,10 +102,10 @@ def _status(due: pd.Series, completed: pd.Series, as_of: pd.Timestamp, soon_wd: 
             due < as_of,
             due <= soon,
         ],
-        ["no_start_date", "in_time", "late", "open_overdue", "open_due_soon"],
-        default="open_not_due",
+        range(5),
+        default=5,
     )
-    return pd.Series(status, index=due.index, dtype="string")
+    return pd.Series(pd.array(words[choice], dtype="string"), index=due.index)
 
 
 def _finish(

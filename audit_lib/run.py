@@ -334,7 +334,6 @@ def kernel_reset(cwd: str, sidecar: str) -> None:
     shell.reset(new_session=False)
     shell.execution_count = 1
     plt.close("all")
-    _give_back_memory()
     matplotlib.rcParams.update(_KERNEL["rc"])
     warnings.filters[:] = _KERNEL["warnings"]
     getattr(warnings, "_filters_mutated", lambda: None)()

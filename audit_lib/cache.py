@@ -85,48 +85,128 @@ def entry_path(folder: Path, extract: pd.Timestamp, root: str | Path | None = No
 
 
 #: tables kept in memory after a read, so a kernel that runs several notebooks (a warm
-#: kernel of ``audit run``) reads each entry once; callers get copies. Small data only.
+#: kernel of ``audit run``) converts each table once; callers get copies. Small data only:
+#: larger entries keep only their memory-mapped Arrow tables and convert on each use.
 MEMO_MAX_BYTES = 256 * 2**20
 _MEMO: dict = {}
+
+
+class Tables(dict):
+    """Table name -> DataFrame, each table converted from the entry's memory-mapped Arrow
+    file the first time it is asked for. It behaves as a plain dict of DataFrames (every
+    name is a key from the start; ``dict(tables)``, ``{**tables}``, ``items()`` and
+    ``values()`` give the DataFrames), but a notebook that never looks at a table never
+    pays to convert it, nor keeps it in memory (at 1,000,000 children the visits alone
+    are millions of rows)."""
+
+    def __init__(self, names, convert) -> None:
+        super().__init__(dict.fromkeys(names))
+        self._pending = set(names)
+        self._convert = convert
+
+    def __getitem__(self, name):
+        if name in self._pending:
+            dict.__setitem__(self, name, self._convert(name))
+            self._pending.discard(name)
+        return dict.__getitem__(self, name)
+
+    def __setitem__(self, name, value) -> None:
+        self._pending.discard(name)
+        dict.__setitem__(self, name, value)
+
+    def __delitem__(self, name) -> None:
+        self._pending.discard(name)
+        dict.__delitem__(self, name)
+
+    def __iter__(self):  # also makes dict(t) and {**t} read values through __getitem__
+        return dict.__iter__(self)
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default  # noqa: SIM401 (dict.get skips __getitem__)
+
+    def items(self):
+        return [(k, self[k]) for k in self]
+
+    def values(self):
+        return [self[k] for k in self]
+
+    def pop(self, name, *default):
+        if name in self:
+            value = self[name]
+            del self[name]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(name)
+
+    def update(self, *args, **kw) -> None:
+        for k, v in dict(*args, **kw).items():
+            self[k] = v
+
+    def setdefault(self, name, default=None):
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+    def copy(self) -> dict:
+        return dict(self)
+
+    def __eq__(self, other) -> bool:
+        return dict(self) == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self):
+        return (dict, (dict(self),))
 
 
 def read(entry: Path):
     """``(tables, report)`` from a cache entry, or None if it is absent or damaged.
 
-    The frames returned are the caller's own: changing them never changes what the next
-    read returns.
+    ``tables`` is a :class:`Tables`: each DataFrame is made from its memory-mapped Arrow
+    file when first used (the files' footers are checked here). The frames returned are
+    the caller's own: changing them never changes what the next read returns.
     """
+    import copy
+
+    import pyarrow as pa
+
     manifest = entry / "manifest.json"
     try:
         stamp = (str(entry), manifest.stat().st_mtime_ns)
     except OSError:
         return None
-    if _MEMO.get("stamp") == stamp:
-        import copy
+    if _MEMO.get("stamp") != stamp:
+        try:
+            names = json.loads(manifest.read_text())["tables"]
+            size = 0
+            for name in names:
+                path = entry / f"{name}.arrow"
+                with pa.memory_map(str(path)) as src:
+                    pa.ipc.open_file(src)  # a damaged file fails here (its footer)
+                size += path.stat().st_size  # uncompressed: about its size in memory
+            with (entry / "report.pkl").open("rb") as fh:
+                report = pickle.load(fh)
+        except (OSError, KeyError, ValueError, pa.ArrowException, pickle.UnpicklingError, EOFError):
+            return None
+        _MEMO.clear()
+        small = size <= MEMO_MAX_BYTES
+        _MEMO.update(stamp=stamp, names=names, report=report, frames={} if small else None)
+    frames = _MEMO["frames"]
 
-        return {k: v.copy() for k, v in _MEMO["tables"].items()}, copy.deepcopy(_MEMO["report"])
-    import pyarrow as pa
+    def convert(name: str) -> pd.DataFrame:
+        if frames is not None and name in frames:
+            return frames[name].copy()
+        with pa.memory_map(str(entry / f"{name}.arrow")) as src:
+            frame = pa.ipc.open_file(src).read_all().to_pandas()
+        if frames is not None:  # small: kept for the kernel's next notebook
+            frames[name] = frame.copy()
+        return frame
 
-    try:
-        names = json.loads(manifest.read_text())["tables"]
-        tables = {}
-        for name in names:
-            with pa.memory_map(str(entry / f"{name}.arrow")) as src:
-                tables[name] = pa.ipc.open_file(src).read_all().to_pandas()
-        with (entry / "report.pkl").open("rb") as fh:
-            report = pickle.load(fh)
-    except (OSError, KeyError, ValueError, pa.ArrowException, pickle.UnpicklingError, EOFError):
-        return None
-    _MEMO.clear()
-    if sum(int(f.memory_usage(deep=False).sum()) for f in tables.values()) <= MEMO_MAX_BYTES:
-        import copy
-
-        _MEMO.update(
-            stamp=stamp,
-            tables={k: v.copy() for k, v in tables.items()},
-            report=copy.deepcopy(report),
-        )
-    return tables, report
+    return Tables(_MEMO["names"], convert), copy.deepcopy(_MEMO["report"])
 
 
 def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) -> None:

@@ -57,7 +57,9 @@ def _to_days(values) -> tuple[np.ndarray, np.ndarray, pd.Index | None, bool]:
     """Return (day array with NaT as a sentinel, NaT mask, index, was_scalar)."""
     scalar = np.ndim(values) == 0
     index = values.index if isinstance(values, pd.Series) else None
-    ts = pd.to_datetime(pd.Series([values]) if scalar else pd.Series(np.asarray(values)))
+    ts = pd.Series([values]) if scalar else pd.Series(np.asarray(values))
+    if not pd.api.types.is_datetime64_any_dtype(ts.dtype):  # parse only what needs it
+        ts = pd.to_datetime(ts)
     mask = ts.isna().to_numpy()
     days = ts.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     days[mask] = np.datetime64("2000-01-03")  # any working day; masked again afterwards

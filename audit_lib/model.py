@@ -875,10 +875,19 @@ def age_band(age_years: pd.Series) -> pd.Series:
     return pd.cut(age_years, bins=bins, right=False, labels=list(AGE_BANDS)).astype("string")
 
 
+def as_datetime(values: pd.Series) -> pd.Series:
+    """``values`` as datetime64: returned as they are when they already are (without
+    ``pd.to_datetime``'s cache probe, which turns the first 10,000 values into Python
+    objects on every call), else parsed by ``pd.to_datetime``."""
+    if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values
+    return pd.to_datetime(values)
+
+
 def age_in_years(date_of_birth: pd.Series, on: pd.Series | pd.Timestamp) -> pd.Series:
     """Age in completed years at ``on`` (vectorised; birthdays on 29 Feb count from 1 Mar)."""
-    dob = pd.to_datetime(date_of_birth)
-    on = pd.to_datetime(on)
+    dob = as_datetime(date_of_birth)
+    on = as_datetime(on) if isinstance(on, pd.Series) else pd.Timestamp(on)
     on_y = on.dt.year if isinstance(on, pd.Series) else on.year
     on_md = (
         (on.dt.month * 100 + on.dt.day) if isinstance(on, pd.Series) else on.month * 100 + on.day

@@ -113,12 +113,19 @@ NEEDS: dict[str, Need] = {
 }
 
 
+#: rows looked at first when telling a history from a snapshot (a shortcut only)
+_SNAPSHOT_PROBE = 10_000
+
+
 def _is_snapshot(frame: pd.DataFrame, keys: tuple[str, ...]) -> bool:
     """True when no child (or plan) has more than one record: a snapshot, not a history.
     For care episodes this is Annex A's one row per child; a 903 return records a new
     episode at every placement change, so its children's histories repeat."""
     keys = tuple(k for k in keys if k in frame.columns)
     if frame.empty or not keys:
+        return False
+    # a history repeats within its first rows as a rule: look there before the whole table
+    if len(frame) > _SNAPSHOT_PROBE and frame.head(_SNAPSHOT_PROBE).duplicated(list(keys)).any():
         return False
     return not frame.duplicated(list(keys)).any()
 

@@ -29,6 +29,7 @@ from .comparators import TABLES, ComparatorError, indicator_values, read_dfe, ye
 __all__ = [
     "ReconcileError",
     "dfe_definition_figures",
+    "dfe_measures",
     "looked_after_figures",
     "looked_after_for",
     "own_year_figures",
@@ -137,12 +138,18 @@ def published_rows(
     return out
 
 
+def dfe_measures() -> list[str]:
+    """The timescales the DfE publishes for every authority (those of the comparator
+    tables), e.g. ``["assessment_45wd", "icpc_15wd"]``."""
+    return [t.indicator.split(".")[1] for t in TABLES.values()]
+
+
 def dfe_definition_figures(items: pd.DataFrame, time_period: str) -> pd.DataFrame:
     """The DfE-definition share for the financial year from the audit's own timeliness
     items (``timeliness.all_items``): items completed in the year, in time / all
     completed. Columns: measure, numerator, denominator, value, year."""
     done = items[items["completed_date"].notna() & _in_year(items["completed_date"], time_period)]
-    done = done[done["measure"].isin([t.indicator.split(".")[1] for t in TABLES.values()])]
+    done = done[done["measure"].isin(dfe_measures())]
     g = done.assign(in_time=done["status"].eq("in_time")).groupby("measure")["in_time"]
     out = pd.DataFrame({"numerator": g.sum().astype(int), "denominator": g.size()}).reset_index()
     out["value"] = out["numerator"] / out["denominator"]
@@ -248,7 +255,7 @@ def own_year_figures(
     cols = ["measure", "numerator", "denominator", "value", "year"]
     if data_start is None or extract_date is None or data_start > first or extract_date < last:
         return pd.DataFrame(columns=cols)
-    items = T.all_items(tables, last)
+    items = T.all_items(tables, last, measures=dfe_measures())
     return dfe_definition_figures(items, time_period)[cols]
 
 

@@ -344,6 +344,25 @@ def kernel_reset(cwd: str, sidecar: str) -> None:
     os.chdir(cwd)
 
 
+#: run in a warm kernel after its notebook: drop the notebook's names and free the memory
+_EMPTY_KERNEL = (
+    "from audit_lib.run import _give_back_memory; get_ipython().reset(new_session=False); "
+    "_give_back_memory()"
+)
+
+
+def _give_back_memory() -> None:
+    """Free what the last notebook left (cycles, then the C heap's free pages), so a warm
+    kernel does not carry one notebook's peak into the next (at a million children, a
+    gigabyte or more). ``malloc_trim`` is glibc's; elsewhere only the collection runs."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _kernel_run(km, code: str, timeout: float = 120) -> bool:
     """Run ``code`` silently in the kernel of ``km``; True if it ran without error."""
     kc = km.client()
@@ -469,6 +488,8 @@ def _execute(
     if km is not None and status != "ok":
         _kernel_stop()
     seconds = time.perf_counter() - t0
+    if km is not None and status == "ok":  # the kernel waits with nothing in hand
+        _kernel_run(km, _EMPTY_KERNEL)
     banner = coverage  # the period's 12 months reach back before the data start
     body = ""
     warned: list[str] = []
@@ -704,83 +725,89 @@ def run(
     declared = {name: set(spec) for name, spec in specs.items()}
     user = _parse_params(params or [], declared)
     check_param_types(user, specs)
-    period = _period_in_data(period, data_dir)
-    folder = Path(out).resolve() / period
-    (folder / "worklists").mkdir(parents=True, exist_ok=True)
-    sidecars = folder / ".metrics"
-    sidecars.mkdir(exist_ok=True)
-    handler = logging.FileHandler(folder / "run.log", mode="w")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    bar = _progress(len(books))
-    if bar is None:
-        log.addHandler(_console_handler())
-    log.info("audit run %s on %s: %d notebook(s) -> %s", period, data_dir, len(books), folder)
-    _announce_key(Path(out).resolve())
-    coverage = coverage_note(period, _data_start(data_dir))
-    if coverage:
-        log.info("%s", coverage)
-
-    results: list[NotebookResult] = []
-
-    def job_args(book: Path) -> tuple:
-        meta = notebook_meta(book)
-        base = {"period": period, "data_dir": str(data_dir), "output_dir": str(folder)}
-        if book.stem == SUMMARY:
-            base["metrics_path"] = str(folder / "metrics.json")
-        p = {k: v for k, v in {**base, **user}.items() if k in declared[book.stem]}
-        return (
-            str(book),
-            str(folder),
-            period,
-            str(data_dir),
-            p,
-            meta["title"],
-            str(sidecars / f"{book.stem}.json"),
-            coverage,
-        )
-
-    def finish(res: NotebookResult) -> None:
-        results.append(res)
-        msg = f"{res.name}: {res.status} in {res.seconds:.1f} s" + (
-            f" ({res.error})" if res.error else ""
-        )
-        log.info(msg)
-        for w in res.warnings:  # to run.log only: never on the console or a page
-            log.warning("%s: %s", res.name, w, extra={"file_only": True})
-        if bar is not None:  # one line per notebook above the bar
-            bar.write(msg, file=sys.stderr)
-            bar.set_postfix_str(res.name)
-            bar.update(1)
-
-    runnable, summary = [], None
-    for book in books:
-        meta = notebook_meta(book)
-        missing = [t for t in meta["requires"] if find_table_file(data_dir, t) is None]
-        if missing:
-            finish(_skipped(book.stem, meta["title"], missing, folder, period, data_dir))
-        elif book.stem == SUMMARY:
-            summary = book
-        else:
-            runnable.append(book)
+    metas = {b: notebook_meta(b) for b in books}
+    missing = {
+        b: [t for t in metas[b]["requires"] if find_table_file(data_dir, t) is None] for b in books
+    }
+    runnable = [b for b in books if not missing[b] and b.stem != SUMMARY]
+    summary = next((b for b in books if not missing[b] and b.stem == SUMMARY), None)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(runnable) or 1))
 
     from . import cache
 
-    runnable = _longest_first(runnable, Path(out).resolve())
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(runnable) or 1))
-    import nbconvert  # noqa: F401  (imported once here, inherited by the workers)
+    results: list[NotebookResult] = []
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if runnable or summary is not None:
+            # the workers start and warm their kernels now, while this process checks
+            # the period against the data (validating them into the table cache)
+            import nbconvert  # noqa: F401  (imported once here, inherited by the workers)
 
-    # the workers start and warm their kernels while this process validates the data
-    if runnable or summary is not None:
-        with (
-            _environ(cache.CACHE_ENV, str(cache.cache_root())),
-            ProcessPoolExecutor(
-                max_workers=workers, initializer=start_warm_kernel, initargs=(str(nb_dir),)
-            ) as pool,
-        ):
+            stack.enter_context(_environ(cache.CACHE_ENV, str(cache.cache_root())))
+            pool = stack.enter_context(
+                ProcessPoolExecutor(
+                    max_workers=workers, initializer=start_warm_kernel, initargs=(str(nb_dir),)
+                )
+            )
             pool.submit(os.getpid)  # starts every worker now
+        validate_apart(data_dir)
+        period = _period_in_data(period, data_dir)
+        folder = Path(out).resolve() / period
+        (folder / "worklists").mkdir(parents=True, exist_ok=True)
+        sidecars = folder / ".metrics"
+        sidecars.mkdir(exist_ok=True)
+        handler = logging.FileHandler(folder / "run.log", mode="w")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        bar = _progress(len(books))
+        if bar is None:
+            log.addHandler(_console_handler())
+        log.info("audit run %s on %s: %d notebook(s) -> %s", period, data_dir, len(books), folder)
+        _announce_key(Path(out).resolve())
+        coverage = coverage_note(period, _data_start(data_dir))
+        if coverage:
+            log.info("%s", coverage)
+
+        def job_args(book: Path) -> tuple:
+            base = {"period": period, "data_dir": str(data_dir), "output_dir": str(folder)}
+            if book.stem == SUMMARY:
+                base["metrics_path"] = str(folder / "metrics.json")
+            p = {k: v for k, v in {**base, **user}.items() if k in declared[book.stem]}
+            return (
+                str(book),
+                str(folder),
+                period,
+                str(data_dir),
+                p,
+                metas[book]["title"],
+                str(sidecars / f"{book.stem}.json"),
+                coverage,
+            )
+
+        def finish(res: NotebookResult) -> None:
+            results.append(res)
+            msg = f"{res.name}: {res.status} in {res.seconds:.1f} s" + (
+                f" ({res.error})" if res.error else ""
+            )
+            log.info(msg)
+            for w in res.warnings:  # to run.log only: never on the console or a page
+                log.warning("%s: %s", res.name, w, extra={"file_only": True})
+            if bar is not None:  # one line per notebook above the bar
+                bar.write(msg, file=sys.stderr)
+                bar.set_postfix_str(res.name)
+                bar.update(1)
+
+        for book in books:
+            if missing[book]:
+                finish(
+                    _skipped(
+                        book.stem, metas[book]["title"], missing[book], folder, period, data_dir
+                    )
+                )
+        if pool is not None:
             prepare_tables(data_dir)
+            runnable = _longest_first(runnable, Path(out).resolve())
             futures = [pool.submit(_execute, *job_args(b)) for b in runnable]
             for fut in as_completed(futures):
                 finish(NotebookResult(**fut.result()))
@@ -823,7 +850,7 @@ def _check_pages(folder: Path, suppress_max) -> list:
 
 
 def _announce_key(out: Path) -> None:
-    """Create the pseudonym key once, before the workers (never concurrently); log its
+    """Create the pseudonym key once, before any notebook runs (never concurrently); log its
     fingerprint, and warn when it differs from the last run's in this output folder."""
     from .disclosure import (
         SECRET_ENV,
@@ -928,6 +955,24 @@ def _environ(name: str, value: str):
             os.environ.pop(name, None)
         else:
             os.environ[name] = old
+
+
+def validate_apart(data_dir: Path) -> None:
+    """Validate the data into the run's table cache in a short-lived child process, so
+    the memory that reading and checking them takes (gigabytes at a million children) is
+    given back when it exits instead of staying with this process for the whole run. The
+    checks that follow read the cache. A failure here is left to those checks, which
+    raise it with its own message."""
+    import multiprocessing
+
+    from . import cache
+    from .load import ensure_cached
+
+    with (
+        contextlib.suppress(Exception),
+        ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as once,
+    ):
+        once.submit(ensure_cached, data_dir, cache.cache_root()).result()
 
 
 def prepare_tables(data_dir: Path) -> Path:

@@ -118,3 +118,29 @@ def test_a_second_read_is_a_private_copy(tmp_path):
     pd.testing.assert_frame_equal(second["children"], expected)
     assert (second["visits"]["child_id"] != "x").all()
     assert (report2.summary["rows_kept"] >= 0).all()
+
+
+@pytest.mark.parametrize("memo_bytes", [C.MEMO_MAX_BYTES, 0])  # small entry; large entry
+def test_tables_are_converted_when_first_used_and_act_as_a_dict(tmp_path, monkeypatch, memo_bytes):
+    monkeypatch.setattr(C, "MEMO_MAX_BYTES", memo_bytes)
+    C._MEMO.clear()
+    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    C._MEMO.clear()
+    tables, _ = C.read(entry)
+    assert set(tables) == set(TABLES) and len(tables) == len(TABLES) and "visits" in tables
+    assert tables._pending == set(TABLES)  # nothing converted yet
+    children = tables["children"]
+    assert tables._pending == set(TABLES) - {"children"} and tables["children"] is children
+    assert tables.get("children") is children and tables.get("nope", 1) == 1
+    plain = dict(tables)  # every table, converted on the way
+    assert all(isinstance(v, pd.DataFrame) for v in plain.values()) and not tables._pending
+    assert {**tables}.keys() == plain.keys() and list(tables.values())[0] is plain[
+        next(iter(plain))
+    ]
+    assert [k for k, _ in tables.items()] == list(plain) and tables == plain
+    again, _ = C.read(entry)
+    pd.testing.assert_frame_equal(again["visits"], plain["visits"])
+    assert again["visits"] is not plain["visits"]
+    assert again.pop("visits") is not None and "visits" not in again
+    again["extra"] = children
+    assert again["extra"] is children and again.copy()["extra"] is children

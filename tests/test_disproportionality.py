@@ -120,6 +120,34 @@ def test_adjusted_pvalues_are_monotone_and_keep_missing():
     assert (adj["p_bh"].dropna() >= p.dropna()).all()
 
 
+def test_adjusted_pvalues_by_hand():
+    # m = 4, sorted 0.01 0.03 0.04 0.5. Holm: 4(0.01)=0.04, 3(0.03)=0.09, max(0.09, 2(0.04)),
+    # max(0.09, 0.5). BH from the top: 0.5, 4(0.04)/3=0.0533, min(4(0.03)/2, 0.0533), 4(0.01)/1
+    adj = D.adjust_pvalues(pd.Series([0.01, 0.04, 0.03, 0.5]))
+    assert adj["p_holm"].tolist() == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert adj["p_bh"].tolist() == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])
+    capped = D.adjust_pvalues(pd.Series([0.6, 0.7]))
+    assert capped["p_holm"].tolist() == [1.0, 1.0] and capped["p_bh"].tolist() == [0.7, 0.7]
+    assert D.adjust_pvalues(pd.Series([np.nan, np.nan])).isna().all().all()
+
+
+def test_adjusted_pvalues_match_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 30, 200):
+        p = pd.Series(rng.choice([*rng.uniform(0, 0.2, n), 0.01, 0.05, 1.0], n))  # with ties
+        p[rng.uniform(size=n) < 0.1] = np.nan
+        adj = D.adjust_pvalues(p)
+        ok = p.notna()
+        if not ok.any():
+            continue
+        for col, method in (("p_holm", "holm"), ("p_bh", "fdr_bh")):
+            want = multipletests(p[ok], method=method)[1]
+            np.testing.assert_array_equal(adj.loc[ok, col].to_numpy(), want)
+            assert adj.loc[~ok, col].isna().all()
+
+
 def _intervals(tables, truth, period="2026-10", count="children"):
     """Log lower and upper limits of the adjusted ratios and the log planted truth."""
     ev = D.events(tables, period, count=count)
@@ -260,6 +288,19 @@ def test_regression_intervals_cover_the_planted_ratios(default_tables):
     tr = np.array([truth[a][g] for a, g in zip(s["stage"], s["group"], strict=True)])
     covered = (s["adj_lower"] <= tr) & (tr <= s["adj_upper"])
     assert len(covered) == 30 and covered.mean() >= 0.90
+
+
+def test_events_of_named_stages_are_those_of_the_whole_frame(default_tables):
+    t, _ = default_tables
+    for count in ("children", "events"):
+        whole = D.events(t, "2026-10", count=count)
+        for stage in ("cp_plan", "cla_start"):
+            one = D.events(t, "2026-10", count=count, stages=[stage])
+            want = whole[whole["stage"] == stage].reset_index(drop=True)
+            assert len(one) > 0
+            pd.testing.assert_frame_equal(one, want)
+    with pytest.raises(ValueError, match="unknown stage"):
+        D.events(t, "2026-10", stages=["cp_plans"])
 
 
 def test_trend_uses_the_regression(default_tables):

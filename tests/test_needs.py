@@ -181,3 +181,18 @@ def test_care_histories_from_one_episode_per_child_are_not_available(tables):
     assert any(line.startswith("Time to permanence not available") for line in lines)
     assert any(line.startswith("Placement stability: not available") for line in lines)
     assert not any("0%" in line and "placements" in line for line in lines)
+
+
+def test_snapshot_or_history_on_large_tables():
+    from audit_lib.needs import _SNAPSHOT_PROBE, _is_snapshot
+
+    n = _SNAPSHOT_PROBE * 2
+    ids = pd.Series([f"c{i}" for i in range(n)], dtype="string")
+    snapshot = pd.DataFrame({"child_id": ids})
+    assert _is_snapshot(snapshot, ("child_id",))
+    late_repeat = pd.DataFrame({"child_id": pd.concat([ids, ids.tail(1)], ignore_index=True)})
+    assert not _is_snapshot(late_repeat, ("child_id",))  # the repeat is past the probe
+    early_repeat = pd.DataFrame({"child_id": pd.concat([ids.head(1), ids], ignore_index=True)})
+    assert not _is_snapshot(early_repeat, ("child_id",))
+    two_keys = pd.DataFrame({"child_id": ids.head(1).repeat(n).to_numpy(), "visit_type": ids})
+    assert _is_snapshot(two_keys, ("child_id", "visit_type"))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from audit_lib.calendar import working_days_between
-from audit_lib.model import TABLES, age_in_years, ethnic_group
+from audit_lib.model import TABLES, age_in_years, as_datetime, ethnic_group
 from audit_lib.synthetic import SynthConfig, generate, write_borough
 from audit_lib.synthetic import params as P
 
@@ -197,6 +197,11 @@ def test_age_helpers():
     dob = pd.Series(pd.to_datetime(["2008-02-29", "2010-06-15"]))
     assert age_in_years(dob, pd.Timestamp("2026-02-28")).tolist() == [17, 15]
     assert age_in_years(dob, pd.Timestamp("2026-03-01")).tolist() == [18, 15]
+    on = pd.Series(pd.to_datetime(["2026-02-28", "2026-06-15"]))
+    assert age_in_years(dob, on).tolist() == [17, 16]
+    text = pd.Series(["2008-02-29", "2010-06-15"])  # dates as text are parsed
+    assert age_in_years(text, "2026-03-01").tolist() == [18, 15]
+    assert as_datetime(dob) is dob  # already dates: no conversion
 
 
 def test_ethnic_group_rolls_up_codes_and_keys():

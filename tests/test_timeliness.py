@@ -335,3 +335,13 @@ def test_worklist_counts_by_measure_and_status():
     assert c.loc["cla_visit", "overdue"] == 2 and c.loc["cla_visit", "due_soon"] == 1
     assert c.loc["cp_review", "overdue"] == 1 and c.loc["cp_review", "due_soon"] == 0
     assert list(T.worklist_counts(work.iloc[0:0]).columns) == ["measure"]
+
+
+def test_all_items_for_named_timescales_only(default_tables):
+    t, _ = default_tables
+    as_of = TS("2026-03-31")
+    full = T.all_items(t, as_of)
+    some = T.all_items(t, as_of, measures=["assessment_45wd", "icpc_15wd"])
+    want = full[full["measure"].isin(["assessment_45wd", "icpc_15wd"])].reset_index(drop=True)
+    assert set(some["measure"]) == {"assessment_45wd", "icpc_15wd"}
+    pd.testing.assert_frame_equal(some, want)

@@ -127,15 +127,28 @@ def exact_poisson_ratio(observed, expected, level: float = 0.95) -> pd.DataFrame
 
 
 def adjust_pvalues(p: pd.Series) -> pd.DataFrame:
-    """Holm and Benjamini-Hochberg adjusted p-values (statsmodels multipletests); NaN kept."""
-    from statsmodels.stats.multitest import multipletests
+    """Holm (step-down) and Benjamini-Hochberg (step-up) adjusted p-values; NaN kept.
 
+    For the m p-values sorted ascending, p(1) <= ... <= p(m): Holm's adjusted p(i) is
+    the running maximum of (m - j + 1) p(j) over j <= i, and Benjamini-Hochberg's is the
+    running minimum of m p(j) / j over j >= i, each capped at 1 (Holm 1979; Benjamini &
+    Hochberg 1995). The same arithmetic as statsmodels' ``multipletests`` (methods
+    "holm" and "fdr_bh"), without its import (scipy.stats) and its full garbage
+    collection on every call."""
     p = pd.Series(p, dtype=float)
     out = pd.DataFrame({"p_holm": np.nan, "p_bh": np.nan}, index=p.index)
-    ok = p.notna()
+    ok = p.notna().to_numpy()
     if ok.any():
-        out.loc[ok, "p_holm"] = multipletests(p[ok], method="holm")[1]
-        out.loc[ok, "p_bh"] = multipletests(p[ok], method="fdr_bh")[1]
+        values = p.to_numpy()[ok]
+        order = np.argsort(values)
+        ranked = values[order]
+        m = len(ranked)
+        holm = np.maximum.accumulate(ranked * np.arange(m, 0, -1))
+        bh = np.minimum.accumulate((ranked / (np.arange(1, m + 1) / float(m)))[::-1])[::-1]
+        for col, adjusted in (("p_holm", holm), ("p_bh", bh)):
+            back = np.empty(m)
+            back[order] = np.minimum(adjusted, 1.0)
+            out.loc[ok, col] = back
     return out
 
 
@@ -146,19 +159,31 @@ def _window(period: str, months: int = 12) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def events(
-    tables: dict[str, pd.DataFrame], period: str, count: str = "children", months: int = 12
+    tables: dict[str, pd.DataFrame],
+    period: str,
+    count: str = "children",
+    months: int = 12,
+    stages: list[str] | None = None,
 ) -> pd.DataFrame:
     """Stage events in the window with each child's attributes at the event.
 
     Returns one row per event (``count="events"``) or per child and stage, their first
     event in the window (``count="children"``): stage, child_id, date, ethnicity (roll-up),
-    ethnicity_code, sex, age_band (at the event), disability, idaci_decile.
+    ethnicity_code, sex, age_band (at the event), disability, idaci_decile. Only the
+    ``stages`` named, if given (their rows are the same as in the whole frame).
     """
     if count not in ("children", "events"):
         raise ValueError("count must be 'children' or 'events'")
+    unknown = set(stages or ()) - set(STAGES)
+    if unknown:
+        raise ValueError(
+            f"unknown stage(s) {', '.join(sorted(unknown))}; known: {', '.join(STAGES)}"
+        )
     first, last = _window(period, months)
     frames = []
     for stage, (table, col, _) in STAGES.items():
+        if stages is not None and stage not in stages:
+            continue
         f = tables[table]
         if stage == "cla_start":
             f = f[f["reason_new_episode"] == "S"]
@@ -623,8 +648,7 @@ def trend(
     cols = ["period", "group", "count", "adjusted_ratio", "adj_lower", "adj_upper"]
     rows = []
     for p in periods:
-        ev = events(tables, p, count=count)
-        ev = ev[ev["stage"] == stage]
+        ev = events(tables, p, count=count, stages=[stage])
         pop = population_for_window(tables["population"], p)
         reg = poisson_regression(ev, pop, reference)
         reg = reg[reg["stage"] == stage]

@@ -20,7 +20,7 @@ METRICS.md "Timeliness".
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -86,10 +86,15 @@ def period_bounds(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return p.start_time.normalize(), p.end_time.normalize()
 
 
+#: an item's status, in the order ``_status`` decides it
+STATUSES = ("no_start_date", "in_time", "late", "open_overdue", "open_due_soon", "open_not_due")
+
+
 def _status(due: pd.Series, completed: pd.Series, as_of: pd.Timestamp, soon_wd: int) -> pd.Series:
     done = completed.notna() & (completed <= as_of)
     soon = add_working_days(as_of, soon_wd)
-    status = np.select(
+    words = np.array(STATUSES, dtype=object)  # one text object per status, shared by rows
+    choice = np.select(
         [
             due.isna(),
             done & (completed <= due),
@@ -97,10 +102,10 @@ def _status(due: pd.Series, completed: pd.Series, as_of: pd.Timestamp, soon_wd: 
             due < as_of,
             due <= soon,
         ],
-        ["no_start_date", "in_time", "late", "open_overdue", "open_due_soon"],
-        default="open_not_due",
+        range(5),
+        default=5,
     )
-    return pd.Series(status, index=due.index, dtype="string")
+    return pd.Series(pd.array(words[choice], dtype="string"), index=due.index)
 
 
 def _finish(
@@ -230,26 +235,41 @@ def _recurring(
     iv = intervals[intervals["start"] <= as_of].copy()
     iv["stop"] = iv["end"].where(iv["end"].notna() & (iv["end"] <= as_of), as_of)
     iv["closed"] = iv["end"].notna() & (iv["end"] <= as_of)
+    # each interval's rank in the order of its key: sorting and grouping on these whole
+    # numbers orders the items exactly as the text keys would, without hashing text
+    iv["_k"] = pd.factorize(iv[key], sort=True)[0]
     on = key if key in events else "child_id"
-    ev = events.merge(iv[[key, "start", "stop"] + (["child_id"] if on != key else [])], on=on)
+    ev = events.merge(iv[[on, "_k", "start", "stop"]], on=on)
+    if on == key:
+        ev = ev.drop(columns=key)
     ev = ev[(ev["date"] >= ev["start"]) & (ev["date"] <= ev["stop"])]
-    ev = ev.sort_values([key, "date"], kind="stable").drop_duplicates([key, "date"])
-    ev["sequence"] = ev.groupby(key).cumcount() + 1
-    ev["clock_start"] = ev.groupby(key)["date"].shift().fillna(ev["start"])
+    ev = ev.sort_values(["_k", "date"], kind="stable").drop_duplicates(["_k", "date"])
+    k = ev["_k"].to_numpy()
+    first = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, dtype=bool)
+    pos = np.arange(len(k))
+    run_start = np.maximum.accumulate(np.where(first, pos, 0)) if len(k) else pos
+    ev["sequence"] = pos - run_start + 1
+    previous = ev["date"].shift()
+    ev["clock_start"] = previous.where(~first, ev["start"])
     done = ev.rename(columns={"date": "completed_date"})
 
-    last = ev.groupby(key).agg(n=("sequence", "max"), last_date=("date", "max"))
-    open_ = iv.set_index(key).join(last)
+    last_rows = ev[np.r_[first[1:], True]] if len(k) else ev  # each interval's last event
+    last = pd.DataFrame(
+        {"n": last_rows["sequence"].to_numpy(), "last_date": last_rows["date"].to_numpy()},
+        index=pd.Index(last_rows["_k"].to_numpy(), name="_k"),
+    )
+    open_ = iv.set_index("_k").join(last)
     open_["sequence"] = open_["n"].fillna(0).astype(int) + 1
     open_["clock_start"] = open_["last_date"].fillna(open_["start"])
     open_["completed_date"] = pd.NaT
     open_ = open_.reset_index()
 
-    cols = [key, "sequence", "clock_start", "completed_date"]
-    extra = [c for c in iv.columns if c not in (key, "stop", "closed", "end")]
+    cols = ["_k", "sequence", "clock_start", "completed_date"]
+    extra = [c for c in iv.columns if c not in ("_k", "stop", "closed", "end")]
     items = pd.concat(
         [done[[*cols, *(c for c in ("worker_id",) if c in done)]], open_[cols]], ignore_index=True
-    ).merge(iv[[key, *extra, "end", "closed"]], on=key, how="left")
+    ).merge(iv[["_k", *extra, "end", "closed"]], on="_k", how="left")
+    items = items.drop(columns="_k")
     items["due_date"] = due(items)
     is_open = items["completed_date"].isna()
     not_needed = is_open & items["closed"] & (items["end"] <= items["due_date"])
@@ -384,9 +404,14 @@ def unavailable(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[st
 
 
 def all_items(
-    tables: dict[str, pd.DataFrame], as_of: pd.Timestamp, assessment_clock: str = "start", **kw
+    tables: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp,
+    assessment_clock: str = "start",
+    measures: Iterable[str] | None = None,
+    **kw,
 ) -> pd.DataFrame:
-    """Every timescale's items in one frame (``measure`` names the timescale).
+    """Every timescale's items in one frame (``measure`` names the timescale); only the
+    timescales named in ``measures``, if given (e.g. the two the DfE publishes).
 
     Timescales that are not available (``unavailable``) give no items, so a missing
     table is never a 0% nor a worklist of every child."""
@@ -400,7 +425,8 @@ def all_items(
         "cp_visit": lambda: cp_visits(tables, as_of, interval_wd=kw.get("cp_visit_wd", 10), **soon),
     }
     skip = unavailable(tables, as_of)
-    frames = [make() for m, make in makers.items() if m not in skip]
+    wanted = set(makers) if measures is None else set(measures)
+    frames = [make() for m, make in makers.items() if m not in skip and m in wanted]
     if not frames:
         return pd.DataFrame(
             {c: pd.Series(dtype=_ITEM_DTYPES.get(c, "object")) for c in ITEM_COLUMNS}

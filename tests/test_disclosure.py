@@ -420,3 +420,16 @@ def test_agreement_headline_hides_a_small_disagreement():
     )
     assert ok[0].startswith("Exact agreement: 75% of 40")
     assert "only c moderated" in PQ.agreement_findings({"moderated": 3, "estimable": False}, 10)[0]
+
+
+def test_spc_signal_phrases_do_not_read_as_small_counts():
+    # "2 of 3 months near a process limit" failed `audit check` on a 1,000,000-child run
+    from audit_lib.check import page_problems
+    from audit_lib.measures.timeliness import _RULE_WORDS, signal_phrase
+
+    for rule in _RULE_WORDS:
+        for signal in ("improvement", "concern"):
+            text = (
+                f"<html><body><p>October 2026 is {signal_phrase(rule, signal)}.</p></body></html>"
+            )
+            assert page_problems(text) == [], (rule, signal)

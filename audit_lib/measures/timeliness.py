@@ -619,7 +619,7 @@ def metric_entries(
 _RULE_WORDS = {
     "outside_limits": "outside the process limits",
     "trend": "part of a run of 7 rising or falling months",
-    "two_of_three": "2 of 3 months near a process limit",
+    "two_of_three": "two of three months near a process limit",
     "shift": "part of a run of 7 months on one side of the average",
 }
 

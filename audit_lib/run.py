@@ -334,6 +334,7 @@ def kernel_reset(cwd: str, sidecar: str) -> None:
     shell.reset(new_session=False)
     shell.execution_count = 1
     plt.close("all")
+    _give_back_memory()  # the last notebook's peak is not carried into this one
     matplotlib.rcParams.update(_KERNEL["rc"])
     warnings.filters[:] = _KERNEL["warnings"]
     getattr(warnings, "_filters_mutated", lambda: None)()
@@ -342,13 +343,6 @@ def kernel_reset(cwd: str, sidecar: str) -> None:
     os.environ[metrics.PATH_ENV] = sidecar
     metrics._RECORDED.clear()
     os.chdir(cwd)
-
-
-#: run in a warm kernel after its notebook: drop the notebook's names and free the memory
-_EMPTY_KERNEL = (
-    "from audit_lib.run import _give_back_memory; get_ipython().reset(new_session=False); "
-    "_give_back_memory()"
-)
 
 
 def _give_back_memory() -> None:
@@ -488,8 +482,6 @@ def _execute(
     if km is not None and status != "ok":
         _kernel_stop()
     seconds = time.perf_counter() - t0
-    if km is not None and status == "ok":  # the kernel waits with nothing in hand
-        _kernel_run(km, _EMPTY_KERNEL)
     banner = coverage  # the period's 12 months reach back before the data start
     body = ""
     warned: list[str] = []

@@ -103,6 +103,8 @@ def _notebooks(args: argparse.Namespace) -> int:
                 cwd=str(folder),
                 progress_bar=False,
                 parameters={"data_dir": str(Path(args.data).resolve())} if args.data else None,
+                # private IPC sockets, as `audit run` uses: no TCP port, no warning
+                kernel_manager_class="audit_lib.kernel.QuietKernelManager",
             )
         except pm.PapermillExecutionError as exc:
             print(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from audit_lib.load import load_tables
+from audit_lib.load import load_tables, write_csv
 from audit_lib.synthetic import SynthConfig, generate, write_borough
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +54,27 @@ def small_borough():
 def small_dir(small_borough, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("borough")
     write_borough(small_borough, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(small_borough, tmp_path_factory) -> Path:
+    """About 400 children of the small borough with all their records: fast to load."""
+    t = small_borough.tables
+    keep = set(t["referrals"]["child_id"].iloc[:300]) | set(
+        t["cla_episodes"]["child_id"].iloc[:150]
+    )
+    out = tmp_path_factory.mktemp("tiny")
+    for name, frame in t.items():
+        if "child_id" in frame:
+            frame = frame[frame["child_id"].isin(keep)]
+        if name == "cp_reviews":
+            plans = t["cp_plans"]
+            frame = frame[
+                frame["cp_plan_id"].isin(plans.loc[plans["child_id"].isin(keep), "cp_plan_id"])
+            ]
+        write_csv(frame, out / f"{name}.csv")
+    (out / "extract.json").write_text('{"extract_date": "2026-11-01"}')
     return out
 
 

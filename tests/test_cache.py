@@ -35,8 +35,8 @@ def test_entry_round_trips_every_table_with_its_dtypes(tmp_path):
     pd.testing.assert_frame_equal(again["visits"], fresh["visits"])
 
 
-def test_entry_is_private(tmp_path):
-    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+def test_entry_is_private(tiny_dir, tmp_path):
+    entry = ensure_cached(tiny_dir, tmp_path / "c")
     assert _mode(entry.parent) == 0o700 and _mode(entry) == 0o700
     files = list(entry.iterdir())
     assert files and all(_mode(p) == 0o600 for p in files)
@@ -100,15 +100,15 @@ def test_cache_root_defaults_to_the_user_cache_dir(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["manifest.json", "report.pkl"])
-def test_missing_parts_read_as_absent(tmp_path, bad):
-    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+def test_missing_parts_read_as_absent(tiny_dir, tmp_path, bad):
+    entry = ensure_cached(tiny_dir, tmp_path / "c")
     (entry / bad).unlink()
     assert C.read(entry) is None
 
 
-def test_a_second_read_is_a_private_copy(tmp_path):
+def test_a_second_read_is_a_private_copy(tiny_dir, tmp_path):
     """A warm kernel reads an entry once; what a notebook changes stays in it."""
-    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    entry = ensure_cached(tiny_dir, tmp_path / "c")
     first, report = C.read(entry)
     expected = first["children"].copy()
     first["children"].loc[:, "sex"] = "U"

@@ -153,7 +153,7 @@ def test_run_console_is_quiet(tmp_path):
         nbformat.write(nb, books / f"{name}.ipynb")
     res = subprocess.run(
         [*AUDIT, "run", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")]
-        + ["--notebooks", str(books)],
+        + ["--notebooks", str(books), "--jobs", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -9,29 +9,8 @@ import pandas as pd
 import pytest
 
 from audit_lib.cli import main
-from audit_lib.load import LoadError, load_tables, write_csv
+from audit_lib.load import LoadError, load_tables
 from audit_lib.model import TABLES
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(small_borough, tmp_path_factory) -> Path:
-    """About 400 children of the small borough with all their records: fast to load."""
-    t = small_borough.tables
-    keep = set(t["referrals"]["child_id"].iloc[:300]) | set(
-        t["cla_episodes"]["child_id"].iloc[:150]
-    )
-    out = tmp_path_factory.mktemp("tiny")
-    for name, frame in t.items():
-        if "child_id" in frame:
-            frame = frame[frame["child_id"].isin(keep)]
-        if name == "cp_reviews":
-            plans = t["cp_plans"]
-            frame = frame[
-                frame["cp_plan_id"].isin(plans.loc[plans["child_id"].isin(keep), "cp_plan_id"])
-            ]
-        write_csv(frame, out / f"{name}.csv")
-    (out / "extract.json").write_text('{"extract_date": "2026-11-01"}')
-    return out
 
 
 @pytest.fixture

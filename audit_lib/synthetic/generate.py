@@ -1351,7 +1351,8 @@ def _canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     for col in table.columns:
         if col.kind == "bool":
             out[col.name] = out[col.name].astype("object").where(out[col.name].notna(), None)
-        if col.kind == "date":
+        # already typed columns skip to_datetime, whose cache probe walks the values
+        if col.kind == "date" and not pd.api.types.is_datetime64_any_dtype(out[col.name]):
             out[col.name] = pd.to_datetime(out[col.name])
     out = out.astype(table.dtypes)
     return out.sort_values(list(table.key), kind="stable", na_position="first").reset_index(

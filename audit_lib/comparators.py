@@ -574,11 +574,24 @@ def england_defaults(path: str | Path = ENGLAND_FILE) -> pd.DataFrame:
     return frame
 
 
-def load_folder(folder: str | Path | None) -> pd.DataFrame:
+def published_by(frame: pd.DataFrame, period: str | None) -> pd.DataFrame:
+    """The rows of published years that had ended by the end of report month ``period``
+    ("2024-03": years to 31 March 2024 and before). A report compares itself with the
+    figures of its own time, so an old period's page does not change, nor borrow a later
+    year, when newer files are added. ``None`` keeps every year."""
+    if period is None or frame.empty or "time_period" not in frame:
+        return frame
+    month_end = pd.Period(str(period), "M").end_time.normalize()
+    ends = frame["time_period"].map(lambda tp: year_window(tp)[1])
+    return frame[ends <= month_end]
+
+
+def load_folder(folder: str | Path | None, period: str | None = None) -> pd.DataFrame:
     """Every indicator value in a comparators folder (files listed in its manifest, else
     every CSV), over the committed England figures; a file's own England rows win over
     the committed ones for the same indicator and year. A folder that is absent or empty
-    gives the committed figures alone."""
+    gives the committed figures alone. With ``period`` ("2026-10"), only the years
+    published by then (:func:`published_by`)."""
     frames = []
     folder = Path(folder) if folder else None
     if folder and folder.is_dir():
@@ -593,7 +606,7 @@ def load_folder(folder: str | Path | None) -> pd.DataFrame:
         nat = values[values["geographic_level"] == "National"]
         have = pd.MultiIndex.from_frame(nat[["indicator", "time_period"]])
         eng = eng[~pd.MultiIndex.from_frame(eng[["indicator", "time_period"]]).isin(have)]
-    return pd.concat([values, eng], ignore_index=True)
+    return published_by(pd.concat([values, eng], ignore_index=True), period).reset_index(drop=True)
 
 
 def _latest(rows: pd.DataFrame, year: str | None) -> pd.DataFrame:
@@ -661,6 +674,7 @@ def comparator_table(
     region_code = own["region_code"].iloc[0] if len(own) else None
     reg = v[(v["geographic_level"] == "Regional") & (v["code"] == region_code)]
     reg = _latest(reg, year)
+    neighbours = usable_neighbours(values, la_code, neighbours)
     nb = _latest(pick(list(neighbours)), year)
     stats = nb.groupby("indicator").agg(
         neighbours_mean=("value", "mean"),
@@ -693,6 +707,72 @@ def comparator_table(
     out["la_code"] = str(la_code) if la_code else ""
     out["unit"] = v.drop_duplicates("indicator").set_index("indicator")["unit"]
     return out.reset_index()[cols]
+
+
+def _codes_of(values: pd.DataFrame, code: str) -> set[str]:
+    """Every code (new and old) of the local authority that ``code`` names, or an empty
+    set when no LA row of the comparators carries it."""
+    if values is None or values.empty or "code" not in values:
+        return set()
+    la = values[values["geographic_level"] == "Local authority"]
+    old = la["old_la_code"] if "old_la_code" in la else pd.Series("", index=la.index)
+    hit = la[(la["code"].astype(str) == code) | (old.fillna("").astype(str) == code)]
+    return set(hit["code"].astype(str)) | set(old[hit.index].fillna("").astype(str)) - {""}
+
+
+def usable_neighbours(
+    values: pd.DataFrame, la_code: str | None, neighbours: list[str] | tuple[str, ...]
+) -> list[str]:
+    """The neighbour codes to average: each authority once (a new and an old code of the
+    same one count once), never the authority itself (``la_code``)."""
+    own = _codes_of(values, str(la_code).strip()) | {str(la_code).strip()} if la_code else set()
+    out: list[str] = []
+    seen: set[str] = set()
+    for c in (str(c).strip() for c in neighbours):
+        codes = _codes_of(values, c) or {c}
+        if c in own or codes & own or codes & seen:
+            continue
+        seen |= codes
+        out.append(c)
+    return out
+
+
+def code_problems(
+    values: pd.DataFrame, la_code: str | None, neighbours: list[str] | tuple[str, ...]
+) -> list[str]:
+    """Plain sentences on codes that cannot be used, for the page and the run log: an
+    ``la_code`` or neighbour no comparators file carries, and the authority or a
+    repeat in its own neighbour list (left out of the neighbours' mean)."""
+    if values is None or values.empty:
+        return []
+    out = []
+    has_la = (values["geographic_level"] == "Local authority").any()
+    if la_code and not _codes_of(values, str(la_code).strip()):
+        out.append(
+            f"The authority's code {str(la_code).strip()} is in no comparators file for "
+            "the years published by this report's month"
+            + ("" if has_la else " (the files hold no local-authority rows)")
+            + ": its region and own published figures are not shown."
+        )
+    kept = set(usable_neighbours(values, la_code, neighbours))
+    missing = [str(c).strip() for c in neighbours if not _codes_of(values, str(c).strip())]
+    if missing:
+        out.append(
+            "Neighbour codes in no comparators file for the years published by this "
+            "report's month: " + ", ".join(missing) + "."
+        )
+    dropped = [
+        str(c).strip()
+        for c in neighbours
+        if str(c).strip() not in kept and str(c).strip() not in missing
+    ]
+    if dropped:
+        out.append(
+            "Left out of the neighbours (the authority itself, or a code repeated): "
+            + ", ".join(dropped)
+            + "."
+        )
+    return out
 
 
 def fmt_value(value: float | None, unit: str = "share", digits: int = 1) -> str:
@@ -810,7 +890,7 @@ def _group_key(name: str) -> str:
     return name
 
 
-def england_ethnicity_rates(folder: str | Path | None) -> pd.DataFrame:
+def england_ethnicity_rates(folder: str | Path | None, period: str | None = None) -> pd.DataFrame:
     """England's published rates per 10,000 children by ethnicity at each stage, from the
     rates-by-ethnicity files in a comparators folder (latest year of each stage).
 
@@ -844,7 +924,9 @@ def england_ethnicity_rates(folder: str | Path | None) -> pd.DataFrame:
         )
     if not frames:
         return pd.DataFrame(columns=cols)
-    out = pd.concat(frames, ignore_index=True)
+    out = published_by(pd.concat(frames, ignore_index=True), period)
+    if out.empty:
+        return pd.DataFrame(columns=cols)
     out = out[out["time_period"] == out.groupby("stage")["time_period"].transform("max")]
     return out.drop_duplicates(["stage", "group"])[cols].reset_index(drop=True)
 

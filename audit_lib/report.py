@@ -12,7 +12,6 @@ from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
 from . import disclosure
-from .comparators import national
 from .disclosure import SUPPRESSED, fmt_count  # noqa: F401  (fmt_count: re-exported)
 from .model import column_label
 
@@ -26,10 +25,6 @@ __all__ = [
     "show_figure",
     "styled_table",
 ]
-
-#: England's published figures {measure: (value, "England 2024-25")}, from the committed
-#: comparators file (audit_lib/data/england_comparators.csv), not constants.
-NATIONAL = national()
 
 
 def resolve_period(

@@ -551,3 +551,43 @@ def test_comparison_sentence_for_adoption():
     )
     few = own.assign(numerator=4)  # four adoptions: the average is not shown
     assert "the borough c," in indicators.comparison_sentence(compared, few, key)
+
+
+def test_a_report_compares_with_the_years_published_by_its_month(tmp_path):
+    # a March 2024 report sees England 2023-24 (900 completed), not the later 2024-25
+    folder = tmp_path / "c"
+    folder.mkdir()
+    _write(folder)
+    early = C.comparator_table(C.load_folder(folder, "2024-03"))
+    row = early.set_index("indicator").loc["timeliness.assessment_45wd"]
+    assert row["england_year"] == "2023-24"
+    assert row["england"] == pytest.approx((0 + 90 + 180 * 3 + 90) / 900)
+    late = C.comparator_table(C.load_folder(folder, "2026-10"))
+    assert (
+        late.set_index("indicator").loc["timeliness.assessment_45wd", "england_year"] == "2024-25"
+    )
+    # before any published year: nothing to compare with, not a later year's figure
+    assert C.load_folder(folder, "2023-02").query("indicator == 'timeliness.assessment_45wd'").empty
+    # the committed England figures (2024-25) are not shown beside a 2024 report
+    assert "timeliness.assessment_45wd" not in C.national(C.load_folder(None, "2024-09"))
+    assert C.national(C.load_folder(None, "2025-03"))["assessment_45wd"][1] == "England 2024-25"
+
+
+def test_the_authority_is_never_its_own_neighbour_and_bad_codes_are_named(tmp_path):
+    v = C.indicator_values(C.read_dfe(_write(tmp_path)))
+    # 316 is Newham itself (old code); E09000007 and 206 are both Camden; 999 is no LA
+    asked = ["E09000007", "316", "206", "999", "303"]
+    assert C.usable_neighbours(v, "E09000025", asked) == ["E09000007", "999", "303"]
+    row = C.comparator_table(v, la_code="E09000025", neighbours=asked).iloc[0]
+    # within 45 working days, by hand: Camden 80 of 100, Ealing 60 of 100
+    camden = (0 + 10 + 20 + 20 + 20 + 10) / 100
+    ealing = (0 + 0 + 10 + 20 + 20 + 10) / 100
+    assert row["neighbours_mean"] == pytest.approx((camden + ealing) / 2)
+    assert (row["neighbours_n"], row["neighbours_asked"]) == (2, 3)
+    problems = C.code_problems(v, "E09000025", asked)
+    assert any("999" in p and "no comparators file" in p for p in problems)
+    assert any("316" in p and "206" in p and "Left out" in p for p in problems)
+    assert C.code_problems(v, "NOTACODE", [])[0].startswith(
+        "The authority's code NOTACODE is in no comparators file for the years"
+    )
+    assert C.code_problems(v, "316", ["E09000007"]) == []

@@ -176,7 +176,7 @@ def reconcile(
     if not data or not la_code:
         raise ReconcileError("give --data (a CIN census import) and --la-code")
     try:
-        tables, _ = load_tables(data)
+        tables, dq = load_tables(data)
     except LoadError as exc:
         raise ReconcileError(str(exc)) from None
     folder = Path(comparators_dir)
@@ -200,7 +200,10 @@ def reconcile(
         if not hit.any():
             continue
         i = hit[hit].index[0]
-        ours = published_rows(tables, y).get(f.table)
+        year_end = year_window(y)[1]
+        # a year the data do not reach is not recomputed: its zeros are not differences
+        short = dq.extract_date is not None and pd.Timestamp(dq.extract_date) < year_end
+        ours = None if short else published_rows(tables, y).get(f.table)
         t = TABLES[f.table]
         for name in [*t.within, *t.beyond]:
             published = f.frame.at[i, name]
@@ -209,6 +212,11 @@ def reconcile(
             recomputed = float(ours[col].iloc[0]) if ours is not None else np.nan
             if pd.isna(published):
                 status = f"not published ({symbol})"
+            elif short:
+                status = (
+                    f"data end {pd.Timestamp(dq.extract_date):%d %B %Y}, before the year "
+                    f"does ({year_end:%d %B %Y}): not recomputed"
+                )
             elif pd.isna(recomputed):
                 status = "no data to recompute"
             else:

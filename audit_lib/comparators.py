@@ -359,7 +359,11 @@ def read_dfe(path: str | Path) -> DfeFile:
     path = Path(path)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except pd.errors.EmptyDataError:
+        raise ComparatorError(f"{path.name}: the file is empty") from None
+    except UnicodeDecodeError:
+        raise ComparatorError(f"{path.name}: not UTF-8 text (is it a CSV?)") from None
+    except (OSError, pd.errors.ParserError) as exc:
         raise ComparatorError(f"{path.name}: cannot read as CSV ({type(exc).__name__})") from None
     columns = {_norm(c): c for c in raw.columns}
     area = {k: _find(columns, v) for k, v in _AREA.items()}
@@ -393,6 +397,8 @@ def read_dfe(path: str | Path) -> DfeFile:
             f"{path.name}: columns match no table this library reads ({known}); "
             f"first columns: {', '.join(list(raw.columns)[:12])}"
         )
+    if raw.empty:
+        raise ComparatorError(f"{path.name}: a header but no rows: nothing to compare with")
     if isinstance(table, LongTable):
         logical = {"count": table.count, **table.extra}
     else:

@@ -591,3 +591,14 @@ def test_the_authority_is_never_its_own_neighbour_and_bad_codes_are_named(tmp_pa
         "The authority's code NOTACODE is in no comparators file for the years"
     )
     assert C.code_problems(v, "316", ["E09000007"]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("", "the file is empty"), (HEAD, "a header but no rows"), (b"\xff\xfe\x00PK", "not UTF-8")],
+)
+def test_empty_header_only_and_binary_files_are_one_line_errors(tmp_path, text, says):
+    p = tmp_path / "f.csv"
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(C.ComparatorError, match=says):
+        C.read_dfe(p)

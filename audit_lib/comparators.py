@@ -939,11 +939,13 @@ def england_ethnicity_rates(folder: str | Path | None, period: str | None = None
 
 def with_england_rates(rates: pd.DataFrame, england: pd.DataFrame) -> pd.DataFrame:
     """The page's rates by stage and group with England's published rate per 10,000 and
-    its year beside each row, for the stages and groups England publishes a rate for."""
-    keep = england.loc[
-        england["england_rate"].notna(), ["stage", "group", "england_rate", "england_year"]
-    ]
-    return rates.merge(keep, on=["stage", "group"], how="inner")
+    its year beside each row, for the stages and groups England publishes. A suppressed
+    rate stays as its row, marked "not published (c)"; ``england_text`` is the rate with
+    one decimal, as the page shows it."""
+    keep = england[["stage", "group", "england_rate", "england_year", "status"]]
+    both = rates.merge(keep, on=["stage", "group"], how="inner")
+    text = both["england_rate"].map(lambda r: f"{r:,.1f}" if pd.notna(r) else "")
+    return both.assign(england_text=text.where(both["england_rate"].notna(), both["status"]))
 
 
 def national(values: pd.DataFrame | None = None) -> dict[str, tuple[float, str]]:

@@ -271,6 +271,8 @@ PLAN_CHECKLIST: tuple[str, ...] = (
 
 #: Report headers (with units) for the column names measures return.
 COLUMN_LABELS: dict[str, str] = {
+    "england_text": "England, per 10,000",
+    "england_year": "England's year",
     # counts and denominators
     "count": "Children",
     "children": "Children",

@@ -433,9 +433,12 @@ def test_england_rates_by_ethnicity_beside_the_borough(tmp_path):
     assert pd.isna(black["england_rate"]) and black["status"] == "not published (c)"
     assert e.loc[("icpc", "asian"), "england_rate"] == 18.0
     assert len(e) == 3  # the LA row is not England
-    comb = pd.DataFrame({"stage": ["cla_start", "cla_start"], "group": ["white_british", "mixed"]})
+    comb = pd.DataFrame({"stage": ["cla_start"] * 3, "group": ["white_british", "mixed", "black"]})
     both = C.with_england_rates(comb, C.england_ethnicity_rates(folder))
-    assert both["england_rate"].tolist() == [22.5]  # no England rate for Mixed
+    assert both["group"].tolist() == ["white_british", "black"]  # none for Mixed
+    assert both["england_rate"].iloc[0] == 22.5 and pd.isna(both["england_rate"].iloc[1])
+    # a suppressed rate keeps its row, in words, never 0
+    assert both["england_text"].tolist() == ["22.5", "not published (c)"]
     # the looked-after comparators ignore this file
     assert "ETHNICITY_RATES" not in set(C.load_folder(folder)["table"])
 

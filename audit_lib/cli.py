@@ -307,7 +307,8 @@ def _comparators(args: argparse.Namespace) -> int:
             )
         for p in problems:
             print(f"audit comparators: {p}", file=sys.stderr)
-        return 2 if problems else 0
+        # 1: some files added and some not; 2: none could be added (as a usage error)
+        return 0 if not problems else 1 if added else 2
     from .reconcile import ReconcileError, reconcile
 
     try:

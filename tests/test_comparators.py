@@ -236,6 +236,9 @@ def test_cli_add_reports_each_file_and_unrecognised_in_one_line(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "junk.csv: not a DfE open-data file" in err
     assert junk.read_text() == "a,b\n1,2\n"  # the user's file is never written
+    # some added, some not: 1, so a partial add is told from a usage error
+    good = _write(tmp_path, name="c2_again.csv")
+    assert main(["comparators", "add", str(good), str(junk), "--dir", str(tmp_path / "c")]) == 1
 
 
 def test_part_year_is_never_put_beside_a_published_year():

@@ -278,7 +278,7 @@ COLUMN_LABELS: dict[str, str] = {
     "children": "Children",
     "n": "Children",
     "events": "Permanent outcomes",
-    "population": "Population (children)",
+    "population": "Population under 18",
     "previous_count": "Children at previous stage",
     "rows": "Rows",
     "rows_read": "Rows read",

@@ -83,6 +83,8 @@ def _check(result, info: dict, period: str) -> None:
     assert not bad, f"{info} at {period}: " + "; ".join(bad)
     assert {n.status for n in result.notebooks} <= {"ok", "skipped"}
     assert result.index.exists()
+    # the pages of a small authority are the ones most likely to give away a small count
+    assert not result.disclosure, f"{info} at {period}: " + "; ".join(map(str, result.disclosure))
     for n in result.notebooks:
         page = (result.folder / f"{n.name}.html").read_text()
         assert "Traceback" not in page and "Warning:" not in page, n.name

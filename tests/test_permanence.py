@@ -216,7 +216,7 @@ def test_headline_on_synthetic_is_competing_risks(synthetic):
     ("frame", "reason"),
     [
         (_toy([], []), "no care spells"),
-        (_toy([5], [1]), "fewer than 2 spells"),
+        (_toy([5], [1]), "too few spells"),
     ],
 )
 def test_time_to_permanence_cannot_be_estimated(frame, reason):

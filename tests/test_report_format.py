@@ -31,7 +31,7 @@ def test_format_table_labels_rounds_and_names_blanks():
     assert list(out.columns) == [
         "Stage",
         "Group",
-        "Population (children)",
+        "Population under 18",
         "Rate per 10,000",
         "Rate ratio",
         "95% CI",
@@ -42,7 +42,7 @@ def test_format_table_labels_rounds_and_names_blanks():
     assert out["Group"].tolist() == ["White British", "White Other", "Black"]
     assert out["Stage"].iloc[0] == "Child Protection Plan"
     black = out.iloc[2]
-    assert black["Population (children)"] == "8,000"
+    assert black["Population under 18"] == "8,000"
     assert black["Rate per 10,000"] == "90.0"
     assert black["Rate ratio"] == "2.18"
     assert black["95% CI"] == "1.50 to 3.14"

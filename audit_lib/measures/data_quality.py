@@ -256,7 +256,7 @@ def findings(
         off = availability[availability["Status"] != "Available"]
         if len(off):
             lines.append(
-                f"{len(off)} of {len(availability)} measures are not available for this data "
+                f"{len(off)} of the {len(availability)} measures are not available for this data "
                 f"and are reported as such, never as 0%: {', '.join(off['Measure'])}."
             )
     if len(reasons):

@@ -181,7 +181,7 @@ def _time_row(name, f: pd.DataFrame, curve: pd.DataFrame, horizon: int, min_n: i
     if n == 0:
         return _not_estimable(name, 0, 0, "cannot be estimated: no care spells")
     if n < min_n:
-        return _not_estimable(name, n, events, f"cannot be estimated: fewer than {min_n} spells")
+        return _not_estimable(name, n, events, "cannot be estimated: too few spells")
     at = step_at(curve, horizon, ("achieved", "lower", "upper"))
     med = step_median(curve, "achieved")
     notes = []
@@ -1017,12 +1017,15 @@ def findings(
         lines.append(f"Permanence plan by the second review: {p['reason']}.")
     two = int((flags["drift_score"] >= 2).sum())
     top = flags[list(DRIFT_FLAGS)].sum().idxmax() if len(flags) else None
-    two_text = (
-        "c" if hide_rate([two], [len(flags)], suppress_max)[0] else fmt_count(two, suppress_max)
+    # a hidden count goes without its denominator: "c of 7" gives too much away
+    of_all = (
+        "c of the"
+        if hide_rate([two], [len(flags)], suppress_max)[0]
+        else f"{fmt_count(two, suppress_max)} of {fmt_count(len(flags), suppress_max)}"
     )
     lines.append(
-        f"{two_text} of {fmt_count(len(flags), suppress_max)} children in care have two or "
-        f'more drift flags; the commonest flag is "{FLAG_LABELS[top].lower()}".'
+        f"{of_all} children in care have two or more drift flags; the commonest flag is "
+        f'"{FLAG_LABELS[top].lower()}".'
         if top
         else "No children in care."
     )

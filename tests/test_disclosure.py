@@ -258,7 +258,8 @@ def test_headlines_hide_small_shares_and_counts():
     )
     entries = {"permanence.within_12m.rolling_12m": {"numerator": 2, "denominator": 6}}
     text = " ".join(PM.findings(entries, flags, card, "2026-10", 5))
-    assert "c of 8 children" in text  # 2 of 8: the count and its complement are small
+    # 2 of 8: the count and its complement are small, so neither it nor its denominator shows
+    assert "c of the children in care" in text and "of 8" not in text
     assert "A1" not in text  # means of 5 adoptions are not shown
     assert "permanence within 12 months" not in text
 

@@ -225,16 +225,17 @@ def page_problems(
 
 
 def _staff_ids(data_dir: Path) -> set[str]:
+    from .load import read_table_text
+    from .model import TABLES
+
+    staff = ("auditor_id", "worker_id", "moderator_id", "social_worker")
     ids: set[str] = set()
-    for path in data_dir.glob("*.csv"):
-        head = pd.read_csv(path, nrows=0).columns
-        cols = [
-            c for c in head if c in ("auditor_id", "worker_id", "moderator_id", "social_worker")
-        ]
-        if cols:
-            f = pd.read_csv(path, usecols=cols, dtype=str)
-            for c in cols:
-                ids |= set(f[c].dropna().astype(str))
+    for name, table in TABLES.items():
+        if not set(staff) & set(table.column_names):
+            continue
+        f = read_table_text(data_dir, name)  # CSV or Parquet, as the loader reads them
+        for c in (c for c in staff if f is not None and c in f):
+            ids |= set(f[c].astype(str))
     return {i for i in ids if len(i) >= 3}
 
 

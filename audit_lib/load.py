@@ -820,12 +820,37 @@ def _extract_date(folder: Path, given) -> pd.Timestamp:
     return extract_info(folder, given)[0]
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a canonical table as CSV: ISO dates, lower-case booleans, blanks for missing."""
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A canonical table as its file text: ISO dates, lower-case booleans."""
     out = frame.copy()
     for name, col in out.items():
         if pd.api.types.is_datetime64_any_dtype(col):
             out[name] = col.dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
             out[name] = col.map({True: "true", False: "false"})
-    out.to_csv(path, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a canonical table as CSV: ISO dates, lower-case booleans, blanks for missing."""
+    _as_text(frame).to_csv(path, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write a canonical table as Parquet holding the same text as :func:`write_csv`
+    (every column a string, blanks for missing), zstd-compressed; byte-identical for the
+    same table."""
+    out = _as_text(frame)
+    out = out.astype(object).where(out.notna(), "").astype(str)
+    out.to_parquet(path, index=False, compression="zstd")
+
+
+def read_table_text(folder: Path, name: str) -> pd.DataFrame | None:
+    """Table ``name`` of a canonical folder as text, unvalidated, whichever file holds it
+    (:func:`find_table_file`); None when the folder has none."""
+    path = find_table_file(Path(folder), name)
+    if path is None:
+        return None
+    if path.suffix.lower() == ".parquet":
+        return _read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Image, display
 import io
 tables = {os.path.basename(p)[:-4]: pd.read_csv(p, dtype=str) for p in sorted(glob.glob(os.path.join(data_dir, "*.csv")))}
+tables.update({os.path.basename(p)[:-8]: pd.read_parquet(p) for p in sorted(glob.glob(os.path.join(data_dir, "*.parquet")))})
 fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
 ax.bar(list(tables), [len(t) for t in tables.values()])
 ax.set_title("Rows per table")

@@ -8,7 +8,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from audit_lib.load import read_table_text
+from audit_lib.model import TABLES
 
 HOSTILE_TEAMS = [
     "<h1>x</h1>",
@@ -30,7 +32,7 @@ def hostile_copy(source: Path, dest: Path, children: int = 300, seed: int = 13) 
     names."""
     rng = np.random.default_rng(seed)
     dest.mkdir(parents=True, exist_ok=True)
-    read = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in source.glob("*.csv")}
+    read = {n: f for n in TABLES if (f := read_table_text(source, n)) is not None}
     pick: set[str] = set()
     for k, table in enumerate(("cla_episodes", "case_audits", "referrals")):
         pool = sorted(set(read[table]["child_id"]) - pick)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit_lib.load import read_table_text
 from audit_lib.model import TABLES
 from audit_lib.run import run
 
@@ -28,12 +29,9 @@ DROPPABLE = tuple(t for t in TABLES if t != "children")
 
 @cache
 def _borough() -> dict[str, pd.DataFrame]:
-    """The committed borough's CSVs as text, read once."""
-    return {
-        name: pd.read_csv(DEFAULT_DATA / f"{name}.csv", dtype=str, keep_default_na=False)
-        for name in TABLES
-        if (DEFAULT_DATA / f"{name}.csv").exists()
-    }
+    """The committed borough's tables as text (CSV or Parquet), read once."""
+    read = {name: read_table_text(DEFAULT_DATA, name) for name in TABLES}
+    return {name: f for name, f in read.items() if f is not None}
 
 
 def sample_borough(out: Path, children: int, seed: int, drop: int = 0) -> dict:

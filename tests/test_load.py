@@ -288,3 +288,23 @@ def test_validate_prints_a_readable_table(tiny_dir, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "rows_read" in out and "children" in out and "No findings." in out
     assert (tmp_path / "r.json").read_text().startswith("{")
+
+
+def test_a_table_as_parquet_reads_as_its_csv(tiny_dir, tmp_path):
+    # the committed borough keeps its visits as Parquet: the same text, the same table
+    from audit_lib.check import _staff_ids
+    from audit_lib.load import read_table_text, write_parquet
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dir, data)
+    csv_tables, _ = load_tables(data)
+    text = read_table_text(data, "visits")
+    write_parquet(csv_tables["visits"], data / "visits.parquet")
+    (data / "visits.csv").unlink()
+    pd.testing.assert_frame_equal(read_table_text(data, "visits"), text)
+    pq_tables, report = load_tables(data)
+    pd.testing.assert_frame_equal(pq_tables["visits"], csv_tables["visits"])
+    assert report.errors.empty
+    # the staff-id check of `audit check` reads the Parquet table too
+    workers = set(text["worker_id"]) - {""}
+    assert workers and workers <= _staff_ids(data)

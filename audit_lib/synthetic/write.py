@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..load import write_csv
+from ..load import write_csv, write_parquet
 from .generate import Borough
+
+#: Tables written as Parquet: the visits are the borough's largest table (6.9 MB as CSV,
+#: 0.6 MB as Parquet); the loader reads either (.parquet preferred).
+PARQUET_TABLES = frozenset({"visits"})
 
 
 def write_borough(borough: Borough, out: str | Path) -> list[Path]:
-    """Write one CSV per canonical table, truth.json and extract.json; return the paths.
+    """Write one file per canonical table (CSV; Parquet for :data:`PARQUET_TABLES`),
+    truth.json and extract.json; return the paths.
 
     Output is byte-identical for the same borough (no timestamps, fixed ordering).
     """
@@ -18,8 +23,12 @@ def write_borough(borough: Borough, out: str | Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in borough.tables.items():
-        path = folder / f"{name}.csv"
-        write_csv(frame, path)
+        if name in PARQUET_TABLES:
+            path = folder / f"{name}.parquet"
+            write_parquet(frame, path)
+        else:
+            path = folder / f"{name}.csv"
+            write_csv(frame, path)
         paths.append(path)
     truth = folder / "truth.json"
     truth.write_text(json.dumps(borough.truth, indent=1, sort_keys=False) + "\n")

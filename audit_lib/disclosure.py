@@ -65,6 +65,10 @@ __all__ = [
 
 SUPPRESSED = "c"
 SECRET_ENV = "AUDIT_SECRET"
+#: The public key the committed notebooks and the tests pseudonymise the synthetic
+#: borough with, so their outputs are the same on every machine. Never for real data:
+#: a real run uses $AUDIT_SECRET or the private key file.
+EXAMPLE_SECRET = "synthetic borough only: a public example key"
 SECRET_FILE = Path.home() / ".config" / "audit_lib" / "secret"
 log = logging.getLogger("audit.disclosure")
 

@@ -27,6 +27,7 @@ import pickle
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -35,11 +36,14 @@ __all__ = [
     "CACHE_ENV",
     "HOME_ENV",
     "cache_root",
+    "building",
     "entry_path",
+    "finish",
     "fingerprint",
     "prune",
     "read",
     "write",
+    "write_table",
 ]
 
 #: set by ``audit run`` for its notebooks: ``load_tables`` reads and writes entries there
@@ -209,6 +213,42 @@ def read(entry: Path):
     return Tables(_MEMO["names"], convert), copy.deepcopy(_MEMO["report"])
 
 
+@contextlib.contextmanager
+def building(entry: Path) -> Iterator[Path]:
+    """A fresh private folder beside ``entry`` (mode 0700) to write an entry into with
+    :func:`write_table` and :func:`finish`; removed if the block fails, and if
+    :func:`finish` was not reached."""
+    root = entry.parent
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(root, 0o700)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))  # created 0700
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone once renamed: nothing to do
+
+
+def write_table(tmp: Path, name: str, frame: pd.DataFrame) -> None:
+    """One table of an entry being built, as an uncompressed Arrow IPC file."""
+    import pyarrow.feather as feather
+
+    feather.write_feather(frame, tmp / f"{name}.arrow", compression="uncompressed")
+
+
+def finish(tmp: Path, entry: Path, report, source: Path, names: list[str]) -> None:
+    """Complete the entry built in ``tmp`` (its tables ``names`` written) with the report
+    and manifest, make every file 0600 and rename it into place as ``entry``. If another
+    process got there first, its entry is kept."""
+    with (tmp / "report.pkl").open("wb") as fh:
+        pickle.dump(report, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    doc = {"source": str(source), "written": time.time(), "tables": list(names)}
+    (tmp / "manifest.json").write_text(json.dumps(doc))
+    for p in tmp.iterdir():
+        os.chmod(p, 0o600)
+    with contextlib.suppress(OSError):  # an entry of the same key appeared meanwhile
+        tmp.rename(entry)
+
+
 def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) -> None:
     """Store ``tables`` and ``report`` as ``entry``, atomically and privately.
 
@@ -216,28 +256,10 @@ def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) ->
     files 0600) and the folder is renamed into place, so a concurrent reader never sees
     half an entry. If another process got there first, its entry is kept.
     """
-    import pyarrow.feather as feather
-
-    root = entry.parent
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(root, 0o700)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))  # created 0700
-    try:
+    with building(entry) as tmp:
         for name, frame in tables.items():
-            feather.write_feather(frame, tmp / f"{name}.arrow", compression="uncompressed")
-        with (tmp / "report.pkl").open("wb") as fh:
-            pickle.dump(report, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        doc = {"source": str(source), "written": time.time(), "tables": list(tables)}
-        (tmp / "manifest.json").write_text(json.dumps(doc))
-        for p in tmp.iterdir():
-            os.chmod(p, 0o600)
-        try:
-            tmp.rename(entry)
-        except OSError:  # an entry of the same key appeared meanwhile: keep that one
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            write_table(tmp, name, frame)
+        finish(tmp, entry, report, source, list(tables))
 
 
 def prune(

@@ -742,7 +742,7 @@ def run(
                 )
             )
             pool.submit(os.getpid)  # starts every worker now
-        validate_apart(data_dir)
+        validate_apart(data_dir, jobs or os.cpu_count() or 1)
         period = _period_in_data(period, data_dir)
         folder = Path(out).resolve() / period
         (folder / "worklists").mkdir(parents=True, exist_ok=True)
@@ -949,22 +949,17 @@ def _environ(name: str, value: str):
             os.environ[name] = old
 
 
-def validate_apart(data_dir: Path) -> None:
-    """Validate the data into the run's table cache in a short-lived child process, so
-    the memory that reading and checking them takes (gigabytes at a million children) is
-    given back when it exits instead of staying with this process for the whole run. The
-    checks that follow read the cache. A failure here is left to those checks, which
-    raise it with its own message."""
-    import multiprocessing
-
+def validate_apart(data_dir: Path, jobs: int) -> None:
+    """Validate the data into the run's table cache, in a pool of ``jobs`` short-lived
+    forked processes (``load.ensure_cached``), so the memory that reading and checking
+    them takes (gigabytes at a million children) is given back when they exit instead of
+    staying with this process for the whole run. The checks that follow read the cache.
+    A failure here is left to those checks, which raise it with its own message."""
     from . import cache
     from .load import ensure_cached
 
-    with (
-        contextlib.suppress(Exception),
-        ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as once,
-    ):
-        once.submit(ensure_cached, data_dir, cache.cache_root()).result()
+    with contextlib.suppress(Exception):
+        ensure_cached(data_dir, cache.cache_root(), jobs)
 
 
 def prepare_tables(data_dir: Path) -> Path:

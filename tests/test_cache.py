@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from audit_lib import cache as C
-from audit_lib.load import ensure_cached, load_tables
+from audit_lib.load import ensure_cached, load_tables, read_table_text
 from audit_lib.model import TABLES
 
 from .conftest import DEFAULT_DATA
@@ -144,3 +144,61 @@ def test_tables_are_converted_when_first_used_and_act_as_a_dict(tmp_path, monkey
     assert again.pop("visits") is not None and "visits" not in again
     again["extra"] = children
     assert again["extra"] is children and again.copy()["extra"] is children
+
+
+def _dirty_copy(source, dest):
+    """``source`` with findings of every kind in tables at every depth of the checks
+    (children, their referrals and the referrals' assessments, plans and reviews, the
+    Parquet visits): unknown codes, unreadable and future dates, blank and malformed
+    rows, orphans, duplicates, an extra column and a missing table."""
+    import shutil
+
+    shutil.copytree(source, dest)
+
+    def edit(name, change):
+        frame = pd.read_csv(dest / f"{name}.csv", dtype=str, keep_default_na=False)
+        change(frame)
+        frame.to_csv(dest / f"{name}.csv", index=False)
+
+    def children(f):
+        f.loc[1:3, "sex"] = "x"
+        f.loc[4, "date_of_birth"] = "not a date"
+        f.loc[5, "date_of_birth"] = "2099-01-01"
+        f["extra"] = "z"
+
+    def referrals(f):
+        f.loc[0:1, "child_id"] = "NOPE"
+        f.loc[2, "closure_date"] = "2000-01-01"
+
+    edit("children", children)
+    edit("referrals", referrals)
+    with (dest / "assessments.csv").open("a") as fh:
+        fh.write(",,,,,,,,,\n")
+    with (dest / "cp_reviews.csv").open("a") as fh:
+        fh.write("CPX,2024-01-01,extra,fields\nCPX,2024-01-01\n")
+    visits = read_table_text(dest, "visits")
+    visits.loc[0, "visit_type"] = "nope"
+    (dest / "visits.csv").unlink(missing_ok=True)
+    pd.concat([visits, visits.iloc[[3]]]).to_parquet(dest / "visits.parquet", index=False)
+    (dest / "case_audits.csv").unlink()
+    return dest
+
+
+def test_an_entry_validated_in_parallel_is_the_one_made_in_one_process(tiny_dir, tmp_path):
+    data = _dirty_copy(tiny_dir, tmp_path / "data")
+    fresh, report = load_tables(data)
+    entry = ensure_cached(data, tmp_path / "c", jobs=2)
+    tables, cached = C.read(entry)
+    assert list(tables) == list(fresh)
+    for name, frame in fresh.items():
+        pd.testing.assert_frame_equal(tables[name], frame, check_exact=True)
+    assert len(report.findings) > 8 and report.unusable == []
+    for part in ("summary", "findings", "coverage"):
+        pd.testing.assert_frame_equal(getattr(cached, part), getattr(report, part))
+    assert cached.rejected.keys() == report.rejected.keys() >= {"children", "visits"}
+    for name, rejected in report.rejected.items():
+        pd.testing.assert_frame_equal(cached.rejected[name], rejected)
+    assert cached.to_text() == report.to_text()
+    one = ensure_cached(data, tmp_path / "one", jobs=1)
+    for name in fresh:
+        assert (one / f"{name}.arrow").read_bytes() == (entry / f"{name}.arrow").read_bytes()

@@ -202,3 +202,31 @@ def test_an_entry_validated_in_parallel_is_the_one_made_in_one_process(tiny_dir,
     one = ensure_cached(data, tmp_path / "one", jobs=1)
     for name in fresh:
         assert (one / f"{name}.arrow").read_bytes() == (entry / f"{name}.arrow").read_bytes()
+
+
+def test_a_stored_table_converts_as_arrow_does_sharing_each_distinct_text(tiny_dir, tmp_path):
+    import pyarrow as pa
+
+    entry = ensure_cached(tiny_dir, tmp_path / "c")
+    for name in TABLES:
+        with pa.memory_map(str(entry / f"{name}.arrow")) as src:
+            table = pa.ipc.open_file(src).read_all()
+        frame = C.to_pandas(table)
+        pd.testing.assert_frame_equal(frame, table.to_pandas(), check_exact=True)
+    codes = C.to_pandas(pa.ipc.open_file(str(entry / "visits.arrow")).read_all())
+    for col in ("child_id", "visit_type"):
+        objects = {id(v) for v in codes[col].dropna()}
+        assert len(objects) == codes[col].nunique() < len(codes)
+
+
+def test_with_table_converts_no_other_table(tmp_path):
+    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    tables, _ = C.read(entry)
+    episodes = tables["cla_episodes"].head(3)
+    out = C.with_table(tables, "cla_episodes", episodes)
+    assert out["cla_episodes"] is episodes and set(out) == set(TABLES)
+    assert out._pending == set(TABLES) - {"cla_episodes"}
+    assert tables._pending == set(TABLES) - {"cla_episodes"}
+    assert out["children"] is tables["children"]  # converted once, through ``tables``
+    plain = C.with_table({"a": 1}, "b", 2)
+    assert plain == {"a": 1, "b": 2} and type(plain) is dict

@@ -41,6 +41,7 @@ __all__ = [
     "finish",
     "fingerprint",
     "prune",
+    "python_text",
     "read",
     "to_pandas",
     "with_table",
@@ -240,10 +241,19 @@ def to_pandas(table) -> pd.DataFrame:
         f.name for f in table.schema if pa.types.is_string(f.type) and meta.get(f.name) == "string"
     ]
     frame = table.drop_columns(text).to_pandas()
-    for name in text:  # in column order; Arrow makes one object per distinct value
-        values = table.column(name).to_pandas(deduplicate_objects=True).to_numpy()
-        frame.insert(table.column_names.index(name), name, pd.array(values, dtype="string"))
+    for name in text:  # in column order
+        frame.insert(table.column_names.index(name), name, python_text(table.column(name)))
     return frame
+
+
+def python_text(values) -> pd.api.extensions.ExtensionArray:
+    """Arrow text (an Arrow array, or a Series of Arrow strings) as pandas' ``string``
+    array (Python storage), with one Python object per distinct value, shared by the
+    rows that hold it."""
+    import pyarrow as pa
+
+    arrow = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    return pd.array(arrow.to_pandas(deduplicate_objects=True).to_numpy(), dtype="string")
 
 
 @contextlib.contextmanager

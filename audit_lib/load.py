@@ -368,7 +368,7 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
     present = ~blank
 
     if col.kind in ("id", "str"):
-        return s.where(present).astype("string")
+        return pd.Series(C.python_text(s.where(present)), index=s.index)
 
     if col.kind == "code":
         if col.case == "upper":
@@ -389,7 +389,7 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
                 f"{col.name} not in the DfE/canonical code list ({note})",
                 unknown,
             )
-        return norm.astype("string")
+        return pd.Series(C.python_text(norm), index=s.index)
 
     if col.kind == "date":
         long = s.str.len() > 10  # a time of day or zone: read the date written

@@ -457,6 +457,22 @@ def _found(keys: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
     )
 
 
+def _row_ids(frame: pd.DataFrame) -> np.ndarray:
+    """A whole number per row, the same for rows equal in every column of ``frame``
+    (missing equal to missing, as ``DataFrame.duplicated`` compares them)."""
+    return frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+
+
+def _repeats(raw: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
+    """``raw.duplicated(keep="first")``, compared only among ``candidates``: the rows
+    whose key repeats. Rows equal as written are equal once typed, so an exact repeat
+    and the row it repeats are both candidates (a key repeats in far fewer rows than
+    there are)."""
+    out = np.zeros(len(raw), dtype=bool)
+    out[candidates] = raw[candidates].duplicated(keep="first").to_numpy()
+    return out
+
+
 def _check_table(
     table: Table,
     raw: pd.DataFrame,
@@ -525,7 +541,8 @@ def _check_table(
     # never causes a good one to be rejected as its duplicate.
     ok = ~chk.rejected
     key = list(table.key)
-    exact = ok & raw.duplicated(keep="first")
+    ids = _row_ids(typed[key])
+    exact = ok & _repeats(raw, pd.Series(ids).duplicated(keep=False).to_numpy())
 
     def key_text(idx: pd.Index) -> pd.Series:
         return raw.loc[idx, key].astype(str).agg("|".join, axis=1)
@@ -540,7 +557,7 @@ def _check_table(
     )
     ok = ~chk.rejected
     dup = pd.Series(False, index=raw.index)
-    dup[ok] = typed.loc[ok, key].duplicated(keep="first").to_numpy(dtype=bool)
+    dup[ok] = pd.Series(ids[ok.to_numpy()]).duplicated(keep="first").to_numpy()
     chk.add(
         ",".join(key),
         "duplicate key",

@@ -104,6 +104,18 @@ def default_run(tmp_path_factory):
     return run(data=DEFAULT_DATA, out=out, jobs=2), out
 
 
+@pytest.fixture(scope="session")
+def warm_pool():
+    """One worker with a warm kernel, shared by the small audit runs of this test
+    process (``run(..., pool=warm_pool)``): each run skips kernel start-up and warm-up,
+    and still starts every notebook from a reset kernel. Runs that test start-up,
+    failures or the 2-worker pool make their own."""
+    from audit_lib.run import warm_workers
+
+    with warm_workers(jobs=1) as pool:
+        yield pool
+
+
 # --- scheduling on xdist workers ---------------------------------------------------------
 # `make test` runs `--dist loadfile`: by default a file is one work unit, so a notebook's
 # cells share one kernel and a module-scoped fixture is built once. The scheduler below

@@ -144,3 +144,24 @@ def test_tables_are_converted_when_first_used_and_act_as_a_dict(tmp_path, monkey
     assert again.pop("visits") is not None and "visits" not in again
     again["extra"] = children
     assert again["extra"] is children and again.copy()["extra"] is children
+
+
+def test_prune_leaves_an_entry_a_run_holds(tmp_path):
+    """Two runs at once: the one that prunes never deletes the tables the other's
+    notebooks are still reading (its entry is held with ``in_use``)."""
+    root = tmp_path / "cache"
+    now = time.time()
+    entries = []
+    for i in range(4):
+        e = root / f"entry{i}"
+        e.mkdir(parents=True)
+        (e / "manifest.json").write_text("{}")
+        os.utime(e, (now - 100 * (4 - i), now - 100 * (4 - i)))  # entry3 newest
+        entries.append(e)
+    with C.in_use(entries[0]) as held:
+        assert held
+        gone = C.prune(root, keep=2, now=now)
+        assert gone == [entries[1]] and entries[0].is_dir()
+    assert C.prune(root, keep=2, now=now) == [entries[0]]
+    with C.in_use(entries[0]) as held:  # pruned before it was held: the run rebuilds it
+        assert not held

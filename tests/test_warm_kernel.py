@@ -90,3 +90,39 @@ def test_a_failed_notebook_takes_its_kernel_with_it(tmp_path):
     assert (
         m["after"]["test.after.kernel_pid"]["value"] != m["boom"]["test.boom.kernel_pid"]["value"]
     )
+
+
+COUNT = """import os
+import audit_lib
+from audit_lib.load import load_tables
+tables, _ = load_tables(data_dir)
+recorded_now = audit_lib.record_all({"test.count.children": len(tables["children"]), "test.count.kernel_pid": os.getpid()})"""
+
+
+def test_runs_sharing_a_pool_each_start_clean_on_their_own_data(tmp_path, warm_pool, tiny_dir):
+    """Runs given one pool (``warm_workers``) share its kernel, yet each notebook of each
+    run starts clean (the leak checks above) and reads the run's own data."""
+    books = tmp_path / "books"
+    books.mkdir()
+    for name in ("first", "second"):
+        _notebook(books, name)
+    _notebook(books, "count")
+    nb = nbformat.read(books / "count.ipynb", as_version=4)
+    nb.cells[1] = nbformat.v4.new_code_cell(COUNT)
+    nbformat.write(nb, books / "count.ipynb")
+
+    def counted(data, out):
+        result = run(data=data, out=tmp_path / out, notebooks=books, pool=warm_pool)
+        assert all(n.status == "ok" for n in result.notebooks), [
+            (n.name, n.error) for n in result.notebooks
+        ]
+        m = {k: v["value"] for n in result.notebooks for k, v in n.metrics.items()}
+        return m["test.count.children"], {v for k, v in m.items() if k.endswith("kernel_pid")}
+
+    tiny = sum(1 for _ in (tiny_dir / "children.csv").open()) - 1
+    borough = sum(1 for _ in (DEFAULT_DATA / "children.csv").open()) - 1
+    assert tiny != borough
+    runs = [counted(tiny_dir, "a"), counted(DEFAULT_DATA, "b"), counted(tiny_dir, "c")]
+    assert [n for n, _ in runs] == [tiny, borough, tiny]
+    pids = set().union(*(p for _, p in runs))
+    assert len(pids) == 1, "the three runs should have shared the pool's one warm kernel"

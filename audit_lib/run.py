@@ -410,14 +410,16 @@ def start_warm_kernel(cwd: str | None = None) -> None:
     _KERNEL["km"] = km
     with contextlib.suppress(Exception):
         _warm_exporter()  # while the kernel starts
-    if not _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
+    if _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
+        _KERNEL["restarts"] = 0  # a pool shared by many runs may lose many kernels
+    else:
         _kernel_stop()
 
 
 def _warm_kernel(cwd: str, sidecar: str, env: dict[str, str]):
     """This worker's warm kernel, reset for the next notebook; None if there is none.
-    After a failed notebook took the kernel with it, a new one is warmed (three times
-    at most per worker)."""
+    After a failed notebook took the kernel with it, a new one is warmed (up to three
+    tries in a row per worker, then fresh kernels)."""
     km = _KERNEL.get("km")
     if km is None and _KERNEL.get("warm") and _KERNEL.get("restarts", 0) < 3:
         _KERNEL["restarts"] = _KERNEL.get("restarts", 0) + 1

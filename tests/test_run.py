@@ -93,7 +93,7 @@ def json_ids() -> list[str]:
     return pd.read_csv(DEFAULT_DATA / "children.csv", dtype=str)["child_id"].tolist()
 
 
-def test_failure_is_isolated_and_named(tmp_path):
+def test_failure_is_isolated_and_named(tmp_path, warm_pool):
     # a bad parameter makes the timeliness notebook raise; data quality still renders,
     # even in the same worker (one job: the failed notebook's kernel is not reused)
     result = run(
@@ -101,7 +101,7 @@ def test_failure_is_isolated_and_named(tmp_path):
         out=tmp_path,
         only=["timeliness", "data_quality"],
         params=["assessment_clock=bogus"],
-        jobs=1,
+        pool=warm_pool,
     )
     status = {n.name: n for n in result.notebooks}
     assert status["data_quality"].status == "ok"

@@ -14,7 +14,9 @@ never beside the pages, because the tables are child-level data:
 Entries are keyed by the data files' names, sizes and modification times, the extract
 date and this code, so a changed file or a new version is a new entry. ``prune`` keeps
 the newest ``KEEP`` entries no older than ``MAX_AGE_DAYS`` and deletes the rest; the run
-calls it every time.
+calls it every time. A run holds its entry (``in_use``: a shared ``flock`` on the entry's
+folder) until it ends, and ``prune`` leaves an entry that is held, so one run never
+deletes the tables another run's notebooks are still reading.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "entry_path",
     "finish",
     "fingerprint",
+    "in_use",
     "prune",
     "python_text",
     "read",
@@ -305,6 +308,53 @@ def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) ->
         finish(tmp, entry, report, source, list(tables))
 
 
+@contextlib.contextmanager
+def in_use(entry: Path):
+    """Hold ``entry`` while a run reads it: a shared lock on its folder, which ``prune``
+    (in this or another process) will not delete. Released when the block ends or the
+    process dies. Yields False if the entry is gone (pruned before it was held); where
+    ``flock`` does not exist, yields True without a lock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield entry.is_dir()
+        return
+    try:
+        fd = os.open(entry, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a prune deletes it
+        yield (entry / "manifest.json").exists()
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _unless_held(entry: Path):
+    """Yield True with an exclusive lock on ``entry`` if no run holds it, else False."""
+    try:
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    try:
+        fd = os.open(entry, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False  # a run is reading it
+        else:
+            yield True
+    finally:
+        os.close(fd)
+
+
 def prune(
     root: str | Path | None = None,
     keep: int = KEEP,
@@ -312,7 +362,8 @@ def prune(
     now: float | None = None,
 ) -> list[Path]:
     """Delete all but the newest ``keep`` entries, and any older than ``max_age_days``
-    (and unfinished writes older than an hour). Returns what was deleted."""
+    (and unfinished writes older than an hour), except entries a run holds
+    (:func:`in_use`). Returns what was deleted."""
     base = cache_root(root)
     if not base.is_dir():
         return []
@@ -331,9 +382,13 @@ def prune(
     for i, (mtime, p) in enumerate(entries):
         if i >= keep or now - mtime > max_age_days * 86400:
             gone.append(p)
+    deleted = []
     for p in gone:
-        shutil.rmtree(p, ignore_errors=True)
-    return gone
+        with _unless_held(p) as free:
+            if free:
+                shutil.rmtree(p, ignore_errors=True)
+                deleted.append(p)
+    return deleted
 
 
 def touch(entry: Path) -> None:

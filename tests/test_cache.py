@@ -20,8 +20,8 @@ def _mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_entry_round_trips_every_table_with_its_dtypes(tmp_path):
-    fresh, report = load_tables(DEFAULT_DATA)
+def test_entry_round_trips_every_table_with_its_dtypes(tmp_path, default_tables):
+    fresh, report = default_tables  # the session's load, never changed by a test
     entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
     tables, cached_report = C.read(entry)
     assert set(tables) == set(fresh) == set(TABLES)
@@ -121,10 +121,12 @@ def test_a_second_read_is_a_private_copy(tiny_dir, tmp_path):
 
 
 @pytest.mark.parametrize("memo_bytes", [C.MEMO_MAX_BYTES, 0])  # small entry; large entry
-def test_tables_are_converted_when_first_used_and_act_as_a_dict(tmp_path, monkeypatch, memo_bytes):
+def test_tables_are_converted_when_first_used_and_act_as_a_dict(
+    tmp_path, tiny_dir, monkeypatch, memo_bytes
+):
     monkeypatch.setattr(C, "MEMO_MAX_BYTES", memo_bytes)
     C._MEMO.clear()
-    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    entry = ensure_cached(tiny_dir, tmp_path / "c")
     C._MEMO.clear()
     tables, _ = C.read(entry)
     assert set(tables) == set(TABLES) and len(tables) == len(TABLES) and "visits" in tables
@@ -230,3 +232,24 @@ def test_with_table_converts_no_other_table(tmp_path):
     assert out["children"] is tables["children"]  # converted once, through ``tables``
     plain = C.with_table({"a": 1}, "b", 2)
     assert plain == {"a": 1, "b": 2} and type(plain) is dict
+
+
+def test_prune_leaves_an_entry_a_run_holds(tmp_path):
+    """Two runs at once: the one that prunes never deletes the tables the other's
+    notebooks are still reading (its entry is held with ``in_use``)."""
+    root = tmp_path / "cache"
+    now = time.time()
+    entries = []
+    for i in range(4):
+        e = root / f"entry{i}"
+        e.mkdir(parents=True)
+        (e / "manifest.json").write_text("{}")
+        os.utime(e, (now - 100 * (4 - i), now - 100 * (4 - i)))  # entry3 newest
+        entries.append(e)
+    with C.in_use(entries[0]) as held:
+        assert held
+        gone = C.prune(root, keep=2, now=now)
+        assert gone == [entries[1]] and entries[0].is_dir()
+    assert C.prune(root, keep=2, now=now) == [entries[0]]
+    with C.in_use(entries[0]) as held:  # pruned before it was held: the run rebuilds it
+        assert not held

@@ -830,9 +830,15 @@ def _cost(folder: Path, name: str) -> int:
     return meta.num_rows * meta.num_columns * 6
 
 
+#: Below this much text in all (bytes, :func:`_cost`) the tables are validated one after
+#: another in this process: forking a pool costs more than it saves on a small folder.
+PARALLEL_MIN_BYTES = 4 * 2**20
+
+
 def _validate_parts(folder: Path, extract: pd.Timestamp, tmp: Path, jobs: int) -> list[_Part]:
     """Every table's part of the report, in LOAD_ORDER, each table validated and stored
-    in ``tmp`` by a pool of ``jobs`` forked workers.
+    in ``tmp`` by a pool of ``jobs`` forked workers (in this process, in LOAD_ORDER, for
+    one job or under ``PARALLEL_MIN_BYTES`` of text).
 
     A table starts once the tables it reads are stored (:func:`_parents`); of those
     ready, the one that gates most text (its own and its dependants') goes first, and
@@ -843,6 +849,11 @@ def _validate_parts(folder: Path, extract: pd.Timestamp, tmp: Path, jobs: int) -
 
     needs = {name: set(_parents(name)) for name in LOAD_ORDER}
     cost = {name: _cost(folder, name) for name in LOAD_ORDER}
+    if jobs == 1 or sum(cost.values()) < PARALLEL_MIN_BYTES:
+        try:  # LOAD_ORDER stores every table before the tables that read it
+            return [_validate_into(name, folder, extract, tmp) for name in LOAD_ORDER]
+        finally:
+            _STORED.clear()
     weight = {name: cost[name] + sum(cost[d] for d in _dependants(name, needs)) for name in cost}
     parts: dict[str, _Part] = {}
     running: dict = {}

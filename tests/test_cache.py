@@ -186,9 +186,14 @@ def _dirty_copy(source, dest):
     return dest
 
 
-def test_an_entry_validated_in_parallel_is_the_one_made_in_one_process(tiny_dir, tmp_path):
+def test_an_entry_validated_in_parallel_is_the_one_made_in_one_process(
+    tiny_dir, tmp_path, monkeypatch
+):
+    import audit_lib.load as L
+
     data = _dirty_copy(tiny_dir, tmp_path / "data")
     fresh, report = load_tables(data)
+    monkeypatch.setattr(L, "PARALLEL_MIN_BYTES", 0)  # a pool even for this small folder
     entry = ensure_cached(data, tmp_path / "c", jobs=2)
     tables, cached = C.read(entry)
     assert list(tables) == list(fresh)
@@ -201,7 +206,8 @@ def test_an_entry_validated_in_parallel_is_the_one_made_in_one_process(tiny_dir,
     for name, rejected in report.rejected.items():
         pd.testing.assert_frame_equal(cached.rejected[name], rejected)
     assert cached.to_text() == report.to_text()
-    one = ensure_cached(data, tmp_path / "one", jobs=1)
+    monkeypatch.undo()
+    one = ensure_cached(data, tmp_path / "one", jobs=2)  # small: one process after all
     for name in fresh:
         assert (one / f"{name}.arrow").read_bytes() == (entry / f"{name}.arrow").read_bytes()
 

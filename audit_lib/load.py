@@ -41,6 +41,8 @@ EXAMPLES = 3
 FINDING_COLUMNS = ["table", "column", "check", "severity", "rows", "message", "examples"]
 SUMMARY_COLUMNS = ["table", "status", "file", "rows_read", "rows_kept", "rows_rejected"]
 
+#: the dtype of a table's text as read
+TEXT = "string[pyarrow]"
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -244,9 +246,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
     A file with an unclosed quote is read line by line with quotes taken as written, so
     no row is swallowed; the row holding the quote is returned as a malformed line."""
     text, encoding = read_text(path)
-    opts = dict(
-        dtype="string[pyarrow]", keep_default_na=False, na_filter=False, skip_blank_lines=True
-    )
+    opts = dict(dtype=TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
     if (line := unclosed_quote(text)) is not None:
         opts["quoting"] = csv.QUOTE_NONE
         opts["engine"] = "python"
@@ -537,10 +537,14 @@ def _load_one(
     path: Path | None,
     parents: dict[str, pd.DataFrame],
     extract_date: pd.Timestamp,
-) -> tuple[pd.DataFrame, dict, list[dict], pd.DataFrame]:
-    """Load and check one table. Returns (typed frame, summary row, findings, rejected)."""
+    written: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict, list[dict], pd.DataFrame | None]:
+    """Load and check one table. Returns (typed frame, summary row, findings, rejected
+    rows or None when the table could not be read or was not supplied).
+
+    ``written``: the text of the CSV at ``path`` as reading it gives it (written by this
+    process), checked instead of reading the file back."""
     name = table.name
-    empty_rejected = pd.DataFrame(columns=["line", "reason"])
     summary = dict(table=name, status="ok", file="", rows_read=0, rows_kept=0, rows_rejected=0)
 
     def finding(check, severity, message, column="", rows=0):
@@ -561,14 +565,14 @@ def _load_one(
                 table.empty(),
                 summary,
                 [finding("missing table", "error", f"required table {name} has no file")],
-                empty_rejected,
+                None,
             )
         summary["status"] = "missing"
         return (
             table.empty(),
             summary,
             [finding("missing table", "info", f"optional table {name} not supplied")],
-            empty_rejected,
+            None,
         )
 
     summary["file"] = path.name
@@ -578,6 +582,8 @@ def _load_one(
             raise ValueError("file is empty (0 bytes)")
         if path.suffix.lower() == ".parquet":
             raw, bad_lines, encoding, quote = _read_parquet(path), [], "parquet", None
+        elif written is not None:
+            raw, bad_lines, encoding, quote = written.astype(TEXT), [], "utf-8", None
         else:
             raw, bad_lines, encoding, quote = _read_csv(path)
     except (
@@ -593,7 +599,7 @@ def _load_one(
             table.empty(),
             summary,
             [finding("unreadable file", "error", f"{path.name}: {msg}")],
-            empty_rejected,
+            None,
         )
     except Exception as exc:  # pyarrow and friends raise their own types
         summary["status"] = "unusable"
@@ -601,7 +607,7 @@ def _load_one(
             table.empty(),
             summary,
             [finding("unreadable file", "error", f"{path.name}: {type(exc).__name__}: {exc}")],
-            empty_rejected,
+            None,
         )
 
     if encoding not in ("utf-8", "parquet"):
@@ -690,7 +696,10 @@ def _load_one(
     sev = {f["severity"] for f in findings}
     summary["status"] = "errors" if "error" in sev else "warnings" if "warning" in sev else "ok"
     assert summary["rows_read"] == summary["rows_kept"] + summary["rows_rejected"]
-    return kept.astype(table.dtypes), summary, findings, rejected
+    retype = {
+        c: d for c, d in table.dtypes.items() if kept[c].dtype != pd.api.types.pandas_dtype(d)
+    }
+    return kept.astype(retype) if retype else kept, summary, findings, rejected
 
 
 def ensure_cached(path: str | Path, cache: str | Path | None = None) -> Path:
@@ -708,6 +717,7 @@ def load_tables(
     path: str | Path,
     extract_date: str | pd.Timestamp | None = None,
     cache: str | Path | None = None,
+    written: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], DataQualityReport]:
     """Read and validate a canonical data folder.
 
@@ -721,6 +731,9 @@ def load_tables(
         defaults to ``$AUDIT_CACHE_DIR`` if set, else no cache. The monthly run sets it
         to its cache folder in the user cache directory, so the data are read and
         validated once per run, not once per notebook.
+    written : tables this process has just written as ``<table>.csv`` in the folder,
+        each as text exactly as reading its file gives it (``audit import``: see
+        ``sources.write_text``); checked instead of reading the files back.
 
     Returns
     -------
@@ -745,13 +758,16 @@ def load_tables(
             return hit  # a damaged or absent entry is rebuilt below
     tables: dict[str, pd.DataFrame] = {}
     summaries, findings, rejected = [], [], {}
+    written = written or {}
     for name in LOAD_ORDER:
         table = TABLES[name]
-        frame, summary, fnd, rej = _load_one(table, find_table_file(folder, name), tables, extract)
+        path = find_table_file(folder, name)
+        given = written.get(name) if path is not None and path.name == f"{name}.csv" else None
+        frame, summary, fnd, rej = _load_one(table, path, tables, extract, given)
         tables[name] = frame
         summaries.append(summary)
         findings.extend(fnd)
-        if len(rej):
+        if rej is not None and len(rej):
             rejected[name] = rej.reset_index(drop=True)
     report = DataQualityReport(
         summary=pd.DataFrame(summaries, columns=SUMMARY_COLUMNS),

@@ -14,6 +14,8 @@ reference dates, and the canonical tables are rebuilt from them, sorted by key.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -95,6 +97,31 @@ def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return out.sort_values(key, kind="stable", na_position="first").reset_index(drop=True)
 
 
+def write_text(frame: pd.DataFrame, path: Path, chunk: int = 100_000) -> bool:
+    """Write a table of text (every value a str) as ``frame.to_csv(path, index=False,
+    lineterminator="\\n")`` writes it, byte for byte: pandas hands the rows to the same
+    ``csv`` writer, at several times the cost on small tables. Rows go in chunks, so a
+    large table is not held twice as Python lists.
+
+    Returns whether reading the file back (``load``) gives ``frame`` itself: the text
+    holds no quote (nothing needed quoting), carriage return or NUL, and every line is a
+    row with a comma in it."""
+    rows = frame.to_numpy(dtype=object)
+    plain = len(frame.columns) > 1
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(frame.columns)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for start in range(0, max(len(rows), 1), chunk):
+            out.writerows(rows[start : start + chunk].tolist())
+            text = buf.getvalue()
+            plain = plain and not any(c in text for c in '"\r\x00')
+            fh.write(text)
+            buf.seek(0)
+            buf.truncate()
+    return plain
+
+
 def _read_store(folder: Path, name: str) -> pd.DataFrame | None:
     path = folder / STORE / f"{name}.csv"
     if path.is_file():
@@ -110,10 +137,11 @@ def merge_into(
 ) -> tuple[list[dict], list[dict], dict[str, pd.DataFrame]]:
     """Merge ``tables`` (each with a ``_ref`` column) into the canonical ``folder``.
 
-    Returns (findings, changes, merged): ``changes`` has one row per table with the
+    Returns (findings, changes, written): ``changes`` has one row per table with the
     records ``added`` (key new to the folder), ``updated`` (a field changed) and
-    ``unchanged``; ``merged`` holds each table as written (text, with ``_ref``), so
-    ``finalise`` need not read back what was just written.
+    ``unchanged``; ``written`` holds each table as its CSV now holds it (text), where
+    reading the file back gives that frame (``write_text``), so that ``finalise`` and
+    the validation need not read back what was just written.
     """
     folder = Path(folder)
     (folder / STORE).mkdir(parents=True, exist_ok=True)
@@ -135,13 +163,19 @@ def merge_into(
                 findings += _dob_clash(before, new_records)
             stored = pd.concat([old, new], ignore_index=True).drop_duplicates()
             merged = newest(stored, key)
+        elif len(new_records) == len(new):
+            # nothing to merge with and no key repeated: every row is a record, already
+            # sorted by key (text holds no NA, so sorting by key and _ref is the same)
+            stored = merged = new_records
         else:
             stored, merged = new.drop_duplicates(), new_records
-        stored = stored.sort_values(key + [REF], kind="stable")
+        if stored is not merged:
+            stored = stored.sort_values(key + [REF], kind="stable")
         changes.append(_changes(name, key, before, merged, new_records))
-        stored.to_csv(folder / STORE / f"{name}.csv", index=False, lineterminator="\n")
-        merged[table.column_names].to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
-        written[name] = merged
+        write_text(stored, folder / STORE / f"{name}.csv")
+        canonical = merged[table.column_names]
+        if write_text(canonical, folder / f"{name}.csv"):
+            written[name] = canonical
     return findings, changes, written
 
 
@@ -225,31 +259,38 @@ def write_extract(folder: Path, returns: list[dict], given: str | None = None) -
     return meta
 
 
-def finalise(folder: Path, meta: dict, merged: dict[str, pd.DataFrame] | None = None) -> None:
+def finalise(
+    folder: Path, meta: dict, written: dict[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
     """Derive what a return leaves to the folder as a whole: for a folder holding a 903
     return, the adoptions' placement order, placement and order dates from the merged
     care episodes (rebuilt from the stored rows each time, so import order cannot
-    matter). ``merged``: the tables ``merge_into`` just wrote, used instead of reading
-    them back."""
+    matter). ``written``: the tables ``merge_into`` just wrote, used instead of reading
+    them back. Returns ``written`` brought up to date: with the adoptions as now
+    written, or without them if their file would not read back as the frame."""
     folder = Path(folder)
-    merged = merged or {}
+    written = dict(written or {})
     if not any(r.get("format") == "ssda903" for r in meta.get("returns", [])):
-        return
+        return written
     table = TABLES["adoptions"]
-    ad = merged.get("adoptions")
+    ad = written.get("adoptions")
     if ad is None:
         stored = _read_store(folder, "adoptions")
         if stored is None:
-            return
+            return written
         cols = table.column_names + [REF]
         ad = newest(stored.reindex(columns=cols, fill_value=""), list(table.key))
-    ep = merged.get("cla_episodes")
+    ep = written.get("cla_episodes")
     if ep is None:
         episodes = folder / "cla_episodes.csv"
         if not episodes.is_file():
-            return
+            return written
         ep = pd.read_csv(episodes, dtype=str, keep_default_na=False)
     from .ssda903 import adoption_dates
 
     filled = _text(adoption_dates(ad.replace("", None), ep.replace("", None)))
-    filled[table.column_names].to_csv(folder / "adoptions.csv", index=False, lineterminator="\n")
+    filled = filled[table.column_names]
+    written.pop("adoptions", None)
+    if write_text(filled, folder / "adoptions.csv"):
+        written["adoptions"] = filled
+    return written

@@ -312,6 +312,7 @@ class _Checker:
         self.lines = lines
         self.findings: list[dict] = []
         self.reasons = pd.Series("", index=raw.index, dtype=object)
+        self._rejected = np.zeros(len(raw), dtype=bool)
 
     def add(self, column, check, severity, message, mask=None, values=None) -> None:
         """Record a finding; with a mask of rows, count them and (for errors) reject them.
@@ -323,10 +324,11 @@ class _Checker:
         if mask is None:
             self.findings.append({**row, "rows": 0, "message": message, "examples": ""})
             return
-        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.raw.index)
-        n = int(mask.sum())
+        rows = np.asarray(mask, dtype=bool)
+        n = int(rows.sum())
         if n == 0:
             return
+        mask = pd.Series(rows, index=self.raw.index)
         idx = mask[mask].index[:EXAMPLES]
         if callable(values):
             vals = values(idx)
@@ -342,10 +344,12 @@ class _Checker:
             reason = f"{check}: {column}" if column else check
             r = self.reasons[mask]
             self.reasons[mask] = np.where(r == "", reason, r + "; " + reason)
+            self._rejected |= rows
 
     @property
     def rejected(self) -> pd.Series:
-        return self.reasons != ""
+        """The rows rejected so far (those with a reason)."""
+        return pd.Series(self._rejected, index=self.raw.index)
 
 
 def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
@@ -490,8 +494,11 @@ def _check_table(
             continue
         cols = list(fk.columns)
         has_key = typed[cols].notna().all(axis=1)
-        known = pd.MultiIndex.from_frame(parent[list(fk.ref_columns)].set_axis(cols, axis=1))
-        found = pd.MultiIndex.from_frame(typed[cols]).isin(known)
+        if len(cols) == 1:
+            found = typed[cols[0]].isin(parent[fk.ref_columns[0]]).to_numpy(dtype=bool)
+        else:
+            known = pd.MultiIndex.from_frame(parent[list(fk.ref_columns)].set_axis(cols, axis=1))
+            found = pd.MultiIndex.from_frame(typed[cols]).isin(known)
         chk.add(
             ",".join(cols),
             "orphan key",

@@ -60,6 +60,17 @@ class Import903:
     raw: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: list[dict] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
+    #: (table, column) -> what ``_dates`` read from it, so each is read once
+    parsed: dict[tuple[str, str], tuple[pd.Series, pd.Series]] = field(default_factory=dict)
+
+    def dates(self, table: str, column: str) -> tuple[pd.Series, pd.Series]:
+        """(dates, written) of a date column of a 903 table (``_dates``), read once; a
+        column the files do not have is blank."""
+        if (table, column) not in self.parsed:
+            frame = self.raw[table]
+            values = frame[column] if column in frame else pd.Series("", index=frame.index)
+            self.parsed[table, column] = _dates(values)
+        return self.parsed[table, column]
 
 
 def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -112,11 +123,6 @@ def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         pd.Series(parsed, index=s.index, dtype="datetime64[ns]"),
         pd.Series(written, index=s.index, dtype=bool),
     )
-
-
-def _parse_date(s: pd.Series) -> pd.Series:
-    """dd/mm/YYYY (the 903's own), else ISO; a time of day or time zone is dropped."""
-    return _dates(s)[0]
 
 
 def read_903(paths: list[str | Path]) -> Import903:
@@ -173,20 +179,32 @@ def read_903(paths: list[str | Path]) -> Import903:
         )
         if frame.empty:
             res.findings.append({"finding": f"{p.name}: {table} table has a header but no rows"})
-        dates = [_parse_date(frame[c]) for c in EVENT_DATES.get(table, ()) if c in frame]
-        # an episodes file's year is that of its latest episode start (an end date or a
-        # review after the year end is an error for validation to find, not a later year)
-        anchor = dates[0] if table == "episodes" else pd.concat(dates) if dates else None
-        if anchor is not None and anchor.notna().any():
-            res.files[-1]["first_event"] = f"{pd.concat(dates).min():%Y-%m-%d}"
-            res.files[-1]["latest_event"] = f"{anchor.max():%Y-%m-%d}"
-            res.files[-1]["reference_date"] = f"{collection_year_end(anchor.max()):%Y-%m-%d}"
-        frame["_source"] = p.name
         frame["_order"] = len(res.files)
-        frame["_folder"] = str(p.parent)
         res.raw[table] = pd.concat([res.raw.get(table, pd.DataFrame()), frame], ignore_index=True)
+    _event_dates(res)
     _undated_files(res)
     return res
+
+
+def _event_dates(res: Import903) -> None:
+    """Each file's first and latest event date and the reference date they give (the
+    end of the collection year of the latest), from its rows' event dates."""
+    for table, frame in res.raw.items():
+        cols = [c for c in EVENT_DATES.get(table, ()) if c in frame]
+        if not cols or frame.empty:
+            continue
+        dates = pd.concat([res.dates(table, c)[0] for c in cols])
+        files = pd.concat([frame["_order"]] * len(cols))
+        # an episodes file's year is that of its latest episode start (an end date or a
+        # review after the year end is an error for validation to find, not a later year)
+        anchor = res.dates(table, cols[0])[0] if table == "episodes" else dates
+        latest = anchor.groupby(frame["_order"] if table == "episodes" else files).max()
+        first = dates.groupby(files).min()
+        for order, last in latest.dropna().items():
+            f = res.files[order - 1]
+            f["first_event"] = f"{first[order]:%Y-%m-%d}"
+            f["latest_event"] = f"{last:%Y-%m-%d}"
+            f["reference_date"] = f"{collection_year_end(last):%Y-%m-%d}"
 
 
 def _undated_files(res: Import903) -> None:
@@ -274,13 +292,14 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     report: list[dict] = []
     raw = res.raw
 
-    def _date(values: pd.Series, where: str = "") -> pd.Series:
-        parsed, written = _dates(values)
+    def _date(table: str, column: str) -> pd.Series:
+        parsed, written = res.dates(table, column)
         bad = parsed.isna() & written
         if bad.any():
+            values = raw[table][column]
             res.findings.append(
                 {
-                    "finding": f"unreadable dates in {where} (left blank)",
+                    "finding": f"unreadable dates in {table} {column} (left blank)",
                     "detail": f"{int(bad.sum())} value(s), e.g. {values[bad].iloc[0].strip()!r}",
                 }
             )
@@ -307,7 +326,7 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
             {
                 "child_id": h["CHILD"].str.strip(),
                 "sex": _codes(h["SEX"]).map(SEX_CODES).fillna(h["SEX"].str.strip()),
-                "date_of_birth": _date(h["DOB"], "header DOB"),
+                "date_of_birth": _date("header", "DOB"),
                 "ethnicity": _codes(h["ETHNIC"]),
                 REF: h[REF],
             }
@@ -349,13 +368,13 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         ep = pd.DataFrame(
             {
                 "child_id": e["CHILD"].str.strip(),
-                "episode_start": _date(e["DECOM"], "episodes DECOM"),
+                "episode_start": _date("episodes", "DECOM"),
                 "reason_new_episode": _codes(e["RNE"]),
                 "legal_status": _codes(e["LS"]),
                 "category_of_need": _codes(e.get("CIN", blank)),
                 "placement_type": _codes(e["PLACE"]),
                 "placement_provider": _codes(e.get("PLACE_PROVIDER", blank)),
-                "episode_end": _date(e.get("DEC", blank), "episodes DEC"),
+                "episode_end": _date("episodes", "DEC"),
                 "reason_ceased": _codes(e.get("REC", blank)),
                 "reason_place_change": _codes(e.get("REASON_PLACE_CHANGE", blank)),
                 REF: e[REF],
@@ -371,7 +390,7 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         rv = pd.DataFrame(
             {
                 "child_id": r["CHILD"].str.strip(),
-                "review_date": _date(r["REVIEW"], "reviews REVIEW"),
+                "review_date": _date("reviews", "REVIEW"),
                 REF: r[REF],
             }
         )
@@ -381,16 +400,14 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         note("reviews", before, len(rv), before - len(rv), table="cla_reviews")
     adopt = []
     if "placed_for_adoption" in raw:
-        pa = raw["placed_for_adoption"]
+        placed = raw["placed_for_adoption"]
         adopt.append(
             pd.DataFrame(
                 {
-                    "child_id": pa["CHILD"].str.strip(),
-                    "decision_date": _date(pa["DATE_PLACED"], "placed_for_adoption DATE_PLACED"),
-                    "plan_ceased_date": _date(
-                        pa["DATE_PLACED_CEASED"], "placed_for_adoption DATE_PLACED_CEASED"
-                    ),
-                    REF: pa[REF],
+                    "child_id": placed["CHILD"].str.strip(),
+                    "decision_date": _date("placed_for_adoption", "DATE_PLACED"),
+                    "plan_ceased_date": _date("placed_for_adoption", "DATE_PLACED_CEASED"),
+                    REF: placed[REF],
                     "_from": "placed_for_adoption",
                 }
             )
@@ -401,8 +418,8 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
             pd.DataFrame(
                 {
                     "child_id": a["CHILD"].str.strip(),
-                    "decision_date": _date(a["DATE_INT"], "ad1 DATE_INT"),
-                    "matched_date": _date(a["DATE_MATCH"], "ad1 DATE_MATCH"),
+                    "decision_date": _date("ad1", "DATE_INT"),
+                    "matched_date": _date("ad1", "DATE_MATCH"),
                     "fostering_for_adoption": a["FOSTER_CARE"].str.strip().eq("1"),
                     REF: a[REF],
                     "_from": "ad1",

@@ -57,7 +57,9 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
     for name, col in frame.items():
         if pd.api.types.is_datetime64_any_dtype(col):
             iso = np.datetime_as_string(col.to_numpy(dtype="datetime64[D]"), unit="D")
-            out[name] = pd.Series(iso, index=col.index, dtype=object).where(col.notna(), "")
+            iso = iso.astype(object)
+            iso[col.isna().to_numpy()] = ""
+            out[name] = pd.Series(iso, index=col.index)
         elif pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
             out[name] = col.map({True: "true", False: "false"}).astype(object).fillna("")
         elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=False) in (
@@ -71,6 +73,25 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _ascending(frame: pd.DataFrame, key: list[str]) -> bool:
+    """Whether each row's key is above the one before (text compared as text, dates as
+    dates), so that the keys are unique and sorting by them changes nothing. False
+    where a key is missing or of another kind: sorting decides then."""
+    above = np.zeros(max(len(frame) - 1, 0), dtype=bool)  # decided by an earlier column
+    tied = ~above
+    for c in key:
+        values = frame[c].to_numpy()
+        if values.dtype.kind == "M":
+            if np.isnat(values).any():
+                return False
+        elif pd.api.types.infer_dtype(values, skipna=False) != "string":
+            return False
+        before, after = values[:-1], values[1:]
+        above |= tied & (before < after)
+        tied &= before == after
+    return bool(above.all())
+
+
 def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """One row per key: each field from the newest row (by ``_ref``) that gives a value.
 
@@ -79,7 +100,7 @@ def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     result keeps its dtypes and is sorted by key. Only keys that repeat are grouped.
     """
     frame = frame.reset_index(drop=True)
-    if frame.empty:
+    if frame.empty or _ascending(frame, key):
         return frame
     cols = list(frame.columns)
     repeats = frame.duplicated(key, keep=False).to_numpy()

@@ -78,7 +78,7 @@ def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     A return repeats its codes and dates thousands of times, so text work is done once
     per distinct value."""
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
-    return codes, pd.Series(uniq, dtype="string").str.strip()
+    return codes, pd.Series(uniq, dtype=object).str.strip()
 
 
 def _codes(s: pd.Series) -> pd.Series:
@@ -96,7 +96,8 @@ def _dmy_as_iso(u: pd.Series) -> pd.Series:
     """Text dates written dd/mm/YYYY in full rewritten YYYY-mm-dd, the rest as they are:
     pandas reads ISO dates several times faster than it matches them to a format, and
     reads these exactly as ``%d/%m/%Y`` would (an impossible date is NaT either way)."""
-    iso = pc.replace_substring_regex(pa.array(u, type=pa.string()), _DMY, r"\3-\2-\1")
+    text = pa.array(u.to_numpy(dtype=object), type=pa.string())
+    iso = pc.replace_substring_regex(text, _DMY, r"\3-\2-\1")
     return pd.Series(iso.to_numpy(zero_copy_only=False), index=u.index, dtype=object)
 
 
@@ -135,10 +136,13 @@ def read_903(paths: list[str | Path]) -> Import903:
         try:
             text, encoding = read_text(p)
             quote = unclosed_quote(text)
+            # every value as the text written (object and no NA filter: the same as
+            # dtype=str here, read a third faster)
+            opts = dict(dtype=object, na_filter=False)
             if quote is None:
-                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+                frame = pd.read_csv(io.StringIO(text), **opts)
             else:  # read line by line, quotes as written, so no row is swallowed
-                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, quoting=3)
+                frame = pd.read_csv(io.StringIO(text), quoting=3, **opts)
                 if 0 <= quote - 2 < len(frame):
                     frame = frame.drop(index=frame.index[quote - 2]).reset_index(drop=True)
                 res.findings.append(
@@ -331,8 +335,10 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
                 REF: h[REF],
             }
         )
-        conflicts = kids.groupby("child_id")["date_of_birth"].nunique()
-        n_conf = int((conflicts > 1).sum())
+        n_conf = 0
+        if not kids["child_id"].is_unique:  # a child in several returns
+            conflicts = kids.groupby("child_id")["date_of_birth"].nunique()
+            n_conf = int((conflicts > 1).sum())
         kids = newest(kids, ["child_id"])
         kids["uasc"] = False
         out["children"] = kids

@@ -352,6 +352,14 @@ class _Checker:
         return pd.Series(self._rejected, index=self.raw.index)
 
 
+def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
+    """``values[codes]`` with ``missing`` where the code is -1 (``pd.factorize``'s codes
+    mapped back to what was computed once per distinct value)."""
+    if not len(values):
+        return np.full(len(codes), missing, dtype=values.dtype)
+    return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
+
+
 def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
     """Parse one column of strings into its canonical dtype, recording problems."""
     s = raw  # already stripped
@@ -384,26 +392,20 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
             )
         return norm.astype("string")
 
-    if col.kind == "date":
-        long = s.str.len() > 10  # a time of day or zone: read the date written
-        if long.any():
-            s = s.where(~long, date_part(s[long]))
-        iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
-        left = present & iso.isna()
-        if left.any():
-            dmy = pd.to_datetime(s.where(left), format="%d/%m/%Y", errors="coerce")
-            ok_dmy = left & dmy.notna()
-            chk.add(
-                col.name,
-                "dd/mm/YYYY date",
-                "warning",
-                f"{col.name} written dd/mm/YYYY, read day first",
-                ok_dmy,
-            )
-            iso = iso.where(~ok_dmy, dmy)
-        bad = present & iso.isna()
+    if col.kind == "date":  # dates repeat: each distinct one is read once
+        codes, distinct = pd.factorize(s, use_na_sentinel=True)
+        dates, day_first = _read_dates(pd.Series(distinct, dtype=s.dtype))
+        chk.add(
+            col.name,
+            "dd/mm/YYYY date",
+            "warning",
+            f"{col.name} written dd/mm/YYYY, read day first",
+            take(codes, day_first, False),
+        )
+        dates = take(codes, dates.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+        bad = present & np.isnat(dates)
         chk.add(col.name, "unreadable date", "error", f"{col.name} is not a date", bad)
-        return iso.dt.normalize().astype("datetime64[ns]")
+        return pd.Series(dates, index=s.index, dtype="datetime64[ns]")
 
     if col.kind == "bool":
         low = s.str.lower()
@@ -439,6 +441,23 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
         return num
 
     raise ValueError(f"unknown column kind {col.kind}")  # pragma: no cover - model bug
+
+
+def _read_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """(dates, written day first) of text dates: ISO (a time of day or zone dropped),
+    else dd/mm/YYYY; NaT where blank or unreadable."""
+    present = s != ""
+    long = s.str.len() > 10  # a time of day or zone: read the date written
+    if long.any():
+        s = s.where(~long, date_part(s[long]))
+    iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
+    left = present & iso.isna()
+    ok_dmy = np.zeros(len(s), dtype=bool)
+    if left.any():
+        dmy = pd.to_datetime(s.where(left), format="%d/%m/%Y", errors="coerce")
+        ok_dmy = (left & dmy.notna()).to_numpy(dtype=bool)
+        iso = iso.where(~ok_dmy, dmy)
+    return iso.dt.normalize().astype("datetime64[ns]"), ok_dmy
 
 
 def _check_table(
@@ -685,7 +704,7 @@ def _load_one(
                 )
             )
 
-    stripped = raw[table.column_names].apply(lambda c: c.str.strip())
+    stripped = pd.DataFrame({c: raw[c].str.strip() for c in table.column_names}, index=raw.index)
     typed, chk = _check_table(table, stripped, lines, parents, extract_date)
     findings.extend(chk.findings)
     rejected_mask = chk.rejected.to_numpy()

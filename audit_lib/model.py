@@ -574,7 +574,7 @@ class Table:
         building it costs fifty times as much, and a load returns one per table missing)."""
         key = tuple((c.name, c.dtype) for c in self.columns)
         if key not in _EMPTY:
-            _EMPTY[key] = pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in self.columns})
+            _EMPTY[key] = pd.DataFrame({c.name: pd.array([], dtype=c.dtype) for c in self.columns})
         return _EMPTY[key].copy()
 
 

@@ -43,14 +43,6 @@ def collection_year_end(dates: pd.Series | pd.Timestamp) -> pd.Series | pd.Times
     return pd.to_datetime(year.astype("string") + "-03-31", errors="coerce")
 
 
-def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
-    """``values[codes]`` with ``missing`` where the code is -1 (``pd.factorize``'s codes
-    mapped back to what was computed once per distinct value)."""
-    if not len(values):
-        return np.full(len(codes), missing, dtype=values.dtype)
-    return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
-
-
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
     """A table as text, the way it is written to CSV: ISO dates, true/false, "" missing."""
     out = {}

@@ -21,9 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..load import date_part, read_text, unclosed_quote
+from ..load import date_part, read_text, take, unclosed_quote
 from ..model import ADOPTION_PLACEMENTS, TABLES
-from . import REF, collection_year_end, newest, take
+from . import REF, collection_year_end, newest
 
 __all__ = ["IMPORT_TABLES", "Import903", "read_903", "to_canonical"]
 
@@ -234,9 +234,9 @@ def _undated_files(res: Import903) -> None:
         if f.get("table") == "episodes" and f.get("reference_date"):
             continue
         f["reference_date"] = episodes.get(d) or f.get("reference_date") or latest.get(d, overall)
-    refs = {i + 1: f.get("reference_date", "") for i, f in enumerate(res.files)}
+    refs = np.array([""] + [f.get("reference_date", "") for f in res.files], dtype=object)
     for frame in res.raw.values():
-        frame[REF] = frame["_order"].map(refs).fillna("")
+        frame[REF] = refs[frame["_order"].to_numpy()]
 
 
 def reference(res: Import903) -> list[dict]:

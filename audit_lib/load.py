@@ -311,7 +311,7 @@ class _Checker:
         self.raw = raw
         self.lines = lines
         self.findings: list[dict] = []
-        self.reasons = pd.Series("", index=raw.index, dtype=object)
+        self._reasons = np.full(len(raw), "", dtype=object)
         self._rejected = np.zeros(len(raw), dtype=bool)
 
     def add(self, column, check, severity, message, mask=None, values=None) -> None:
@@ -324,27 +324,30 @@ class _Checker:
         if mask is None:
             self.findings.append({**row, "rows": 0, "message": message, "examples": ""})
             return
-        rows = np.asarray(mask, dtype=bool)
-        n = int(rows.sum())
-        if n == 0:
+        at = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if not len(at):
             return
-        mask = pd.Series(rows, index=self.raw.index)
-        idx = mask[mask].index[:EXAMPLES]
+        first = at[:EXAMPLES]
+        idx = self.raw.index[first]
         if callable(values):
             vals = values(idx)
         else:
             vals = values if values is not None else self.raw.get(column)
         examples = "; ".join(
-            f"line {self.lines[self.raw.index.get_loc(i)]}"
-            + (f": {vals.loc[i]!s}" if vals is not None else "")
-            for i in idx
+            f"line {self.lines[p]}" + (f": {vals.loc[i]!s}" if vals is not None else "")
+            for p, i in zip(first, idx, strict=True)
         )
-        self.findings.append({**row, "rows": n, "message": message, "examples": examples})
+        self.findings.append({**row, "rows": len(at), "message": message, "examples": examples})
         if severity == "error":
             reason = f"{check}: {column}" if column else check
-            r = self.reasons[mask]
-            self.reasons[mask] = np.where(r == "", reason, r + "; " + reason)
-            self._rejected |= rows
+            r = self._reasons[at]
+            self._reasons[at] = np.where(r == "", reason, r + "; " + reason)
+            self._rejected[at] = True
+
+    @property
+    def reasons(self) -> pd.Series:
+        """Each row's reasons for rejection, "" where none."""
+        return pd.Series(self._reasons, index=self.raw.index)
 
     @property
     def rejected(self) -> pd.Series:

@@ -96,8 +96,9 @@ def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
         return frame
     cols = list(frame.columns)
     repeats = frame.duplicated(key, keep=False).to_numpy()
-    out = frame[~repeats]
+    out = frame
     if repeats.any():
+        out = frame[~repeats]
         rep = frame[repeats]
         text = _text(rep)
         order = text.sort_values([REF] + [c for c in cols if c != REF], kind="stable").index
@@ -165,7 +166,7 @@ def merge_into(
         table = TABLES[name]
         key = list(table.key)
         cols = table.column_names + [REF]
-        new = _text(frame.reindex(columns=cols))
+        new = _text(frame if list(frame.columns) == cols else frame.reindex(columns=cols))
         new_records = newest(new, key)
         old = _read_store(folder, name)
         before = None

@@ -363,10 +363,16 @@ def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
     return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
 
 
-def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
-    """Parse one column of strings into its canonical dtype, recording problems."""
-    s = raw  # already stripped
-    blank = s == ""
+def _parse_column(
+    col: Column,
+    s: pd.Series,
+    blank: pd.Series,
+    chk: _Checker,
+    dates: tuple[np.ndarray, np.ndarray] | None,
+) -> pd.Series:
+    """Parse one column of strings (stripped; ``blank`` where "") into its canonical
+    dtype, recording problems. ``dates``: a date column's dates and which were written
+    day first, as ``_read_date_columns`` read them."""
     if col.required:
         chk.add(col.name, "missing value", "error", f"required value {col.name} is blank", blank)
     present = ~blank
@@ -395,20 +401,18 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
             )
         return norm.astype("string")
 
-    if col.kind == "date":  # dates repeat: each distinct one is read once
-        codes, distinct = pd.factorize(s, use_na_sentinel=True)
-        dates, day_first = _read_dates(pd.Series(distinct, dtype=s.dtype))
+    if col.kind == "date":
+        values, day_first = dates
         chk.add(
             col.name,
             "dd/mm/YYYY date",
             "warning",
             f"{col.name} written dd/mm/YYYY, read day first",
-            take(codes, day_first, False),
+            day_first,
         )
-        dates = take(codes, dates.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
-        bad = present & np.isnat(dates)
+        bad = present & np.isnat(values)
         chk.add(col.name, "unreadable date", "error", f"{col.name} is not a date", bad)
-        return pd.Series(dates, index=s.index, dtype="datetime64[ns]")
+        return pd.Series(values, index=s.index, dtype="datetime64[ns]")
 
     if col.kind == "bool":
         low = s.str.lower()
@@ -446,6 +450,22 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
     raise ValueError(f"unknown column kind {col.kind}")  # pragma: no cover - model bug
 
 
+def _read_date_columns(raw: pd.DataFrame, cols: list[str]) -> dict[str, tuple]:
+    """Each date column's dates and which were written day first (``_read_dates``):
+    dates repeat, within a column and across a table's columns, so each distinct text
+    is read once."""
+    if not cols:
+        return {}
+    codes, distinct = pd.factorize(pd.concat([raw[c] for c in cols], ignore_index=True))
+    dates, day_first = _read_dates(pd.Series(distinct, dtype=raw[cols[0]].dtype))
+    dates = take(codes, dates.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+    day_first = take(codes, day_first, False)
+    n = len(raw)
+    return {
+        c: (dates[i * n : (i + 1) * n], day_first[i * n : (i + 1) * n]) for i, c in enumerate(cols)
+    }
+
+
 def _read_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """(dates, written day first) of text dates: ISO (a time of day or zone dropped),
     else dd/mm/YYYY; NaT where blank or unreadable."""
@@ -471,17 +491,24 @@ def _check_table(
     extract_date: pd.Timestamp,
 ) -> tuple[pd.DataFrame, _Checker]:
     chk = _Checker(table, raw, lines)
-    if len(raw.columns):
-        blank_row = (raw == "").all(axis=1)
+    blank = {c: raw[c] == "" for c in raw.columns}
+    if blank:  # a value not read (a short line) counts as blank here
+        blank_row = np.logical_and.reduce(
+            [b.to_numpy(dtype=bool, na_value=True) for b in blank.values()]
+        )
         chk.add(None, "blank row", "error", "row has no values", blank_row, values=None)
 
+    dated = _read_date_columns(raw, table.columns_of("date"))
     typed = pd.DataFrame(
-        {col.name: _parse_column(col, raw[col.name], chk) for col in table.columns},
+        {
+            col.name: _parse_column(col, raw[col.name], blank[col.name], chk, dated.get(col.name))
+            for col in table.columns
+        },
         index=raw.index,
     )
 
     for rule in table.date_orders:
-        bad = (typed[rule.later] < typed[rule.earlier]).fillna(False)
+        bad = typed[rule.later].to_numpy() < typed[rule.earlier].to_numpy()  # NaT: False
         chk.add(
             f"{rule.earlier}/{rule.later}",
             "end before start",
@@ -492,7 +519,7 @@ def _check_table(
         )
 
     for name in table.columns_of("date"):
-        future = (typed[name] > extract_date).fillna(False)
+        future = typed[name].to_numpy() > extract_date.to_datetime64()
         chk.add(
             name,
             "date after extract",
@@ -515,10 +542,11 @@ def _check_table(
         if parent is None:
             continue
         cols = list(fk.columns)
-        has_key = typed[cols].notna().all(axis=1)
         if len(cols) == 1:
+            has_key = typed[cols[0]].notna().to_numpy()
             found = typed[cols[0]].isin(parent[fk.ref_columns[0]]).to_numpy(dtype=bool)
         else:
+            has_key = typed[cols].notna().all(axis=1).to_numpy()
             known = pd.MultiIndex.from_frame(parent[list(fk.ref_columns)].set_axis(cols, axis=1))
             found = pd.MultiIndex.from_frame(typed[cols]).isin(known)
         chk.add(
@@ -531,9 +559,9 @@ def _check_table(
 
     # Duplicates are judged among rows that are otherwise valid, so a rejected row
     # never causes a good one to be rejected as its duplicate.
-    ok = ~chk.rejected
+    ok = ~chk.rejected.to_numpy()
     key = list(table.key)
-    exact = ok & raw.duplicated(keep="first")
+    exact = ok & raw.duplicated(keep="first").to_numpy()
 
     def key_text(idx: pd.Index) -> pd.Series:
         return raw.loc[idx, key].astype(str).agg("|".join, axis=1)
@@ -546,9 +574,12 @@ def _check_table(
         exact,
         values=key_text,
     )
-    ok = ~chk.rejected
-    dup = pd.Series(False, index=raw.index)
-    dup[ok] = typed.loc[ok, key].duplicated(keep="first").to_numpy(dtype=bool)
+    ok = ~chk.rejected.to_numpy()
+    if ok.all():
+        dup = typed[key].duplicated(keep="first").to_numpy(dtype=bool)
+    else:
+        dup = np.zeros(len(raw), dtype=bool)
+        dup[ok] = typed.loc[ok, key].duplicated(keep="first").to_numpy(dtype=bool)
     chk.add(
         ",".join(key),
         "duplicate key",
@@ -712,22 +743,23 @@ def _load_one(
     findings.extend(chk.findings)
     rejected_mask = chk.rejected.to_numpy()
     kept = typed.loc[~rejected_mask].reset_index(drop=True)
-    rejected = raw.loc[rejected_mask].assign(
-        line=lines[rejected_mask], reason=chk.reasons[rejected_mask]
-    )
+    rejected = None
+    if rejected_mask.any() or bad_lines:
+        rejected = raw.loc[rejected_mask].assign(
+            line=lines[rejected_mask], reason=chk.reasons[rejected_mask]
+        )
     if bad_lines:
         rejected = pd.concat(
             [rejected, pd.DataFrame({"line": pd.NA, "reason": "malformed line", "raw": bad_lines})],
             ignore_index=True,
         )
     summary["rows_kept"] = len(kept)
-    summary["rows_rejected"] = len(rejected)
+    summary["rows_rejected"] = 0 if rejected is None else len(rejected)
     sev = {f["severity"] for f in findings}
     summary["status"] = "errors" if "error" in sev else "warnings" if "warning" in sev else "ok"
     assert summary["rows_read"] == summary["rows_kept"] + summary["rows_rejected"]
-    retype = {
-        c: d for c, d in table.dtypes.items() if kept[c].dtype != pd.api.types.pandas_dtype(d)
-    }
+    have = kept.dtypes
+    retype = {c: d for c, d in table.dtypes.items() if have[c] != pd.api.types.pandas_dtype(d)}
     return kept.astype(retype) if retype else kept, summary, findings, rejected
 
 

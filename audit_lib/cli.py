@@ -4,12 +4,9 @@ notebooks``."""
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["main"]
@@ -139,29 +136,14 @@ def _inputs(paths: list[str], suffix: str, notes: list[dict]) -> list[Path]:
     return [q for q in found if not q.name.startswith("~$")]
 
 
-@contextlib.contextmanager
-def _importing() -> Iterator[None]:
-    """Pause the cyclic garbage collector while libraries are imported, then set it back:
-    importing pandas allocates some hundred thousand objects and frees almost none, yet
-    sets off over a hundred collections (30-50 ms, a tenth of a small import)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _import(args: argparse.Namespace) -> int:
     """Import statutory returns into a canonical folder, then validate it."""
     import json
 
-    with _importing():
-        import pandas as pd
+    import pandas as pd
 
-        from .load import LoadError, load_tables
-        from .sources import finalise, merge_into, write_extract
+    from .load import LoadError, load_tables
+    from .sources import finalise, merge_into, write_extract
 
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:

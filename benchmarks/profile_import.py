@@ -62,13 +62,12 @@ def wrap(mod, name, stage):
     setattr(mod, name, inner)
 
 c0, w0 = clock()
-with getattr(cli, "_importing", __import__("contextlib").nullcontext)():  # as _import does
-    import pandas  # noqa: F401  (the first thing _import needs)
-    import audit_lib.load as load
-    import audit_lib.sources as S
-    import audit_lib.sources.ssda903 as s903
-    import audit_lib.sources.annex_a as aa
-    import audit_lib.sources.cin_census as cin
+import pandas  # noqa: F401  (the first thing _import needs)
+import audit_lib.load as load
+import audit_lib.sources as S
+import audit_lib.sources.ssda903 as s903
+import audit_lib.sources.annex_a as aa
+import audit_lib.sources.cin_census as cin
 c1, w1 = clock()
 out["imports"] = [c1 - c0, w1 - w0]
 wrap(s903, "read_903", "read")

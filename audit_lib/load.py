@@ -682,8 +682,9 @@ def _load_one(
     changed = [f"'{c}' as '{n}'" for c, n in renamed.items() if c != n]
     if changed:
         findings.append(finding("header normalised", "info", "read " + ", ".join(changed)))
-    raw = raw.rename(columns=renamed)
-    raw = raw.loc[:, ~raw.columns.duplicated()]
+        raw = raw.rename(columns=renamed)
+    if raw.columns.has_duplicates:
+        raw = raw.loc[:, ~raw.columns.duplicated()]
 
     rows_read = len(raw) + len(bad_lines)
     summary["rows_read"] = rows_read

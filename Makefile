@@ -48,8 +48,8 @@ report: $(STAMP)
 	@$(BIN)/audit run --data "$(DATA)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check audit_lib tests benchmarks
-	$(BIN)/ruff format --check audit_lib tests benchmarks
+	$(BIN)/ruff check conftest.py audit_lib tests benchmarks
+	$(BIN)/ruff format --check conftest.py audit_lib tests benchmarks
 
 # Browser tests drive Debian's chromium; install it if it is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -14,7 +14,9 @@ never beside the pages, because the tables are child-level data:
 Entries are keyed by the data files' names, sizes and modification times, the extract
 date and this code, so a changed file or a new version is a new entry. ``prune`` keeps
 the newest ``KEEP`` entries no older than ``MAX_AGE_DAYS`` and deletes the rest; the run
-calls it every time.
+calls it every time. A run holds its entry (``in_use``: a shared ``flock`` on the entry's
+folder) until it ends, and ``prune`` leaves an entry that is held, so one run never
+deletes the tables another run's notebooks are still reading.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pickle
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -35,11 +38,18 @@ __all__ = [
     "CACHE_ENV",
     "HOME_ENV",
     "cache_root",
+    "building",
     "entry_path",
+    "finish",
     "fingerprint",
+    "in_use",
     "prune",
+    "python_text",
     "read",
+    "to_pandas",
+    "with_table",
     "write",
+    "write_table",
 ]
 
 #: set by ``audit run`` for its notebooks: ``load_tables`` reads and writes entries there
@@ -163,6 +173,17 @@ class Tables(dict):
         return (dict, (dict(self),))
 
 
+def with_table(tables: dict, name: str, frame: pd.DataFrame) -> dict:
+    """``tables`` with ``frame`` as table ``name``, as ``{**tables, name: frame}``, but a
+    :class:`Tables` stays lazy: the new mapping converts its other tables only when asked
+    for, and through ``tables`` (``{**tables}`` would convert every one of them)."""
+    if not isinstance(tables, Tables):
+        return {**tables, name: frame}
+    out = Tables(list(tables), tables.__getitem__)
+    out[name] = frame
+    return out
+
+
 def read(entry: Path):
     """``(tables, report)`` from a cache entry, or None if it is absent or damaged.
 
@@ -201,12 +222,77 @@ def read(entry: Path):
         if frames is not None and name in frames:
             return frames[name].copy()
         with pa.memory_map(str(entry / f"{name}.arrow")) as src:
-            frame = pa.ipc.open_file(src).read_all().to_pandas()
+            frame = to_pandas(pa.ipc.open_file(src).read_all())
         if frames is not None:  # small: kept for the kernel's next notebook
             frames[name] = frame.copy()
         return frame
 
     return Tables(_MEMO["names"], convert), copy.deepcopy(_MEMO["report"])
+
+
+def to_pandas(table) -> pd.DataFrame:
+    """A stored table as a DataFrame: what ``table.to_pandas()`` gives (the same values
+    and dtypes), but each distinct text in a ``string`` column is one Python object
+    shared by its rows, where pandas would make one per row (at a million children,
+    the visits' ids and codes alone were 0.4 GB and 2 CPU s)."""
+    import pyarrow as pa
+
+    meta = {
+        c["name"]: c["numpy_type"] for c in (table.schema.pandas_metadata or {}).get("columns", [])
+    }
+    text = [
+        f.name for f in table.schema if pa.types.is_string(f.type) and meta.get(f.name) == "string"
+    ]
+    frame = table.drop_columns(text).to_pandas()
+    for name in text:  # in column order
+        frame.insert(table.column_names.index(name), name, python_text(table.column(name)))
+    return frame
+
+
+def python_text(values) -> pd.api.extensions.ExtensionArray:
+    """Arrow text (an Arrow array, or a Series of Arrow strings) as pandas' ``string``
+    array (Python storage), with one Python object per distinct value, shared by the
+    rows that hold it."""
+    import pyarrow as pa
+
+    arrow = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    return pd.array(arrow.to_pandas(deduplicate_objects=True).to_numpy(), dtype="string")
+
+
+@contextlib.contextmanager
+def building(entry: Path) -> Iterator[Path]:
+    """A fresh private folder beside ``entry`` (mode 0700) to write an entry into with
+    :func:`write_table` and :func:`finish`; removed if the block fails, and if
+    :func:`finish` was not reached."""
+    root = entry.parent
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(root, 0o700)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))  # created 0700
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone once renamed: nothing to do
+
+
+def write_table(tmp: Path, name: str, frame: pd.DataFrame) -> None:
+    """One table of an entry being built, as an uncompressed Arrow IPC file."""
+    import pyarrow.feather as feather
+
+    feather.write_feather(frame, tmp / f"{name}.arrow", compression="uncompressed")
+
+
+def finish(tmp: Path, entry: Path, report, source: Path, names: list[str]) -> None:
+    """Complete the entry built in ``tmp`` (its tables ``names`` written) with the report
+    and manifest, make every file 0600 and rename it into place as ``entry``. If another
+    process got there first, its entry is kept."""
+    with (tmp / "report.pkl").open("wb") as fh:
+        pickle.dump(report, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    doc = {"source": str(source), "written": time.time(), "tables": list(names)}
+    (tmp / "manifest.json").write_text(json.dumps(doc))
+    for p in tmp.iterdir():
+        os.chmod(p, 0o600)
+    with contextlib.suppress(OSError):  # an entry of the same key appeared meanwhile
+        tmp.rename(entry)
 
 
 def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) -> None:
@@ -216,28 +302,57 @@ def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) ->
     files 0600) and the folder is renamed into place, so a concurrent reader never sees
     half an entry. If another process got there first, its entry is kept.
     """
-    import pyarrow.feather as feather
-
-    root = entry.parent
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(root, 0o700)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))  # created 0700
-    try:
+    with building(entry) as tmp:
         for name, frame in tables.items():
-            feather.write_feather(frame, tmp / f"{name}.arrow", compression="uncompressed")
-        with (tmp / "report.pkl").open("wb") as fh:
-            pickle.dump(report, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        doc = {"source": str(source), "written": time.time(), "tables": list(tables)}
-        (tmp / "manifest.json").write_text(json.dumps(doc))
-        for p in tmp.iterdir():
-            os.chmod(p, 0o600)
+            write_table(tmp, name, frame)
+        finish(tmp, entry, report, source, list(tables))
+
+
+@contextlib.contextmanager
+def in_use(entry: Path):
+    """Hold ``entry`` while a run reads it: a shared lock on its folder, which ``prune``
+    (in this or another process) will not delete. Released when the block ends or the
+    process dies. Yields False if the entry is gone (pruned before it was held); where
+    ``flock`` does not exist, yields True without a lock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield entry.is_dir()
+        return
+    try:
+        fd = os.open(entry, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a prune deletes it
+        yield (entry / "manifest.json").exists()
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _unless_held(entry: Path):
+    """Yield True with an exclusive lock on ``entry`` if no run holds it, else False."""
+    try:
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    try:
+        fd = os.open(entry, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
         try:
-            tmp.rename(entry)
-        except OSError:  # an entry of the same key appeared meanwhile: keep that one
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False  # a run is reading it
+        else:
+            yield True
+    finally:
+        os.close(fd)
 
 
 def prune(
@@ -247,7 +362,8 @@ def prune(
     now: float | None = None,
 ) -> list[Path]:
     """Delete all but the newest ``keep`` entries, and any older than ``max_age_days``
-    (and unfinished writes older than an hour). Returns what was deleted."""
+    (and unfinished writes older than an hour), except entries a run holds
+    (:func:`in_use`). Returns what was deleted."""
     base = cache_root(root)
     if not base.is_dir():
         return []
@@ -266,9 +382,13 @@ def prune(
     for i, (mtime, p) in enumerate(entries):
         if i >= keep or now - mtime > max_age_days * 86400:
             gone.append(p)
+    deleted = []
     for p in gone:
-        shutil.rmtree(p, ignore_errors=True)
-    return gone
+        with _unless_held(p) as free:
+            if free:
+                shutil.rmtree(p, ignore_errors=True)
+                deleted.append(p)
+    return deleted
 
 
 def touch(entry: Path) -> None:

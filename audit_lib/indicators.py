@@ -235,6 +235,11 @@ def _published_cells(c: pd.Series | None) -> tuple[str, str, str]:
         nbr = "not set"
     elif not c["neighbours_n"]:
         nbr = "not published"
+    elif c["neighbours_n"] == 1:  # one value: no mean, no range
+        nbr = (
+            f"{fmt_value(c['neighbours_mean'], unit)} (one neighbour; published for "
+            f"1/{c['neighbours_asked']}; {c['neighbours_year']})"
+        )
     else:
         nbr = (
             f"{fmt_value(c['neighbours_mean'], unit)} ({fmt_value(c['neighbours_min'], unit)} to "

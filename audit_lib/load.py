@@ -275,18 +275,29 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
         return frame, bad, encoding, None
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(path)
+def _read_parquet(path: Path, dtype: str | type = "string[pyarrow]") -> pd.DataFrame:
+    """A Parquet table as the text a CSV of it would hold: ISO dates, whole numbers
+    without ``.0``, blanks for missing; every column of ``dtype``. Text columns are read
+    straight into Arrow strings (no Python object per value)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = pd.StringDtype("pyarrow")
+    frame = pq.read_table(path).to_pandas(
+        types_mapper={pa.string(): text, pa.large_string(): text}.get
+    )
     out = {}
     for name, col in frame.items():
-        if pd.api.types.is_datetime64_any_dtype(col):
-            out[name] = col.dt.strftime("%Y-%m-%d")
+        if isinstance(col.dtype, pd.StringDtype):
+            pass
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            col = col.dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_float_dtype(col) and (col.dropna() % 1 == 0).all():
-            out[name] = col.astype("Int64").astype("string")
+            col = col.astype("Int64").astype("string")
         else:
-            out[name] = col.astype("string")
-        out[name] = out[name].fillna("")
-    return pd.DataFrame(out, index=frame.index).astype(str)
+            col = col.astype("string")
+        out[name] = col.fillna("").astype(dtype)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def find_table_file(folder: Path, name: str) -> Path | None:
@@ -378,7 +389,7 @@ def _parse_column(
     present = ~blank
 
     if col.kind in ("id", "str"):
-        return s.where(present).astype("string")
+        return pd.Series(C.python_text(s.where(present)), index=s.index)
 
     if col.kind == "code":
         if col.case == "upper":
@@ -399,7 +410,7 @@ def _parse_column(
                 f"{col.name} not in the DfE/canonical code list ({note})",
                 unknown,
             )
-        return norm.astype("string")
+        return pd.Series(C.python_text(norm), index=s.index)
 
     if col.kind == "date":
         values, day_first = dates
@@ -483,6 +494,31 @@ def _read_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return iso.dt.normalize().astype("datetime64[ns]"), ok_dmy
 
 
+def _found(keys: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``keys`` are a row of ``known`` (same columns in the same order)."""
+    if keys.shape[1] == 1:  # one column: no MultiIndex to build
+        return keys.iloc[:, 0].isin(known.iloc[:, 0]).to_numpy(dtype=bool)
+    return pd.MultiIndex.from_frame(keys).isin(
+        pd.MultiIndex.from_frame(known.set_axis(keys.columns, axis=1))
+    )
+
+
+def _row_ids(frame: pd.DataFrame) -> np.ndarray:
+    """A whole number per row, the same for rows equal in every column of ``frame``
+    (missing equal to missing, as ``DataFrame.duplicated`` compares them)."""
+    return frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+
+
+def _repeats(raw: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
+    """``raw.duplicated(keep="first")``, compared only among ``candidates``: the rows
+    whose key repeats. Rows equal as written are equal once typed, so an exact repeat
+    and the row it repeats are both candidates (a key repeats in far fewer rows than
+    there are)."""
+    out = np.zeros(len(raw), dtype=bool)
+    out[candidates] = raw[candidates].duplicated(keep="first").to_numpy()
+    return out
+
+
 def _check_table(
     table: Table,
     raw: pd.DataFrame,
@@ -542,13 +578,8 @@ def _check_table(
         if parent is None:
             continue
         cols = list(fk.columns)
-        if len(cols) == 1:
-            has_key = typed[cols[0]].notna().to_numpy()
-            found = typed[cols[0]].isin(parent[fk.ref_columns[0]]).to_numpy(dtype=bool)
-        else:
-            has_key = typed[cols].notna().all(axis=1).to_numpy()
-            known = pd.MultiIndex.from_frame(parent[list(fk.ref_columns)].set_axis(cols, axis=1))
-            found = pd.MultiIndex.from_frame(typed[cols]).isin(known)
+        has_key = typed[cols].notna().all(axis=1)
+        found = _found(typed[cols], parent[list(fk.ref_columns)])
         chk.add(
             ",".join(cols),
             "orphan key",
@@ -561,7 +592,8 @@ def _check_table(
     # never causes a good one to be rejected as its duplicate.
     ok = ~chk.rejected.to_numpy()
     key = list(table.key)
-    exact = ok & raw.duplicated(keep="first").to_numpy()
+    ids = _row_ids(typed[key])
+    exact = ok & _repeats(raw, pd.Series(ids).duplicated(keep=False).to_numpy())
 
     def key_text(idx: pd.Index) -> pd.Series:
         return raw.loc[idx, key].astype(str).agg("|".join, axis=1)
@@ -575,11 +607,8 @@ def _check_table(
         values=key_text,
     )
     ok = ~chk.rejected.to_numpy()
-    if ok.all():
-        dup = typed[key].duplicated(keep="first").to_numpy(dtype=bool)
-    else:
-        dup = np.zeros(len(raw), dtype=bool)
-        dup[ok] = typed.loc[ok, key].duplicated(keep="first").to_numpy(dtype=bool)
+    dup = np.zeros(len(raw), dtype=bool)
+    dup[ok] = pd.Series(ids[ok]).duplicated(keep="first").to_numpy()
     chk.add(
         ",".join(key),
         "duplicate key",
@@ -600,7 +629,8 @@ def _load_one(
     written: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict, list[dict], pd.DataFrame | None]:
     """Load and check one table. Returns (typed frame, summary row, findings, rejected
-    rows or None when the table could not be read or was not supplied).
+    rows; None when the table could not be read or was not supplied, or none was
+    rejected).
 
     ``written``: the text of the CSV at ``path`` as reading it gives it (written by this
     process), checked instead of reading the file back."""
@@ -764,15 +794,167 @@ def _load_one(
     return kept.astype(retype) if retype else kept, summary, findings, rejected
 
 
-def ensure_cached(path: str | Path, cache: str | Path | None = None) -> Path:
+def ensure_cached(
+    path: str | Path, cache: str | Path | None = None, jobs: int | None = None
+) -> Path:
     """Validate ``path`` into the table cache (audit_lib.cache) unless an up-to-date
-    entry is already there; returns the entry."""
+    entry is already there; returns the entry.
+
+    The tables are validated in a pool of ``jobs`` forked processes (default: one per
+    core), each table as soon as the tables its checks read are stored (see
+    :func:`_validate_parts`); the entry holds the same tables and report as
+    ``load_tables`` makes in one process. The memory the checks take goes back to the
+    system with the pool."""
     folder = Path(path)
-    target = C.entry_path(folder, _extract_date(folder, None), cache)
+    if not folder.is_dir():
+        raise LoadError(f"data folder not found: {folder}")
+    extract, source, start = extract_info(folder, None)
+    target = C.entry_path(folder, extract, cache)
     if not (target / "manifest.json").is_file():
-        load_tables(folder, cache=C.cache_root(cache))
+        with C.building(target) as tmp:
+            parts = _validate_parts(folder, extract, tmp, jobs or os.cpu_count() or 1)
+            report = _report(parts, extract, source, start)
+            C.finish(tmp, target, report, folder, list(LOAD_ORDER))
     C.touch(target)
     return target
+
+
+@dataclass
+class _Part:
+    """What validating one table gives the report: its summary row, findings, rejected
+    rows and coverage row (None when it holds no dates)."""
+
+    summary: dict
+    findings: list[dict]
+    rejected: pd.DataFrame | None
+    coverage: dict | None
+
+
+def _validate(
+    name: str,
+    folder: Path,
+    parents: dict[str, pd.DataFrame],
+    extract: pd.Timestamp,
+    written: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, _Part]:
+    """Validate table ``name`` of ``folder`` against its parent tables' kept rows;
+    ``written``: its text as this process wrote it to ``<name>.csv`` (``load_tables``),
+    used where that is the file validated."""
+    path = find_table_file(folder, name)
+    given = written if path is not None and path.name == f"{name}.csv" else None
+    frame, summary, findings, rejected = _load_one(TABLES[name], path, parents, extract, given)
+    return frame, _Part(summary, findings, rejected, _coverage_row(name, frame))
+
+
+def _parents(name: str) -> dict[str, list[str]]:
+    """The tables whose kept rows the checks of table ``name`` read, and their columns
+    read: its foreign keys' tables, and the children's dates of birth."""
+    table = TABLES[name]
+    out: dict[str, list[str]] = {}
+    if "child_id" in table.column_names and name != "children":
+        out["children"] = ["child_id", "date_of_birth"]
+    for fk in table.foreign_keys:
+        out[fk.ref_table] = list(dict.fromkeys([*out.get(fk.ref_table, []), *fk.ref_columns]))
+    return out
+
+
+#: a forked worker's parent tables, read once from the entry being built
+_STORED: dict[tuple[str, str], pd.DataFrame] = {}
+
+
+def _stored(tmp: Path, name: str, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of table ``name`` as stored in the entry being built (memory-mapped)."""
+    import pyarrow as pa
+
+    key = (str(tmp / name), ",".join(columns))
+    if key not in _STORED:
+        with pa.memory_map(str(tmp / f"{name}.arrow")) as src:
+            _STORED[key] = pa.ipc.open_file(src).read_all().select(columns).to_pandas()
+    return _STORED[key]
+
+
+def _validate_into(name: str, folder: Path, extract: pd.Timestamp, tmp: Path) -> _Part:
+    """Validate table ``name`` in a worker and store its kept rows in the entry being
+    built at ``tmp``; the report's part goes back to the caller."""
+    parents = {p: _stored(tmp, p, cols) for p, cols in _parents(name).items()}
+    frame, part = _validate(name, folder, parents, extract)
+    C.write_table(tmp, name, frame)
+    return part
+
+
+def _cost(folder: Path, name: str) -> int:
+    """A table's size as text, to validate the largest first: a CSV's bytes; for
+    Parquet, rows x columns x 6 bytes (about a CSV cell's)."""
+    path = find_table_file(folder, name)
+    if path is None:
+        return 0
+    if path.suffix.lower() != ".parquet":
+        return path.stat().st_size
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # unreadable: its worker reports it
+        return path.stat().st_size
+    return meta.num_rows * meta.num_columns * 6
+
+
+def _validate_parts(folder: Path, extract: pd.Timestamp, tmp: Path, jobs: int) -> list[_Part]:
+    """Every table's part of the report, in LOAD_ORDER, each table validated and stored
+    in ``tmp`` by a pool of ``jobs`` forked workers.
+
+    A table starts once the tables it reads are stored (:func:`_parents`); of those
+    ready, the one that gates most text (its own and its dependants') goes first, and
+    no more are queued than there are workers, so the next choice is made when one is
+    free."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    needs = {name: set(_parents(name)) for name in LOAD_ORDER}
+    cost = {name: _cost(folder, name) for name in LOAD_ORDER}
+    weight = {name: cost[name] + sum(cost[d] for d in _dependants(name, needs)) for name in cost}
+    parts: dict[str, _Part] = {}
+    running: dict = {}
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        while len(parts) < len(LOAD_ORDER):
+            busy = set(running.values())
+            ready = [
+                n for n in LOAD_ORDER if n not in parts and n not in busy and needs[n] <= set(parts)
+            ]
+            for name in sorted(ready, key=lambda n: -weight[n])[: jobs - len(running)]:
+                running[pool.submit(_validate_into, name, folder, extract, tmp)] = name
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                parts[running.pop(fut)] = fut.result()
+    return [parts[name] for name in LOAD_ORDER]
+
+
+def _dependants(name: str, needs: dict[str, set[str]]) -> set[str]:
+    """The tables whose checks read ``name``, directly or through others."""
+    direct = {n for n, parents in needs.items() if name in parents}
+    return direct.union(*(_dependants(n, needs) for n in direct))
+
+
+def _report(
+    parts: list[_Part], extract: pd.Timestamp, source: str, start: pd.Timestamp | None
+) -> DataQualityReport:
+    """The data-quality report from every table's part, in LOAD_ORDER."""
+    return DataQualityReport(
+        summary=pd.DataFrame([p.summary for p in parts], columns=SUMMARY_COLUMNS),
+        findings=pd.DataFrame([f for p in parts for f in p.findings], columns=FINDING_COLUMNS),
+        rejected={
+            name: p.rejected.reset_index(drop=True)
+            for name, p in zip(LOAD_ORDER, parts, strict=True)
+            if p.rejected is not None and len(p.rejected)
+        },
+        extract_date=extract,
+        extract_source=source,
+        coverage=pd.DataFrame(
+            [p.coverage for p in parts if p.coverage is not None],
+            columns=["table", "first_date", "last_date"],
+        ),
+        data_start=start,
+    )
 
 
 def load_tables(
@@ -819,46 +1001,27 @@ def load_tables(
         if hit is not None:
             return hit  # a damaged or absent entry is rebuilt below
     tables: dict[str, pd.DataFrame] = {}
-    summaries, findings, rejected = [], [], {}
-    written = written or {}
+    parts = []
     for name in LOAD_ORDER:
-        table = TABLES[name]
-        path = find_table_file(folder, name)
-        given = written.get(name) if path is not None and path.name == f"{name}.csv" else None
-        frame, summary, fnd, rej = _load_one(table, path, tables, extract, given)
-        tables[name] = frame
-        summaries.append(summary)
-        findings.extend(fnd)
-        if rej is not None and len(rej):
-            rejected[name] = rej.reset_index(drop=True)
-    report = DataQualityReport(
-        summary=pd.DataFrame(summaries, columns=SUMMARY_COLUMNS),
-        findings=pd.DataFrame(findings, columns=FINDING_COLUMNS),
-        rejected=rejected,
-        extract_date=extract,
-        extract_source=source,
-        coverage=coverage(tables),
-        data_start=start,
-    )
+        tables[name], part = _validate(name, folder, tables, extract, (written or {}).get(name))
+        parts.append(part)
+    report = _report(parts, extract, source, start)
     if cached is not None:
         C.write(cached, tables, report, folder)
     return tables, report
 
 
-def coverage(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per table with rows: the first and last date in it, dates of birth aside."""
-    rows = []
-    for name, frame in tables.items():
-        cols = [c for c in TABLES[name].columns_of("date") if c != "date_of_birth"]
-        if frame.empty or not cols:
-            continue
-        dates = frame[cols]
-        first, last = dates.min().min(), dates.max().max()
-        if pd.notna(first):
-            rows.append(
-                {"table": name, "first_date": f"{first:%Y-%m-%d}", "last_date": f"{last:%Y-%m-%d}"}
-            )
-    return pd.DataFrame(rows, columns=["table", "first_date", "last_date"])
+def _coverage_row(name: str, frame: pd.DataFrame) -> dict | None:
+    """The first and last date in table ``name`` (dates of birth aside), or None when
+    it holds none."""
+    cols = [c for c in TABLES[name].columns_of("date") if c != "date_of_birth"]
+    if frame.empty or not cols:
+        return None
+    dates = frame[cols]
+    first, last = dates.min().min(), dates.max().max()
+    if pd.isna(first):
+        return None
+    return {"table": name, "first_date": f"{first:%Y-%m-%d}", "last_date": f"{last:%Y-%m-%d}"}
 
 
 def extract_info(folder: Path, given=None) -> tuple[pd.Timestamp, str, pd.Timestamp | None]:
@@ -930,5 +1093,5 @@ def read_table_text(folder: Path, name: str) -> pd.DataFrame | None:
     if path is None:
         return None
     if path.suffix.lower() == ".parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, str)
     return pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -301,6 +301,7 @@ def looked_after_figures(
     after 31 March, episode histories present) get a row; columns measure, numerator,
     denominator, value, unit, year.
     """
+    from .cache import with_table
     from .measures import permanence as PM
 
     cols = ["measure", "numerator", "denominator", "value", "unit", "year"]
@@ -317,7 +318,7 @@ def looked_after_figures(
     }
     rows = []
     short = eps["legal_status"].isin(SHORT_BREAKS)
-    cla = {**tables, "cla_episodes": eps[~short]}
+    cla = with_table(tables, "cla_episodes", eps[~short])  # converts no other table
     if "placement_stability" not in PM.history_gap(cla, as_of):
         st = PM.stability(cla, as_of)
         for m, key in (

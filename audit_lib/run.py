@@ -37,7 +37,7 @@ from .indicators import INDICATORS, headline_line
 from .load import find_table_file
 from .report import fmt_pct, month_label, plural, resolve_period
 
-__all__ = ["RunError", "RunResult", "run"]
+__all__ = ["RunError", "RunResult", "run", "warm_workers"]
 
 SUMMARY = "summary"
 DEFAULT_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -317,11 +317,12 @@ def kernel_warm_up() -> None:
     _KERNEL["environ"] = dict(os.environ)
 
 
-def kernel_reset(cwd: str, sidecar: str) -> None:
+def kernel_reset(cwd: str, sidecar: str, env: dict[str, str] | None = None) -> None:
     """Run inside a warm kernel before each notebook: the state of a fresh kernel with
     the library imported. The user namespace, history and execution count are reset;
     the working folder, environment, matplotlib settings and warning filters are those
-    recorded at warm-up; recorded metrics are cleared and go to ``sidecar``."""
+    recorded at warm-up, with the run's own variables ``env`` set; recorded metrics are
+    cleared and go to ``sidecar``."""
     import warnings
 
     import matplotlib
@@ -340,6 +341,7 @@ def kernel_reset(cwd: str, sidecar: str) -> None:
     getattr(warnings, "_filters_mutated", lambda: None)()
     os.environ.clear()
     os.environ.update(_KERNEL["environ"])
+    os.environ.update(env or {})
     os.environ[metrics.PATH_ENV] = sidecar
     metrics._RECORDED.clear()
     os.chdir(cwd)
@@ -408,14 +410,16 @@ def start_warm_kernel(cwd: str | None = None) -> None:
     _KERNEL["km"] = km
     with contextlib.suppress(Exception):
         _warm_exporter()  # while the kernel starts
-    if not _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
+    if _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
+        _KERNEL["restarts"] = 0  # a pool shared by many runs may lose many kernels
+    else:
         _kernel_stop()
 
 
-def _warm_kernel(cwd: str, sidecar: str):
+def _warm_kernel(cwd: str, sidecar: str, env: dict[str, str]):
     """This worker's warm kernel, reset for the next notebook; None if there is none.
-    After a failed notebook took the kernel with it, a new one is warmed (three times
-    at most per worker)."""
+    After a failed notebook took the kernel with it, a new one is warmed (up to three
+    tries in a row per worker, then fresh kernels)."""
     km = _KERNEL.get("km")
     if km is None and _KERNEL.get("warm") and _KERNEL.get("restarts", 0) < 3:
         _KERNEL["restarts"] = _KERNEL.get("restarts", 0) + 1
@@ -423,7 +427,7 @@ def _warm_kernel(cwd: str, sidecar: str):
         km = _KERNEL.get("km")
     if km is None:
         return None
-    code = f"from audit_lib.run import kernel_reset; kernel_reset({cwd!r}, {sidecar!r})"
+    code = f"from audit_lib.run import kernel_reset; kernel_reset({cwd!r}, {sidecar!r}, {env!r})"
     if km.is_alive() and _kernel_run(km, code):
         return km
     _kernel_stop()
@@ -439,25 +443,29 @@ def _execute(
     title: str,
     sidecar: str,
     coverage: str = "",
+    env: dict[str, str] | None = None,
 ) -> dict:
     """Execute one notebook with papermill and render its page. Never raises.
 
     In a pool worker with a warm kernel (``start_warm_kernel``), the notebook runs in
     that kernel after ``kernel_reset``; a notebook that fails takes the kernel with it,
-    so the next one starts clean. Elsewhere papermill starts a fresh kernel.
+    so the next one starts clean. Elsewhere papermill starts a fresh kernel. ``env``:
+    the run's own environment variables (the table cache), for the kernel.
     """
     import nbformat
     import papermill as pm
 
     name = Path(src).stem
     out_nb = Path(folder) / f"{name}.ipynb"
+    env = env or {}
+    os.environ.update(env)  # a fresh kernel inherits them; a warm one is given them
     os.environ["AUDIT_METRICS_PATH"] = sidecar
     _quiet_kernel_log(sidecar)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     status, error, cell = "ok", "", None
     cwd = str(Path(src).parent)
-    km = _warm_kernel(cwd, sidecar)
+    km = _warm_kernel(cwd, sidecar, env)
     nb = None
     try:
         nb = pm.execute_notebook(
@@ -690,8 +698,12 @@ def run(
     jobs: int | None = None,
     params: list[str] | None = None,
     notebooks: str | Path | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> RunResult:
-    """Run the monthly audit. Raises RunError for a bad request (one-line message)."""
+    """Run the monthly audit. Raises RunError for a bad request (one-line message).
+
+    ``pool``: workers with warm kernels shared by several runs (:func:`warm_workers`);
+    ``jobs`` is then the pool's. By default the run starts and ends its own."""
     check_jobs(jobs)
     check_period_syntax(period)
     data_dir = Path(data).resolve()
@@ -729,20 +741,13 @@ def run(
 
     results: list[NotebookResult] = []
     with contextlib.ExitStack() as stack:
-        pool = None
-        if runnable or summary is not None:
+        active = bool(runnable) or summary is not None
+        if active and pool is None:
             # the workers start and warm their kernels now, while this process checks
             # the period against the data (validating them into the table cache)
-            import nbconvert  # noqa: F401  (imported once here, inherited by the workers)
-
-            stack.enter_context(_environ(cache.CACHE_ENV, str(cache.cache_root())))
-            pool = stack.enter_context(
-                ProcessPoolExecutor(
-                    max_workers=workers, initializer=start_warm_kernel, initargs=(str(nb_dir),)
-                )
-            )
-            pool.submit(os.getpid)  # starts every worker now
-        validate_apart(data_dir)
+            pool = stack.enter_context(warm_workers(workers, nb_dir))
+        run_env = {cache.CACHE_ENV: str(cache.cache_root())}  # where the kernels read tables
+        validate_apart(data_dir, jobs or os.cpu_count() or 1)
         period = _period_in_data(period, data_dir)
         folder = Path(out).resolve() / period
         (folder / "worklists").mkdir(parents=True, exist_ok=True)
@@ -775,6 +780,7 @@ def run(
                 metas[book]["title"],
                 str(sidecars / f"{book.stem}.json"),
                 coverage,
+                run_env,
             )
 
         def finish(res: NotebookResult) -> None:
@@ -797,8 +803,8 @@ def run(
                         book.stem, metas[book]["title"], missing[book], folder, period, data_dir
                     )
                 )
-        if pool is not None:
-            prepare_tables(data_dir)
+        if active:
+            stack.enter_context(prepare_tables(data_dir))
             runnable = _longest_first(runnable, Path(out).resolve())
             futures = [pool.submit(_execute, *job_args(b)) for b in runnable]
             for fut in as_completed(futures):
@@ -936,48 +942,56 @@ def _period_in_data(period: str | None, data_dir: Path) -> str:
 
 
 @contextlib.contextmanager
-def _environ(name: str, value: str):
-    """Set an environment variable for the workers and kernels of one run only."""
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
+def warm_workers(jobs: int | None = None, notebooks: str | Path | None = None):
+    """A pool of ``jobs`` worker processes (default: one per core), each starting and
+    warming one kernel now (:func:`start_warm_kernel`), for one run or, passed as
+    ``run(..., pool=...)``, for several: each run then skips the start-up (about 3 CPU
+    seconds a kernel). Workers and kernels keep the environment of when the pool was
+    made; each run gives them its own table cache, and every notebook still starts
+    from a reset kernel. A context manager; the kernels stop when it closes."""
+    check_jobs(jobs)
+    import nbconvert  # noqa: F401  (imported once here, inherited by the workers)
+
+    n = max(1, jobs or os.cpu_count() or 1)
+    nb_dir = str(notebooks or DEFAULT_NOTEBOOKS)
+    with ProcessPoolExecutor(
+        max_workers=n, initializer=start_warm_kernel, initargs=(nb_dir,)
+    ) as pool:
+        pool.submit(os.getpid)  # starts every worker now
+        yield pool
 
 
-def validate_apart(data_dir: Path) -> None:
-    """Validate the data into the run's table cache in a short-lived child process, so
-    the memory that reading and checking them takes (gigabytes at a million children) is
-    given back when it exits instead of staying with this process for the whole run. The
-    checks that follow read the cache. A failure here is left to those checks, which
-    raise it with its own message."""
-    import multiprocessing
-
+def validate_apart(data_dir: Path, jobs: int) -> None:
+    """Validate the data into the run's table cache, in a pool of ``jobs`` short-lived
+    forked processes (``load.ensure_cached``), so the memory that reading and checking
+    them takes (gigabytes at a million children) is given back when they exit instead of
+    staying with this process for the whole run. The checks that follow read the cache.
+    A failure here is left to those checks, which raise it with its own message."""
     from . import cache
     from .load import ensure_cached
 
-    with (
-        contextlib.suppress(Exception),
-        ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as once,
-    ):
-        once.submit(ensure_cached, data_dir, cache.cache_root()).result()
+    with contextlib.suppress(Exception):
+        ensure_cached(data_dir, cache.cache_root(), jobs)
 
 
-def prepare_tables(data_dir: Path) -> Path:
+@contextlib.contextmanager
+def prepare_tables(data_dir: Path):
     """Read and validate the data once, into the private table cache (audit_lib.cache,
     in the user cache directory, never under the output folder); the run's notebooks
-    read it there (``$AUDIT_CACHE_DIR``). Prunes old entries. Returns this run's entry."""
+    read it there (``$AUDIT_CACHE_DIR``). Yields this run's entry, held until the block
+    ends (``cache.in_use``) so that no other run's prune deletes it meanwhile; old
+    entries are pruned."""
     from . import cache
     from .load import ensure_cached
 
     root = cache.cache_root()
-    entry = ensure_cached(data_dir, root)
-    cache.prune(root)
-    return entry
+    with contextlib.ExitStack() as stack:
+        for _ in range(3):  # pruned by another run before it was held: built again
+            entry = ensure_cached(data_dir, root)
+            if stack.enter_context(cache.in_use(entry)):
+                break
+        cache.prune(root)
+        yield entry
 
 
 def _longest_first(books: list[Path], out: Path) -> list[Path]:

@@ -23,7 +23,8 @@ written to benchmarks/results.json.
   episodes.csv (5,050 episodes) copied to SSDA903_2020_episodes.csv, while ours
   imports the whole folder of ten files: the ratio is conservative.
 
-Usage: python benchmarks/bench_run.py [--pairs 3] [--big 1000000 | --no-big] [--jobs 2]
+Usage: python benchmarks/bench_run.py [--pairs 3] [--big 1000000 | --no-big | --big-only]
+       [--big-runs 1] [--jobs 2]
        [--peer PATH] [--imports-only]
 """
 
@@ -321,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--no-big", action="store_true")
+    parser.add_argument(
+        "--big-only", action="store_true", help="only the large run (kept results stay)"
+    )
+    parser.add_argument("--big-runs", type=int, default=1, help="runs of the large borough")
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--json", default=str(RESULTS))
     parser.add_argument(
@@ -334,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     peer = peer_command(args.peer)
     jobs = ["--jobs", str(args.jobs)] if args.jobs else []
     known = Path(args.json)
-    doc: dict = json.loads(known.read_text()) if args.imports_only and known.is_file() else {}
+    partial = args.imports_only or args.big_only
+    doc: dict = json.loads(known.read_text()) if partial and known.is_file() else {}
     doc |= {
         "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
@@ -342,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        if not args.imports_only:
+        if not partial:
             doc["audit_vs_floor"] = bench_run(tmp, args.pairs, jobs)
             r = doc["audit_vs_floor"]
             print(
@@ -351,26 +357,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"floor {r['b_median_s']:.1f} s)   goal <= 1.3x",
                 flush=True,
             )
-        doc["imports"] = bench_imports(tmp, args.pairs, peer, args.pairs_10k)
-        for fmt, r in doc["imports"].items():
-            if "skipped" in r:
-                print(f"import {fmt:<16} skipped: {r['skipped']}")
-            elif r.get("peer"):
-                print(
-                    f"import {fmt:<16} {r['ratio_median']:.1f}x faster than {r['peer']} "
-                    f"(wall; CPU {r['cpu_ratio_median']:.1f}x): ours {r['b_median_s']:.2f} s "
-                    f"({r['b_median_cpu_s']:.2f} CPU s), peer {r['a_median_s']:.2f} s "
-                    f"({r['a_median_cpu_s']:.2f} CPU s)   goal >= {IMPORT_GOALS[fmt]}x",
-                    flush=True,
-                )
-            else:
-                print(
-                    f"import {fmt:<16} {r['median_s']:.2f} s ({r['median_cpu_s']:.2f} CPU s), "
-                    f"{r['peak_mb']:.0f} MB ({r['note']})",
-                    flush=True,
-                )
+        if not args.big_only:
+            doc["imports"] = bench_imports(tmp, args.pairs, peer, args.pairs_10k)
+            for fmt, r in doc["imports"].items():
+                if "skipped" in r:
+                    print(f"import {fmt:<16} skipped: {r['skipped']}")
+                elif r.get("peer"):
+                    print(
+                        f"import {fmt:<16} {r['ratio_median']:.1f}x faster than {r['peer']} "
+                        f"(wall; CPU {r['cpu_ratio_median']:.1f}x): ours {r['b_median_s']:.2f} s "
+                        f"({r['b_median_cpu_s']:.2f} CPU s), peer {r['a_median_s']:.2f} s "
+                        f"({r['a_median_cpu_s']:.2f} CPU s)   goal >= {IMPORT_GOALS[fmt]}x",
+                        flush=True,
+                    )
+                else:
+                    print(
+                        f"import {fmt:<16} {r['median_s']:.2f} s ({r['median_cpu_s']:.2f} CPU s), "
+                        f"{r['peak_mb']:.0f} MB ({r['note']})",
+                        flush=True,
+                    )
         if not args.no_big and args.big and not args.imports_only:
-            doc["big"] = bench_big(tmp, args.big, 1, jobs)
+            doc["big"] = bench_big(tmp, args.big, args.big_runs, jobs)
             b = doc["big"]
             print(
                 f"audit run, {b['children']:,} children  {b['median_s']:.1f} s "

@@ -142,15 +142,15 @@ def instrument(src: Path):
 def profile_one(src: Path, params: dict, folder: Path, sidecar: Path) -> dict:
     """Run one instrumented notebook; return seconds per phase."""
     import papermill as pm
-    from jupyter_client.manager import KernelManager
 
+    from audit_lib.kernel import WarmKernelManager
     from audit_lib.run import _nb_body, render_page
 
     os.environ["AUDIT_METRICS_PATH"] = str(sidecar)
     nb = instrument(src)
     t0 = time.perf_counter()
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(src.parent))
+    km = WarmKernelManager(kernel_name="python3")  # private IPC sockets, as audit run uses
+    km.start_kernel(cwd=str(src.parent), env={**os.environ, "MPLBACKEND": "agg"})
     kc = km.client()
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
 
         os.environ[HOME_ENV] = os.environ[CACHE_ENV] = str(Path(tmp) / "cache")  # cold
         t0 = time.perf_counter()
-        R.prepare_tables(data_dir)
+        with R.prepare_tables(data_dir):  # nothing else prunes this private cache
+            pass
         rows["(parent) validate into cache"] = {"total": time.perf_counter() - t0}
         period = resolve_period(None, _extract_date(data_dir, None))
         order = [b for b in books if b.stem != R.SUMMARY] + [

@@ -25,31 +25,6 @@ EXTERNAL_MISSING = (
 SMALL = SynthConfig(seed=7, children=30_000)
 
 
-def pytest_configure(config):
-    """`audit run` in the tests keeps its table cache in a temporary folder shared by the
-    whole test run, never in the user's cache directory, and pseudonymises with the
-    public example key."""
-    import os
-    import tempfile
-
-    from audit_lib.cache import HOME_ENV
-    from audit_lib.disclosure import EXAMPLE_SECRET, SECRET_ENV
-
-    # the committed notebooks' outputs (checked by nbval) were made with the public example
-    # key; the tests never read nor create the user's private key
-    os.environ[SECRET_ENV] = EXAMPLE_SECRET
-    if HOME_ENV not in os.environ:
-        os.environ[HOME_ENV] = tempfile.mkdtemp(prefix="audit-test-cache-")
-        config._audit_cache = os.environ[HOME_ENV]
-
-
-def pytest_unconfigure(config):
-    import shutil
-
-    if getattr(config, "_audit_cache", None) and not hasattr(config, "workerinput"):
-        shutil.rmtree(config._audit_cache, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def small_borough():
     return generate(SMALL)
@@ -102,6 +77,18 @@ def default_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("default-run")
     return run(data=DEFAULT_DATA, out=out, jobs=2), out
+
+
+@pytest.fixture(scope="session")
+def warm_pool():
+    """One worker with a warm kernel, shared by the small audit runs of this test
+    process (``run(..., pool=warm_pool)``): each run skips kernel start-up and warm-up,
+    and still starts every notebook from a reset kernel. Runs that test start-up,
+    failures or the 2-worker pool make their own."""
+    from audit_lib.run import warm_workers
+
+    with warm_workers(jobs=1) as pool:
+        yield pool
 
 
 # --- scheduling on xdist workers ---------------------------------------------------------

@@ -99,13 +99,15 @@ CASES = [
 
 
 @pytest.mark.parametrize(("children", "seed", "drop", "when"), CASES)
-def test_every_notebook_renders_for_a_random_authority(tmp_path, children, seed, drop, when):
+def test_every_notebook_renders_for_a_random_authority(
+    tmp_path, warm_pool, children, seed, drop, when
+):
     info = sample_borough(tmp_path / "data", children, seed, drop)
     period = info[when]
-    # one kernel for the six notebooks: a second worker's start-up costs more CPU than a
-    # small sample's pages; xdist keeps both cores busy, and the session's default run
-    # (conftest) exercises the 2-worker pool
-    result = run(period=period, data=tmp_path / "data", out=tmp_path / "reports", jobs=1)
+    # one warm kernel for the six notebooks, shared across the samples: start-up costs
+    # more CPU than a small sample's pages; xdist keeps both cores busy, and the
+    # session's default run (conftest) exercises a 2-worker pool of its own
+    result = run(period=period, data=tmp_path / "data", out=tmp_path / "reports", pool=warm_pool)
     _check(result, info, period)
 
 

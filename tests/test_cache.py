@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from audit_lib import cache as C
-from audit_lib.load import ensure_cached, load_tables
+from audit_lib.load import ensure_cached, load_tables, read_table_text
 from audit_lib.model import TABLES
 
 from .conftest import DEFAULT_DATA
@@ -20,8 +20,8 @@ def _mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_entry_round_trips_every_table_with_its_dtypes(tmp_path):
-    fresh, report = load_tables(DEFAULT_DATA)
+def test_entry_round_trips_every_table_with_its_dtypes(tmp_path, default_tables):
+    fresh, report = default_tables  # the session's load, never changed by a test
     entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
     tables, cached_report = C.read(entry)
     assert set(tables) == set(fresh) == set(TABLES)
@@ -121,10 +121,12 @@ def test_a_second_read_is_a_private_copy(tiny_dir, tmp_path):
 
 
 @pytest.mark.parametrize("memo_bytes", [C.MEMO_MAX_BYTES, 0])  # small entry; large entry
-def test_tables_are_converted_when_first_used_and_act_as_a_dict(tmp_path, monkeypatch, memo_bytes):
+def test_tables_are_converted_when_first_used_and_act_as_a_dict(
+    tmp_path, tiny_dir, monkeypatch, memo_bytes
+):
     monkeypatch.setattr(C, "MEMO_MAX_BYTES", memo_bytes)
     C._MEMO.clear()
-    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    entry = ensure_cached(tiny_dir, tmp_path / "c")
     C._MEMO.clear()
     tables, _ = C.read(entry)
     assert set(tables) == set(TABLES) and len(tables) == len(TABLES) and "visits" in tables
@@ -144,3 +146,110 @@ def test_tables_are_converted_when_first_used_and_act_as_a_dict(tmp_path, monkey
     assert again.pop("visits") is not None and "visits" not in again
     again["extra"] = children
     assert again["extra"] is children and again.copy()["extra"] is children
+
+
+def _dirty_copy(source, dest):
+    """``source`` with findings of every kind in tables at every depth of the checks
+    (children, their referrals and the referrals' assessments, plans and reviews, the
+    Parquet visits): unknown codes, unreadable and future dates, blank and malformed
+    rows, orphans, duplicates, an extra column and a missing table."""
+    import shutil
+
+    shutil.copytree(source, dest)
+
+    def edit(name, change):
+        frame = pd.read_csv(dest / f"{name}.csv", dtype=str, keep_default_na=False)
+        change(frame)
+        frame.to_csv(dest / f"{name}.csv", index=False)
+
+    def children(f):
+        f.loc[1:3, "sex"] = "x"
+        f.loc[4, "date_of_birth"] = "not a date"
+        f.loc[5, "date_of_birth"] = "2099-01-01"
+        f["extra"] = "z"
+
+    def referrals(f):
+        f.loc[0:1, "child_id"] = "NOPE"
+        f.loc[2, "closure_date"] = "2000-01-01"
+
+    edit("children", children)
+    edit("referrals", referrals)
+    with (dest / "assessments.csv").open("a") as fh:
+        fh.write(",,,,,,,,,\n")
+    with (dest / "cp_reviews.csv").open("a") as fh:
+        fh.write("CPX,2024-01-01,extra,fields\nCPX,2024-01-01\n")
+    visits = read_table_text(dest, "visits")
+    visits.loc[0, "visit_type"] = "nope"
+    (dest / "visits.csv").unlink(missing_ok=True)
+    pd.concat([visits, visits.iloc[[3]]]).to_parquet(dest / "visits.parquet", index=False)
+    (dest / "case_audits.csv").unlink()
+    return dest
+
+
+def test_an_entry_validated_in_parallel_is_the_one_made_in_one_process(tiny_dir, tmp_path):
+    data = _dirty_copy(tiny_dir, tmp_path / "data")
+    fresh, report = load_tables(data)
+    entry = ensure_cached(data, tmp_path / "c", jobs=2)
+    tables, cached = C.read(entry)
+    assert list(tables) == list(fresh)
+    for name, frame in fresh.items():
+        pd.testing.assert_frame_equal(tables[name], frame, check_exact=True)
+    assert len(report.findings) > 8 and report.unusable == []
+    for part in ("summary", "findings", "coverage"):
+        pd.testing.assert_frame_equal(getattr(cached, part), getattr(report, part))
+    assert cached.rejected.keys() == report.rejected.keys() >= {"children", "visits"}
+    for name, rejected in report.rejected.items():
+        pd.testing.assert_frame_equal(cached.rejected[name], rejected)
+    assert cached.to_text() == report.to_text()
+    one = ensure_cached(data, tmp_path / "one", jobs=1)
+    for name in fresh:
+        assert (one / f"{name}.arrow").read_bytes() == (entry / f"{name}.arrow").read_bytes()
+
+
+def test_a_stored_table_converts_as_arrow_does_sharing_each_distinct_text(tiny_dir, tmp_path):
+    import pyarrow as pa
+
+    entry = ensure_cached(tiny_dir, tmp_path / "c")
+    for name in TABLES:
+        with pa.memory_map(str(entry / f"{name}.arrow")) as src:
+            table = pa.ipc.open_file(src).read_all()
+        frame = C.to_pandas(table)
+        pd.testing.assert_frame_equal(frame, table.to_pandas(), check_exact=True)
+    codes = C.to_pandas(pa.ipc.open_file(str(entry / "visits.arrow")).read_all())
+    for col in ("child_id", "visit_type"):
+        objects = {id(v) for v in codes[col].dropna()}
+        assert len(objects) == codes[col].nunique() < len(codes)
+
+
+def test_with_table_converts_no_other_table(tmp_path):
+    entry = ensure_cached(DEFAULT_DATA, tmp_path / "c")
+    tables, _ = C.read(entry)
+    episodes = tables["cla_episodes"].head(3)
+    out = C.with_table(tables, "cla_episodes", episodes)
+    assert out["cla_episodes"] is episodes and set(out) == set(TABLES)
+    assert out._pending == set(TABLES) - {"cla_episodes"}
+    assert tables._pending == set(TABLES) - {"cla_episodes"}
+    assert out["children"] is tables["children"]  # converted once, through ``tables``
+    plain = C.with_table({"a": 1}, "b", 2)
+    assert plain == {"a": 1, "b": 2} and type(plain) is dict
+
+
+def test_prune_leaves_an_entry_a_run_holds(tmp_path):
+    """Two runs at once: the one that prunes never deletes the tables the other's
+    notebooks are still reading (its entry is held with ``in_use``)."""
+    root = tmp_path / "cache"
+    now = time.time()
+    entries = []
+    for i in range(4):
+        e = root / f"entry{i}"
+        e.mkdir(parents=True)
+        (e / "manifest.json").write_text("{}")
+        os.utime(e, (now - 100 * (4 - i), now - 100 * (4 - i)))  # entry3 newest
+        entries.append(e)
+    with C.in_use(entries[0]) as held:
+        assert held
+        gone = C.prune(root, keep=2, now=now)
+        assert gone == [entries[1]] and entries[0].is_dir()
+    assert C.prune(root, keep=2, now=now) == [entries[0]]
+    with C.in_use(entries[0]) as held:  # pruned before it was held: the run rebuilds it
+        assert not held

@@ -466,6 +466,11 @@ def test_looked_after_comparison_beside_england(tmp_path):
     assert lt["Borough, same year (DfE definition)"] == "60.0% (2023-24)"
     assert lt["England"] == "68.1% (2023-24)" and lt["Region"] == "65.0% (2023-24)"
     assert lt["Neighbours (mean, range)"] == "62.5% (50.0% to 75.0%; published for 2/2; 2023-24)"
+    # one neighbour's value is that value, not a mean with a range of one point
+    one = C.comparator_table(v, la_code="E09000025", neighbours=["206"])
+    lt1 = indicators.looked_after_comparison(one, own).set_index("Indicator")
+    lt1 = lt1.loc[lt1.index.str.startswith("Long-term")].iloc[0]
+    assert lt1["Neighbours (mean, range)"] == "50.0% (one neighbour; published for 1/1; 2023-24)"
     three = out.loc[out.index.str.startswith("3 or more placements in the year")].iloc[0]
     assert three["Borough, same year (DfE definition)"] == "c (2023-24)"  # 3 children
     rate = out.loc[out.index.str.startswith("Children in care per")].iloc[0]

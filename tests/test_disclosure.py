@@ -159,10 +159,10 @@ def _make_key(path):
 def test_key_created_atomically_under_contention(tmp_path, monkeypatch):
     monkeypatch.delenv(D.SECRET_ENV, raising=False)
     ctx = mp.get_context("fork")
-    for trial in range(15):
-        path = tmp_path / f"k{trial}" / "secret"
-        with ctx.Pool(8) as pool:
-            keys = pool.map(_make_key, [path] * 16)
+    paths = [tmp_path / f"k{trial}" / "secret" for trial in range(15)]
+    with ctx.Pool(8) as pool:  # 8 warm processes race to create each key
+        made = [pool.map(_make_key, [path] * 16, chunksize=1) for path in paths]
+    for path, keys in zip(paths, made, strict=True):
         assert all(len(k) == 64 for k in keys)
         assert len(set(keys)) == 1
         assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -22,10 +22,10 @@ from .hostile import HOSTILE_TEAMS, hostile_copy
 
 
 @pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory):
+def hostile_run(tmp_path_factory, warm_pool):
     data = hostile_copy(DEFAULT_DATA, tmp_path_factory.mktemp("hostile-data"))
     out = tmp_path_factory.mktemp("hostile-reports")
-    result = run(data=data, out=out, jobs=1)  # 300 children: one warm kernel is cheaper
+    result = run(data=data, out=out, pool=warm_pool)  # 300 children: one warm kernel
     return result, out, data
 
 

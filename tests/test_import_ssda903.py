@@ -82,7 +82,7 @@ def test_unreadable_or_missing_input_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not FAKE.exists(), reason=EXTERNAL_MISSING)
-def test_audit_run_on_an_imported_903_folder(tmp_path):
+def test_audit_run_on_an_imported_903_folder(tmp_path, warm_pool):
     from audit_lib.run import RunError, run
 
     data = tmp_path / "canonical"
@@ -90,8 +90,8 @@ def test_audit_run_on_an_imported_903_folder(tmp_path):
     # the period comes from the data (the return's collection year ends 31 March 2018);
     # a period after the data is refused in one line
     with pytest.raises(RunError, match="after the data end"):
-        run(data=data, out=tmp_path / "reports", period="2026-10", jobs=1)
-    result = run(data=data, out=tmp_path / "reports", jobs=1)
+        run(data=data, out=tmp_path / "reports", period="2026-10", pool=warm_pool)
+    result = run(data=data, out=tmp_path / "reports", pool=warm_pool)
     assert result.period == "2018-03"
     status = {n.name: n.status for n in result.notebooks}
     assert status["timeliness"] == "ok" and status["permanence"] == "ok"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import papermill as pm
+import json
+
+import nbformat
 import pytest
 
-from .conftest import DEFAULT_DATA, ROOT
+from audit_lib.run import run
+
+from .conftest import DEFAULT_DATA
 
 
 @pytest.mark.parametrize(
@@ -15,19 +19,22 @@ from .conftest import DEFAULT_DATA, ROOT
         {"group_by": ["sex"], "reference_group": "F", "count": "events", "adjustment": "holm"},
     ],
 )
-def test_disproportionality_regroups_without_code_edits(tmp_path, params):
-    out = tmp_path / "dp.ipynb"
-    nb = pm.execute_notebook(
-        str(ROOT / "notebooks" / "disproportionality.ipynb"),
-        str(out),
-        parameters={"data_dir": str(DEFAULT_DATA), "output_dir": str(tmp_path), **params},
-        kernel_name="python3",
-        cwd=str(ROOT / "notebooks"),
-        progress_bar=False,
+def test_disproportionality_regroups_without_code_edits(tmp_path, warm_pool, params):
+    """As ``audit run -p group_by='["sex"]' ...`` does: parameters as JSON, in a warm kernel."""
+    result = run(
+        data=DEFAULT_DATA,
+        out=tmp_path,
+        only=["disproportionality"],
+        params=[f"{k}={json.dumps(v)}" for k, v in params.items()],
+        pool=warm_pool,
     )
+    (nb,) = result.notebooks
+    assert nb.status == "ok", nb.error
+    assert nb.parameters["group_by"] == params["group_by"]
+    out = nbformat.read(result.folder / "disproportionality.ipynb", as_version=4)
     text = "".join(
         "".join(o.get("data", {}).get("text/html", ""))
-        for c in nb.cells
+        for c in out.cells
         for o in c.get("outputs", [])
     )
     first = params["group_by"][0]

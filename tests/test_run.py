@@ -93,7 +93,7 @@ def json_ids() -> list[str]:
     return pd.read_csv(DEFAULT_DATA / "children.csv", dtype=str)["child_id"].tolist()
 
 
-def test_failure_is_isolated_and_named(tmp_path):
+def test_failure_is_isolated_and_named(tmp_path, warm_pool):
     # a bad parameter makes the timeliness notebook raise; data quality still renders,
     # even in the same worker (one job: the failed notebook's kernel is not reused)
     result = run(
@@ -101,7 +101,7 @@ def test_failure_is_isolated_and_named(tmp_path):
         out=tmp_path,
         only=["timeliness", "data_quality"],
         params=["assessment_clock=bogus"],
-        jobs=1,
+        pool=warm_pool,
     )
     status = {n.name: n for n in result.notebooks}
     assert status["data_quality"].status == "ok"
@@ -129,11 +129,11 @@ def test_failure_is_isolated_and_named(tmp_path):
     )
 
 
-def test_missing_table_gives_a_not_available_page(tmp_path):
+def test_missing_table_gives_a_not_available_page(tmp_path, warm_pool):
     data = tmp_path / "data"
     shutil.copytree(DEFAULT_DATA, data)
     (data / "case_audits.csv").unlink()
-    result = run(data=data, out=tmp_path / "out", only=["plan_quality"])
+    result = run(data=data, out=tmp_path / "out", only=["plan_quality"], pool=warm_pool)
     (t,) = result.notebooks
     assert t.status == "skipped" and result.ok
     page = (tmp_path / "out" / "2026-10" / "plan_quality.html").read_text()
@@ -152,9 +152,9 @@ def test_bad_requests_are_one_line_errors(tmp_path, capsys):
     assert err.count("\n") == 0 and "data folder not found" in err
 
 
-def test_period_index_links_to_the_previous_period(tmp_path):
-    run(period="2026-09", data=DEFAULT_DATA, out=tmp_path, only=["data_quality"])
-    run(period="2026-10", data=DEFAULT_DATA, out=tmp_path, only=["data_quality"])
+def test_period_index_links_to_the_previous_period(tmp_path, warm_pool):
+    run(period="2026-09", data=DEFAULT_DATA, out=tmp_path, only=["data_quality"], pool=warm_pool)
+    run(period="2026-10", data=DEFAULT_DATA, out=tmp_path, only=["data_quality"], pool=warm_pool)
     assert 'href="../2026-09/index.html"' in (tmp_path / "2026-10" / "index.html").read_text()
     top = (tmp_path / "index.html").read_text()
     assert "2026-09/index.html" in top and "2026-10/index.html" in top
@@ -245,8 +245,14 @@ def test_coverage_note_counts_the_months_the_data_cover():
     assert coverage_note("2021-06", None) == ""
 
 
-def test_a_period_early_in_the_data_says_how_much_it_covers(tmp_path):
-    result = run(data=DEFAULT_DATA, out=tmp_path / "r", period="2021-06", only=["data_quality"])
+def test_a_period_early_in_the_data_says_how_much_it_covers(tmp_path, warm_pool):
+    result = run(
+        data=DEFAULT_DATA,
+        out=tmp_path / "r",
+        period="2021-06",
+        only=["data_quality"],
+        pool=warm_pool,
+    )
     page = (result.folder / "data_quality.html").read_text()
     assert "hold only 3 months of data" in page
     assert "3 months of data" in (result.folder / "run.log").read_text()

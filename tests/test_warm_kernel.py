@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import nbformat
 
@@ -46,12 +47,12 @@ def _notebook(folder, name: str) -> None:
     nbformat.write(nb, folder / f"{name}.ipynb")
 
 
-def test_notebooks_sharing_a_warm_kernel_start_clean(tmp_path):
+def test_notebooks_sharing_a_warm_kernel_start_clean(tmp_path, warm_pool):
     books = tmp_path / "books"
     books.mkdir()
     for name in ("first", "second", "third"):
         _notebook(books, name)
-    result = run(data=DEFAULT_DATA, out=tmp_path / "out", jobs=1, notebooks=books)
+    result = run(data=DEFAULT_DATA, out=tmp_path / "out", notebooks=books, pool=warm_pool)
     status = {n.name: (n.status, n.error) for n in result.notebooks}
     assert all(s == "ok" for s, _ in status.values()), status
     folder = tmp_path / "out" / result.period
@@ -90,3 +91,41 @@ def test_a_failed_notebook_takes_its_kernel_with_it(tmp_path):
     assert (
         m["after"]["test.after.kernel_pid"]["value"] != m["boom"]["test.boom.kernel_pid"]["value"]
     )
+
+
+COUNT = """import os
+import audit_lib
+from audit_lib.load import load_tables
+tables, _ = load_tables(data_dir)
+recorded_now = audit_lib.record_all({"test.count.children": len(tables["children"]), "test.count.kernel_pid": os.getpid()})"""
+
+
+def test_runs_sharing_a_pool_each_start_clean_on_their_own_data(tmp_path, warm_pool, tiny_dir):
+    """Runs given one pool (``warm_workers``) share its kernel, yet each notebook of each
+    run starts clean (the leak checks above) and reads the run's own data."""
+    books = tmp_path / "books"
+    books.mkdir()
+    for name in ("first", "second"):
+        _notebook(books, name)
+    _notebook(books, "count")
+    nb = nbformat.read(books / "count.ipynb", as_version=4)
+    nb.cells[1] = nbformat.v4.new_code_cell(COUNT)
+    nbformat.write(nb, books / "count.ipynb")
+
+    def counted(data, out):
+        result = run(data=data, out=tmp_path / out, notebooks=books, pool=warm_pool)
+        assert all(n.status == "ok" for n in result.notebooks), [
+            (n.name, n.error) for n in result.notebooks
+        ]
+        m = {k: v["value"] for n in result.notebooks for k, v in n.metrics.items()}
+        return m["test.count.children"], {v for k, v in m.items() if k.endswith("kernel_pid")}
+
+    other = tmp_path / "other"  # the tiny borough less its last 20 children
+    shutil.copytree(tiny_dir, other)
+    lines = (tiny_dir / "children.csv").read_text().splitlines(keepends=True)
+    (other / "children.csv").write_text("".join(lines[:-20]))
+    tiny = len(lines) - 1
+    runs = [counted(tiny_dir, "a"), counted(other, "b"), counted(tiny_dir, "c")]
+    assert [n for n, _ in runs] == [tiny, tiny - 20, tiny]
+    pids = set().union(*(p for _, p in runs))
+    assert len(pids) == 1, "the three runs should have shared the pool's one warm kernel"

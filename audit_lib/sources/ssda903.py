@@ -137,7 +137,7 @@ def read_903(paths: list[str | Path]) -> Import903:
             text, encoding = read_text(p)
             quote = unclosed_quote(text)
             # every value as the text written (object and no NA filter: the same as
-            # dtype=str here, read a third faster)
+            # dtype=str here, read a quarter faster)
             opts = dict(dtype=object, na_filter=False)
             if quote is None:
                 frame = pd.read_csv(io.StringIO(text), **opts)

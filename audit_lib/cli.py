@@ -188,15 +188,15 @@ def _import(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     changes: list[dict] = []
-    merged: dict = {}
+    written: dict = {}
     if tables:
-        fnd, changes, merged = merge_into(out, tables)
+        fnd, changes, written = merge_into(out, tables)
         findings += fnd
     meta = write_extract(out, returns, args.extract_date)
     if {"adoptions", "cla_episodes"} & set(tables):
-        finalise(out, meta, merged)
+        written = finalise(out, meta, written)
     try:
-        _, dq = load_tables(out, extract_date=args.extract_date)
+        _, dq = load_tables(out, extract_date=args.extract_date, written=written)
     except LoadError as exc:
         print(f"audit import: {exc}", file=sys.stderr)
         return 2

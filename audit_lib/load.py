@@ -41,6 +41,8 @@ EXAMPLES = 3
 FINDING_COLUMNS = ["table", "column", "check", "severity", "rows", "message", "examples"]
 SUMMARY_COLUMNS = ["table", "status", "file", "rows_read", "rows_kept", "rows_rejected"]
 
+#: the dtype of a table's text as read
+TEXT = "string[pyarrow]"
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -244,9 +246,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
     A file with an unclosed quote is read line by line with quotes taken as written, so
     no row is swallowed; the row holding the quote is returned as a malformed line."""
     text, encoding = read_text(path)
-    opts = dict(
-        dtype="string[pyarrow]", keep_default_na=False, na_filter=False, skip_blank_lines=True
-    )
+    opts = dict(dtype=TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
     if (line := unclosed_quote(text)) is not None:
         opts["quoting"] = csv.QUOTE_NONE
         opts["engine"] = "python"
@@ -322,7 +322,8 @@ class _Checker:
         self.raw = raw
         self.lines = lines
         self.findings: list[dict] = []
-        self.reasons = pd.Series("", index=raw.index, dtype=object)
+        self._reasons = np.full(len(raw), "", dtype=object)
+        self._rejected = np.zeros(len(raw), dtype=bool)
 
     def add(self, column, check, severity, message, mask=None, values=None) -> None:
         """Record a finding; with a mask of rows, count them and (for errors) reject them.
@@ -334,35 +335,55 @@ class _Checker:
         if mask is None:
             self.findings.append({**row, "rows": 0, "message": message, "examples": ""})
             return
-        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.raw.index)
-        n = int(mask.sum())
-        if n == 0:
+        at = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if not len(at):
             return
-        idx = mask[mask].index[:EXAMPLES]
+        first = at[:EXAMPLES]
+        idx = self.raw.index[first]
         if callable(values):
             vals = values(idx)
         else:
             vals = values if values is not None else self.raw.get(column)
         examples = "; ".join(
-            f"line {self.lines[self.raw.index.get_loc(i)]}"
-            + (f": {vals.loc[i]!s}" if vals is not None else "")
-            for i in idx
+            f"line {self.lines[p]}" + (f": {vals.loc[i]!s}" if vals is not None else "")
+            for p, i in zip(first, idx, strict=True)
         )
-        self.findings.append({**row, "rows": n, "message": message, "examples": examples})
+        self.findings.append({**row, "rows": len(at), "message": message, "examples": examples})
         if severity == "error":
             reason = f"{check}: {column}" if column else check
-            r = self.reasons[mask]
-            self.reasons[mask] = np.where(r == "", reason, r + "; " + reason)
+            r = self._reasons[at]
+            self._reasons[at] = np.where(r == "", reason, r + "; " + reason)
+            self._rejected[at] = True
+
+    @property
+    def reasons(self) -> pd.Series:
+        """Each row's reasons for rejection, "" where none."""
+        return pd.Series(self._reasons, index=self.raw.index)
 
     @property
     def rejected(self) -> pd.Series:
-        return self.reasons != ""
+        """The rows rejected so far (those with a reason)."""
+        return pd.Series(self._rejected, index=self.raw.index)
 
 
-def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
-    """Parse one column of strings into its canonical dtype, recording problems."""
-    s = raw  # already stripped
-    blank = s == ""
+def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
+    """``values[codes]`` with ``missing`` where the code is -1 (``pd.factorize``'s codes
+    mapped back to what was computed once per distinct value)."""
+    if not len(values):
+        return np.full(len(codes), missing, dtype=values.dtype)
+    return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
+
+
+def _parse_column(
+    col: Column,
+    s: pd.Series,
+    blank: pd.Series,
+    chk: _Checker,
+    dates: tuple[np.ndarray, np.ndarray] | None,
+) -> pd.Series:
+    """Parse one column of strings (stripped; ``blank`` where "") into its canonical
+    dtype, recording problems. ``dates``: a date column's dates and which were written
+    day first, as ``_read_date_columns`` read them."""
     if col.required:
         chk.add(col.name, "missing value", "error", f"required value {col.name} is blank", blank)
     present = ~blank
@@ -392,25 +413,17 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
         return pd.Series(C.python_text(norm), index=s.index)
 
     if col.kind == "date":
-        long = s.str.len() > 10  # a time of day or zone: read the date written
-        if long.any():
-            s = s.where(~long, date_part(s[long]))
-        iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
-        left = present & iso.isna()
-        if left.any():
-            dmy = pd.to_datetime(s.where(left), format="%d/%m/%Y", errors="coerce")
-            ok_dmy = left & dmy.notna()
-            chk.add(
-                col.name,
-                "dd/mm/YYYY date",
-                "warning",
-                f"{col.name} written dd/mm/YYYY, read day first",
-                ok_dmy,
-            )
-            iso = iso.where(~ok_dmy, dmy)
-        bad = present & iso.isna()
+        values, day_first = dates
+        chk.add(
+            col.name,
+            "dd/mm/YYYY date",
+            "warning",
+            f"{col.name} written dd/mm/YYYY, read day first",
+            day_first,
+        )
+        bad = present & np.isnat(values)
         chk.add(col.name, "unreadable date", "error", f"{col.name} is not a date", bad)
-        return iso.dt.normalize().astype("datetime64[ns]")
+        return pd.Series(values, index=s.index, dtype="datetime64[ns]")
 
     if col.kind == "bool":
         low = s.str.lower()
@@ -448,6 +461,39 @@ def _parse_column(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
     raise ValueError(f"unknown column kind {col.kind}")  # pragma: no cover - model bug
 
 
+def _read_date_columns(raw: pd.DataFrame, cols: list[str]) -> dict[str, tuple]:
+    """Each date column's dates and which were written day first (``_read_dates``):
+    dates repeat, within a column and across a table's columns, so each distinct text
+    is read once."""
+    if not cols:
+        return {}
+    codes, distinct = pd.factorize(pd.concat([raw[c] for c in cols], ignore_index=True))
+    dates, day_first = _read_dates(pd.Series(distinct, dtype=raw[cols[0]].dtype))
+    dates = take(codes, dates.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+    day_first = take(codes, day_first, False)
+    n = len(raw)
+    return {
+        c: (dates[i * n : (i + 1) * n], day_first[i * n : (i + 1) * n]) for i, c in enumerate(cols)
+    }
+
+
+def _read_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """(dates, written day first) of text dates: ISO (a time of day or zone dropped),
+    else dd/mm/YYYY; NaT where blank or unreadable."""
+    present = s != ""
+    long = s.str.len() > 10  # a time of day or zone: read the date written
+    if long.any():
+        s = s.where(~long, date_part(s[long]))
+    iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
+    left = present & iso.isna()
+    ok_dmy = np.zeros(len(s), dtype=bool)
+    if left.any():
+        dmy = pd.to_datetime(s.where(left), format="%d/%m/%Y", errors="coerce")
+        ok_dmy = (left & dmy.notna()).to_numpy(dtype=bool)
+        iso = iso.where(~ok_dmy, dmy)
+    return iso.dt.normalize().astype("datetime64[ns]"), ok_dmy
+
+
 def _found(keys: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
     """Which rows of ``keys`` are a row of ``known`` (same columns in the same order)."""
     if keys.shape[1] == 1:  # one column: no MultiIndex to build
@@ -481,19 +527,24 @@ def _check_table(
     extract_date: pd.Timestamp,
 ) -> tuple[pd.DataFrame, _Checker]:
     chk = _Checker(table, raw, lines)
-    if len(raw.columns):  # missing values (a short line) count as blank
+    blank = {c: raw[c] == "" for c in raw.columns}
+    if blank:  # a value not read (a short line) counts as blank here
         blank_row = np.logical_and.reduce(
-            [(raw[c] == "").fillna(True).to_numpy(dtype=bool) for c in raw.columns]
+            [b.to_numpy(dtype=bool, na_value=True) for b in blank.values()]
         )
         chk.add(None, "blank row", "error", "row has no values", blank_row, values=None)
 
+    dated = _read_date_columns(raw, table.columns_of("date"))
     typed = pd.DataFrame(
-        {col.name: _parse_column(col, raw[col.name], chk) for col in table.columns},
+        {
+            col.name: _parse_column(col, raw[col.name], blank[col.name], chk, dated.get(col.name))
+            for col in table.columns
+        },
         index=raw.index,
     )
 
     for rule in table.date_orders:
-        bad = (typed[rule.later] < typed[rule.earlier]).fillna(False)
+        bad = typed[rule.later].to_numpy() < typed[rule.earlier].to_numpy()  # NaT: False
         chk.add(
             f"{rule.earlier}/{rule.later}",
             "end before start",
@@ -504,7 +555,7 @@ def _check_table(
         )
 
     for name in table.columns_of("date"):
-        future = (typed[name] > extract_date).fillna(False)
+        future = typed[name].to_numpy() > extract_date.to_datetime64()
         chk.add(
             name,
             "date after extract",
@@ -539,7 +590,7 @@ def _check_table(
 
     # Duplicates are judged among rows that are otherwise valid, so a rejected row
     # never causes a good one to be rejected as its duplicate.
-    ok = ~chk.rejected
+    ok = ~chk.rejected.to_numpy()
     key = list(table.key)
     ids = _row_ids(typed[key])
     exact = ok & _repeats(raw, pd.Series(ids).duplicated(keep=False).to_numpy())
@@ -555,9 +606,9 @@ def _check_table(
         exact,
         values=key_text,
     )
-    ok = ~chk.rejected
-    dup = pd.Series(False, index=raw.index)
-    dup[ok] = pd.Series(ids[ok.to_numpy()]).duplicated(keep="first").to_numpy()
+    ok = ~chk.rejected.to_numpy()
+    dup = np.zeros(len(raw), dtype=bool)
+    dup[ok] = pd.Series(ids[ok]).duplicated(keep="first").to_numpy()
     chk.add(
         ",".join(key),
         "duplicate key",
@@ -575,10 +626,15 @@ def _load_one(
     path: Path | None,
     parents: dict[str, pd.DataFrame],
     extract_date: pd.Timestamp,
-) -> tuple[pd.DataFrame, dict, list[dict], pd.DataFrame]:
-    """Load and check one table. Returns (typed frame, summary row, findings, rejected)."""
+    written: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict, list[dict], pd.DataFrame | None]:
+    """Load and check one table. Returns (typed frame, summary row, findings, rejected
+    rows; None when the table could not be read or was not supplied, or none was
+    rejected).
+
+    ``written``: the text of the CSV at ``path`` as reading it gives it (written by this
+    process), checked instead of reading the file back."""
     name = table.name
-    empty_rejected = pd.DataFrame(columns=["line", "reason"])
     summary = dict(table=name, status="ok", file="", rows_read=0, rows_kept=0, rows_rejected=0)
 
     def finding(check, severity, message, column="", rows=0):
@@ -599,14 +655,14 @@ def _load_one(
                 table.empty(),
                 summary,
                 [finding("missing table", "error", f"required table {name} has no file")],
-                empty_rejected,
+                None,
             )
         summary["status"] = "missing"
         return (
             table.empty(),
             summary,
             [finding("missing table", "info", f"optional table {name} not supplied")],
-            empty_rejected,
+            None,
         )
 
     summary["file"] = path.name
@@ -616,6 +672,8 @@ def _load_one(
             raise ValueError("file is empty (0 bytes)")
         if path.suffix.lower() == ".parquet":
             raw, bad_lines, encoding, quote = _read_parquet(path), [], "parquet", None
+        elif written is not None:
+            raw, bad_lines, encoding, quote = written.astype(TEXT), [], "utf-8", None
         else:
             raw, bad_lines, encoding, quote = _read_csv(path)
     except (
@@ -631,7 +689,7 @@ def _load_one(
             table.empty(),
             summary,
             [finding("unreadable file", "error", f"{path.name}: {msg}")],
-            empty_rejected,
+            None,
         )
     except Exception as exc:  # pyarrow and friends raise their own types
         summary["status"] = "unusable"
@@ -639,7 +697,7 @@ def _load_one(
             table.empty(),
             summary,
             [finding("unreadable file", "error", f"{path.name}: {type(exc).__name__}: {exc}")],
-            empty_rejected,
+            None,
         )
 
     if encoding not in ("utf-8", "parquet"):
@@ -654,8 +712,9 @@ def _load_one(
     changed = [f"'{c}' as '{n}'" for c, n in renamed.items() if c != n]
     if changed:
         findings.append(finding("header normalised", "info", "read " + ", ".join(changed)))
-    raw = raw.rename(columns=renamed)
-    raw = raw.loc[:, ~raw.columns.duplicated()]
+        raw = raw.rename(columns=renamed)
+    if raw.columns.has_duplicates:
+        raw = raw.loc[:, ~raw.columns.duplicated()]
 
     rows_read = len(raw) + len(bad_lines)
     summary["rows_read"] = rows_read
@@ -710,25 +769,29 @@ def _load_one(
                 )
             )
 
-    stripped = raw[table.column_names].apply(lambda c: c.str.strip())
+    stripped = pd.DataFrame({c: raw[c].str.strip() for c in table.column_names}, index=raw.index)
     typed, chk = _check_table(table, stripped, lines, parents, extract_date)
     findings.extend(chk.findings)
     rejected_mask = chk.rejected.to_numpy()
     kept = typed.loc[~rejected_mask].reset_index(drop=True)
-    rejected = raw.loc[rejected_mask].assign(
-        line=lines[rejected_mask], reason=chk.reasons[rejected_mask]
-    )
+    rejected = None
+    if rejected_mask.any() or bad_lines:
+        rejected = raw.loc[rejected_mask].assign(
+            line=lines[rejected_mask], reason=chk.reasons[rejected_mask]
+        )
     if bad_lines:
         rejected = pd.concat(
             [rejected, pd.DataFrame({"line": pd.NA, "reason": "malformed line", "raw": bad_lines})],
             ignore_index=True,
         )
     summary["rows_kept"] = len(kept)
-    summary["rows_rejected"] = len(rejected)
+    summary["rows_rejected"] = 0 if rejected is None else len(rejected)
     sev = {f["severity"] for f in findings}
     summary["status"] = "errors" if "error" in sev else "warnings" if "warning" in sev else "ok"
     assert summary["rows_read"] == summary["rows_kept"] + summary["rows_rejected"]
-    return kept.astype(table.dtypes), summary, findings, rejected
+    have = kept.dtypes
+    retype = {c: d for c, d in table.dtypes.items() if have[c] != pd.api.types.pandas_dtype(d)}
+    return kept.astype(retype) if retype else kept, summary, findings, rejected
 
 
 def ensure_cached(
@@ -763,17 +826,23 @@ class _Part:
 
     summary: dict
     findings: list[dict]
-    rejected: pd.DataFrame
+    rejected: pd.DataFrame | None
     coverage: dict | None
 
 
 def _validate(
-    name: str, folder: Path, parents: dict[str, pd.DataFrame], extract: pd.Timestamp
+    name: str,
+    folder: Path,
+    parents: dict[str, pd.DataFrame],
+    extract: pd.Timestamp,
+    written: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, _Part]:
-    """Validate table ``name`` of ``folder`` against its parent tables' kept rows."""
-    frame, summary, findings, rejected = _load_one(
-        TABLES[name], find_table_file(folder, name), parents, extract
-    )
+    """Validate table ``name`` of ``folder`` against its parent tables' kept rows;
+    ``written``: its text as this process wrote it to ``<name>.csv`` (``load_tables``),
+    used where that is the file validated."""
+    path = find_table_file(folder, name)
+    given = written if path is not None and path.name == f"{name}.csv" else None
+    frame, summary, findings, rejected = _load_one(TABLES[name], path, parents, extract, given)
     return frame, _Part(summary, findings, rejected, _coverage_row(name, frame))
 
 
@@ -887,7 +956,7 @@ def _report(
         rejected={
             name: p.rejected.reset_index(drop=True)
             for name, p in zip(LOAD_ORDER, parts, strict=True)
-            if len(p.rejected)
+            if p.rejected is not None and len(p.rejected)
         },
         extract_date=extract,
         extract_source=source,
@@ -903,6 +972,7 @@ def load_tables(
     path: str | Path,
     extract_date: str | pd.Timestamp | None = None,
     cache: str | Path | None = None,
+    written: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], DataQualityReport]:
     """Read and validate a canonical data folder.
 
@@ -916,6 +986,9 @@ def load_tables(
         defaults to ``$AUDIT_CACHE_DIR`` if set, else no cache. The monthly run sets it
         to its cache folder in the user cache directory, so the data are read and
         validated once per run, not once per notebook.
+    written : tables this process has just written as ``<table>.csv`` in the folder,
+        each as text exactly as reading its file gives it (``audit import``: see
+        ``sources.write_text``); checked instead of reading the files back.
 
     Returns
     -------
@@ -941,7 +1014,7 @@ def load_tables(
     tables: dict[str, pd.DataFrame] = {}
     parts = []
     for name in LOAD_ORDER:
-        tables[name], part = _validate(name, folder, tables, extract)
+        tables[name], part = _validate(name, folder, tables, extract, (written or {}).get(name))
         parts.append(part)
     report = _report(parts, extract, source, start)
     if cached is not None:

@@ -99,3 +99,21 @@ def test_audit_run_on_an_imported_903_folder(tmp_path, warm_pool):
     assert result.ok
     page = (tmp_path / "reports" / "2018-03" / "disproportionality.html").read_text()
     assert "needs table" in page and "population" in page
+
+
+def test_903_dates_day_first_else_as_written(tmp_path):
+    """dd/mm/YYYY in full is read day first; anything else as before (1/2/2016 day
+    first, ISO, a time dropped); impossible or unreadable dates are left blank and
+    reported."""
+    from audit_lib.sources.ssda903 import _dates
+
+    text = ["15/02/2016", "1/2/2016", "2016-02-15", "2016-02-15T10:00", "31/02/2016", "", "x"]
+    dates, written = _dates(pd.Series(text))
+    assert dates.tolist()[:4] == [
+        pd.Timestamp("2016-02-15"),
+        pd.Timestamp("2016-02-01"),
+        pd.Timestamp("2016-02-15"),
+        pd.Timestamp("2016-02-15"),
+    ]
+    assert dates[4:].isna().all()
+    assert written.tolist() == [True] * 5 + [False, True]

@@ -308,3 +308,43 @@ def test_a_table_as_parquet_reads_as_its_csv(tiny_dir, tmp_path):
     # the staff-id check of `audit check` reads the Parquet table too
     workers = set(text["worker_id"]) - {""}
     assert workers and workers <= _staff_ids(data)
+
+
+def test_written_frames_are_checked_as_their_files(data):
+    """load_tables(written=...) checks the frames instead of reading the files back, and
+    reports exactly what reading them gives (here with problems to find)."""
+    rewrite(data / "children.csv", ",M,", ",X,")
+    rewrite(data / "referrals.csv", "20", "2O")  # unreadable dates
+    text = {
+        n: pd.read_csv(data / f"{n}.csv", dtype=str, keep_default_na=False)
+        for n in ("children", "referrals")
+    }
+    read, by_file = load_tables(data)
+    given, in_memory = load_tables(data, written=text)
+    assert in_memory.to_dict() == by_file.to_dict()
+    assert in_memory.to_text() == by_file.to_text()
+    for name in read:
+        pd.testing.assert_frame_equal(given[name], read[name])
+    for name in by_file.rejected:
+        pd.testing.assert_frame_equal(in_memory.rejected[name], by_file.rejected[name])
+
+
+def test_dates_read_once_per_distinct_text_across_columns(data):
+    """A table's date columns are read together; each column keeps its own findings."""
+    path = data / "cla_episodes.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[0, "episode_start"] = "05/01/2020"  # day first: 5 January
+    frame.loc[0, "episode_end"] = "2020-01-05T10:30:00+01:00"  # a time and zone: dropped
+    frame.loc[1, "episode_end"] = "31/02/2020"  # no such day
+    frame.to_csv(path, index=False)
+    tables, report = load_tables(data, extract_date="2030-01-01")
+    check_invariants(report)
+    assert finding(report, "cla_episodes", "dd/mm/YYYY date")[
+        ["column", "rows"]
+    ].values.tolist() == [["episode_start", 1]]
+    bad = finding(report, "cla_episodes", "unreadable date")
+    assert bad[["column", "rows"]].values.tolist() == [["episode_end", 1]]
+    kept = tables["cla_episodes"].set_index(["child_id"])
+    first = kept.loc[[frame.loc[0, "child_id"]]]
+    assert (first["episode_start"] == pd.Timestamp("2020-01-05")).any()
+    assert (first["episode_end"] == pd.Timestamp("2020-01-05")).any()

@@ -14,6 +14,8 @@ reference dates, and the canonical tables are rebuilt from them, sorted by key.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -28,6 +30,15 @@ __all__ = ["REF", "collection_year_end", "merge_into", "newest", "write_extract"
 REF = "_ref"
 #: the hidden folder of provenance rows inside a canonical folder
 STORE = ".import"
+#: the care episodes' fields that give an adoption's dates (``finalise``)
+EPISODE_FIELDS = (
+    "child_id",
+    "episode_start",
+    "episode_end",
+    "legal_status",
+    "placement_type",
+    "reason_ceased",
+)
 
 
 def collection_year_end(dates: pd.Series | pd.Timestamp) -> pd.Series | pd.Timestamp:
@@ -41,21 +52,15 @@ def collection_year_end(dates: pd.Series | pd.Timestamp) -> pd.Series | pd.Times
     return pd.to_datetime(year.astype("string") + "-03-31", errors="coerce")
 
 
-def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
-    """``values[codes]`` with ``missing`` where the code is -1 (``pd.factorize``'s codes
-    mapped back to what was computed once per distinct value)."""
-    if not len(values):
-        return np.full(len(codes), missing, dtype=values.dtype)
-    return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
-
-
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
     """A table as text, the way it is written to CSV: ISO dates, true/false, "" missing."""
     out = {}
     for name, col in frame.items():
         if pd.api.types.is_datetime64_any_dtype(col):
             iso = np.datetime_as_string(col.to_numpy(dtype="datetime64[D]"), unit="D")
-            out[name] = pd.Series(iso, index=col.index, dtype=object).where(col.notna(), "")
+            iso = iso.astype(object)
+            iso[col.isna().to_numpy()] = ""
+            out[name] = pd.Series(iso, index=col.index)
         elif pd.api.types.is_bool_dtype(col) or str(col.dtype) == "boolean":
             out[name] = col.map({True: "true", False: "false"}).astype(object).fillna("")
         elif col.dtype == object and pd.api.types.infer_dtype(col, skipna=False) in (
@@ -69,6 +74,25 @@ def _text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _ascending(frame: pd.DataFrame, key: list[str]) -> bool:
+    """Whether each row's key is above the one before (text compared as text, dates as
+    dates), so that the keys are unique and sorting by them changes nothing. False
+    where a key is missing or of another kind: sorting decides then."""
+    above = np.zeros(max(len(frame) - 1, 0), dtype=bool)  # decided by an earlier column
+    tied = ~above
+    for c in key:
+        values = frame[c].to_numpy()
+        if values.dtype.kind == "M":
+            if np.isnat(values).any():
+                return False
+        elif pd.api.types.infer_dtype(values, skipna=False) != "string":
+            return False
+        before, after = values[:-1], values[1:]
+        above |= tied & (before < after)
+        tied &= before == after
+    return bool(above.all())
+
+
 def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """One row per key: each field from the newest row (by ``_ref``) that gives a value.
 
@@ -77,12 +101,13 @@ def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     result keeps its dtypes and is sorted by key. Only keys that repeat are grouped.
     """
     frame = frame.reset_index(drop=True)
-    if frame.empty:
+    if frame.empty or _ascending(frame, key):
         return frame
     cols = list(frame.columns)
     repeats = frame.duplicated(key, keep=False).to_numpy()
-    out = frame[~repeats]
+    out = frame
     if repeats.any():
+        out = frame[~repeats]
         rep = frame[repeats]
         text = _text(rep)
         order = text.sort_values([REF] + [c for c in cols if c != REF], kind="stable").index
@@ -93,6 +118,48 @@ def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
             merged = merged.fillna("").astype(str)
         out = pd.concat([out, merged.astype(rep.dtypes.to_dict(), errors="ignore")])
     return out.sort_values(key, kind="stable", na_position="first").reset_index(drop=True)
+
+
+def write_text(frame: pd.DataFrame, path: Path, chunk: int = 100_000) -> bool:
+    """Write a table of text (every value a str) as ``frame.to_csv(path, index=False,
+    lineterminator="\\n")`` writes it, byte for byte (``csv_text``), in chunks of rows.
+
+    Returns whether reading the file back (``load``) gives ``frame`` itself: the text
+    holds no quote (nothing needed quoting), carriage return or NUL, and every line is a
+    row with a comma in it."""
+    rows = frame.to_numpy(dtype=object)
+    plain = len(frame.columns) > 1
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        for start in range(0, max(len(rows), 1), chunk):
+            lines = rows[start : start + chunk].tolist()
+            text = csv_text([list(frame.columns)] + lines if start == 0 else lines)
+            plain = plain and not any(c in text for c in '"\r\x00')
+            fh.write(text)
+    return plain
+
+
+def csv_text(rows: list[list]) -> str:
+    """Rows as the ``csv`` module writes them (as pandas' ``to_csv`` does: minimal
+    quoting, "\\n" line ends). Rows of two or more fields, none holding a comma, quote or
+    line break, are joined with commas directly, several times faster; others go through
+    the module."""
+    width = len(rows[0]) if rows else 0
+    try:
+        text = "\n".join(map(",".join, rows)) + "\n" if rows else ""
+    except TypeError:  # a value that is not text
+        text = None
+    if (
+        text is None
+        or width < 2
+        or '"' in text
+        or "\r" in text
+        or text.count("\n") != len(rows)
+        or text.count(",") != len(rows) * (width - 1)
+    ):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        text = buf.getvalue()
+    return text
 
 
 def _read_store(folder: Path, name: str) -> pd.DataFrame | None:
@@ -110,10 +177,11 @@ def merge_into(
 ) -> tuple[list[dict], list[dict], dict[str, pd.DataFrame]]:
     """Merge ``tables`` (each with a ``_ref`` column) into the canonical ``folder``.
 
-    Returns (findings, changes, merged): ``changes`` has one row per table with the
+    Returns (findings, changes, written): ``changes`` has one row per table with the
     records ``added`` (key new to the folder), ``updated`` (a field changed) and
-    ``unchanged``; ``merged`` holds each table as written (text, with ``_ref``), so
-    ``finalise`` need not read back what was just written.
+    ``unchanged``; ``written`` holds each table as its CSV now holds it (text), where
+    reading the file back gives that frame (``write_text``), so that ``finalise`` and
+    the validation need not read back what was just written.
     """
     folder = Path(folder)
     (folder / STORE).mkdir(parents=True, exist_ok=True)
@@ -124,7 +192,7 @@ def merge_into(
         table = TABLES[name]
         key = list(table.key)
         cols = table.column_names + [REF]
-        new = _text(frame.reindex(columns=cols))
+        new = _text(frame if list(frame.columns) == cols else frame.reindex(columns=cols))
         new_records = newest(new, key)
         old = _read_store(folder, name)
         before = None
@@ -135,13 +203,19 @@ def merge_into(
                 findings += _dob_clash(before, new_records)
             stored = pd.concat([old, new], ignore_index=True).drop_duplicates()
             merged = newest(stored, key)
+        elif len(new_records) == len(new):
+            # nothing to merge with and no key repeated: every row is a record, already
+            # sorted by key (text holds no NA, so sorting by key and _ref is the same)
+            stored = merged = new_records
         else:
             stored, merged = new.drop_duplicates(), new_records
-        stored = stored.sort_values(key + [REF], kind="stable")
+        if stored is not merged:
+            stored = stored.sort_values(key + [REF], kind="stable")
         changes.append(_changes(name, key, before, merged, new_records))
-        stored.to_csv(folder / STORE / f"{name}.csv", index=False, lineterminator="\n")
-        merged[table.column_names].to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
-        written[name] = merged
+        write_text(stored, folder / STORE / f"{name}.csv")
+        canonical = merged[table.column_names]
+        if write_text(canonical, folder / f"{name}.csv"):
+            written[name] = canonical
     return findings, changes, written
 
 
@@ -225,31 +299,39 @@ def write_extract(folder: Path, returns: list[dict], given: str | None = None) -
     return meta
 
 
-def finalise(folder: Path, meta: dict, merged: dict[str, pd.DataFrame] | None = None) -> None:
+def finalise(
+    folder: Path, meta: dict, written: dict[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
     """Derive what a return leaves to the folder as a whole: for a folder holding a 903
     return, the adoptions' placement order, placement and order dates from the merged
     care episodes (rebuilt from the stored rows each time, so import order cannot
-    matter). ``merged``: the tables ``merge_into`` just wrote, used instead of reading
-    them back."""
+    matter). ``written``: the tables ``merge_into`` just wrote, used instead of reading
+    them back. Returns ``written`` brought up to date: with the adoptions as now
+    written, or without them if their file would not read back as the frame."""
     folder = Path(folder)
-    merged = merged or {}
+    written = dict(written or {})
     if not any(r.get("format") == "ssda903" for r in meta.get("returns", [])):
-        return
+        return written
     table = TABLES["adoptions"]
-    ad = merged.get("adoptions")
+    ad = written.get("adoptions")
     if ad is None:
         stored = _read_store(folder, "adoptions")
         if stored is None:
-            return
+            return written
         cols = table.column_names + [REF]
         ad = newest(stored.reindex(columns=cols, fill_value=""), list(table.key))
-    ep = merged.get("cla_episodes")
+    ep = written.get("cla_episodes")
     if ep is None:
         episodes = folder / "cla_episodes.csv"
         if not episodes.is_file():
-            return
+            return written
         ep = pd.read_csv(episodes, dtype=str, keep_default_na=False)
     from .ssda903 import adoption_dates
 
-    filled = _text(adoption_dates(ad.replace("", None), ep.replace("", None)))
-    filled[table.column_names].to_csv(folder / "adoptions.csv", index=False, lineterminator="\n")
+    ep = ep[list(EPISODE_FIELDS)].replace("", None)  # what adoption_dates reads
+    filled = _text(adoption_dates(ad.replace("", None), ep))
+    filled = filled[table.column_names]
+    written.pop("adoptions", None)
+    if write_text(filled, folder / "adoptions.csv"):
+        written["adoptions"] = filled
+    return written

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..load import take
 from ..model import TABLES
-from . import REF, newest, take
+from . import REF, newest
 
 __all__ = ["MAX_INFLATED_BYTES", "read_annex_a", "reference"]
 

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..load import date_part, read_text, unclosed_quote
+from ..load import date_part, read_text, take, unclosed_quote
 from ..model import ADOPTION_PLACEMENTS, TABLES
-from . import REF, collection_year_end, newest, take
+from . import REF, collection_year_end, newest
 
 __all__ = ["IMPORT_TABLES", "Import903", "read_903", "to_canonical"]
 
@@ -58,6 +60,17 @@ class Import903:
     raw: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: list[dict] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
+    #: (table, column) -> what ``_dates`` read from it, so each is read once
+    parsed: dict[tuple[str, str], tuple[pd.Series, pd.Series]] = field(default_factory=dict)
+
+    def dates(self, table: str, column: str) -> tuple[pd.Series, pd.Series]:
+        """(dates, written) of a date column of a 903 table (``_dates``), read once; a
+        column the files do not have is blank."""
+        if (table, column) not in self.parsed:
+            frame = self.raw[table]
+            values = frame[column] if column in frame else pd.Series("", index=frame.index)
+            self.parsed[table, column] = _dates(values)
+        return self.parsed[table, column]
 
 
 def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -65,7 +78,7 @@ def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     A return repeats its codes and dates thousands of times, so text work is done once
     per distinct value."""
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
-    return codes, pd.Series(uniq, dtype="string").str.strip()
+    return codes, pd.Series(uniq, dtype=object).str.strip()
 
 
 def _codes(s: pd.Series) -> pd.Series:
@@ -75,17 +88,34 @@ def _codes(s: pd.Series) -> pd.Series:
     return pd.Series(take(codes, values, None), index=s.index, dtype=object)
 
 
+#: dd/mm/YYYY written in full
+_DMY = r"^([0-9]{2})/([0-9]{2})/([0-9]{4})$"
+
+
+def _dmy_as_iso(u: pd.Series) -> pd.Series:
+    """Text dates written dd/mm/YYYY in full rewritten YYYY-mm-dd, the rest as they are:
+    pandas reads ISO dates several times faster than it matches them to a format, and
+    reads these exactly as ``%d/%m/%Y`` would (an impossible date is NaT either way)."""
+    text = pa.array(u.to_numpy(dtype=object), type=pa.string())
+    iso = pc.replace_substring_regex(text, _DMY, r"\3-\2-\1")
+    return pd.Series(iso.to_numpy(zero_copy_only=False), index=u.index, dtype=object)
+
+
 def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(dates, written): dd/mm/YYYY (the 903's own), else ISO, a time of day or time zone
     dropped; ``written`` marks the non-blank values (a written value left NaT is
     unreadable)."""
     codes, u = _distinct(s)
-    out = pd.to_datetime(u, format="%d/%m/%Y", errors="coerce")
-    left = out.isna() & u.notna() & (u != "")
-    if left.any():
-        rest = date_part(u[left])
-        out[left] = pd.to_datetime(rest, format="%d/%m/%Y", errors="coerce").fillna(
-            pd.to_datetime(rest, format="ISO8601", errors="coerce")
+    out = pd.to_datetime(_dmy_as_iso(u), format="%Y-%m-%d", errors="coerce")
+    left = out.isna() & (u != "")
+    if left.any():  # anything else: as written (1/2/2024), then without a time of day
+        rest = u[left]
+        day_first = pd.to_datetime(rest, format="%d/%m/%Y", errors="coerce")
+        rest = date_part(rest)
+        out[left] = day_first.fillna(
+            pd.to_datetime(rest, format="%d/%m/%Y", errors="coerce").fillna(
+                pd.to_datetime(rest, format="ISO8601", errors="coerce")
+            )
         )
     values = out.to_numpy(dtype="datetime64[ns]")
     parsed = take(codes, values, np.datetime64("NaT"))
@@ -94,11 +124,6 @@ def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         pd.Series(parsed, index=s.index, dtype="datetime64[ns]"),
         pd.Series(written, index=s.index, dtype=bool),
     )
-
-
-def _parse_date(s: pd.Series) -> pd.Series:
-    """dd/mm/YYYY (the 903's own), else ISO; a time of day or time zone is dropped."""
-    return _dates(s)[0]
 
 
 def read_903(paths: list[str | Path]) -> Import903:
@@ -111,10 +136,13 @@ def read_903(paths: list[str | Path]) -> Import903:
         try:
             text, encoding = read_text(p)
             quote = unclosed_quote(text)
+            # every value as the text written (object and no NA filter: the same as
+            # dtype=str here, read a quarter faster)
+            opts = dict(dtype=object, na_filter=False)
             if quote is None:
-                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+                frame = pd.read_csv(io.StringIO(text), **opts)
             else:  # read line by line, quotes as written, so no row is swallowed
-                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, quoting=3)
+                frame = pd.read_csv(io.StringIO(text), quoting=3, **opts)
                 if 0 <= quote - 2 < len(frame):
                     frame = frame.drop(index=frame.index[quote - 2]).reset_index(drop=True)
                 res.findings.append(
@@ -155,20 +183,32 @@ def read_903(paths: list[str | Path]) -> Import903:
         )
         if frame.empty:
             res.findings.append({"finding": f"{p.name}: {table} table has a header but no rows"})
-        dates = [_parse_date(frame[c]) for c in EVENT_DATES.get(table, ()) if c in frame]
-        # an episodes file's year is that of its latest episode start (an end date or a
-        # review after the year end is an error for validation to find, not a later year)
-        anchor = dates[0] if table == "episodes" else pd.concat(dates) if dates else None
-        if anchor is not None and anchor.notna().any():
-            res.files[-1]["first_event"] = f"{pd.concat(dates).min():%Y-%m-%d}"
-            res.files[-1]["latest_event"] = f"{anchor.max():%Y-%m-%d}"
-            res.files[-1]["reference_date"] = f"{collection_year_end(anchor.max()):%Y-%m-%d}"
-        frame["_source"] = p.name
         frame["_order"] = len(res.files)
-        frame["_folder"] = str(p.parent)
         res.raw[table] = pd.concat([res.raw.get(table, pd.DataFrame()), frame], ignore_index=True)
+    _event_dates(res)
     _undated_files(res)
     return res
+
+
+def _event_dates(res: Import903) -> None:
+    """Each file's first and latest event date and the reference date they give (the
+    end of the collection year of the latest), from its rows' event dates."""
+    for table, frame in res.raw.items():
+        cols = [c for c in EVENT_DATES.get(table, ()) if c in frame]
+        if not cols or frame.empty:
+            continue
+        dates = pd.concat([res.dates(table, c)[0] for c in cols])
+        files = pd.concat([frame["_order"]] * len(cols))
+        # an episodes file's year is that of its latest episode start (an end date or a
+        # review after the year end is an error for validation to find, not a later year)
+        anchor = res.dates(table, cols[0])[0] if table == "episodes" else dates
+        latest = anchor.groupby(frame["_order"] if table == "episodes" else files).max()
+        first = dates.groupby(files).min()
+        for order, last in latest.dropna().items():
+            f = res.files[order - 1]
+            f["first_event"] = f"{first[order]:%Y-%m-%d}"
+            f["latest_event"] = f"{last:%Y-%m-%d}"
+            f["reference_date"] = f"{collection_year_end(last):%Y-%m-%d}"
 
 
 def _undated_files(res: Import903) -> None:
@@ -194,9 +234,9 @@ def _undated_files(res: Import903) -> None:
         if f.get("table") == "episodes" and f.get("reference_date"):
             continue
         f["reference_date"] = episodes.get(d) or f.get("reference_date") or latest.get(d, overall)
-    refs = {i + 1: f.get("reference_date", "") for i, f in enumerate(res.files)}
+    refs = np.array([""] + [f.get("reference_date", "") for f in res.files], dtype=object)
     for frame in res.raw.values():
-        frame[REF] = frame["_order"].map(refs).fillna("")
+        frame[REF] = refs[frame["_order"].to_numpy()]
 
 
 def reference(res: Import903) -> list[dict]:
@@ -256,13 +296,14 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     report: list[dict] = []
     raw = res.raw
 
-    def _date(values: pd.Series, where: str = "") -> pd.Series:
-        parsed, written = _dates(values)
+    def _date(table: str, column: str) -> pd.Series:
+        parsed, written = res.dates(table, column)
         bad = parsed.isna() & written
         if bad.any():
+            values = raw[table][column]
             res.findings.append(
                 {
-                    "finding": f"unreadable dates in {where} (left blank)",
+                    "finding": f"unreadable dates in {table} {column} (left blank)",
                     "detail": f"{int(bad.sum())} value(s), e.g. {values[bad].iloc[0].strip()!r}",
                 }
             )
@@ -289,13 +330,15 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
             {
                 "child_id": h["CHILD"].str.strip(),
                 "sex": _codes(h["SEX"]).map(SEX_CODES).fillna(h["SEX"].str.strip()),
-                "date_of_birth": _date(h["DOB"], "header DOB"),
+                "date_of_birth": _date("header", "DOB"),
                 "ethnicity": _codes(h["ETHNIC"]),
                 REF: h[REF],
             }
         )
-        conflicts = kids.groupby("child_id")["date_of_birth"].nunique()
-        n_conf = int((conflicts > 1).sum())
+        n_conf = 0
+        if not kids["child_id"].is_unique:  # a child in several returns
+            conflicts = kids.groupby("child_id")["date_of_birth"].nunique()
+            n_conf = int((conflicts > 1).sum())
         kids = newest(kids, ["child_id"])
         kids["uasc"] = False
         out["children"] = kids
@@ -331,13 +374,13 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         ep = pd.DataFrame(
             {
                 "child_id": e["CHILD"].str.strip(),
-                "episode_start": _date(e["DECOM"], "episodes DECOM"),
+                "episode_start": _date("episodes", "DECOM"),
                 "reason_new_episode": _codes(e["RNE"]),
                 "legal_status": _codes(e["LS"]),
                 "category_of_need": _codes(e.get("CIN", blank)),
                 "placement_type": _codes(e["PLACE"]),
                 "placement_provider": _codes(e.get("PLACE_PROVIDER", blank)),
-                "episode_end": _date(e.get("DEC", blank), "episodes DEC"),
+                "episode_end": _date("episodes", "DEC"),
                 "reason_ceased": _codes(e.get("REC", blank)),
                 "reason_place_change": _codes(e.get("REASON_PLACE_CHANGE", blank)),
                 REF: e[REF],
@@ -353,7 +396,7 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         rv = pd.DataFrame(
             {
                 "child_id": r["CHILD"].str.strip(),
-                "review_date": _date(r["REVIEW"], "reviews REVIEW"),
+                "review_date": _date("reviews", "REVIEW"),
                 REF: r[REF],
             }
         )
@@ -363,16 +406,14 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         note("reviews", before, len(rv), before - len(rv), table="cla_reviews")
     adopt = []
     if "placed_for_adoption" in raw:
-        pa = raw["placed_for_adoption"]
+        placed = raw["placed_for_adoption"]
         adopt.append(
             pd.DataFrame(
                 {
-                    "child_id": pa["CHILD"].str.strip(),
-                    "decision_date": _date(pa["DATE_PLACED"], "placed_for_adoption DATE_PLACED"),
-                    "plan_ceased_date": _date(
-                        pa["DATE_PLACED_CEASED"], "placed_for_adoption DATE_PLACED_CEASED"
-                    ),
-                    REF: pa[REF],
+                    "child_id": placed["CHILD"].str.strip(),
+                    "decision_date": _date("placed_for_adoption", "DATE_PLACED"),
+                    "plan_ceased_date": _date("placed_for_adoption", "DATE_PLACED_CEASED"),
+                    REF: placed[REF],
                     "_from": "placed_for_adoption",
                 }
             )
@@ -383,8 +424,8 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
             pd.DataFrame(
                 {
                     "child_id": a["CHILD"].str.strip(),
-                    "decision_date": _date(a["DATE_INT"], "ad1 DATE_INT"),
-                    "matched_date": _date(a["DATE_MATCH"], "ad1 DATE_MATCH"),
+                    "decision_date": _date("ad1", "DATE_INT"),
+                    "matched_date": _date("ad1", "DATE_MATCH"),
                     "fostering_for_adoption": a["FOSTER_CARE"].str.strip().eq("1"),
                     REF: a[REF],
                     "_from": "ad1",

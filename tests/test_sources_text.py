@@ -1,0 +1,48 @@
+"""Writing canonical text (audit_lib.sources.write_text) and the newest-record merge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from audit_lib.sources import REF, csv_text, newest, write_text
+
+
+def test_write_text_is_to_csv_byte_for_byte(tmp_path):
+    awkward = ["", "a,b", 'say "hi"', "two\nlines", "cr\rhere", " padded ", "é", "x"]
+    for width in (1, 2, 3):
+        frame = pd.DataFrame(
+            {f"c{i}": np.roll(awkward, i).astype(object) for i in range(width)}, dtype=object
+        )
+        for rows in (frame, frame.iloc[[7]], frame.iloc[:0]):
+            want = rows.to_csv(index=False, lineterminator="\n")
+            assert csv_text([list(rows.columns)] + rows.to_numpy().tolist()) == want
+            write_text(rows, tmp_path / "t.csv")
+            assert (tmp_path / "t.csv").read_bytes() == want.encode()
+
+
+def test_write_text_says_whether_the_file_reads_back_as_the_frame(tmp_path):
+    plain = pd.DataFrame({"a": ["1", ""], "b": ["x y", "z"]}, dtype=object)
+    assert write_text(plain, tmp_path / "p.csv")
+    quoted = plain.assign(b=["x,y", "z"])  # needs quotes
+    assert not write_text(quoted, tmp_path / "q.csv")
+    assert not write_text(plain.assign(b=["x\ry", "z"]), tmp_path / "r.csv")
+    assert not write_text(plain[["a"]], tmp_path / "one.csv")  # a blank line would be skipped
+
+
+def test_newest_keeps_a_frame_already_in_key_order_and_sorts_the_rest():
+    frame = pd.DataFrame(
+        {
+            "k": ["a", "b", "b", "c"],
+            "d": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-02-01", "2020-01-01"]),
+            "v": ["1", "2", "3", "4"],
+            REF: ["2024-03-31"] * 4,
+        }
+    )
+    same = newest(frame, ["k", "d"])
+    pd.testing.assert_frame_equal(same, frame)
+    shuffled = frame.iloc[[3, 1, 0, 2]]
+    pd.testing.assert_frame_equal(newest(shuffled, ["k", "d"]), frame)
+    repeated = pd.concat([frame, frame.iloc[[1]].assign(v="9", **{REF: "2025-03-31"})])
+    out = newest(repeated, ["k", "d"])
+    assert out["v"].tolist() == ["1", "9", "3", "4"]

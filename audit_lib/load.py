@@ -26,6 +26,7 @@ import csv
 import io
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,12 +211,15 @@ def read_text(path: Path) -> tuple[str, str]:
         return raw.decode("cp1252", errors="replace"), "cp1252"
 
 
-_TIME_PART = r"^(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})[T ]\d.*$"
+_TIME_PART = r"^(\d{4}-\d{2}-\d{2}|\d{8}|\d{1,2}/\d{1,2}/\d{4})[T ]\d.*$"
+#: an ISO date (extended or compact) and the time (and zone) after it
+_ISO_TIME = r"^(\d{4}-?\d{2}-?\d{2})[T ].*$"
 
 
 def date_part(s: pd.Series) -> pd.Series:
-    """Text dates without their time of day or time zone: ``2024-05-01T10:00:00+01:00``
-    and ``01/05/2024 10:00`` are read as the date written, 1 May 2024."""
+    """Text dates without their time of day or time zone: ``2024-05-01T10:00:00+01:00``,
+    ``20240501T100000Z`` and ``01/05/2024 10:00`` are read as the date written, 1 May
+    2024."""
     return s.str.replace(_TIME_PART, r"\1", regex=True)
 
 
@@ -262,10 +266,18 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
             bad.insert(0, ",".join(frame.iloc[at].astype(str)))
             frame = frame.drop(index=frame.index[at]).reset_index(drop=True)
         return frame, bad, encoding, line
+    # pandas reads the first columns as an index when the first row has more fields than
+    # the header (every column shifts): such leading rows are malformed lines, taken out
+    long = _long_first_rows(text)
+    if long:
+        physical = text.split("\n")
+        opts["skiprows"] = [n - 1 for n in long]
+    bad = [physical[n - 1].rstrip("\r") for n in long] if long else []
     try:
-        return pd.read_csv(io.StringIO(text), **opts), [], encoding, None
+        frame = pd.read_csv(io.StringIO(text), **opts)
+        frame.attrs["skipped_lines"] = long  # so the rows after keep their line numbers
+        return frame, bad, encoding, None
     except pd.errors.ParserError:
-        bad: list[str] = []
 
         def keep_bad(fields: list[str]) -> None:
             bad.append(",".join(fields))
@@ -273,6 +285,23 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
 
         frame = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines=keep_bad, **opts)
         return frame, bad, encoding, None
+
+
+def _long_first_rows(text: str) -> list[int]:
+    """The lines of the data rows at the top of a CSV that have more fields than its
+    header (blank lines passed over); empty when the first data row fits."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if header is None:
+        return []
+    long = []
+    for row in rows:
+        if not row:  # a blank line
+            continue
+        if len(row) <= len(header):
+            break
+        long.append(rows.line_num)
+    return long
 
 
 def _read_parquet(path: Path, dtype: str | type = "string[pyarrow]") -> pd.DataFrame:
@@ -484,7 +513,12 @@ def _read_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     long = s.str.len() > 10  # a time of day or zone: read the date written
     if long.any():
         s = s.where(~long, date_part(s[long]))
-    iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
+    with warnings.catch_warnings():  # mixed time zones: handled below
+        warnings.simplefilter("ignore", FutureWarning)
+        iso = pd.to_datetime(s.where(present), format="ISO8601", errors="coerce")
+    if not pd.api.types.is_datetime64_dtype(iso):  # a zone on a date: the date as written
+        plain = s.where(present).str.replace(_ISO_TIME, r"\1", regex=True)
+        iso = pd.to_datetime(plain, format="ISO8601", errors="coerce")
     left = present & iso.isna()
     ok_dmy = np.zeros(len(s), dtype=bool)
     if left.any():
@@ -706,6 +740,8 @@ def _load_one(
 
     # header line is line 1; data rows follow (blank lines are skipped by the reader)
     lines = np.arange(2, len(raw) + 2)
+    for n in raw.attrs.get("skipped_lines", []):  # ascending: later rows move down
+        lines[lines >= n] += 1
     raw = raw.reset_index(drop=True)
     original = list(raw.columns)
     renamed = {c: _normalise_header(c) for c in original}

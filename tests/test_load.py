@@ -348,3 +348,50 @@ def test_dates_read_once_per_distinct_text_across_columns(data):
     first = kept.loc[[frame.loc[0, "child_id"]]]
     assert (first["episode_start"] == pd.Timestamp("2020-01-05")).any()
     assert (first["episode_end"] == pd.Timestamp("2020-01-05")).any()
+
+
+def test_a_long_first_row_is_malformed_not_an_index(data):
+    """pandas reads the first columns as an index when the first data row has more
+    fields than the header, shifting every column; it is a malformed line instead, and
+    the rows after it keep their own line numbers."""
+    path = data / "children.csv"
+    text = path.read_text().splitlines()
+    first = text[1]
+    text[1] = first + ",extra,fields"
+    text[2] = text[2].split(",")[0]  # a short row: blank required values
+    path.write_text("\n".join(text) + "\n")
+    tables, report = load_tables(data)
+    check_invariants(report)
+    assert finding(report, "children", "malformed line")["rows"].iloc[0] == 1
+    assert finding(report, "children", "malformed line")["examples"].iloc[0].startswith(first)
+    miss = finding(report, "children", "missing value")
+    assert miss["examples"].str.startswith("line 3").all() and (miss["rows"] == 1).all()
+    assert finding(report, "children", "unknown code").empty  # no column shifted
+    row = report.summary.set_index("table").loc["children"]
+    assert row["rows_read"] == len(text) - 1 and row["rows_rejected"] == 2
+
+
+def test_a_compact_or_zoned_timestamp_is_read_as_its_date(data, monkeypatch):
+    path = data / "cla_episodes.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    was = frame.loc[[0, 1], "episode_start"].tolist()
+    frame.loc[0, "episode_start"] = was[0].replace("-", "") + "T100000Z"  # compact ISO, UTC
+    frame.loc[1, "episode_start"] = was[1].replace("-", "") + "T233000-0500"
+    frame.to_csv(path, index=False)
+    tables, report = load_tables(data, extract_date="2030-01-01")
+    check_invariants(report)
+    assert finding(report, "cla_episodes", "unreadable date").empty
+    kept = tables["cla_episodes"]
+    for i in (0, 1):
+        hit = kept[
+            (kept["child_id"] == frame.loc[i, "child_id"])
+            & (kept["episode_start"] == pd.Timestamp(was[i]))
+        ]
+        assert len(hit) == 1, (i, was[i])
+    # a zone the time-of-day rule did not take off still reads as the date written
+    import audit_lib.load as L
+
+    monkeypatch.setattr(L, "date_part", lambda s: s)
+    dates, _ = L._read_dates(pd.Series(["2024-01-21T23:30:00-05:00", "2024-01-22", ""]))
+    assert dates.tolist()[:2] == [pd.Timestamp("2024-01-21"), pd.Timestamp("2024-01-22")]
+    assert pd.isna(dates.iloc[2])

@@ -113,8 +113,9 @@ def _status(due: pd.Series, completed: pd.Series, as_of: pd.Timestamp, soon_wd: 
 def _finish(
     frame: pd.DataFrame, measure: str, as_of: pd.Timestamp, soon_wd: int, working: bool
 ) -> pd.DataFrame:
-    """Add status and days taken; order the columns."""
-    f = frame.copy()
+    """Add status and days taken; order the columns. ``frame`` is the caller's own
+    (built for this call), so it is changed in place, not copied."""
+    f = frame
     done = f["completed_date"].notna() & (f["completed_date"] <= as_of)
     f.loc[~done, "completed_date"] = pd.NaT
     if "status" in f:  # missed: an interval that ended without the event
@@ -244,7 +245,8 @@ def _recurring(
     # numbers orders the items exactly as the text keys would, without hashing text
     iv["_k"] = pd.factorize(iv[key], sort=True)[0]
     on = key if key in events else "child_id"
-    ev = _events_in(events.drop(columns=on), *_pairs(events[on], iv[on]), iv)
+    worker = [c for c in ("worker_id",) if c in events]  # the only other column used
+    ev = _events_in(events[["date", *worker]], *_pairs(events[on], iv[on]), iv)
     ev = ev.sort_values(["_k", "date"], kind="stable").drop_duplicates(["_k", "date"])
     k = ev["_k"].to_numpy()
     first = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, dtype=bool)
@@ -253,7 +255,7 @@ def _recurring(
     ev["sequence"] = pos - run_start + 1
     previous = ev["date"].shift()
     ev["clock_start"] = previous.where(~first, ev["start"])
-    done = ev.rename(columns={"date": "completed_date"})
+    done = ev[["_k", "sequence", "clock_start", "date", *worker]]
 
     last_rows = ev[np.r_[first[1:], True]] if len(k) else ev  # each interval's last event
     last = pd.DataFrame(
@@ -268,9 +270,8 @@ def _recurring(
 
     cols = ["_k", "sequence", "clock_start", "completed_date"]
     extra = [c for c in iv.columns if c not in ("_k", "stop", "closed", "end")]
-    items = pd.concat(
-        [done[[*cols, *(c for c in ("worker_id",) if c in done)]], open_[cols]], ignore_index=True
-    )
+    done = done.set_axis([*cols, *worker], axis=1)  # the event's date completes the item
+    items = pd.concat([done, open_[cols]], ignore_index=True)
     # each item's interval: ``_k`` is unique per interval (a key names one interval)
     about = iv.set_index("_k")[[*extra, "end", "closed"]].reindex(items.pop("_k"))
     items = pd.concat([items, about.reset_index(drop=True)], axis=1)
@@ -490,6 +491,10 @@ _ITEM_DTYPES = {
 }
 
 
+#: the dates ``_count_date`` reads
+_DATES = ["due_date", "completed_date"]
+
+
 def _count_date(items: pd.DataFrame, count_by: str) -> pd.Series:
     if count_by == "due":
         return items["due_date"]
@@ -526,8 +531,9 @@ def summarise(
     by = list(by)
     rows = []
     _, as_of = period_bounds(period)
+    used = list(dict.fromkeys(["measure", *by, "status", "days_taken"]))  # copy no more
     for window in windows:
-        f = items[_window_mask(items, period, window, count_by)]
+        f = items.loc[_window_mask(items, period, window, count_by), used]
         f = f.assign(in_time=f["status"].eq("in_time"), days=f["days_taken"].astype(float))
         g = f.groupby(["measure", *by], observed=True)
         agg = pd.DataFrame(
@@ -589,7 +595,7 @@ def monthly(
 ) -> pd.DataFrame:
     """Share in time per measure and calendar month, for the ``months`` up to the period."""
     end = pd.Period(period, freq="M")
-    f = items[items["status"].isin(COUNTED)]
+    f = items.loc[items["status"].isin(COUNTED), ["measure", "status", *_DATES]]
     when = _count_date(f, count_by).dt.to_period("M")
     f = f.assign(month=when)
     f = f[(f["month"] > end - months) & (f["month"] <= end)]

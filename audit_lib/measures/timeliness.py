@@ -394,7 +394,8 @@ def cla_visits(
     ltf = pp[pp["plan"].eq("long_term_fostering") & pp["achieved_date"].notna()]
     pl["long_term_from"] = pl["child_id"].map(ltf.groupby("child_id")["achieved_date"].min())
     v = tables["visits"]
-    ev = v.loc[v["visit_type"].eq("cla"), ["child_id", "visit_date", "worker_id"]].rename(
+    # isin: one hash lookup per row; eq on text also scans the column for missing values
+    ev = v.loc[v["visit_type"].isin(["cla"]), ["child_id", "visit_date", "worker_id"]].rename(
         columns={"visit_date": "date"}
     )
 
@@ -421,7 +422,7 @@ def cp_visits(
     p = tables["cp_plans"].rename(columns={"start_date": "start", "end_date": "end"})
     p = p.assign(team=p["child_id"].map(child_team(tables, as_of)))
     v = tables["visits"]
-    ev = v.loc[v["visit_type"].eq("cp"), ["child_id", "visit_date", "worker_id"]].rename(
+    ev = v.loc[v["visit_type"].isin(["cp"]), ["child_id", "visit_date", "worker_id"]].rename(
         columns={"visit_date": "date"}
     )
 

@@ -67,8 +67,9 @@ def _to_days(values) -> tuple[np.ndarray, np.ndarray, pd.Index | None, bool]:
 
 
 def _wrap(days: np.ndarray, mask: np.ndarray, index, scalar: bool):
-    out = pd.Series(days.astype("datetime64[ns]"), index=index)
-    out[mask] = pd.NaT
+    values = days.astype("datetime64[ns]")
+    values[mask] = np.datetime64("NaT")  # on the array: no Series assignment per call
+    out = pd.Series(values, index=index)
     return out.iloc[0] if scalar else out
 
 
@@ -93,11 +94,12 @@ def add_working_days(dates, n) -> pd.Series:
     n_arr = np.broadcast_to(np.asarray(n, dtype="int64"), days.shape)
     # roll backward first: from a non-working day 0, one working day on is the next
     # working day (numpy's "forward" roll would skip it and count one too many).
-    roll = np.where(n_arr >= 0, "backward", "forward")
+    backward = n_arr >= 0
     out = np.empty_like(days)
-    for direction in ("backward", "forward"):
-        sel = roll == direction
-        if sel.any():
+    for direction, sel in (("backward", backward), ("forward", ~backward)):
+        if sel.all():  # the usual case: one direction, no selection to copy
+            out = np.busday_offset(days, n_arr, roll=direction, busdaycal=_calendar())
+        elif sel.any():
             out[sel] = np.busday_offset(
                 days[sel], n_arr[sel], roll=direction, busdaycal=_calendar()
             )
@@ -123,8 +125,8 @@ def working_days_between(start, end) -> pd.Series:
     smask, emask = np.broadcast_arrays(smask, emask)
     one = np.timedelta64(1, "D")
     counts = np.busday_count(s + one, e + one, busdaycal=_calendar())
-    out = pd.Series(counts, index=sindex if sindex is not None else eindex, dtype="Int64")
-    out[smask | emask] = pd.NA
+    counts = pd.arrays.IntegerArray(counts.astype("int64"), smask | emask)  # masked: <NA>
+    out = pd.Series(counts, index=sindex if sindex is not None else eindex)
     return out.iloc[0] if (sscalar and escalar) else out
 
 

@@ -345,3 +345,38 @@ def test_all_items_for_named_timescales_only(default_tables):
     want = full[full["measure"].isin(["assessment_45wd", "icpc_15wd"])].reset_index(drop=True)
     assert set(some["measure"]) == {"assessment_45wd", "icpc_15wd"}
     pd.testing.assert_frame_equal(some, want)
+
+
+def test_event_interval_pairs_are_those_of_a_merge_in_its_order():
+    """``_pairs`` gives the (event, interval) rows ``events.merge(intervals, on=key)``
+    gives, in its order: repeated keys on both sides, a key with no interval, a missing key."""
+    events = pd.Series(["b", "a", "c", None, "b", "a"], dtype="string")
+    intervals = pd.Series(["a", "b", "a", "d"], dtype="string")
+    e, i = T._pairs(events, intervals)
+    left = pd.DataFrame({"key": events, "e": range(len(events))}).dropna()
+    merged = left.merge(pd.DataFrame({"key": intervals, "i": range(len(intervals))}), on="key")
+    assert e.tolist() == merged["e"].tolist()
+    assert i.tolist() == merged["i"].tolist()
+
+
+def test_item_ids_join_key_and_sequence():
+    keys = pd.Series(["0001/2", "P7"], dtype=object)
+    assert T._item_ids(keys, pd.Series([1, 12])).tolist() == ["0001/2#1", "P7#12"]
+
+
+def test_child_team_is_the_team_of_the_latest_referral_to_date():
+    """Each child's team as ``groupby().last()`` after the date sort gave it (the same
+    lookup, in another order): later referrals and referrals without a team ignored."""
+    t = {
+        "referrals": pd.DataFrame(
+            {
+                "child_id": ["c1", "c2", "c1", "c1", "c2"],
+                "referral_date": pd.to_datetime(
+                    ["2024-01-01", "2024-02-01", "2024-03-01", "2024-05-01", "2024-04-01"]
+                ),
+                "team": pd.array(["A", "B", "C", "D", None], dtype="string"),
+            }
+        )
+    }
+    team = T.child_team(t, TS("2024-04-30"))
+    assert team.sort_index().to_dict() == {"c1": "C", "c2": "B"}

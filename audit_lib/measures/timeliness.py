@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..calendar import add_working_days, working_days_between
 from ..disclosure import pseudonymise
@@ -111,8 +113,9 @@ def _status(due: pd.Series, completed: pd.Series, as_of: pd.Timestamp, soon_wd: 
 def _finish(
     frame: pd.DataFrame, measure: str, as_of: pd.Timestamp, soon_wd: int, working: bool
 ) -> pd.DataFrame:
-    """Add status and days taken; order the columns."""
-    f = frame.copy()
+    """Add status and days taken; order the columns. ``frame`` is the caller's own
+    (built for this call), so it is changed in place, not copied."""
+    f = frame
     done = f["completed_date"].notna() & (f["completed_date"] <= as_of)
     f.loc[~done, "completed_date"] = pd.NaT
     if "status" in f:  # missed: an interval that ended without the event
@@ -151,7 +154,10 @@ def child_team(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.Serie
     if key not in _TEAM_CACHE:  # every timescale asks; work it out once per table
         r = r[(r["referral_date"] <= as_of) & r["team"].notna()]
         _TEAM_CACHE.clear()
-        _TEAM_CACHE[key] = r.sort_values("referral_date").groupby("child_id")["team"].last()
+        # the last row per child after the sort, as groupby().last() takes it, without
+        # sorting the children's text ids (a lookup for ``map``: its order does not matter)
+        last = r.sort_values("referral_date").drop_duplicates("child_id", keep="last")
+        _TEAM_CACHE[key] = last.set_index("child_id")["team"]
     return _TEAM_CACHE[key]
 
 
@@ -239,10 +245,8 @@ def _recurring(
     # numbers orders the items exactly as the text keys would, without hashing text
     iv["_k"] = pd.factorize(iv[key], sort=True)[0]
     on = key if key in events else "child_id"
-    ev = events.merge(iv[[on, "_k", "start", "stop"]], on=on)
-    if on == key:
-        ev = ev.drop(columns=key)
-    ev = ev[(ev["date"] >= ev["start"]) & (ev["date"] <= ev["stop"])]
+    worker = [c for c in ("worker_id",) if c in events]  # the only other column used
+    ev = _events_in(events[["date", *worker]], *_pairs(events[on], iv[on]), iv)
     ev = ev.sort_values(["_k", "date"], kind="stable").drop_duplicates(["_k", "date"])
     k = ev["_k"].to_numpy()
     first = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, dtype=bool)
@@ -251,7 +255,7 @@ def _recurring(
     ev["sequence"] = pos - run_start + 1
     previous = ev["date"].shift()
     ev["clock_start"] = previous.where(~first, ev["start"])
-    done = ev.rename(columns={"date": "completed_date"})
+    done = ev[["_k", "sequence", "clock_start", "date", *worker]]
 
     last_rows = ev[np.r_[first[1:], True]] if len(k) else ev  # each interval's last event
     last = pd.DataFrame(
@@ -266,18 +270,55 @@ def _recurring(
 
     cols = ["_k", "sequence", "clock_start", "completed_date"]
     extra = [c for c in iv.columns if c not in ("_k", "stop", "closed", "end")]
-    items = pd.concat(
-        [done[[*cols, *(c for c in ("worker_id",) if c in done)]], open_[cols]], ignore_index=True
-    ).merge(iv[["_k", *extra, "end", "closed"]], on="_k", how="left")
-    items = items.drop(columns="_k")
+    done = done.set_axis([*cols, *worker], axis=1)  # the event's date completes the item
+    items = pd.concat([done, open_[cols]], ignore_index=True)
+    # each item's interval: ``_k`` is unique per interval (a key names one interval)
+    about = iv.set_index("_k")[[*extra, "end", "closed"]].reindex(items.pop("_k"))
+    items = pd.concat([items, about.reset_index(drop=True)], axis=1)
     items["due_date"] = due(items)
     is_open = items["completed_date"].isna()
     not_needed = is_open & items["closed"] & (items["end"] <= items["due_date"])
     items = items[~not_needed].copy()
     missed = items["completed_date"].isna() & items["closed"]
     items["status"] = np.where(missed, "late", "")
-    items["item_id"] = items[key].astype(str) + "#" + items["sequence"].astype(str)
+    items["item_id"] = _item_ids(items[key], items["sequence"])
     return items
+
+
+def _pairs(event_keys: pd.Series, interval_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Every (event row, interval row) pair with the same key, as row positions in
+    the order ``events.merge(intervals, on=key)`` gives them (events' order first).
+
+    The text keys are hashed once, into whole-number codes, and only the positions are
+    joined, so no column is copied for pairs that the dates then rule out."""
+    codes, uniques = pd.factorize(interval_keys)
+    event_codes = pd.Index(uniques).get_indexer(event_keys)
+    left = pd.DataFrame({"c": event_codes[event_codes >= 0], "e": np.flatnonzero(event_codes >= 0)})
+    right = pd.DataFrame({"c": codes, "i": np.arange(len(codes))})
+    both = left.merge(right, on="c")
+    return both["e"].to_numpy(), both["i"].to_numpy()
+
+
+def _events_in(
+    events: pd.DataFrame, e: np.ndarray, i: np.ndarray, iv: pd.DataFrame
+) -> pd.DataFrame:
+    """The paired events dated within their interval (start to stop), each with the
+    interval's ``_k``, start and stop (the pairs from ``_pairs``)."""
+    date = events["date"].to_numpy()[e]
+    keep = (date >= iv["start"].to_numpy()[i]) & (date <= iv["stop"].to_numpy()[i])
+    e, i = e[keep], i[keep]
+    ev = events.iloc[e].reset_index(drop=True)
+    for c in ("_k", "start", "stop"):
+        ev[c] = iv[c].to_numpy()[i]
+    return ev
+
+
+def _item_ids(keys: pd.Series, sequence: pd.Series) -> np.ndarray:
+    """``<key>#<sequence>`` for each item, joined by Arrow (text objects made once)."""
+    text = pc.binary_join_element_wise(
+        pa.array(keys.astype(str), pa.string()), pc.cast(pa.array(sequence), pa.string()), "#"
+    )
+    return text.to_numpy(zero_copy_only=False)
 
 
 def cp_reviews(
@@ -353,7 +394,8 @@ def cla_visits(
     ltf = pp[pp["plan"].eq("long_term_fostering") & pp["achieved_date"].notna()]
     pl["long_term_from"] = pl["child_id"].map(ltf.groupby("child_id")["achieved_date"].min())
     v = tables["visits"]
-    ev = v.loc[v["visit_type"].eq("cla"), ["child_id", "visit_date", "worker_id"]].rename(
+    # isin: one hash lookup per row; eq on text also scans the column for missing values
+    ev = v.loc[v["visit_type"].isin(["cla"]), ["child_id", "visit_date", "worker_id"]].rename(
         columns={"visit_date": "date"}
     )
 
@@ -380,7 +422,7 @@ def cp_visits(
     p = tables["cp_plans"].rename(columns={"start_date": "start", "end_date": "end"})
     p = p.assign(team=p["child_id"].map(child_team(tables, as_of)))
     v = tables["visits"]
-    ev = v.loc[v["visit_type"].eq("cp"), ["child_id", "visit_date", "worker_id"]].rename(
+    ev = v.loc[v["visit_type"].isin(["cp"]), ["child_id", "visit_date", "worker_id"]].rename(
         columns={"visit_date": "date"}
     )
 
@@ -450,6 +492,10 @@ _ITEM_DTYPES = {
 }
 
 
+#: the dates ``_count_date`` reads
+_DATES = ["due_date", "completed_date"]
+
+
 def _count_date(items: pd.DataFrame, count_by: str) -> pd.Series:
     if count_by == "due":
         return items["due_date"]
@@ -486,8 +532,9 @@ def summarise(
     by = list(by)
     rows = []
     _, as_of = period_bounds(period)
+    used = list(dict.fromkeys(["measure", *by, "status", "days_taken"]))  # copy no more
     for window in windows:
-        f = items[_window_mask(items, period, window, count_by)]
+        f = items.loc[_window_mask(items, period, window, count_by), used]
         f = f.assign(in_time=f["status"].eq("in_time"), days=f["days_taken"].astype(float))
         g = f.groupby(["measure", *by], observed=True)
         agg = pd.DataFrame(
@@ -549,7 +596,7 @@ def monthly(
 ) -> pd.DataFrame:
     """Share in time per measure and calendar month, for the ``months`` up to the period."""
     end = pd.Period(period, freq="M")
-    f = items[items["status"].isin(COUNTED)]
+    f = items.loc[items["status"].isin(COUNTED), ["measure", "status", *_DATES]]
     when = _count_date(f, count_by).dt.to_period("M")
     f = f.assign(month=when)
     f = f[(f["month"] > end - months) & (f["month"] <= end)]

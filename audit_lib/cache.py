@@ -309,14 +309,14 @@ def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) ->
 
 
 @contextlib.contextmanager
-def in_use(entry: Path):
-    """Hold ``entry`` while a run reads it: a shared lock on its folder, which ``prune``
-    (in this or another process) will not delete. Released when the block ends or the
-    process dies. Yields False if the entry is gone (pruned before it was held); where
-    ``flock`` does not exist, yields True without a lock."""
+def _lock(entry: Path, exclusive: bool):
+    """Lock the folder ``entry`` (``flock``): shared, waiting while an exclusive holder
+    deletes it; or exclusive, not waiting. Yields whether the lock was taken (False: the
+    folder is gone, or another process holds it). Where ``flock`` does not exist (not
+    POSIX), yields whether the folder exists."""
     try:
         import fcntl
-    except ImportError:  # not POSIX: no lock
+    except ImportError:
         yield entry.is_dir()
         return
     try:
@@ -325,34 +325,23 @@ def in_use(entry: Path):
         yield False
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a prune deletes it
-        yield (entry / "manifest.json").exists()
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _unless_held(entry: Path):
-    """Yield True with an exclusive lock on ``entry`` if no run holds it, else False."""
-    try:
-        import fcntl
-    except ImportError:
-        yield True
-        return
-    try:
-        fd = os.open(entry, os.O_RDONLY)
-    except OSError:
-        yield False
-        return
-    try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
         except OSError:
             yield False  # a run is reading it
         else:
             yield True
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def in_use(entry: Path):
+    """Hold ``entry`` while a run reads it: a shared lock on its folder, which ``prune``
+    (in this or another process) will not delete. Released when the block ends or the
+    process dies. Yields False if the entry is gone (pruned before it was held)."""
+    with _lock(entry, exclusive=False) as held:
+        yield held and (entry / "manifest.json").exists()
 
 
 def prune(
@@ -384,7 +373,7 @@ def prune(
             gone.append(p)
     deleted = []
     for p in gone:
-        with _unless_held(p) as free:
+        with _lock(p, exclusive=True) as free:  # not while a run holds it
             if free:
                 shutil.rmtree(p, ignore_errors=True)
                 deleted.append(p)

@@ -269,10 +269,10 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
     # pandas reads the first columns as an index when the first row has more fields than
     # the header (every column shifts): such leading rows are malformed lines, taken out
     long = _long_first_rows(text)
+    physical = text.split("\n", long[-1]) if long else []
+    bad = [physical[n - 1].rstrip("\r") for n in long]
     if long:
-        physical = text.split("\n")
         opts["skiprows"] = [n - 1 for n in long]
-    bad = [physical[n - 1].rstrip("\r") for n in long] if long else []
     try:
         frame = pd.read_csv(io.StringIO(text), **opts)
         frame.attrs["skipped_lines"] = long  # so the rows after keep their line numbers
@@ -304,7 +304,7 @@ def _long_first_rows(text: str) -> list[int]:
     return long
 
 
-def _read_parquet(path: Path, dtype: str | type = "string[pyarrow]") -> pd.DataFrame:
+def _read_parquet(path: Path, dtype: str | type = TEXT) -> pd.DataFrame:
     """A Parquet table as the text a CSV of it would hold: ISO dates, whole numbers
     without ``.0``, blanks for missing; every column of ``dtype``. Text columns are read
     straight into Arrow strings (no Python object per value)."""
@@ -352,7 +352,6 @@ class _Checker:
         self.lines = lines
         self.findings: list[dict] = []
         self._reasons = np.full(len(raw), "", dtype=object)
-        self._rejected = np.zeros(len(raw), dtype=bool)
 
     def add(self, column, check, severity, message, mask=None, values=None) -> None:
         """Record a finding; with a mask of rows, count them and (for errors) reject them.
@@ -382,7 +381,6 @@ class _Checker:
             reason = f"{check}: {column}" if column else check
             r = self._reasons[at]
             self._reasons[at] = np.where(r == "", reason, r + "; " + reason)
-            self._rejected[at] = True
 
     @property
     def reasons(self) -> pd.Series:
@@ -392,7 +390,7 @@ class _Checker:
     @property
     def rejected(self) -> pd.Series:
         """The rows rejected so far (those with a reason)."""
-        return pd.Series(self._rejected, index=self.raw.index)
+        return pd.Series(self._reasons != "", index=self.raw.index)
 
 
 def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
@@ -905,7 +903,7 @@ def _stored(tmp: Path, name: str, columns: list[str]) -> pd.DataFrame:
     key = (str(tmp / name), ",".join(columns))
     if key not in _STORED:
         with pa.memory_map(str(tmp / f"{name}.arrow")) as src:
-            _STORED[key] = pa.ipc.open_file(src).read_all().select(columns).to_pandas()
+            _STORED[key] = C.to_pandas(pa.ipc.open_file(src).read_all().select(columns))
     return _STORED[key]
 
 

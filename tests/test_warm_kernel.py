@@ -6,7 +6,9 @@ import json
 import shutil
 
 import nbformat
+import pytest
 
+from audit_lib.kernel import ReadyClient, WarmKernelManager
 from audit_lib.run import run
 
 from .conftest import DEFAULT_DATA
@@ -24,6 +26,12 @@ assert not recorded(), "metrics leaked"
 assert plt.get_fignums() == [], "figures leaked"
 assert matplotlib.rcParams["lines.linewidth"] != 9, "matplotlib settings leaked"
 assert os.getcwd() == NB_DIR, os.getcwd()
+# cyclic garbage of the last notebook was collected before the kernel froze what remained
+assert all(ref() is None for ref in getattr(audit_lib, "_test_cycles", [])), "cycle kept"
+import weakref
+class Cycle: pass
+cycle = Cycle(); cycle.me = cycle
+audit_lib._test_cycles = [*getattr(audit_lib, "_test_cycles", []), weakref.ref(cycle)]
 left_by_{name} = 1
 os.environ["LEFT_BY_{name}"] = "1"
 matplotlib.rcParams["lines.linewidth"] = 9
@@ -129,3 +137,36 @@ def test_runs_sharing_a_pool_each_start_clean_on_their_own_data(tmp_path, warm_p
     assert [n for n, _ in runs] == [tiny, tiny - 20, tiny]
     pids = set().union(*(p for _, p in runs))
     assert len(pids) == 1, "the three runs should have shared the pool's one warm kernel"
+
+
+def test_a_new_client_is_ready_with_output_flowing_and_fails_on_a_dead_kernel():
+    """Each notebook connects a new client to the warm kernel (``QuickReady``): once
+    ready, a cell's printed output reaches it; a dead kernel is an error, not a hang."""
+    km = WarmKernelManager(kernel_name="python3")
+    km.start_kernel(extra_arguments=["--HistoryManager.enabled=False"])
+    try:
+        for i in range(3):
+            kc = km.client()
+            assert isinstance(kc, ReadyClient)
+            kc.start_channels()
+            try:
+                kc.wait_for_ready(timeout=60)
+                out: list[str] = []
+                reply = kc.execute_interactive(
+                    f"print('ready {i}')",
+                    timeout=60,
+                    output_hook=lambda m, out=out: out.append(m["content"].get("text", "")),
+                )
+            finally:
+                kc.stop_channels()
+            assert reply["content"]["status"] == "ok"
+            assert f"ready {i}\n" in out
+    finally:
+        km.shutdown_kernel(now=True)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        with pytest.raises(RuntimeError, match="died"):
+            kc.wait_for_ready(timeout=10)
+    finally:
+        kc.stop_channels()

@@ -51,68 +51,75 @@ def _open(browser, path: Path):
     return page, outside
 
 
-def test_tables_have_human_headers_and_clean_cells(pages, browser):
-    """...and no raw reprs, warnings or tracebacks anywhere on the page."""
-    problems = []
-    for path in pages:
-        page, outside = _open(browser, path)
-        tables = page.eval_on_selector_all(
-            "table",
-            """ts => ts.map(t => ({
-                heads: [...t.querySelectorAll('th')].map(x => x.innerText.trim()),
-                cells: [...t.querySelectorAll('td')].map(x => x.innerText.trim()),
-            }))""",
-        )
-        text = page.inner_text("body")
-        page.close()
-        assert outside == []
-        problems += [(path.name, "raw", m) for m in RAW.findall(text)]
-        for t in tables:
-            problems += [(path.name, "header", h) for h in t["heads"] if SNAKE.match(h)]
-            problems += [(path.name, "cell", c) for c in t["cells"] if BAD_CELL.search(c)]
-    assert problems == []
-
-
-def test_every_image_has_alt_text_stating_its_point(pages, browser):
-    missing = []
-    count = 0
-    for path in pages:
-        page, _ = _open(browser, path)
-        alts = page.eval_on_selector_all("img", "is => is.map(i => i.getAttribute('alt'))")
-        page.close()
-        count += len(alts)
-        missing += [
-            (path.name, a)
-            for a in alts
-            if not a or len(a) < 20 or a.startswith("No description has been provided")
-        ]
-    assert count >= 15 and missing == []
-
-
-def test_printed_pack_keeps_headings_with_their_content(pages, browser):
+@pytest.fixture(scope="module")
+def seen(pages, browser) -> dict[str, dict]:
+    """Each page opened once: what the tests below read from it on screen (tables, text,
+    image alt texts, headings, blocked requests), then printed to A4 PDF (backgrounds
+    off, as browsers print by default) and its PDF pages' text."""
     from pypdf import PdfReader
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    orphans, counts = [], {}
+    out = {}
     for path in pages:
-        page, _ = _open(browser, path)
-        headings = page.eval_on_selector_all(
-            "main h1, main h2, main h3, header h1",
-            "hs => hs.map(h => h.innerText.replace('¶', '').trim())",
-        )
+        page, outside = _open(browser, path)
+        seen = {
+            "tables": page.eval_on_selector_all(
+                "table",
+                """ts => ts.map(t => ({
+                    heads: [...t.querySelectorAll('th')].map(x => x.innerText.trim()),
+                    cells: [...t.querySelectorAll('td')].map(x => x.innerText.trim()),
+                }))""",
+            ),
+            "text": page.inner_text("body"),
+            "alts": page.eval_on_selector_all("img", "is => is.map(i => i.getAttribute('alt'))"),
+            "headings": page.eval_on_selector_all(
+                "main h1, main h2, main h3, header h1",
+                "hs => hs.map(h => h.innerText.replace('¶', '').trim())",
+            ),
+        }
         pdf = ARTIFACTS / f"{path.stem}.pdf"
         page.pdf(path=str(pdf), format="A4", print_background=False)
         page.close()
-        reader = PdfReader(str(pdf))
-        counts[path.stem] = len(reader.pages)
-        for n, p in enumerate(reader.pages[:-1], start=1):  # the last page may end anywhere
-            lines = [x.strip() for x in (p.extract_text() or "").splitlines()]
+        seen["outside"] = outside
+        seen["pdf_pages"] = [p.extract_text() or "" for p in PdfReader(str(pdf)).pages]
+        out[path.name] = seen
+    return out
+
+
+def test_tables_have_human_headers_and_clean_cells(seen):
+    """...and no raw reprs, warnings or tracebacks anywhere on the page."""
+    problems = []
+    for name, page in seen.items():
+        assert page["outside"] == []
+        problems += [(name, "raw", m) for m in RAW.findall(page["text"])]
+        for t in page["tables"]:
+            problems += [(name, "header", h) for h in t["heads"] if SNAKE.match(h)]
+            problems += [(name, "cell", c) for c in t["cells"] if BAD_CELL.search(c)]
+    assert problems == []
+
+
+def test_every_image_has_alt_text_stating_its_point(seen):
+    alts = [(name, a) for name, page in seen.items() for a in page["alts"]]
+    missing = [
+        (name, a)
+        for name, a in alts
+        if not a or len(a) < 20 or a.startswith("No description has been provided")
+    ]
+    assert len(alts) >= 15 and missing == []
+
+
+def test_printed_pack_keeps_headings_with_their_content(seen):
+    orphans, counts = [], {}
+    for name, page in seen.items():
+        counts[Path(name).stem] = len(page["pdf_pages"])
+        for n, text in enumerate(page["pdf_pages"][:-1], start=1):  # the last may end anywhere
+            lines = [x.strip() for x in text.splitlines()]
             lines = [x for x in lines if x and not FOOTER.match(x) and " · " not in x]
             if not lines:
                 continue
             last = lines[-1]
-            if any(last == h or (len(last) > 12 and h.endswith(last)) for h in headings):
-                orphans.append((path.name, n, last))
+            if any(last == h or (len(last) > 12 and h.endswith(last)) for h in page["headings"]):
+                orphans.append((name, n, last))
     (ARTIFACTS / "print_pages.json").write_text(json.dumps(counts, indent=1))
     assert orphans == []
     assert all(n >= 1 for n in counts.values())

@@ -127,7 +127,7 @@ def test_a_referral_closed_in_the_next_census_is_closed(tmp_path, capsys):
     assert json.loads((out / "extract.json").read_text())["extract_date"] == "2025-03-31"
 
 
-def test_unreadable_extract_json_is_one_line(tmp_path, capsys):
+def test_unreadable_extract_json_is_one_line(tmp_path, capsys, warm_pool):
     (tmp_path / "children.csv").write_text(
         "child_id,sex,date_of_birth,ethnicity\n1,M,2015-01-01,WBRI\n"
     )
@@ -138,7 +138,7 @@ def test_unreadable_extract_json_is_one_line(tmp_path, capsys):
     from audit_lib.run import RunError, run
 
     with pytest.raises(RunError, match="extract.json"):
-        run(data=tmp_path, out=tmp_path / "reports")
+        run(data=tmp_path, out=tmp_path / "reports", pool=warm_pool)
 
 
 def test_default_period_and_periods_outside_the_data(tmp_path):
@@ -166,6 +166,7 @@ def test_default_period_and_periods_outside_the_data(tmp_path):
 
 
 def test_validate_and_run_refuse_a_required_table_with_no_rows(tmp_path, capsys):
+    """The run starts its own workers, then refuses: they stop and nothing hangs."""
     (tmp_path / "children.csv").write_text("child_id,sex,date_of_birth,ethnicity\n")
     (tmp_path / "referrals.csv").write_text(
         "referral_id,child_id,referral_date,nfa\nr1,1,2021-04-03,false\n"

@@ -597,45 +597,56 @@ def adoption_by_group(
         "breakdown", "group", "measure", "threshold", "n", "value", "lower", "upper",
         "difference", "diff_lower", "diff_upper", "note",
     ]  # fmt: skip
-    rows = []
-    for measure, thr in zip(("a1", "a2", "a10"), thresholds, strict=True):
-        x = w[measure].astype(float)
-        ok = x.notna()
-        tot_n, tot_s, tot_q = ok.sum(), x[ok].sum(), (x[ok] ** 2).sum()
-        for dim in ADOPTION_BREAKDOWNS:
-            g = x[ok].groupby(w.loc[ok, dim])
-            f = pd.DataFrame(
-                {"n": g.size(), "s": g.sum(), "q": (x[ok] ** 2).groupby(w.loc[ok, dim]).sum()}
-            )
-            if f.empty:
-                continue
-            f["value"] = f["s"] / f["n"]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                var = (f["q"] - f["n"] * f["value"] ** 2) / (f["n"] - 1)
-                h = special.stdtrit((f["n"] - 1).clip(lower=1), 0.975) * np.sqrt(var / f["n"])
-                rn = tot_n - f["n"]
-                rmean = (tot_s - f["s"]) / rn
-                rvar = ((tot_q - f["q"]) - rn * rmean**2) / (rn - 1)
-                va, vb = var / f["n"], rvar / rn
-                dof = (va + vb) ** 2 / (va**2 / (f["n"] - 1) + vb**2 / (rn - 1))
-                dh = special.stdtrit(dof.fillna(1).clip(lower=1), 0.975) * np.sqrt(va + vb)
-            enough = (f["n"] >= 2) & (rn >= 2)
-            f["lower"] = (f["value"] - h).where(f["n"] >= 2)
-            f["upper"] = (f["value"] + h).where(f["n"] >= 2)
-            f["difference"] = (f["value"] - rmean).where(enough)
-            f["diff_lower"] = (f["difference"] - dh).where(enough)
-            f["diff_upper"] = (f["difference"] + dh).where(enough)
-            small = f["n"].between(1, suppress_max)
-            f.loc[small, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = (
-                np.nan
-            )
-            f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
-            f["note"] = f["note"].where(small | (f["n"] >= 2), "too few for an interval")
-            f = f.reset_index(names="group").assign(breakdown=dim, measure=measure, threshold=thr)
-            rows.append(f[cols])
-    if not rows:
+    measures, dims = ("a1", "a2", "a10"), list(ADOPTION_BREAKDOWNS)
+    # one long frame: a row per adoption, measure and breakdown (measure-major)
+    n, k = len(w), len(dims)
+    x = np.repeat(np.stack([w[m].to_numpy(dtype=float, na_value=np.nan) for m in measures]), k, 0)
+    long = pd.DataFrame(
+        {
+            "measure": pd.Categorical(np.repeat(measures, k * n), categories=measures),
+            "breakdown": pd.Categorical(np.tile(np.repeat(dims, n), 3), categories=dims),
+            "group": np.tile(np.concatenate([w[d].to_numpy(dtype=object) for d in dims]), 3),
+            "x": x.ravel(),
+        }
+    ).dropna(subset=["x"])
+    if long.empty:
         return pd.DataFrame(columns=cols)
-    return pd.concat(rows, ignore_index=True)
+    long["q"] = long["x"] ** 2
+    f = long.groupby(["measure", "breakdown", "group"], observed=True).agg(
+        n=("x", "size"), s=("x", "sum"), q=("q", "sum")
+    )
+    # all other adopted children: the measure's totals (each breakdown covers everyone)
+    tot = (
+        long[long["breakdown"] == dims[0]]
+        .groupby("measure", observed=True)
+        .agg(n=("x", "size"), s=("x", "sum"), q=("q", "sum"))
+        .reindex(f.index.get_level_values("measure"))
+    )
+    tot_n, tot_s, tot_q = (tot[c].to_numpy() for c in ("n", "s", "q"))
+    f["value"] = f["s"] / f["n"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = (f["q"] - f["n"] * f["value"] ** 2) / (f["n"] - 1)
+        h = special.stdtrit((f["n"] - 1).clip(lower=1), 0.975) * np.sqrt(var / f["n"])
+        rn = tot_n - f["n"]
+        rmean = (tot_s - f["s"]) / rn
+        rvar = ((tot_q - f["q"]) - rn * rmean**2) / (rn - 1)
+        va, vb = var / f["n"], rvar / rn
+        dof = (va + vb) ** 2 / (va**2 / (f["n"] - 1) + vb**2 / (rn - 1))
+        dh = special.stdtrit(dof.fillna(1).clip(lower=1), 0.975) * np.sqrt(va + vb)
+    enough = (f["n"] >= 2) & (rn >= 2)
+    f["lower"] = (f["value"] - h).where(f["n"] >= 2)
+    f["upper"] = (f["value"] + h).where(f["n"] >= 2)
+    f["difference"] = (f["value"] - rmean).where(enough)
+    f["diff_lower"] = (f["difference"] - dh).where(enough)
+    f["diff_upper"] = (f["difference"] + dh).where(enough)
+    small = f["n"].between(1, suppress_max)
+    f.loc[small, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = np.nan
+    f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
+    f["note"] = f["note"].where(small | (f["n"] >= 2), "too few for an interval")
+    f = f.reset_index()
+    f["threshold"] = f["measure"].map(dict(zip(measures, thresholds, strict=True))).astype(int)
+    f[["measure", "breakdown"]] = f[["measure", "breakdown"]].astype(str)
+    return f[cols]
 
 
 def stability(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict:

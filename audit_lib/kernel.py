@@ -26,7 +26,7 @@ from jupyter_client.blocking import BlockingKernelClient
 from jupyter_client.connect import ConnectionFileMixin
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.utils import ensure_async, run_sync
-from traitlets import CaselessStrEnum, DottedObjectName, default
+from traitlets import CaselessStrEnum, default
 
 __all__ = [
     "LOG_ENV",
@@ -66,39 +66,45 @@ class PrivateIPC(ConnectionFileMixin):
 class QuickReady:
     """``wait_for_ready`` that returns as soon as the kernel is known to answer.
 
-    jupyter_client's own waits for the kernel_info reply, then for one IOPub message
-    (so that IOPub is connected), then drains IOPub until it has been silent for 0.2 s:
+    jupyter_client's own waits for a kernel_info reply, then for one IOPub message (so
+    that IOPub is connected), then drains IOPub until it has been silent for 0.2 s:
     0.2 s of idle waiting every time a client connects, which the monthly run does twice
-    per notebook (the reset, then papermill's client). This waits instead for the
-    kernel's "idle" status that closes the kernel_info request: IOPub is then connected
-    and nothing of that request is left to drain. If the status does not come within
-    0.2 s (IOPub not yet connected), the request is sent again, as jupyter_client does.
+    per notebook (the reset, then papermill's client). This waits instead for a reply
+    to one of its kernel_info requests and for the kernel's "idle" status closing one of
+    them: IOPub is then connected and the kernel answers. As in jupyter_client, a request
+    is sent again after 1 s without a reply (a kernel still starting, or busy) or 0.2 s
+    of IOPub silence (not yet connected); replies to earlier requests still count, so a
+    slow kernel's backlog never makes it wait for a reply to the latest request only.
+    Messages of the other requests arrive later and are ignored by the client's readers,
+    which match replies and outputs to their own requests.
     """
 
     async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        sent = {self.kernel_info()}
         while True:
-            request = self.kernel_info()
             try:
                 reply = await ensure_async(self.shell_channel.get_msg(timeout=1))
             except Empty:
                 reply = None
-            if (
+            ours = (
                 reply is not None
                 and reply["msg_type"] == "kernel_info_reply"
-                and reply["parent_header"].get("msg_id") == request
-                and await self._idle_after(request)
-            ):
+                and reply["parent_header"].get("msg_id") in sent
+            )
+            if ours and await self._idle_after(sent):
                 self._handle_kernel_info_reply(reply)
                 return
-            if not await self._async_is_alive():
+            if reply is None and not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+            if reply is None or ours:  # no answer yet, or IOPub not yet connected
+                sent.add(self.kernel_info())
 
-    async def _idle_after(self, request: str) -> bool:
-        """Read IOPub until the kernel reports idle after ``request``; False if IOPub
-        stays silent for 0.2 s."""
+    async def _idle_after(self, sent: set[str]) -> bool:
+        """Read IOPub until the kernel reports idle after one of the ``sent`` requests;
+        False if IOPub stays silent for 0.2 s."""
         while True:
             try:
                 msg = await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
@@ -107,7 +113,7 @@ class QuickReady:
             if (
                 msg["msg_type"] == "status"
                 and msg["content"].get("execution_state") == "idle"
-                and msg["parent_header"].get("msg_id") == request
+                and msg["parent_header"].get("msg_id") in sent
             ):
                 return True
 
@@ -129,14 +135,18 @@ class WarmKernelManager(PrivateIPC, KernelManager):
     """The pool workers' long-lived kernel: private IPC sockets (see :class:`PrivateIPC`),
     clients that connect without idle waiting (:class:`QuickReady`)."""
 
-    client_class = DottedObjectName("audit_lib.kernel.ReadyClient")
+    @default("client_factory")
+    def _ready_client(self) -> type:
+        return ReadyClient
 
 
 class QuietKernelManager(PrivateIPC, AsyncKernelManager):
     """An AsyncKernelManager on private IPC sockets whose kernel writes its own output to
     a log; its clients connect without idle waiting (:class:`QuickReady`)."""
 
-    client_class = DottedObjectName("audit_lib.kernel.AsyncReadyClient")
+    @default("client_factory")  # AsyncKernelManager declares its own: client_class is unused
+    def _ready_client(self) -> type:
+        return AsyncReadyClient
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         path = os.environ.get(LOG_ENV)

@@ -312,6 +312,7 @@ def kernel_warm_up() -> None:
     ax.set_title("warm")
     fig.savefig(io.BytesIO(), format="png")
     plt.close(fig)
+    del fig, ax  # collected below, not frozen with the libraries
     _KERNEL["rc"] = dict(matplotlib.rcParams)
     _KERNEL["warnings"] = list(warnings.filters)
     _KERNEL["environ"] = dict(os.environ)

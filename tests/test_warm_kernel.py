@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
+import signal
+import threading
 
 import nbformat
 import pytest
 
-from audit_lib.kernel import ReadyClient, WarmKernelManager
+from audit_lib.kernel import AsyncReadyClient, QuietKernelManager, ReadyClient, WarmKernelManager
 from audit_lib.run import run
 
 from .conftest import DEFAULT_DATA
@@ -139,29 +143,39 @@ def test_runs_sharing_a_pool_each_start_clean_on_their_own_data(tmp_path, warm_p
     assert len(pids) == 1, "the three runs should have shared the pool's one warm kernel"
 
 
+def _printed(kc, code: str) -> list[str]:
+    """Run ``code`` through a ready client; the text it printed, as received."""
+    out: list[str] = []
+    reply = kc.execute_interactive(
+        code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text", ""))
+    )
+    assert reply["content"]["status"] == "ok"
+    return out
+
+
 def test_a_new_client_is_ready_with_output_flowing_and_fails_on_a_dead_kernel():
     """Each notebook connects a new client to the warm kernel (``QuickReady``): once
-    ready, a cell's printed output reaches it; a dead kernel is an error, not a hang."""
+    ready, a cell's printed output reaches it, also when the kernel stalls for longer
+    than the client's 1 s between requests (its backlog of replies still counts); a
+    dead kernel is an error, not a hang."""
     km = WarmKernelManager(kernel_name="python3")
     km.start_kernel(extra_arguments=["--HistoryManager.enabled=False"])
+    pid = km.provisioner.process.pid
     try:
-        for i in range(3):
+        for i in range(4):
             kc = km.client()
             assert isinstance(kc, ReadyClient)
             kc.start_channels()
             try:
-                kc.wait_for_ready(timeout=60)
-                out: list[str] = []
-                reply = kc.execute_interactive(
-                    f"print('ready {i}')",
-                    timeout=60,
-                    output_hook=lambda m, out=out: out.append(m["content"].get("text", "")),
-                )
+                if i == 3:  # stalled while the client connects, as a loaded machine can
+                    os.kill(pid, signal.SIGSTOP)
+                    threading.Timer(2.5, os.kill, (pid, signal.SIGCONT)).start()
+                kc.wait_for_ready(timeout=30)
+                assert f"ready {i}\n" in _printed(kc, f"print('ready {i}')")
             finally:
                 kc.stop_channels()
-            assert reply["content"]["status"] == "ok"
-            assert f"ready {i}\n" in out
     finally:
+        os.kill(pid, signal.SIGCONT)
         km.shutdown_kernel(now=True)
     kc = km.client()
     kc.start_channels()
@@ -170,3 +184,36 @@ def test_a_new_client_is_ready_with_output_flowing_and_fails_on_a_dead_kernel():
             kc.wait_for_ready(timeout=10)
     finally:
         kc.stop_channels()
+
+
+def test_a_fresh_kernel_is_waited_for_while_it_starts_slowly(tmp_path):
+    """The fresh-kernel path (``QuietKernelManager``, papermill's async client, used
+    when a worker has no warm kernel): a kernel that takes longer than a second to start
+    (here an IPython start-up file) is waited for, and its output reaches the client."""
+    startup = tmp_path / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-slow.py").write_text("import time\ntime.sleep(2.5)\n")
+
+    async def connect() -> list[str]:
+        km = QuietKernelManager(kernel_name="python3")
+        await km.start_kernel(env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")})
+        try:
+            kc = km.client()
+            assert isinstance(kc, AsyncReadyClient)
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=30)
+                out: list[str] = []
+                reply = await kc.execute_interactive(
+                    "print('started')",
+                    timeout=60,
+                    output_hook=lambda m: out.append(m["content"].get("text", "")),
+                )
+                assert reply["content"]["status"] == "ok"
+                return out
+            finally:
+                kc.stop_channels()
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    assert "started\n" in asyncio.run(connect())

@@ -644,8 +644,8 @@ def adoption_by_group(
     f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
     f["note"] = f["note"].where(small | (f["n"] >= 2), "too few for an interval")
     f = f.reset_index()
-    f["threshold"] = f["measure"].map(dict(zip(measures, thresholds, strict=True))).astype(int)
     f[["measure", "breakdown"]] = f[["measure", "breakdown"]].astype(str)
+    f["threshold"] = f["measure"].map(dict(zip(measures, thresholds, strict=True)))
     return f[cols]
 
 

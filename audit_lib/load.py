@@ -367,13 +367,32 @@ def _read_parquet(path: Path, dtype: str | type = TEXT) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.astype(TEXT)``; a column of ``str`` (and missing values) is handed to
+    Arrow whole, without pandas' check of each value."""
+    if frame.columns.has_duplicates:
+        return frame.astype(TEXT)
+    try:
+        return pd.DataFrame(
+            {
+                c: pd.arrays.ArrowStringArray(
+                    pa.array(col.to_numpy(dtype=object), pa.large_string(), from_pandas=True)
+                )
+                for c, col in frame.items()
+            },
+            index=frame.index,
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value that is not text
+        return frame.astype(TEXT)
+
+
 def find_table_file(folder: Path, name: str) -> Path | None:
     """The file holding table ``name`` in ``folder`` (.parquet preferred over .csv), or None."""
-    candidates = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
-    for suffix in (".parquet", ".csv"):
-        if name + suffix in candidates:
-            return candidates[name + suffix]
-    return None
+    found: dict[str, Path] = {}
+    for p in folder.iterdir():  # names in any case; of two, the later listed
+        if (low := p.name.lower()) in (f"{name}.parquet", f"{name}.csv") and p.is_file():
+            found[low] = p
+    return found.get(f"{name}.parquet") or found.get(f"{name}.csv")
 
 
 # --------------------------------------------------------------------------------------
@@ -455,7 +474,8 @@ def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
 def _stripped(raw: pd.DataFrame, names: list[str]) -> dict[str, pa.Array]:
     """Columns ``names`` of ``raw`` as Arrow text without leading or trailing white
     space (as ``Series.str.strip`` strips it), "" where no value was read."""
-    return {c: pc.fill_null(pc.utf8_trim_whitespace(_arrow_text(raw[c])), "") for c in names}
+    out = {c: pc.utf8_trim_whitespace(_arrow_text(raw[c])) for c in names}
+    return {c: pc.fill_null(a, "") if a.null_count else a for c, a in out.items()}
 
 
 def _arrow_text(s: pd.Series) -> pa.Array:
@@ -864,7 +884,7 @@ def _load_one(
         if path.suffix.lower() == ".parquet":
             raw, bad_lines, encoding, quote = _read_parquet(path), [], "parquet", None
         elif written is not None:
-            raw, bad_lines, encoding, quote = written.astype(TEXT), [], "utf-8", None
+            raw, bad_lines, encoding, quote = _text_frame(written), [], "utf-8", None
         else:
             raw, bad_lines, encoding, quote = _read_csv(path)
     except (

@@ -253,7 +253,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
     A file with an unclosed quote is read line by line with quotes taken as written, so
     no row is swallowed; the row holding the quote is returned as a malformed line."""
     text, encoding = read_text(path)
-    if (frame := _read_plain_csv(text)) is not None:
+    if (frame := read_plain_csv(text)) is not None:
         frame.attrs["skipped_lines"] = []
         return frame, [], encoding, None
     opts = dict(dtype=TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
@@ -293,7 +293,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
         return frame, bad, encoding, None
 
 
-def _read_plain_csv(text: str) -> pd.DataFrame | None:
+def read_plain_csv(text: str) -> pd.DataFrame | None:
     """The frame ``pd.read_csv`` reads (as ``_read_csv`` calls it) from a CSV without
     quotes, NUL characters or carriage returns outside CRLF line ends, whose first line
     is its header of two or more distinct names and whose every row has as many fields, read by Arrow's parser (several times

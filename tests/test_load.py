@@ -416,9 +416,9 @@ def test_a_short_row_after_a_long_one_is_blank_not_a_traceback(data):
 
 
 def test_plain_csv_is_read_by_arrow_as_pandas_reads_it():
-    """``_read_plain_csv`` gives pandas' frame for every CSV it takes (random texts of
-    commas, line ends, spaces, tabs, quotes, NULs and text), and leaves the rest to
-    pandas."""
+    """``read_plain_csv`` gives pandas' frame for every CSV it takes (random texts of
+    commas, line ends, spaces, tabs, quotes, NULs and text), as the loader and the 903
+    reader read them, and leaves the rest to pandas."""
     import io
     import random
 
@@ -445,12 +445,14 @@ def test_plain_csv_is_read_by_arrow_as_pandas_reads_it():
         ]
         eol = rng.choice(ends) if rng.random() < 0.3 else "\n"
         text = header + "".join(eol + r for r in rows) + rng.choice(["", eol])
-        fast = L._read_plain_csv(text)
+        fast = L.read_plain_csv(text)
         if fast is None:
             continue
         taken += 1
         opts = dict(dtype=L.TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
         pd.testing.assert_frame_equal(fast, pd.read_csv(io.StringIO(text), **opts))
+        as_object = pd.read_csv(io.StringIO(text), dtype=object, na_filter=False)  # 903 files
+        pd.testing.assert_frame_equal(fast.astype(object), as_object)
     assert 500 < taken < 1400
 
 

@@ -296,8 +296,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
 def read_plain_csv(text: str) -> pd.DataFrame | None:
     """The frame ``pd.read_csv`` reads (as ``_read_csv`` calls it) from a CSV without
     quotes, NUL characters or carriage returns outside CRLF line ends, whose first line
-    is its header of two or more distinct names and whose every row has as many fields, read by Arrow's parser (several times
-    faster); None for any other CSV, which pandas reads.
+    is its header of two or more distinct names and whose every row has as many
+    fields, read by Arrow's parser (several times faster); None for any other CSV,
+    which pandas reads.
 
     Arrow fails on a row of any other length, a blank line of spaces or tabs among
     them (pandas skips those), and then pandas reads the file."""
@@ -498,7 +499,7 @@ def _parse_column(
     blank: np.ndarray,
     chk: _Checker,
     dates: tuple[np.ndarray, np.ndarray] | None,
-):
+) -> pd.api.extensions.ExtensionArray | np.ndarray:
     """Parse one column of text (stripped; ``blank`` where "") into an array of its
     canonical dtype, recording problems. ``dates``: a date column's dates and which
     were written day first, as ``_read_date_columns`` read them."""
@@ -670,7 +671,7 @@ def _found(keys: list, known: list) -> np.ndarray:
     """Which rows of the key columns ``keys`` are a row of ``known`` (the same number
     of columns, in the same order)."""
     if len(keys) == 1:  # one column: no MultiIndex to build
-        return np.asarray(pd.array(keys[0]).isin(pd.array(known[0])), dtype=bool)
+        return np.asarray(pd.array(keys[0], copy=False).isin(known[0]), dtype=bool)
     return pd.MultiIndex.from_arrays(keys).isin(pd.MultiIndex.from_arrays(known))
 
 
@@ -769,9 +770,7 @@ def _check_dates(
             typed[name] > last,
         )
 
-    if "child_id" in typed and "children" in parents and table.name != "children":
-        if not table.event_dates or not len(chk.lines):
-            return
+    if table.event_dates and "children" in parents and table.name != "children":
         dob = _birth_dates(typed["child_id"], parents["children"])
         for name in table.event_dates:
             msg = f"{name} is before the child's date of birth" + (

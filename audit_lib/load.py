@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import os
 import re
@@ -32,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import cache as C
 from .model import LOAD_ORDER, TABLES, Column, Table
@@ -250,6 +253,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
     A file with an unclosed quote is read line by line with quotes taken as written, so
     no row is swallowed; the row holding the quote is returned as a malformed line."""
     text, encoding = read_text(path)
+    if (frame := read_plain_csv(text)) is not None:
+        frame.attrs["skipped_lines"] = []
+        return frame, [], encoding, None
     opts = dict(dtype=TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
     if (line := unclosed_quote(text)) is not None:
         opts["quoting"] = csv.QUOTE_NONE
@@ -285,6 +291,39 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
 
         frame = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines=keep_bad, **opts)
         return frame, bad, encoding, None
+
+
+def read_plain_csv(text: str) -> pd.DataFrame | None:
+    """The frame ``pd.read_csv`` reads (as ``_read_csv`` calls it) from a CSV without
+    quotes, NUL characters or carriage returns outside CRLF line ends, whose first line
+    is its header of two or more distinct names and whose every row has as many
+    fields, read by Arrow's parser (several times faster); None for any other CSV,
+    which pandas reads.
+
+    Arrow fails on a row of any other length, a blank line of spaces or tabs among
+    them (pandas skips those), and then pandas reads the file."""
+    if '"' in text or "\x00" in text or text[:1] in ("", "\n", "\r", " ", "\t"):
+        return None
+    if "\r" in text and text.count("\r") != text.count("\r\n"):  # pandas' reading varies
+        return None
+    names = re.match(r"[^\r\n]*", text).group(0).split(",")
+    if len(names) < 2 or len(set(names)) < len(names) or "" in names:
+        return None
+    import pyarrow.csv as pcsv
+
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(text.encode()),
+            read_options=pcsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.large_string()), strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeError):
+        return None
+    return pd.DataFrame(
+        {n: pd.arrays.ArrowStringArray(table.column(i)) for i, n in enumerate(names)}
+    )
 
 
 def _long_first_rows(text: str) -> list[int]:
@@ -329,13 +368,32 @@ def _read_parquet(path: Path, dtype: str | type = TEXT) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.astype(TEXT)``; a column of ``str`` (and missing values) is handed to
+    Arrow whole, without pandas' check of each value."""
+    if frame.columns.has_duplicates:
+        return frame.astype(TEXT)
+    try:
+        return pd.DataFrame(
+            {
+                c: pd.arrays.ArrowStringArray(
+                    pa.array(col.to_numpy(dtype=object), pa.large_string(), from_pandas=True)
+                )
+                for c, col in frame.items()
+            },
+            index=frame.index,
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value that is not text
+        return frame.astype(TEXT)
+
+
 def find_table_file(folder: Path, name: str) -> Path | None:
     """The file holding table ``name`` in ``folder`` (.parquet preferred over .csv), or None."""
-    candidates = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
-    for suffix in (".parquet", ".csv"):
-        if name + suffix in candidates:
-            return candidates[name + suffix]
-    return None
+    found: dict[str, Path] = {}
+    for p in folder.iterdir():  # names in any case; of two, the later listed
+        if (low := p.name.lower()) in (f"{name}.parquet", f"{name}.csv") and p.is_file():
+            found[low] = p
+    return found.get(f"{name}.parquet") or found.get(f"{name}.csv")
 
 
 # --------------------------------------------------------------------------------------
@@ -344,37 +402,50 @@ def find_table_file(folder: Path, name: str) -> Path | None:
 
 
 class _Checker:
-    """Accumulates findings and per-row error reasons for one table."""
+    """Accumulates findings and per-row error reasons for one table.
 
-    def __init__(self, table: Table, raw: pd.DataFrame, lines: np.ndarray):
+    ``text`` holds the table's stripped text, one Arrow array per column; ``raw``, the
+    same as a frame, is built only when an example or the exact-duplicate check needs
+    it."""
+
+    def __init__(self, table: Table, text: dict[str, pa.Array], lines: np.ndarray):
         self.table = table
-        self.raw = raw
+        self.text = text
         self.lines = lines
         self.findings: list[dict] = []
-        self._reasons = np.full(len(raw), "", dtype=object)
+        self._reasons = np.full(len(lines), "", dtype=object)
+
+    @functools.cached_property
+    def raw(self) -> pd.DataFrame:
+        """The stripped text as a frame of Arrow strings (rows numbered from 0)."""
+        return pd.DataFrame(
+            {c: pd.arrays.ArrowStringArray(a) for c, a in self.text.items()},
+            index=pd.RangeIndex(len(self.lines)),
+        )
 
     def add(self, column, check, severity, message, mask=None, values=None) -> None:
         """Record a finding; with a mask of rows, count them and (for errors) reject them.
 
-        ``values`` shows the examples: a Series, a callable taking the example rows'
-        index (so costly text is built for three rows, not all), or the column itself.
+        ``values`` shows the examples: a callable taking the example rows' positions (so
+        costly text is built for three rows, not all), or else the column's text.
         """
         row = dict(table=self.table.name, column=column or "", check=check, severity=severity)
         if mask is None:
             self.findings.append({**row, "rows": 0, "message": message, "examples": ""})
             return
-        at = np.flatnonzero(np.asarray(mask, dtype=bool))
+        at = np.flatnonzero(mask)
         if not len(at):
             return
         first = at[:EXAMPLES]
-        idx = self.raw.index[first]
         if callable(values):
-            vals = values(idx)
+            shown = values(first).tolist()
+        elif column in self.text:
+            shown = self.text[column].take(first).to_pylist()
         else:
-            vals = values if values is not None else self.raw.get(column)
+            shown = None
         examples = "; ".join(
-            f"line {self.lines[p]}" + (f": {vals.loc[i]!s}" if vals is not None else "")
-            for p, i in zip(first, idx, strict=True)
+            f"line {self.lines[p]}" + (f": {shown[k]!s}" if shown is not None else "")
+            for k, p in enumerate(first)
         )
         self.findings.append({**row, "rows": len(at), "message": message, "examples": examples})
         if severity == "error":
@@ -383,14 +454,14 @@ class _Checker:
             self._reasons[at] = np.where(r == "", reason, r + "; " + reason)
 
     @property
-    def reasons(self) -> pd.Series:
+    def reasons(self) -> np.ndarray:
         """Each row's reasons for rejection, "" where none."""
-        return pd.Series(self._reasons, index=self.raw.index)
+        return self._reasons
 
     @property
-    def rejected(self) -> pd.Series:
+    def rejected(self) -> np.ndarray:
         """The rows rejected so far (those with a reason)."""
-        return pd.Series(self._reasons != "", index=self.raw.index)
+        return self._reasons != ""
 
 
 def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
@@ -401,33 +472,48 @@ def take(codes: np.ndarray, values: np.ndarray, missing) -> np.ndarray:
     return np.where(codes >= 0, values[np.maximum(codes, 0)], missing)
 
 
+def _stripped(raw: pd.DataFrame, names: list[str]) -> dict[str, pa.Array]:
+    """Columns ``names`` of ``raw`` as Arrow text without leading or trailing white
+    space (as ``Series.str.strip`` strips it), "" where no value was read."""
+    out = {c: pc.utf8_trim_whitespace(_arrow_text(raw[c])) for c in names}
+    return {c: pc.fill_null(a, "") if a.null_count else a for c, a in out.items()}
+
+
+def _arrow_text(s: pd.Series) -> pa.Array:
+    """A text column as one Arrow array of large strings (no copy for Arrow text in
+    one chunk)."""
+    text = pa.array(s.array, pa.large_string())
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def _isin(text: pa.Array, values) -> np.ndarray:
+    """Which of ``text`` are among ``values`` (a set of strings)."""
+    return pc.is_in(text, value_set=pa.array(sorted(values), text.type)).to_numpy(
+        zero_copy_only=False
+    )
+
+
 def _parse_column(
     col: Column,
-    s: pd.Series,
-    blank: pd.Series,
+    s: pa.Array,
+    blank: np.ndarray,
     chk: _Checker,
     dates: tuple[np.ndarray, np.ndarray] | None,
-) -> pd.Series:
-    """Parse one column of strings (stripped; ``blank`` where "") into its canonical
-    dtype, recording problems. ``dates``: a date column's dates and which were written
-    day first, as ``_read_date_columns`` read them."""
+) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """Parse one column of text (stripped; ``blank`` where "") into an array of its
+    canonical dtype, recording problems. ``dates``: a date column's dates and which
+    were written day first, as ``_read_date_columns`` read them."""
     if col.required:
         chk.add(col.name, "missing value", "error", f"required value {col.name} is blank", blank)
     present = ~blank
 
     if col.kind in ("id", "str"):
-        return pd.Series(C.python_text(s.where(present)), index=s.index)
+        return C.python_text(_nulled(s, blank))
 
     if col.kind == "code":
-        if col.case == "upper":
-            norm = s.str.upper()
-        elif col.case == "lower":
-            norm = s.str.lower()
-        else:
-            norm = s
-        norm = norm.where(present)
+        norm = {"upper": pc.utf8_upper, "lower": pc.utf8_lower}.get(col.case, lambda x: x)(s)
         if col.codes is not None:
-            unknown = present & ~norm.isin(col.codes)
+            unknown = present & ~_isin(norm, col.codes)
             sev = "error" if col.strict else "warning"
             note = "row rejected" if col.strict else "value kept as written"
             chk.add(
@@ -437,7 +523,7 @@ def _parse_column(
                 f"{col.name} not in the DfE/canonical code list ({note})",
                 unknown,
             )
-        return pd.Series(C.python_text(norm), index=s.index)
+        return C.python_text(_nulled(norm, blank))
 
     if col.kind == "date":
         values, day_first = dates
@@ -450,58 +536,113 @@ def _parse_column(
         )
         bad = present & np.isnat(values)
         chk.add(col.name, "unreadable date", "error", f"{col.name} is not a date", bad)
-        return pd.Series(values, index=s.index, dtype="datetime64[ns]")
+        return values
 
     if col.kind == "bool":
-        low = s.str.lower()
-        out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-        out[low.isin(_TRUE)] = True
-        out[low.isin(_FALSE)] = False
+        low = pc.utf8_lower(s)
+        true, false = _isin(low, _TRUE), _isin(low, _FALSE)
         chk.add(
             col.name,
             "unreadable yes/no",
             "error",
             f"{col.name} is not true/false, yes/no or 1/0",
-            present & out.isna(),
+            present & ~(true | false),
         )
-        return out
+        return pd.arrays.BooleanArray(true, ~(true | false))
 
     if col.kind == "int":
-        num = pd.to_numeric(s.where(present), errors="coerce")
-        bad = present & (num.isna() | (num % 1 != 0))
+        num, bad = _read_ints(s, blank)
         chk.add(col.name, "unreadable number", "error", f"{col.name} is not a whole number", bad)
-        num = num.where(~bad).round().astype("Int64")
-        out_of_range = pd.Series(False, index=s.index)
+        values = num.to_numpy(dtype="int64", na_value=0)
+        out_of_range = np.zeros(len(num), dtype=bool)
         if col.min is not None:
-            out_of_range |= (num < col.min).fillna(False)
+            out_of_range |= values < col.min
         if col.max is not None:
-            out_of_range |= (num > col.max).fillna(False)
+            out_of_range |= values > col.max
         chk.add(
             col.name,
             "out of range",
             "error",
             f"{col.name} outside {col.min}..{col.max}",
-            out_of_range.to_numpy(),
+            out_of_range & ~num.isna(),
         )
         return num
 
     raise ValueError(f"unknown column kind {col.kind}")  # pragma: no cover - model bug
 
 
-def _read_date_columns(raw: pd.DataFrame, cols: list[str]) -> dict[str, tuple]:
+def _nulled(s: pa.Array, blank: np.ndarray) -> pa.Array:
+    """``s`` with a missing value where ``blank``."""
+    return pc.if_else(pa.array(blank), pa.scalar(None, s.type), s)
+
+
+#: a whole number that int64 holds, as ``pd.to_numeric`` reads it
+_PLAIN_INT = r"^-?\d{1,18}$"
+
+
+def _read_ints(s: pa.Array, blank: np.ndarray) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
+    """Whole numbers (``Int64``; missing where blank or unreadable) of text ``s``, and
+    which present values are not whole numbers (``pd.to_numeric``: ``1e3`` and ``4.0``
+    are whole)."""
+    if (num := _plain_ints(s, blank)) is not None:
+        return num, np.zeros(len(blank), dtype=bool)
+    present = pd.Series(~blank)
+    num = pd.to_numeric(pd.Series(pd.arrays.ArrowStringArray(s)).where(present), errors="coerce")
+    bad = present & (num.isna() | (num % 1 != 0))
+    return num.where(~bad).round().astype("Int64").array, bad.to_numpy()
+
+
+def _plain_ints(s: pa.Array, blank: np.ndarray) -> pd.arrays.IntegerArray | None:
+    """The whole numbers of text ``s`` (missing where blank) when every other value is
+    plain digits that int64 holds, cast by Arrow (as ``pd.to_numeric`` reads them);
+    None when any value is not."""
+    plain = pc.match_substring_regex(s, _PLAIN_INT).to_numpy(zero_copy_only=False)
+    if not (plain | blank).all():
+        return None
+    ints = pc.cast(pc.if_else(pa.array(plain), s, pa.scalar(None, s.type)), pa.int64())
+    return pd.arrays.IntegerArray(pc.fill_null(ints, 0).to_numpy(), ~plain)
+
+
+def _read_date_columns(text: dict[str, pa.Array], cols: list[str]) -> dict[str, tuple]:
     """Each date column's dates and which were written day first (``_read_dates``):
     dates repeat, within a column and across a table's columns, so each distinct text
     is read once."""
     if not cols:
         return {}
-    codes, distinct = pd.factorize(pd.concat([raw[c] for c in cols], ignore_index=True))
-    dates, day_first = _read_dates(pd.Series(distinct, dtype=raw[cols[0]].dtype))
-    dates = take(codes, dates.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+    encoded = pc.dictionary_encode(pa.concat_arrays([text[c] for c in cols]))
+    distinct = encoded.dictionary
+    dates = _plain_dates(distinct)
+    if dates is not None:
+        day_first = np.zeros(len(distinct), dtype=bool)
+    else:
+        dates, day_first = _read_dates(pd.Series(pd.arrays.ArrowStringArray(distinct)))
+        dates = dates.to_numpy(dtype="datetime64[ns]")
+    codes = encoded.indices.to_numpy()
+    dates = take(codes, dates, np.datetime64("NaT"))
     day_first = take(codes, day_first, False)
-    n = len(raw)
+    n = len(text[cols[0]])
     return {
         c: (dates[i * n : (i + 1) * n], day_first[i * n : (i + 1) * n]) for i, c in enumerate(cols)
     }
+
+
+#: the years every day of which pandas' nanosecond dates hold
+_NS_YEARS = (1678, 2261)
+
+
+def _plain_dates(text: pa.Array) -> np.ndarray | None:
+    """The dates of ``text`` (NaT where "") when every other value is a real date
+    written YYYY-MM-DD in full in one of ``_NS_YEARS``, which ``_read_dates`` reads as
+    written; None when any value is not (``_read_dates`` then reads them all)."""
+    parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+    year = pc.year(parsed)
+    ok = pc.and_(  # Arrow reads 2024-02-30 as 1 March and 2024-2-1 too: write it back
+        pc.equal(pc.cast(pc.cast(parsed, pa.date32()), text.type), text),
+        pc.and_(pc.greater_equal(year, _NS_YEARS[0]), pc.less_equal(year, _NS_YEARS[1])),
+    )
+    if not pc.all(pc.or_(pc.fill_null(ok, False), pc.equal(text, ""))).as_py():
+        return None
+    return pc.cast(parsed, pa.timestamp("ns")).to_numpy(zero_copy_only=False)
 
 
 def _read_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -526,19 +667,34 @@ def _read_dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return iso.dt.normalize().astype("datetime64[ns]"), ok_dmy
 
 
-def _found(keys: pd.DataFrame, known: pd.DataFrame) -> np.ndarray:
-    """Which rows of ``keys`` are a row of ``known`` (same columns in the same order)."""
-    if keys.shape[1] == 1:  # one column: no MultiIndex to build
-        return keys.iloc[:, 0].isin(known.iloc[:, 0]).to_numpy(dtype=bool)
-    return pd.MultiIndex.from_frame(keys).isin(
-        pd.MultiIndex.from_frame(known.set_axis(keys.columns, axis=1))
-    )
+def _found(keys: list, known: list) -> np.ndarray:
+    """Which rows of the key columns ``keys`` are a row of ``known`` (the same number
+    of columns, in the same order)."""
+    if len(keys) == 1:  # one column: no MultiIndex to build
+        return np.asarray(pd.array(keys[0], copy=False).isin(known[0]), dtype=bool)
+    return pd.MultiIndex.from_arrays(keys).isin(pd.MultiIndex.from_arrays(known))
 
 
-def _row_ids(frame: pd.DataFrame) -> np.ndarray:
-    """A whole number per row, the same for rows equal in every column of ``frame``
+def _row_ids(columns: list) -> np.ndarray:
+    """A whole number per row, the same for rows equal in every one of ``columns``
     (missing equal to missing, as ``DataFrame.duplicated`` compares them)."""
-    return frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    ids = None
+    for col in columns:
+        codes, distinct = pd.factorize(col, use_na_sentinel=False)
+        ids = codes if ids is None else pd.factorize(ids * len(distinct) + codes)[0]
+    return ids
+
+
+def _repeated(ids: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` (whole numbers from 0) occur more than once."""
+    return np.bincount(ids)[ids] > 1 if len(ids) else np.zeros(0, dtype=bool)
+
+
+def _later(ids: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` repeat an earlier one (``duplicated(keep="first")``)."""
+    out = np.ones(len(ids), dtype=bool)
+    out[np.unique(ids, return_index=True)[1]] = False
+    return out
 
 
 def _repeats(raw: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
@@ -551,67 +707,88 @@ def _repeats(raw: pd.DataFrame, candidates: np.ndarray) -> np.ndarray:
     return out
 
 
+def _birth_dates(ids, children: pd.DataFrame) -> np.ndarray:
+    """Each child's date of birth in ``children`` (its ``child_id`` unique), NaT where
+    the child is not there."""
+    at = pd.Index(children["child_id"]).get_indexer(ids)
+    return take(
+        at, children["date_of_birth"].to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT")
+    )
+
+
 def _check_table(
     table: Table,
-    raw: pd.DataFrame,
+    text: dict[str, pa.Array],
     lines: np.ndarray,
     parents: dict[str, pd.DataFrame],
     extract_date: pd.Timestamp,
 ) -> tuple[pd.DataFrame, _Checker]:
-    chk = _Checker(table, raw, lines)
-    blank = {c: raw[c] == "" for c in raw.columns}
+    """The table typed (every row) and its checker, from its stripped text ``text``
+    (every column of the table)."""
+    chk = _Checker(table, text, lines)
+    blank = {c: pc.equal(a, "").to_numpy(zero_copy_only=False) for c, a in text.items()}
     if blank:  # a value not read (a short line) counts as blank here
-        blank_row = np.logical_and.reduce(
-            [b.to_numpy(dtype=bool, na_value=True) for b in blank.values()]
-        )
+        blank_row = np.logical_and.reduce(list(blank.values()))
         chk.add(None, "blank row", "error", "row has no values", blank_row, values=None)
 
-    dated = _read_date_columns(raw, table.columns_of("date"))
-    typed = pd.DataFrame(
-        {
-            col.name: _parse_column(col, raw[col.name], blank[col.name], chk, dated.get(col.name))
-            for col in table.columns
-        },
-        index=raw.index,
-    )
+    dated = _read_date_columns(text, table.columns_of("date"))
+    typed = {
+        col.name: _parse_column(col, text[col.name], blank[col.name], chk, dated.get(col.name))
+        for col in table.columns
+    }
+    _check_dates(table, typed, chk, parents, extract_date)
+    _check_keys(table, typed, chk, parents)
+    return pd.DataFrame(typed, index=pd.RangeIndex(len(lines))), chk
 
+
+def _check_dates(
+    table: Table,
+    typed: dict,
+    chk: _Checker,
+    parents: dict[str, pd.DataFrame],
+    extract_date: pd.Timestamp,
+) -> None:
+    """Date orders, dates after the extract and events before the child's birth."""
     for rule in table.date_orders:
-        bad = typed[rule.later].to_numpy() < typed[rule.earlier].to_numpy()  # NaT: False
+        bad = typed[rule.later] < typed[rule.earlier]  # NaT: False
         chk.add(
             f"{rule.earlier}/{rule.later}",
             "end before start",
             rule.severity,
             f"{rule.later} is before {rule.earlier}",
             bad,
-            values=lambda idx, r=rule: raw.loc[idx, r.earlier] + " > " + raw.loc[idx, r.later],
+            values=lambda at, r=rule: chk.raw.loc[at, r.earlier] + " > " + chk.raw.loc[at, r.later],
         )
 
+    last = extract_date.to_datetime64()
     for name in table.columns_of("date"):
-        future = typed[name].to_numpy() > extract_date.to_datetime64()
         chk.add(
             name,
             "date after extract",
             "error",
             f"{name} is after the extract date {extract_date:%Y-%m-%d}",
-            future,
+            typed[name] > last,
         )
 
-    if "child_id" in typed and "children" in parents and table.name != "children":
-        dob = typed["child_id"].map(parents["children"].set_index("child_id")["date_of_birth"])
+    if table.event_dates and "children" in parents and table.name != "children":
+        dob = _birth_dates(typed["child_id"], parents["children"])
         for name in table.event_dates:
-            before = (typed[name] < dob).fillna(False)
             msg = f"{name} is before the child's date of birth" + (
                 " (kept: work before birth is possible)" if table.prebirth == "warning" else ""
             )
-            chk.add(name, "before birth", table.prebirth, msg, before)
+            chk.add(name, "before birth", table.prebirth, msg, typed[name] < dob)
 
+
+def _check_keys(table: Table, typed: dict, chk: _Checker, parents: dict[str, pd.DataFrame]) -> None:
+    """Orphan keys, then exact duplicate rows and duplicate keys."""
     for fk in table.foreign_keys:
         parent = parents.get(fk.ref_table)
         if parent is None:
             continue
         cols = list(fk.columns)
-        has_key = typed[cols].notna().all(axis=1)
-        found = _found(typed[cols], parent[list(fk.ref_columns)])
+        keys = [typed[c] for c in cols]
+        has_key = np.logical_and.reduce([~pd.isna(k) for k in keys])
+        found = _found(keys, [parent[c].array for c in fk.ref_columns])
         chk.add(
             ",".join(cols),
             "orphan key",
@@ -622,13 +799,16 @@ def _check_table(
 
     # Duplicates are judged among rows that are otherwise valid, so a rejected row
     # never causes a good one to be rejected as its duplicate.
-    ok = ~chk.rejected.to_numpy()
     key = list(table.key)
-    ids = _row_ids(typed[key])
-    exact = ok & _repeats(raw, pd.Series(ids).duplicated(keep=False).to_numpy())
+    ids = _row_ids([typed[c] for c in key])
+    candidates = _repeated(ids)
+    if not candidates.any():
+        return
+    ok = ~chk.rejected
+    exact = ok & _repeats(chk.raw, candidates)
 
-    def key_text(idx: pd.Index) -> pd.Series:
-        return raw.loc[idx, key].astype(str).agg("|".join, axis=1)
+    def key_text(at: np.ndarray) -> pd.Series:
+        return chk.raw.loc[at, key].astype(str).agg("|".join, axis=1)
 
     chk.add(
         ",".join(key),
@@ -638,9 +818,9 @@ def _check_table(
         exact,
         values=key_text,
     )
-    ok = ~chk.rejected.to_numpy()
-    dup = np.zeros(len(raw), dtype=bool)
-    dup[ok] = pd.Series(ids[ok]).duplicated(keep="first").to_numpy()
+    ok = ~chk.rejected
+    dup = np.zeros(len(ids), dtype=bool)
+    dup[ok] = _later(ids[ok])
     chk.add(
         ",".join(key),
         "duplicate key",
@@ -649,8 +829,6 @@ def _check_table(
         dup,
         values=key_text,
     )
-
-    return typed, chk
 
 
 def _load_one(
@@ -705,7 +883,7 @@ def _load_one(
         if path.suffix.lower() == ".parquet":
             raw, bad_lines, encoding, quote = _read_parquet(path), [], "parquet", None
         elif written is not None:
-            raw, bad_lines, encoding, quote = written.astype(TEXT), [], "utf-8", None
+            raw, bad_lines, encoding, quote = _text_frame(written), [], "utf-8", None
         else:
             raw, bad_lines, encoding, quote = _read_csv(path)
     except (
@@ -803,11 +981,12 @@ def _load_one(
                 )
             )
 
-    stripped = pd.DataFrame({c: raw[c].str.strip() for c in table.column_names}, index=raw.index)
-    typed, chk = _check_table(table, stripped, lines, parents, extract_date)
+    typed, chk = _check_table(
+        table, _stripped(raw, table.column_names), lines, parents, extract_date
+    )
     findings.extend(chk.findings)
-    rejected_mask = chk.rejected.to_numpy()
-    kept = typed.loc[~rejected_mask].reset_index(drop=True)
+    rejected_mask = chk.rejected
+    kept = typed.loc[~rejected_mask].reset_index(drop=True) if rejected_mask.any() else typed
     rejected = None
     if rejected_mask.any() or bad_lines:
         rejected = raw.loc[rejected_mask].assign(
@@ -823,9 +1002,15 @@ def _load_one(
     sev = {f["severity"] for f in findings}
     summary["status"] = "errors" if "error" in sev else "warnings" if "warning" in sev else "ok"
     assert summary["rows_read"] == summary["rows_kept"] + summary["rows_rejected"]
-    have = kept.dtypes
-    retype = {c: d for c, d in table.dtypes.items() if have[c] != pd.api.types.pandas_dtype(d)}
+    have = dict(zip(kept.columns, kept.dtypes, strict=True))
+    retype = {c: d for c, d in table.dtypes.items() if have[c] != _pandas_dtype(d)}
     return kept.astype(retype) if retype else kept, summary, findings, rejected
+
+
+@functools.cache
+def _pandas_dtype(name: str) -> object:
+    """The pandas dtype named ``name`` (parsed once)."""
+    return pd.api.types.pandas_dtype(name)
 
 
 def ensure_cached(
@@ -1062,10 +1247,11 @@ def _coverage_row(name: str, frame: pd.DataFrame) -> dict | None:
     cols = [c for c in TABLES[name].columns_of("date") if c != "date_of_birth"]
     if frame.empty or not cols:
         return None
-    dates = frame[cols]
-    first, last = dates.min().min(), dates.max().max()
-    if pd.isna(first):
+    dates = np.concatenate([frame[c].to_numpy(dtype="datetime64[ns]") for c in cols])
+    dates = dates[~np.isnat(dates)]
+    if not len(dates):
         return None
+    first, last = pd.Timestamp(dates.min()), pd.Timestamp(dates.max())
     return {"table": name, "first_date": f"{first:%Y-%m-%d}", "last_date": f"{last:%Y-%m-%d}"}
 
 

@@ -395,3 +395,101 @@ def test_a_compact_or_zoned_timestamp_is_read_as_its_date(data, monkeypatch):
     dates, _ = L._read_dates(pd.Series(["2024-01-21T23:30:00-05:00", "2024-01-22", ""]))
     assert dates.tolist()[:2] == [pd.Timestamp("2024-01-21"), pd.Timestamp("2024-01-22")]
     assert pd.isna(dates.iloc[2])
+
+
+def test_a_short_row_after_a_long_one_is_blank_not_a_traceback(data):
+    """A file with a long row further down is read by pandas' Python parser, which
+    leaves a short row's missing fields missing, not blank: they are blank values all
+    the same (they were a traceback). (That parser's line numbers after a malformed
+    line are one short, as they were.)"""
+    path = data / "children.csv"
+    text = path.read_text().splitlines()
+    text[5] += ",extra"
+    text[6] = text[6].split(",")[0]
+    path.write_text("\n".join(text) + "\n")
+    tables, report = load_tables(data)
+    check_invariants(report)
+    assert finding(report, "children", "malformed line")["rows"].iloc[0] == 1
+    miss = finding(report, "children", "missing value")
+    assert len(miss) and (miss["rows"] == 1).all()
+    assert report.summary.set_index("table").loc["children", "rows_rejected"] == 2
+
+
+def test_plain_csv_is_read_by_arrow_as_pandas_reads_it():
+    """``read_plain_csv`` gives pandas' frame for every CSV it takes (random texts of
+    commas, line ends, spaces, tabs, quotes, NULs and text), as the loader and the 903
+    reader read them, and leaves the rest to pandas."""
+    import io
+    import random
+
+    import audit_lib.load as L
+
+    rng = random.Random(16)
+    cells = ["", "a", "0012", " b ", "é", "NA", "null", "\t", "x y", "1.5", "-"]
+    odd = ['"q"', 'a"b', "\x00", "\r"]
+    ends = ["\n", "\n", "\r\n", "\r", "\n\n", "\n \n", "\n\t\n", "\r\n\r\n"]
+    headers = ["c0,c0", "c0,,c1", " c0,c1", "c0", "\nc0,c1"]
+
+    def cell() -> str:
+        return rng.choice(odd) if rng.random() < 0.02 else rng.choice(cells)
+
+    taken = 0
+    for _ in range(1500):
+        width = rng.choice([2, 3, 4])
+        header = ",".join(f"c{i}" for i in range(width))
+        if rng.random() < 0.1:
+            header = rng.choice(headers)
+        rows = [
+            ",".join(cell() for _ in range(width + (rng.random() < 0.05) * rng.choice([-1, 1])))
+            for _ in range(rng.randint(0, 5))
+        ]
+        eol = rng.choice(ends) if rng.random() < 0.3 else "\n"
+        text = header + "".join(eol + r for r in rows) + rng.choice(["", eol])
+        fast = L.read_plain_csv(text)
+        if fast is None:
+            continue
+        taken += 1
+        opts = dict(dtype=L.TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
+        pd.testing.assert_frame_equal(fast, pd.read_csv(io.StringIO(text), **opts))
+        as_object = pd.read_csv(io.StringIO(text), dtype=object, na_filter=False)  # 903 files
+        pd.testing.assert_frame_equal(fast.astype(object), as_object)
+    assert 500 < taken < 1400
+
+
+def test_plain_dates_are_read_as_read_dates_reads_them():
+    """``_plain_dates`` reads a column of real YYYY-MM-DD dates as ``_read_dates`` does,
+    and declines anything else (invalid days, short forms, times, zones, dd/mm/YYYY,
+    dates pandas cannot hold)."""
+    import pyarrow as pa
+
+    import audit_lib.load as L
+
+    days = pd.date_range("1678-01-01", "2261-12-31", freq="37D").strftime("%Y-%m-%d")
+    good = [*days, "2024-02-29", "2000-02-29", ""]
+    text = pa.array(good, pa.large_string())
+    dates, day_first = L._read_dates(pd.Series(good, dtype=L.TEXT))
+    assert not day_first.any()
+    assert (L._plain_dates(text) == dates.to_numpy(dtype="datetime64[ns]")).sum() == len(days) + 2
+    odd = ["2023-02-29", "1900-02-29", "2024-1-05", "20240105", "2024-01-05T10:00", "2024-01-05Z"]
+    odd += ["05/01/2024", " 2024-01-05", "2024-01-05 ", "1677-12-31", "2262-01-01", "0001-01-01"]
+    odd += ["9999-12-31", "2024-13-01", "2024-00-10", "2024-01-32", "x", "+2024-01-05"]
+    for value in odd:
+        assert L._plain_dates(pa.array(["2024-01-05", value], pa.large_string())) is None, value
+
+
+def test_plain_whole_numbers_are_read_as_to_numeric_reads_them():
+    """``_plain_ints`` casts plain digits as ``pd.to_numeric`` reads them, and declines
+    anything else (signs, decimals, exponents, spaces, too many digits)."""
+    import numpy as np
+    import pyarrow as pa
+
+    import audit_lib.load as L
+
+    values = ["0", "7", "007", "-0", "-12", "999999999999999999", "-999999999999999999", ""]
+    text = pa.array(values, pa.large_string())
+    blank = np.array([v == "" for v in values])
+    fast = L._plain_ints(text, blank)
+    series = pd.to_numeric(pd.Series(values, dtype=L.TEXT).where(~blank), errors="coerce")
+    pd.testing.assert_extension_array_equal(fast, series.round().astype("Int64").array)
+    for value in ["+1", "1.0", "1e3", " 1", "1 ", "0x10", "1_000", "1234567890123456789", "٣"]:
+        assert L._plain_ints(pa.array(["1", value]), np.zeros(2, dtype=bool)) is None, value

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..load import date_part, read_text, take, unclosed_quote
+from ..load import date_part, read_plain_csv, read_text, take, unclosed_quote
 from ..model import ADOPTION_PLACEMENTS, TABLES
 from . import REF, collection_year_end, newest
 
@@ -140,7 +140,11 @@ def read_903(paths: list[str | Path]) -> Import903:
             # dtype=str here, read a quarter faster)
             opts = dict(dtype=object, na_filter=False)
             if quote is None:
-                frame = pd.read_csv(io.StringIO(text), **opts)
+                plain = read_plain_csv(text)  # the same frame, read by Arrow where it can
+                if plain is None:
+                    frame = pd.read_csv(io.StringIO(text), **opts)
+                else:
+                    frame = plain.astype(object)
             else:  # read line by line, quotes as written, so no row is swallowed
                 frame = pd.read_csv(io.StringIO(text), quoting=3, **opts)
                 if 0 <= quote - 2 < len(frame):

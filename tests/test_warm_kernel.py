@@ -169,7 +169,7 @@ def test_a_new_client_is_ready_with_output_flowing_and_fails_on_a_dead_kernel():
             try:
                 if i == 3:  # stalled while the client connects, as a loaded machine can
                     os.kill(pid, signal.SIGSTOP)
-                    threading.Timer(2.5, os.kill, (pid, signal.SIGCONT)).start()
+                    threading.Timer(1.5, os.kill, (pid, signal.SIGCONT)).start()
                 kc.wait_for_ready(timeout=30)
                 assert f"ready {i}\n" in _printed(kc, f"print('ready {i}')")
             finally:
@@ -192,7 +192,7 @@ def test_a_fresh_kernel_is_waited_for_while_it_starts_slowly(tmp_path):
     (here an IPython start-up file) is waited for, and its output reaches the client."""
     startup = tmp_path / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
-    (startup / "00-slow.py").write_text("import time\ntime.sleep(2.5)\n")
+    (startup / "00-slow.py").write_text("import time\ntime.sleep(1.5)\n")
 
     async def connect() -> list[str]:
         km = QuietKernelManager(kernel_name="python3")

@@ -47,6 +47,8 @@ SUMMARY_COLUMNS = ["table", "status", "file", "rows_read", "rows_kept", "rows_re
 
 #: the dtype of a table's text as read
 TEXT = "string[pyarrow]"
+#: how ``pd.read_csv`` reads a table's CSV: every value the text written, "" for blank
+CSV_OPTIONS = dict(dtype=TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -256,7 +258,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
     if (frame := read_plain_csv(text)) is not None:
         frame.attrs["skipped_lines"] = []
         return frame, [], encoding, None
-    opts = dict(dtype=TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
+    opts = dict(CSV_OPTIONS)
     if (line := unclosed_quote(text)) is not None:
         opts["quoting"] = csv.QUOTE_NONE
         opts["engine"] = "python"
@@ -294,7 +296,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
 
 
 def read_plain_csv(text: str) -> pd.DataFrame | None:
-    """The frame ``pd.read_csv`` reads (as ``_read_csv`` calls it) from a CSV without
+    """The frame ``pd.read_csv`` reads (with ``CSV_OPTIONS``) from a CSV without
     quotes, NUL characters or carriage returns outside CRLF line ends, whose first line
     is its header of two or more distinct names and whose every row has as many
     fields, read by Arrow's parser (several times faster); None for any other CSV,
@@ -347,7 +349,6 @@ def _read_parquet(path: Path, dtype: str | type = TEXT) -> pd.DataFrame:
     """A Parquet table as the text a CSV of it would hold: ISO dates, whole numbers
     without ``.0``, blanks for missing; every column of ``dtype``. Text columns are read
     straight into Arrow strings (no Python object per value)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     text = pd.StringDtype("pyarrow")
@@ -1083,8 +1084,6 @@ _STORED: dict[tuple[str, str], pd.DataFrame] = {}
 
 def _stored(tmp: Path, name: str, columns: list[str]) -> pd.DataFrame:
     """``columns`` of table ``name`` as stored in the entry being built (memory-mapped)."""
-    import pyarrow as pa
-
     key = (str(tmp / name), ",".join(columns))
     if key not in _STORED:
         with pa.memory_map(str(tmp / f"{name}.arrow")) as src:

@@ -973,8 +973,9 @@ def validate_apart(data_dir: Path, jobs: int) -> None:
     """Validate the data into the run's table cache, in a pool of ``jobs`` short-lived
     forked processes (``load.ensure_cached``; in this process for a small folder), so the
     memory that reading and checking them takes (gigabytes at a million children) is
-    given back when they exit instead of staying with this process for the whole run. The checks that follow read the cache.
-    A failure here is left to those checks, which raise it with its own message."""
+    given back when they exit instead of staying with this process for the whole run.
+    The checks that follow read the cache. A failure here is left to those checks, which
+    raise it with its own message."""
     from . import cache
     from .load import ensure_cached
 

@@ -325,6 +325,23 @@ def bench_imports(tmp: Path, n: int, peer: list[str] | None, n_10k: int = 1) -> 
     return out
 
 
+def import_line(fmt: str, r: dict) -> str:
+    """One import's figures as ``make bench`` prints them."""
+    if "skipped" in r:
+        return f"import {fmt:<16} skipped: {r['skipped']}"
+    if r.get("peer"):
+        return (
+            f"import {fmt:<16} {r['ratio_median']:.1f}x faster than {r['peer']} "
+            f"(wall; CPU {r['cpu_ratio_median']:.1f}x): ours {r['b_median_s']:.2f} s "
+            f"({r['b_median_cpu_s']:.2f} CPU s), peer {r['a_median_s']:.2f} s "
+            f"({r['a_median_cpu_s']:.2f} CPU s)   goal >= {IMPORT_GOALS[fmt]}x"
+        )
+    return (
+        f"import {fmt:<16} {r['median_s']:.2f} s ({r['median_cpu_s']:.2f} CPU s), "
+        f"{r['peak_mb']:.0f} MB ({r['note']})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3)
@@ -368,22 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.big_only:
             doc["imports"] = bench_imports(tmp, args.pairs, peer, args.pairs_10k)
             for fmt, r in doc["imports"].items():
-                if "skipped" in r:
-                    print(f"import {fmt:<16} skipped: {r['skipped']}")
-                elif r.get("peer"):
-                    print(
-                        f"import {fmt:<16} {r['ratio_median']:.1f}x faster than {r['peer']} "
-                        f"(wall; CPU {r['cpu_ratio_median']:.1f}x): ours {r['b_median_s']:.2f} s "
-                        f"({r['b_median_cpu_s']:.2f} CPU s), peer {r['a_median_s']:.2f} s "
-                        f"({r['a_median_cpu_s']:.2f} CPU s)   goal >= {IMPORT_GOALS[fmt]}x",
-                        flush=True,
-                    )
-                else:
-                    print(
-                        f"import {fmt:<16} {r['median_s']:.2f} s ({r['median_cpu_s']:.2f} CPU s), "
-                        f"{r['peak_mb']:.0f} MB ({r['note']})",
-                        flush=True,
-                    )
+                print(import_line(fmt, r), flush=True)
         if not args.no_big and args.big and not args.imports_only:
             doc["big"] = bench_big(tmp, args.big, args.big_runs, jobs)
             b = doc["big"]

@@ -449,8 +449,7 @@ def test_plain_csv_is_read_by_arrow_as_pandas_reads_it():
         if fast is None:
             continue
         taken += 1
-        opts = dict(dtype=L.TEXT, keep_default_na=False, na_filter=False, skip_blank_lines=True)
-        pd.testing.assert_frame_equal(fast, pd.read_csv(io.StringIO(text), **opts))
+        pd.testing.assert_frame_equal(fast, pd.read_csv(io.StringIO(text), **L.CSV_OPTIONS))
         as_object = pd.read_csv(io.StringIO(text), dtype=object, na_filter=False)  # 903 files
         pd.testing.assert_frame_equal(fast.astype(object), as_object)
     assert 500 < taken < 1400

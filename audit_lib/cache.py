@@ -16,7 +16,8 @@ date and this code, so a changed file or a new version is a new entry. ``prune``
 the newest ``KEEP`` entries no older than ``MAX_AGE_DAYS`` and deletes the rest; the run
 calls it every time. A run holds its entry (``in_use``: a shared ``flock`` on the entry's
 folder) until it ends, and ``prune`` leaves an entry that is held, so one run never
-deletes the tables another run's notebooks are still reading.
+deletes the tables another run's notebooks are still reading; a process that reads an
+entry (a notebook's kernel) holds it too, until it reads another.
 """
 
 from __future__ import annotations
@@ -190,6 +191,10 @@ def read(entry: Path):
     ``tables`` is a :class:`Tables`: each DataFrame is made from its memory-mapped Arrow
     file when first used (the files' footers are checked here). The frames returned are
     the caller's own: changing them never changes what the next read returns.
+
+    The process holds the entry (a shared lock, as :func:`in_use`) from this read until
+    it reads another entry or ends, so ``prune`` in another process (a second run) never
+    deletes tables that are still to be converted.
     """
     import copy
 
@@ -201,6 +206,9 @@ def read(entry: Path):
     except OSError:
         return None
     if _MEMO.get("stamp") != stamp:
+        hold = _take(entry, exclusive=False)  # prune leaves an entry that is held
+        if hold is None:
+            return None
         try:
             names = json.loads(manifest.read_text())["tables"]
             size = 0
@@ -212,10 +220,14 @@ def read(entry: Path):
             with (entry / "report.pkl").open("rb") as fh:
                 report = pickle.load(fh)
         except (OSError, KeyError, ValueError, pa.ArrowException, pickle.UnpicklingError, EOFError):
+            _release(hold)  # absent (pruned meanwhile) or damaged: the caller rebuilds it
             return None
+        _release(_MEMO.get("hold"))
         _MEMO.clear()
         small = size <= MEMO_MAX_BYTES
-        _MEMO.update(stamp=stamp, names=names, report=report, frames={} if small else None)
+        _MEMO.update(
+            stamp=stamp, names=names, report=report, frames={} if small else None, hold=hold
+        )
     frames = _MEMO["frames"]
 
     def convert(name: str) -> pd.DataFrame:
@@ -308,31 +320,42 @@ def write(entry: Path, tables: dict[str, pd.DataFrame], report, source: Path) ->
         finish(tmp, entry, report, source, list(tables))
 
 
-@contextlib.contextmanager
-def _lock(entry: Path, exclusive: bool):
+def _take(entry: Path, exclusive: bool) -> int | None:
     """Lock the folder ``entry`` (``flock``): shared, waiting while an exclusive holder
-    deletes it; or exclusive, not waiting. Yields whether the lock was taken (False: the
-    folder is gone, or another process holds it). Where ``flock`` does not exist (not
-    POSIX), yields whether the folder exists."""
+    deletes it; or exclusive, not waiting. Returns the open descriptor that holds the
+    lock (release it with :func:`_release`), or None if the folder is gone or another
+    process holds it. Where ``flock`` does not exist (not POSIX), returns -1 if the
+    folder exists."""
     try:
         import fcntl
     except ImportError:
-        yield entry.is_dir()
-        return
+        return -1 if entry.is_dir() else None
     try:
         fd = os.open(entry, os.O_RDONLY)
     except OSError:
-        yield False
-        return
+        return None
     try:
-        try:
-            fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
-        except OSError:
-            yield False  # a run is reading it
-        else:
-            yield True
-    finally:
+        fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
+    except OSError:  # a run is reading it
         os.close(fd)
+        return None
+    return fd
+
+
+def _release(fd: int | None) -> None:
+    """Release a lock taken by :func:`_take` (nothing for None or -1)."""
+    if fd is not None and fd >= 0:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _lock(entry: Path, exclusive: bool):
+    """:func:`_take` for a block: yields whether the lock was taken."""
+    fd = _take(entry, exclusive)
+    try:
+        yield fd is not None
+    finally:
+        _release(fd)
 
 
 @contextlib.contextmanager

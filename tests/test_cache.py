@@ -259,3 +259,21 @@ def test_prune_leaves_an_entry_a_run_holds(tmp_path):
     assert C.prune(root, keep=2, now=now) == [entries[0]]
     with C.in_use(entries[0]) as held:  # pruned before it was held: the run rebuilds it
         assert not held
+
+
+def test_a_reader_holds_its_entry_until_it_reads_another(tiny_dir, tmp_path):
+    """A notebook's kernel converts its tables lazily, after ``read``: a second run's
+    prune in the meantime must not delete them (it did: an nbval kernel failed with
+    FileNotFoundError on ``visits.arrow`` while another test's run pruned the cache)."""
+    root = tmp_path / "c"
+    first = ensure_cached(tiny_dir, root)
+    tables, _ = C.read(first)
+    assert C.prune(root, keep=0) == [] and first.is_dir()
+    assert len(tables["children"]) > 0  # converted after the prune
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "children.csv").write_text("child_id,sex,date_of_birth,ethnicity\n1,M,2015-01-02,\n")
+    second = ensure_cached(other, root)
+    C.read(second)  # the reader moves on: the first entry is no longer held
+    assert C.prune(root, keep=0) == [first] and not first.exists()
+    assert C.read(first) is None  # gone: load_tables rebuilds it

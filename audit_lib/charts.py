@@ -49,28 +49,21 @@ SIGNAL_STYLE = {
 }
 
 
-def _alt(title: str, how_to_read: str | None) -> str:
-    """Alt text for a chart: its title (the finding) and how to read it."""
-    text = title.rstrip(".") + "."
-    if how_to_read:
-        how = how_to_read.removeprefix("How to read this: ")
-        text += " " + how[:1].upper() + how[1:]
-    return text
-
-
 def _style(ax, title: str, how_to_read: str | None) -> None:
+    """Title the chart (its finding) and record its alt text (the title) and its "how to
+    read this" line, which :func:`report.figure_html` prints under the image as a
+    caption: text that wraps to the page, where drawn into the image it made wide
+    charts print small."""
     ax.set_title(plain_title(title), loc="left", fontsize=11, fontweight="bold", wrap=True)
-    ax.figure.alt_text = _alt(title, how_to_read)
-    if how_to_read:
-        ax.figure.text(0.01, 0.01, how_to_read, fontsize=8, color="#444444", va="bottom")
+    ax.figure.alt_text = title.rstrip(".") + "."
+    ax.figure.how_to_read = how_to_read
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
 
 
 def _finish(fig: Figure) -> Figure:
-    """Lay out, leaving 0.45 inch at the bottom for the "how to read this" line."""
-    fig.tight_layout(rect=(0, 0.45 / fig.get_figheight(), 1, 1))
+    fig.tight_layout()
     return fig
 
 
@@ -165,7 +158,7 @@ def spc_chart(
         + _reference_caption(reference, lead=" ")
         if rules["too_few"].iloc[0]
         else "How to read this: points outside the dashed limits, or runs of points "
-        "(7 rising, 7 on one side, 2 of 3 near a limit), are real change, not noise"
+        "(seven rising, seven on one side, two of three near a limit), are real change, not noise"
         + (
             f"; the dotted green line is the target ({target:.0%})."
             if target is not None and percent

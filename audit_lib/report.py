@@ -305,12 +305,15 @@ def styled_table(
     return sty
 
 
-def figure_html(fig, alt: str | None = None) -> str:
-    """A figure as an ``<img>`` with alt text and the PNG inline (no external file).
+def figure_html(fig, alt: str | None = None, caption: str | None = None) -> str:
+    """A figure as an ``<img>`` with alt text and the PNG inline (no external file),
+    and a caption under it.
 
     ``alt`` defaults to the text the chart function recorded (``fig.alt_text``: its
-    title, which states the finding, and how to read it), so every image on a page says
-    what it shows to a screen reader instead of "No description has been provided".
+    title, which states the finding), so every image on a page says what it shows to a
+    screen reader instead of "No description has been provided". ``caption`` defaults
+    to the chart's "how to read this" line (``fig.how_to_read``), printed as text so it
+    wraps to the page and is read aloud once.
     """
     import base64
     import io
@@ -319,13 +322,15 @@ def figure_html(fig, alt: str | None = None) -> str:
     import matplotlib.pyplot as plt
 
     text = alt or getattr(fig, "alt_text", "") or _figure_title(fig)
+    caption = caption or getattr(fig, "how_to_read", None)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
+    below = f"<figcaption>{disclosure.escape_html(caption)}</figcaption>" if caption else ""
     return (
         f'<figure class="chart"><img alt="{escape(text, quote=True)}" '
-        f'src="data:image/png;base64,{data}"></figure>'
+        f'src="data:image/png;base64,{data}">{below}</figure>'
     )
 
 
@@ -348,9 +353,12 @@ class _Figure:
 
 
 def show_figure(fig, alt: str | None = None) -> None:
-    """Display a figure as an embedded PNG with alt text (whatever the backend), and free it."""
+    """Display a figure as an embedded PNG with alt text and its "how to read this"
+    caption (whatever the backend), and free it; as plain text, the two lines."""
     text = alt or getattr(fig, "alt_text", "") or _figure_title(fig)
-    display(_Figure(figure_html(fig, text), text))
+    caption = getattr(fig, "how_to_read", None)
+    plain = f"{text}\n{caption}" if caption else text
+    display(_Figure(figure_html(fig, text, caption), plain))
 
 
 def note(text: str) -> None:

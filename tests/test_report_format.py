@@ -95,23 +95,48 @@ def test_plural(n, text):
     assert report.plural(2, "child", "children") == "2 children"
 
 
-def test_every_chart_carries_alt_text_stating_its_title():
+def test_every_chart_carries_alt_text_stating_its_title_and_a_caption_saying_how_to_read_it():
     f = pd.DataFrame(
         {"item": ["A", "B"], "value": [0.5, 0.6], "lower": [0.4, 0.5], "upper": [0.6, 0.7]}
     )
     fig = charts.interval_chart(f, "item", "B is highest")
-    assert fig.alt_text.startswith("B is highest.")
-    assert "dotted" not in fig.alt_text  # no reference line drawn, none mentioned
+    assert fig.alt_text == "B is highest."
+    assert fig.how_to_read.startswith("How to read this: dots are estimates")
+    assert "dotted" not in fig.how_to_read  # no reference line drawn, none mentioned
+    assert not [t for t in fig.texts if "How to read" in t.get_text()]  # not in the image
     html = report.figure_html(fig)
-    assert 'alt="B is highest.' in html and "data:image/png;base64," in html
+    assert 'alt="B is highest."' in html and "data:image/png;base64," in html
+    assert html.endswith(
+        "<figcaption>How to read this: dots are estimates, bars their 95% intervals; "
+        "intervals that do not overlap are a real difference.</figcaption></figure>"
+    )
     fig = charts.interval_chart(f, "item", "t", reference=0.5)
-    assert "dotted line" in fig.alt_text
+    assert "dotted line" in fig.how_to_read
     f["threshold"] = [0.55, 0.65]
     fig = charts.interval_chart(f, "item", "t", thresholds="threshold")
-    assert "dotted marks" in fig.alt_text
+    assert "dotted marks" in fig.how_to_read
+    fig = charts.interval_chart(f, "item", "t", how_to_read="<b>Read</b> me")
+    assert "<figcaption>&lt;b&gt;Read&lt;/b&gt; me</figcaption>" in report.figure_html(fig)
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_a_long_caption_leaves_the_chart_its_own_width():
+    """The "how to read this" line drawn into the image made SPC charts up to 1,481 px
+    wide, printed at 60%; as a caption, the image is the chart's own size."""
+    import base64
+    import re
+    import struct
+
+    s = pd.DataFrame(
+        {"month": [f"2026-{m:02d}" for m in range(1, 13)], "value": np.linspace(0.7, 0.8, 12)}
+    )
+    fig = charts.spc_chart(s, "t", target=0.9, reference=(0.85, "England 2024-25"))
+    assert len(fig.how_to_read) > 150
+    png = base64.b64decode(re.search(r"base64,([^\"]+)", report.figure_html(fig)).group(1))
+    width, height = struct.unpack(">II", png[16:24])
+    assert 800 < width <= 1050 and height < 400, (width, height)
 
 
 def test_spc_chart_draws_target_and_says_so():
@@ -119,11 +144,11 @@ def test_spc_chart_draws_target_and_says_so():
         {"month": [f"2026-{m:02d}" for m in range(1, 13)], "value": np.linspace(0.7, 0.8, 12)}
     )
     fig = charts.spc_chart(s, "t", target=0.9)
-    assert "target (90%)" in fig.alt_text
+    assert "target (90%)" in fig.how_to_read
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert "Target" in labels
     fig = charts.spc_chart(s, "t")
-    assert "target" not in fig.alt_text
+    assert "target" not in fig.how_to_read
     import matplotlib.pyplot as plt
 
     plt.close("all")

@@ -164,3 +164,30 @@ def test_run_console_is_quiet(tmp_path):
     assert "IPKernelApp" not in console and "KeyboardInterrupt" not in console, console
     assert console.count("index.html") == 1, console
     assert res.stderr.count(": ok in ") == 2, res.stderr
+
+
+def test_the_command_passes_on_main_exit_code_and_freezes_what_is_left_before_it_ends(
+    tmp_path,
+):
+    """``audit`` is ``cli.console``: the exit code is main's, and the objects left are
+    frozen so the interpreter's last collections skip them (a tenth of a small import)."""
+    script = (
+        "import gc, sys\n"
+        "from audit_lib import cli\n"
+        "code = cli.console(sys.argv[1:])\n"
+        "print('frozen', gc.get_freeze_count() > 1000, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    ok = subprocess.run(
+        [sys.executable, "-c", script, "validate", "--brief", str(DEFAULT_DATA)],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0 and "frozen True" in ok.stderr, ok.stderr
+    bad = subprocess.run(
+        [sys.executable, "-c", script, "validate", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "not found" in bad.stderr, bad.stderr
+    assert (ROOT / "pyproject.toml").read_text().count('audit = "audit_lib.cli:console"') == 1

@@ -21,9 +21,11 @@ $(STAMP): requirements.lock pyproject.toml
 # An editable install leaves audit_lib without cached bytecode, and where
 # PYTHONDONTWRITEBYTECODE is set every process (each `audit` command, each notebook
 # kernel) compiles the library again: 20-40 ms a process. Compile it ahead, as a
-# package install does; only changed modules are recompiled.
+# package install does; only changed modules are recompiled. Only a speed-up: where the
+# bytecode cannot be written (audit_lib/ not the user's), say so in one line and go on.
 bytecode: $(STAMP)
-	@$(BIN)/python -m compileall -q audit_lib
+	@$(BIN)/python -m compileall -q audit_lib >/dev/null 2>&1 || \
+	  echo "note: audit_lib not compiled ahead (python -m compileall audit_lib says why); each process compiles it" >&2
 
 # JupyterLab is kept out of requirements.lock so `make report` stays lean.
 LAB_STAMP := $(VENV)/.lab-installed

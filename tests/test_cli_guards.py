@@ -3,6 +3,7 @@ writes into a user's folder."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -119,6 +120,26 @@ def test_make_report_never_writes_into_a_user_folder(tmp_path):
     )
     assert res.returncode != 0 and "unusable: children" in res.stderr
     assert sorted(p.name for p in user.iterdir()) == ["children.csv", "notes.txt"]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_goes_on_where_the_bytecode_cannot_be_written(tmp_path):
+    """Compiling audit_lib ahead (``make bytecode``, which report, lint, test and bench
+    depend on) only saves time: where its bytecode cannot be written (audit_lib/ owned by
+    someone else; here a pycache folder that cannot be made) make says so in one line and
+    goes on, where it stopped with an error for every module."""
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    res = subprocess.run(
+        ["make", "-s", "bytecode"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPYCACHEPREFIX": str(blocked / "pycache")},
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "" and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith("note: audit_lib not compiled ahead"), res.stderr
 
 
 def test_run_refuses_a_folder_it_cannot_read(tmp_path, monkeypatch):

@@ -439,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: the workers are stopped (audit_lib.workers)
+        lead = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
+        print(f"{lead}audit {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `audit validate DIR | head`: the reader left early
         _quiet_stdout()

@@ -1132,7 +1132,9 @@ def _validate_parts(folder: Path, extract: pd.Timestamp, tmp: Path, jobs: int) -
     no more are queued than there are workers, so the next choice is made when one is
     free."""
     import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from . import workers
 
     needs = {name: set(_parents(name)) for name in LOAD_ORDER}
     cost = {name: _cost(folder, name) for name in LOAD_ORDER}
@@ -1144,7 +1146,11 @@ def _validate_parts(folder: Path, extract: pd.Timestamp, tmp: Path, jobs: int) -
     weight = {name: cost[name] + sum(cost[d] for d in _dependants(name, needs)) for name in cost}
     parts: dict[str, _Part] = {}
     running: dict = {}
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+    with workers.pool(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=workers.ignore_interrupts,
+    ) as pool:
         while len(parts) < len(LOAD_ORDER):
             busy = set(running.values())
             ready = [

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -81,9 +82,14 @@ class RunResult:
 
 
 def notebook_meta(path: Path) -> dict:
-    """The ``audit`` block of a notebook's metadata: title and required tables."""
-    nb = json.loads(path.read_text())
-    meta = nb.get("metadata", {}).get("audit", {})
+    """The ``audit`` block of a notebook's metadata: title and required tables. Raises
+    RunError if the file is not a notebook."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        meta = nb.get("metadata", {}).get("audit", {})
+        meta.get("title")
+    except (OSError, UnicodeError, ValueError, AttributeError) as exc:
+        raise RunError(f"cannot read the notebook {path.name}: {exc}") from None
     return {
         "title": meta.get("title", path.stem.replace("_", " ").title()),
         "requires": list(meta.get("requires", [])),
@@ -93,10 +99,14 @@ def notebook_meta(path: Path) -> dict:
 
 
 def notebook_parameters(path: Path) -> dict[str, dict]:
-    """Parameters a notebook declares, from papermill's ``inspect_notebook``."""
+    """Parameters a notebook declares, from papermill's ``inspect_notebook``. Raises
+    RunError if papermill cannot read them (no kernel language in its metadata, say)."""
     import papermill as pm
 
-    return pm.inspect_notebook(str(path))
+    try:
+        return pm.inspect_notebook(str(path))
+    except Exception as exc:  # papermill's and nbformat's own errors, whatever their class
+        raise RunError(f"cannot read the parameters of the notebook {path.name}: {exc}") from None
 
 
 def _parse_params(pairs: list[str], valid: dict[str, set[str]]) -> dict[str, object]:
@@ -388,14 +398,34 @@ def _kernel_stop() -> None:
             km.shutdown_kernel(now=True)
 
 
+def _kernel_kill(signum: int, frame) -> None:
+    """SIGTERM in a worker (the run was interrupted, :func:`workers.stop`): kill this
+    worker's kernel and remove its connection and socket files at once, then end. No
+    kernel message is sent: the worker may be in the middle of one."""
+    km = _KERNEL.pop("km", None)
+    if km is not None:
+        with contextlib.suppress(Exception):
+            pgid = km.provisioner.pgid or km.provisioner.process.pid
+            os.killpg(pgid, signal.SIGKILL)  # the kernel leads its own session
+        with contextlib.suppress(Exception):
+            km.cleanup_connection_file()
+            km.cleanup_ipc_files()
+    os._exit(128 + signum)
+
+
 def start_warm_kernel(cwd: str | None = None) -> None:
     """Start this worker's kernel and warm it up (pool initializer). Never raises: on
-    any problem the worker falls back to a fresh kernel per notebook."""
+    any problem the worker falls back to a fresh kernel per notebook. The worker leaves
+    Ctrl-C to the run (:mod:`audit_lib.workers`), and on SIGTERM kills its kernel."""
     from multiprocessing import util
+
+    from .workers import ignore_interrupts
 
     if "warm" not in _KERNEL:  # the first call, in the pool's initializer
         _KERNEL["warm"] = cwd or str(DEFAULT_NOTEBOOKS)
         util.Finalize(None, _kernel_stop, exitpriority=10)
+        ignore_interrupts()
+        signal.signal(signal.SIGTERM, _kernel_kill)
     try:
         from .kernel import WarmKernelManager
 
@@ -768,6 +798,8 @@ def run(
         bar = _progress(len(books))
         if bar is None:
             log.addHandler(_console_handler())
+        else:  # closed before anything else is printed, also when interrupted
+            stack.callback(bar.close)
         log.info("audit run %s on %s: %d notebook(s) -> %s", period, data_dir, len(books), folder)
         _announce_key(Path(out).resolve())
         coverage = coverage_note(period, _data_start(data_dir))
@@ -956,15 +988,17 @@ def warm_workers(jobs: int | None = None, notebooks: str | Path | None = None):
     ``run(..., pool=...)``, for several: each run then skips the start-up (about 3 CPU
     seconds a kernel). Workers and kernels keep the environment of when the pool was
     made; each run gives them its own table cache, and every notebook still starts
-    from a reset kernel. A context manager; the kernels stop when it closes."""
+    from a reset kernel. A context manager; the kernels stop when it closes, at once
+    (queued notebooks cancelled, workers and kernels killed) if the block raises, as on
+    Ctrl-C."""
     check_jobs(jobs)
     import nbconvert  # noqa: F401  (imported once here, inherited by the workers)
 
+    from . import workers
+
     n = max(1, jobs or os.cpu_count() or 1)
     nb_dir = str(notebooks or DEFAULT_NOTEBOOKS)
-    with ProcessPoolExecutor(
-        max_workers=n, initializer=start_warm_kernel, initargs=(nb_dir,)
-    ) as pool:
+    with workers.pool(max_workers=n, initializer=start_warm_kernel, initargs=(nb_dir,)) as pool:
         pool.submit(os.getpid)  # starts every worker now
         yield pool
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -212,3 +213,123 @@ def test_the_command_passes_on_main_exit_code_and_freezes_what_is_left_before_it
     )
     assert bad.returncode != 0 and "not found" in bad.stderr, bad.stderr
     assert (ROOT / "pyproject.toml").read_text().count('audit = "audit_lib.cli:console"') == 1
+
+
+def _tagged_processes(tag: str) -> list[int]:
+    """Pids of live processes whose environment holds ``AUDIT_TEST_TAG=tag``."""
+    found = []
+    for env in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"AUDIT_TEST_TAG={tag}".encode() in env.read_bytes().split(b"\0"):
+                found.append(int(env.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_ctrl_c_stops_the_run_at_once_with_one_line_and_nothing_left_running(tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while a notebook
+    runs: the command ends within seconds with exit code 130 and one line, no traceback;
+    the queued notebook never starts; no worker, kernel or kernel socket folder is left.
+    Before, every worker printed a traceback, queued notebooks still ran, and some runs
+    hung or left kernels behind."""
+    import os
+    import signal
+    import time
+    import uuid
+
+    import nbformat
+
+    from .test_any_size import sample_borough
+
+    sample_borough(tmp_path / "data", 10, seed=3)
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    for name in ("one", "two"):
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell('period = None\ndata_dir = "."\noutput_dir = "."')
+        params.metadata["tags"] = ["parameters"]
+        marker = tmp_path / f"{name}.started"
+        nb.cells = [
+            params,
+            nbformat.v4.new_code_cell(f"import time\nopen({str(marker)!r}, 'w')\ntime.sleep(60)"),
+        ]
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nbformat.write(nb, books / f"{name}.ipynb")
+    tag = uuid.uuid4().hex
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "AUDIT_TEST_TAG": tag, "TMPDIR": str(temp)}
+
+    def as_a_terminal_job():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(
+        [*AUDIT, "run", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")]
+        + ["--notebooks", str(books), "--jobs", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=as_a_terminal_job,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("*.started")) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        assert list(tmp_path.glob("*.started"))
+        os.killpg(proc.pid, signal.SIGINT)
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and took < 10, (proc.returncode, took, err)
+    assert "Traceback" not in out + err and err.strip().endswith("audit run: interrupted"), err
+    assert len(list(tmp_path.glob("*.started"))) == 1  # the queued one: cancelled, never run
+    time.sleep(1.5)  # a kernel whose worker died goes within a second (ipykernel's poller)
+    left = _tagged_processes(tag)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+    assert [p.name for p in temp.iterdir() if p.name.startswith("audit-kernel-")] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "cannot read the notebook bad.ipynb: Expecting property name"),
+        ("[1, 2]", "cannot read the notebook bad.ipynb"),
+        (None, "cannot read the parameters of the notebook bad.ipynb: No language found"),
+    ],
+)
+def test_a_notebook_that_cannot_be_read_is_one_line_not_a_traceback(tmp_path, text, message):
+    """A notebook folder of the user's (``--notebooks``) with a damaged notebook, or one
+    whose metadata names no kernel language (papermill needs one), stops the run with
+    one line naming it; it was a traceback."""
+    import nbformat
+
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    if text is None:
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell("period = None")
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        nbformat.write(nb, books / "bad.ipynb")
+    else:
+        (books / "bad.ipynb").write_text(text)
+    with pytest.raises(RunError) as err:
+        run(data=DEFAULT_DATA, out=tmp_path / "out", notebooks=books)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "out").exists()

@@ -46,3 +46,34 @@ def test_newest_keeps_a_frame_already_in_key_order_and_sorts_the_rest():
     repeated = pd.concat([frame, frame.iloc[[1]].assign(v="9", **{REF: "2025-03-31"})])
     out = newest(repeated, ["k", "d"])
     assert out["v"].tolist() == ["1", "9", "3", "4"]
+
+
+def test_an_import_stopped_mid_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    """Ctrl-C (or a full disk) while a table, or the store of earlier imports, is being
+    written: the file keeps its previous contents, whole, and nothing half-written is
+    left. Written in place, the store was cut mid-row, and the next import merged
+    without the rows it lost."""
+    import pytest
+
+    import audit_lib.sources as S
+
+    path = tmp_path / "cla_episodes.csv"
+    before = pd.DataFrame({"child_id": ["1", "2"], "x": ["a", "b"]}, dtype=object)
+    write_text(before, path)
+    old = path.read_bytes()
+    calls = []
+
+    def stops_at_the_second_chunk(rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return csv_text(rows)
+
+    monkeypatch.setattr(S, "csv_text", stops_at_the_second_chunk)
+    bigger = pd.DataFrame({"child_id": [str(i) for i in range(10)], "x": ["y"] * 10}, dtype=object)
+    with pytest.raises(KeyboardInterrupt):
+        write_text(bigger, path, chunk=4)
+    assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    monkeypatch.undo()
+    write_text(bigger, path, chunk=4)
+    assert path.read_bytes() == bigger.to_csv(index=False, lineterminator="\n").encode()

@@ -14,9 +14,12 @@ reference dates, and the canonical tables are rebuilt from them, sorted by key.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -120,16 +123,31 @@ def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return out.sort_values(key, kind="stable", na_position="first").reset_index(drop=True)
 
 
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A file beside ``path`` to write, renamed over ``path`` when the block ends (and
+    removed if it fails), so that an import that stops half-way (Ctrl-C, a full disk)
+    never leaves a table, the store of earlier imports or extract.json half written."""
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 def write_text(frame: pd.DataFrame, path: Path, chunk: int = 100_000) -> bool:
     """Write a table of text (every value a str) as ``frame.to_csv(path, index=False,
-    lineterminator="\\n")`` writes it, byte for byte (``csv_text``), in chunks of rows.
+    lineterminator="\\n")`` writes it, byte for byte (``csv_text``), in chunks of rows;
+    whole or not at all (:func:`replacing`).
 
     Returns whether reading the file back (``load``) gives ``frame`` itself: the text
     holds no quote (nothing needed quoting), carriage return or NUL, and every line is a
     row with a comma in it."""
     rows = frame.to_numpy(dtype=object)
     plain = len(frame.columns) > 1
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         for start in range(0, max(len(rows), 1), chunk):
             lines = rows[start : start + chunk].tolist()
             text = csv_text([list(frame.columns)] + lines if start == 0 else lines)
@@ -295,7 +313,8 @@ def write_extract(folder: Path, returns: list[dict], given: str | None = None) -
     starts = [r["data_start"] for r in known if r.get("data_start")]
     if starts:
         meta["data_start"] = min(starts)
-    path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     return meta
 
 

@@ -17,7 +17,8 @@ the newest ``KEEP`` entries no older than ``MAX_AGE_DAYS`` and deletes the rest;
 calls it every time. A run holds its entry (``in_use``: a shared ``flock`` on the entry's
 folder) until it ends, and ``prune`` leaves an entry that is held, so one run never
 deletes the tables another run's notebooks are still reading; a process that reads an
-entry (a notebook's kernel) holds it too, until it reads another.
+entry (a notebook's kernel) holds it too, while any of the tables it read from it may
+still be converted.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pickle
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,9 +194,10 @@ def read(entry: Path):
     file when first used (the files' footers are checked here). The frames returned are
     the caller's own: changing them never changes what the next read returns.
 
-    The process holds the entry (a shared lock, as :func:`in_use`) from this read until
-    it reads another entry or ends, so ``prune`` in another process (a second run) never
-    deletes tables that are still to be converted.
+    The process holds the entry (a shared lock, as :func:`in_use`) while the tables of
+    any read of it may still be converted (until they, and the kernel's memo of this
+    entry, are gone), so ``prune`` in another process (a second run) never deletes
+    tables that are still to be converted.
     """
     import copy
 
@@ -222,15 +225,14 @@ def read(entry: Path):
         except (OSError, KeyError, ValueError, pa.ArrowException, pickle.UnpicklingError, EOFError):
             _release(hold)  # absent (pruned meanwhile) or damaged: the caller rebuilds it
             return None
-        _release(_MEMO.get("hold"))
         _MEMO.clear()
         small = size <= MEMO_MAX_BYTES
         _MEMO.update(
-            stamp=stamp, names=names, report=report, frames={} if small else None, hold=hold
+            stamp=stamp, names=names, report=report, frames={} if small else None, hold=_Held(hold)
         )
-    frames = _MEMO["frames"]
+    frames, held = _MEMO["frames"], _MEMO["hold"]
 
-    def convert(name: str) -> pd.DataFrame:
+    def convert(name: str, held: _Held = held) -> pd.DataFrame:  # held while convertible
         if frames is not None and name in frames:
             return frames[name].copy()
         with pa.memory_map(str(entry / f"{name}.arrow")) as src:
@@ -240,6 +242,14 @@ def read(entry: Path):
         return frame
 
     return Tables(_MEMO["names"], convert), copy.deepcopy(_MEMO["report"])
+
+
+class _Held:
+    """A shared lock on an entry (:func:`_take`'s descriptor), released when the last
+    reader that may still convert its tables lets go of it."""
+
+    def __init__(self, fd: int | None) -> None:
+        weakref.finalize(self, _release, fd)
 
 
 def to_pandas(table) -> pd.DataFrame:

@@ -4,7 +4,9 @@ notebooks``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -435,14 +437,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted(command: str, signum: int) -> int:
+    """Say in one line that ``command`` was interrupted (Ctrl-C) or stopped by
+    ``signum``; the exit code is 128 + ``signum``, as a shell gives."""
+    lead = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
+    how = "interrupted" if signum == signal.SIGINT else f"stopped ({signal.Signals(signum).name})"
+    with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+        print(f"{lead}audit {command}: {how}", file=sys.stderr)
+    return 128 + signum
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .workers import stopped_by_signals
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
-    except KeyboardInterrupt:  # Ctrl-C: the workers are stopped (audit_lib.workers)
-        lead = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
-        print(f"{lead}audit {args.command}: interrupted", file=sys.stderr)
-        return 130
+        with stopped_by_signals():  # SIGTERM, SIGHUP: as Ctrl-C
+            return args.func(args)
+    except KeyboardInterrupt as exc:  # Ctrl-C: the workers are stopped (audit_lib.workers)
+        return _interrupted(args.command, getattr(exc, "signum", signal.SIGINT))
     except BrokenPipeError:  # e.g. `audit validate DIR | head`: the reader left early
         _quiet_stdout()
         return 1

@@ -1146,11 +1146,7 @@ def _validate_parts(folder: Path, extract: pd.Timestamp, tmp: Path, jobs: int) -
     weight = {name: cost[name] + sum(cost[d] for d in _dependants(name, needs)) for name in cost}
     parts: dict[str, _Part] = {}
     running: dict = {}
-    with workers.pool(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=workers.ignore_interrupts,
-    ) as pool:
+    with workers.pool(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         while len(parts) < len(LOAD_ORDER):
             busy = set(running.values())
             ready = [

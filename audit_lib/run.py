@@ -399,9 +399,10 @@ def _kernel_stop() -> None:
 
 
 def _kernel_kill(signum: int, frame) -> None:
-    """SIGTERM in a worker (the run was interrupted, :func:`workers.stop`): kill this
-    worker's kernel and remove its connection and socket files at once, then end. No
-    kernel message is sent: the worker may be in the middle of one."""
+    """SIGTERM or SIGHUP in a worker (the run was interrupted, :func:`workers.stop`; the
+    terminal closed): kill this worker's kernel and remove its connection and socket
+    files at once, then end. No kernel message is sent: the worker may be in the middle
+    of one."""
     km = _KERNEL.pop("km", None)
     if km is not None:
         with contextlib.suppress(Exception):
@@ -416,21 +417,23 @@ def _kernel_kill(signum: int, frame) -> None:
 def start_warm_kernel(cwd: str | None = None) -> None:
     """Start this worker's kernel and warm it up (pool initializer). Never raises: on
     any problem the worker falls back to a fresh kernel per notebook. The worker leaves
-    Ctrl-C to the run (:mod:`audit_lib.workers`), and on SIGTERM kills its kernel."""
+    Ctrl-C to the run (:mod:`audit_lib.workers`), and on SIGTERM or SIGHUP (the terminal
+    closed) kills its kernel."""
     from multiprocessing import util
 
-    from .workers import ignore_interrupts
+    from .workers import STOPS
 
     if "warm" not in _KERNEL:  # the first call, in the pool's initializer
         _KERNEL["warm"] = cwd or str(DEFAULT_NOTEBOOKS)
         util.Finalize(None, _kernel_stop, exitpriority=10)
-        ignore_interrupts()
-        signal.signal(signal.SIGTERM, _kernel_kill)
+        for s in STOPS:
+            signal.signal(s, _kernel_kill)
     try:
         from .kernel import WarmKernelManager
 
         # local IPC sockets, not loopback TCP (no port, no "running over TCP" warning)
         km = WarmKernelManager(kernel_name="python3")
+        _KERNEL["km"] = km  # from now: SIGTERM (_kernel_kill) removes its files too
         # the charts draw with Agg: set it once, so the kernel never loads the inline backend
         env = {**os.environ, "MPLBACKEND": "agg"}
         # the kernel process's own log lines never reach the user's terminal
@@ -444,8 +447,8 @@ def start_warm_kernel(cwd: str | None = None) -> None:
             extra_arguments=["--HistoryManager.enabled=False"],
         )
     except Exception:
+        _kernel_stop()
         return
-    _KERNEL["km"] = km
     with contextlib.suppress(Exception):
         _warm_exporter()  # while the kernel starts
     if _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
@@ -999,7 +1002,6 @@ def warm_workers(jobs: int | None = None, notebooks: str | Path | None = None):
     n = max(1, jobs or os.cpu_count() or 1)
     nb_dir = str(notebooks or DEFAULT_NOTEBOOKS)
     with workers.pool(max_workers=n, initializer=start_warm_kernel, initargs=(nb_dir,)) as pool:
-        pool.submit(os.getpid)  # starts every worker now
         yield pool
 
 

@@ -228,12 +228,25 @@ def _tagged_processes(tag: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
-def test_ctrl_c_stops_the_run_at_once_with_one_line_and_nothing_left_running(tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "to_group", "line"),
+    [
+        ("SIGINT", True, "audit run: interrupted"),
+        ("SIGTERM", False, "audit run: stopped (SIGTERM)"),
+        ("SIGHUP", True, "audit run: stopped (SIGHUP)"),
+    ],
+)
+def test_ctrl_c_stops_the_run_at_once_with_one_line_and_nothing_left_running(
+    tmp_path, signum, to_group, line
+):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while a notebook
     runs: the command ends within seconds with exit code 130 and one line, no traceback;
     the queued notebook never starts; no worker, kernel or kernel socket folder is left.
     Before, every worker printed a traceback, queued notebooks still ran, and some runs
-    hung or left kernels behind."""
+    hung or left kernels behind. SIGTERM to the command alone (a scheduler stopping the
+    job) and SIGHUP to the group (the terminal closed) do the same, exit code 128 + the
+    signal's number; before, the command died at once and its workers and their kernels
+    ran on for ever (SIGTERM), or left their kernels' socket folders (SIGHUP)."""
     import os
     import signal
     import time
@@ -286,15 +299,16 @@ def test_ctrl_c_stops_the_run_at_once_with_one_line_and_nothing_left_running(tmp
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.1)
         assert list(tmp_path.glob("*.started"))
-        os.killpg(proc.pid, signal.SIGINT)
+        sig = getattr(signal, signum)
+        os.killpg(proc.pid, sig) if to_group else os.kill(proc.pid, sig)
         sent = time.monotonic()
         out, err = proc.communicate(timeout=30)
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130 and took < 10, (proc.returncode, took, err)
-    assert "Traceback" not in out + err and err.strip().endswith("audit run: interrupted"), err
+    assert proc.returncode == 128 + sig and took < 10, (proc.returncode, took, err)
+    assert "Traceback" not in out + err and err.strip().endswith(line), err
     assert len(list(tmp_path.glob("*.started"))) == 1  # the queued one: cancelled, never run
     time.sleep(1.5)  # a kernel whose worker died goes within a second (ipykernel's poller)
     left = _tagged_processes(tag)

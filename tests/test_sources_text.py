@@ -77,3 +77,23 @@ def test_an_import_stopped_mid_write_leaves_the_previous_file_whole(tmp_path, mo
     monkeypatch.undo()
     write_text(bigger, path, chunk=4)
     assert path.read_bytes() == bigger.to_csv(index=False, lineterminator="\n").encode()
+
+
+def test_a_file_written_again_keeps_its_permissions(tmp_path):
+    """A table, the store of earlier imports and extract.json made private (0600, case
+    data) stay private when an import writes them again; written beside and renamed
+    into place, they became 0644 (the umask's default)."""
+    from audit_lib.sources import write_extract
+
+    path = tmp_path / "children.csv"
+    frame = pd.DataFrame({"child_id": ["1", "2"], "x": ["a", "b"]}, dtype=object)
+    write_text(frame, path)
+    write_extract(tmp_path, [])
+    for p in (path, tmp_path / "extract.json"):
+        p.chmod(0o600)
+    write_text(frame, path)
+    write_extract(tmp_path, [])
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {
+        "children.csv": 0o600,
+        "extract.json": 0o600,
+    }

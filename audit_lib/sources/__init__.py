@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,9 +128,14 @@ def newest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 def replacing(path: Path) -> Iterator[Path]:
     """A file beside ``path`` to write, renamed over ``path`` when the block ends (and
     removed if it fails), so that an import that stops half-way (Ctrl-C, a full disk)
-    never leaves a table, the store of earlier imports or extract.json half written."""
+    never leaves a table, the store of earlier imports or extract.json half written.
+    A file replaced keeps its permissions (case data made private stays private), also
+    while it is written."""
     tmp = path.with_name(f".{path.name}.partial")
     try:
+        if path.exists():
+            tmp.touch(mode=0o600)  # then opened for writing: its mode stays
+            shutil.copymode(path, tmp)
         yield tmp
         os.replace(tmp, path)
     finally:

@@ -131,7 +131,7 @@ def pool(
     except BaseException:
         stop(executor, grace)
         raise
-    executor.shutdown(wait=True)
+    executor.shutdown(wait=True)  # Ctrl-C meanwhile: the workers, ending, clean up
 
 
 def stop(executor: ProcessPoolExecutor, grace: float = 5.0) -> None:

@@ -192,12 +192,15 @@ def test_the_command_passes_on_main_exit_code_and_freezes_what_is_left_before_it
     tmp_path,
 ):
     """``audit`` is ``cli.console``: the exit code is main's, and the objects left are
-    frozen so the interpreter's last collections skip them (a tenth of a small import)."""
+    frozen so the interpreter's last collections skip them (a tenth of a small import).
+    Ctrl-C is then the default action: a second Ctrl-C while an interrupted run ended
+    printed a traceback from multiprocessing's exit handler (joining its workers)."""
     script = (
-        "import gc, sys\n"
+        "import gc, signal, sys\n"
         "from audit_lib import cli\n"
         "code = cli.console(sys.argv[1:])\n"
         "print('frozen', gc.get_freeze_count() > 1000, file=sys.stderr)\n"
+        "print('ctrl-c ends', signal.getsignal(signal.SIGINT) is signal.SIG_DFL, file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     ok = subprocess.run(
@@ -206,6 +209,7 @@ def test_the_command_passes_on_main_exit_code_and_freezes_what_is_left_before_it
         text=True,
     )
     assert ok.returncode == 0 and "frozen True" in ok.stderr, ok.stderr
+    assert "ctrl-c ends True" in ok.stderr, ok.stderr
     bad = subprocess.run(
         [sys.executable, "-c", script, "validate", str(tmp_path / "none")],
         capture_output=True,

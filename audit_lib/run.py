@@ -392,10 +392,14 @@ def _kernel_run(km, code: str, timeout: float = 120) -> bool:
 
 
 def _kernel_stop() -> None:
-    km = _KERNEL.pop("km", None)
+    """Shut this worker's kernel down. It is forgotten only once it is down, so SIGTERM
+    meanwhile (:func:`_kernel_kill`; an idle worker ends at once when the run is
+    interrupted, and is then terminated) still kills it and removes its files."""
+    km = _KERNEL.get("km")
     if km is not None:
         with contextlib.suppress(Exception):
             km.shutdown_kernel(now=True)
+        _KERNEL.pop("km", None)
 
 
 def _kernel_kill(signum: int, frame) -> None:

@@ -30,6 +30,7 @@ from traitlets import CaselessStrEnum, default
 
 __all__ = [
     "LOG_ENV",
+    "SOCKETS_ENV",
     "AsyncReadyClient",
     "PrivateIPC",
     "QuietKernelManager",
@@ -38,14 +39,28 @@ __all__ = [
 ]
 
 LOG_ENV = "AUDIT_KERNEL_LOG"
+#: set by ``run.warm_workers`` in its workers: the name their kernels' socket folders
+#: start with (``audit-<the pool's id>-``), so that the run removes them when its pool
+#: ends, however its workers and kernels ended (a kernel killed with its worker leaves
+#: its socket files behind)
+SOCKETS_ENV = "AUDIT_KERNEL_SOCKETS"
+#: where a kernel's socket folder goes when the temporary folder's path is too long
+#: for a socket (a Unix socket's path holds at most 107 bytes)
+SHORT_TEMP = "/tmp"
+IPC_PATH_MAX = 107
 
 
 class PrivateIPC(ConnectionFileMixin):
-    """IPC transport with the sockets in a private temporary folder of each manager.
+    """IPC transport with the sockets, and the connection file, in a private temporary
+    folder of each manager.
 
     jupyter_client's default IPC path ("kernel-ipc-N" beside the connection file or in
     the working folder) is chosen by probing for free names, which two pool workers can
-    race for: they then share sockets and reject each other's signed messages."""
+    race for: they then share sockets and reject each other's signed messages. Its
+    connection file would be a ``tmp*.json`` of its own in the temporary folder; in the
+    kernel's folder, it goes with the sockets however the kernel ends. Where the
+    temporary folder's path is too long for a socket, the folder is made in ``/tmp``
+    (the kernel could not start: it waited for two minutes)."""
 
     transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
@@ -53,8 +68,18 @@ class PrivateIPC(ConnectionFileMixin):
     def _private_ip(self) -> str:
         if self.transport != "ipc":
             return "127.0.0.1"
-        self._ipc_dir = tempfile.mkdtemp(prefix="audit-kernel-")
+        prefix = os.environ.get(SOCKETS_ENV, "audit-kernel-")
+        self._ipc_dir = tempfile.mkdtemp(prefix=prefix)
+        if len(os.path.join(self._ipc_dir, "kernel-65535").encode()) > IPC_PATH_MAX:
+            os.rmdir(self._ipc_dir)
+            self._ipc_dir = tempfile.mkdtemp(prefix=prefix, dir=SHORT_TEMP)
         return os.path.join(self._ipc_dir, "kernel")
+
+    @default("connection_file")
+    def _private_connection_file(self) -> str:
+        if self.transport != "ipc":
+            return ""  # jupyter_client's own
+        return os.path.join(os.path.dirname(self.ip), "connection.json")
 
     def cleanup_ipc_files(self) -> None:
         super().cleanup_ipc_files()

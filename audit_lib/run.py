@@ -21,10 +21,13 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -406,7 +409,12 @@ def _kernel_kill(signum: int, frame) -> None:
     """SIGTERM or SIGHUP in a worker (the run was interrupted, :func:`workers.stop`; the
     terminal closed): kill this worker's kernel and remove its connection and socket
     files at once, then end. No kernel message is sent: the worker may be in the middle
-    of one."""
+    of one. A second signal (SIGHUP to the terminal's group, then the run's SIGTERM)
+    must not cut this short."""
+    from .workers import STOPS
+
+    for s in STOPS:
+        signal.signal(s, signal.SIG_IGN)
     km = _KERNEL.pop("km", None)
     if km is not None:
         with contextlib.suppress(Exception):
@@ -414,11 +422,12 @@ def _kernel_kill(signum: int, frame) -> None:
             os.killpg(pgid, signal.SIGKILL)  # the kernel leads its own session
         with contextlib.suppress(Exception):
             km.cleanup_connection_file()
+        with contextlib.suppress(Exception):
             km.cleanup_ipc_files()
     os._exit(128 + signum)
 
 
-def start_warm_kernel(cwd: str | None = None) -> None:
+def start_warm_kernel(cwd: str | None = None, sockets: str | None = None) -> None:
     """Start this worker's kernel and warm it up (pool initializer). Never raises: on
     any problem the worker falls back to a fresh kernel per notebook. The worker leaves
     Ctrl-C to the run (:mod:`audit_lib.workers`), and on SIGTERM or SIGHUP (the terminal
@@ -429,6 +438,10 @@ def start_warm_kernel(cwd: str | None = None) -> None:
 
     if "warm" not in _KERNEL:  # the first call, in the pool's initializer
         _KERNEL["warm"] = cwd or str(DEFAULT_NOTEBOOKS)
+        if sockets:  # this worker's kernels' socket folders (kernel.SOCKETS_ENV)
+            from .kernel import SOCKETS_ENV
+
+            os.environ[SOCKETS_ENV] = sockets
         util.Finalize(None, _kernel_stop, exitpriority=10)
         for s in STOPS:
             signal.signal(s, _kernel_kill)
@@ -1005,8 +1018,18 @@ def warm_workers(jobs: int | None = None, notebooks: str | Path | None = None):
 
     n = max(1, jobs or os.cpu_count() or 1)
     nb_dir = str(notebooks or DEFAULT_NOTEBOOKS)
-    with workers.pool(max_workers=n, initializer=start_warm_kernel, initargs=(nb_dir,)) as pool:
-        yield pool
+    sockets = f"audit-{uuid.uuid4().hex[:8]}-"  # this pool's kernels' socket folders
+    try:
+        with workers.pool(
+            max_workers=n, initializer=start_warm_kernel, initargs=(nb_dir, sockets)
+        ) as pool:
+            yield pool
+    finally:  # whatever a killed kernel left (kernel.SOCKETS_ENV)
+        from .kernel import SHORT_TEMP
+
+        for base in {tempfile.gettempdir(), SHORT_TEMP}:
+            for left in Path(base).glob(f"{sockets}*"):
+                shutil.rmtree(left, ignore_errors=True)
 
 
 def validate_apart(data_dir: Path, jobs: int) -> None:

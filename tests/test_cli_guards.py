@@ -253,6 +253,7 @@ def test_ctrl_c_stops_the_run_at_once_with_one_line_and_nothing_left_running(
     ran on for ever (SIGTERM), or left their kernels' socket folders (SIGHUP)."""
     import os
     import signal
+    import tempfile
     import time
     import uuid
 
@@ -279,8 +280,8 @@ def test_ctrl_c_stops_the_run_at_once_with_one_line_and_nothing_left_running(
         }
         nbformat.write(nb, books / f"{name}.ipynb")
     tag = uuid.uuid4().hex
-    temp = tmp_path / "tmp"
-    temp.mkdir()
+    # the run's own temporary folder, short (a kernel's socket path must fit in 107 bytes)
+    temp = Path(tempfile.mkdtemp(dir="/tmp"))
     env = {**os.environ, "AUDIT_TEST_TAG": tag, "TMPDIR": str(temp)}
 
     def as_a_terminal_job():
@@ -319,7 +320,9 @@ def test_ctrl_c_stops_the_run_at_once_with_one_line_and_nothing_left_running(
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == []
-    assert [p.name for p in temp.iterdir() if p.name.startswith("audit-kernel-")] == []
+    left_files = sorted(str(p.relative_to(temp)) for p in temp.rglob("*"))  # sockets,
+    shutil.rmtree(temp, ignore_errors=True)  # connection files
+    assert left_files == [], err
 
 
 @pytest.mark.parametrize(
@@ -351,3 +354,33 @@ def test_a_notebook_that_cannot_be_read_is_one_line_not_a_traceback(tmp_path, te
         run(data=DEFAULT_DATA, out=tmp_path / "out", notebooks=books)
     assert message in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_kernel_socket_folder_fits_a_socket_path_whatever_the_temporary_folder(
+    tmp_path, monkeypatch
+):
+    """A Unix socket's path holds at most 107 bytes: under a long $TMPDIR no kernel could
+    start and the run waited two minutes. The socket folder then goes to /tmp; the
+    connection file goes with it, so both are removed together."""
+    import tempfile
+
+    from audit_lib.kernel import IPC_PATH_MAX, WarmKernelManager
+
+    long = tmp_path / ("t" * max(1, 100 - len(str(tmp_path))))
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    km = WarmKernelManager(kernel_name="python3")
+    try:
+        assert len(km.ip + "-65535") <= IPC_PATH_MAX and km.ip.startswith("/tmp/audit-kernel-")
+        assert Path(km.connection_file).parent == Path(km.ip).parent
+    finally:
+        km.cleanup_ipc_files()
+    assert not Path(km.ip).parent.exists()
+    short = Path(tempfile.mkdtemp(dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(short))  # short enough: stays there
+    km = WarmKernelManager(kernel_name="python3")
+    try:
+        assert Path(km.ip).parent.parent == short
+    finally:
+        km.cleanup_ipc_files()
+        short.rmdir()

@@ -769,7 +769,7 @@ def run(
         raise RunError(f"data folder not found: {data}")
     if not os.access(data_dir, os.R_OK | os.X_OK):
         raise RunError(f"cannot read the data folder {data}: permission denied")
-    nb_dir = Path(notebooks or DEFAULT_NOTEBOOKS)
+    nb_dir = Path(notebooks or DEFAULT_NOTEBOOKS).resolve()  # the kernels run elsewhere
     books = sorted(nb_dir.glob("*.ipynb"))
     if only:
         unknown = set(only) - {b.stem for b in books}
@@ -1017,7 +1017,7 @@ def warm_workers(jobs: int | None = None, notebooks: str | Path | None = None):
     from . import workers
 
     n = max(1, jobs or os.cpu_count() or 1)
-    nb_dir = str(notebooks or DEFAULT_NOTEBOOKS)
+    nb_dir = str(Path(notebooks or DEFAULT_NOTEBOOKS).resolve())
     sockets = f"audit-{uuid.uuid4().hex[:8]}-"  # this pool's kernels' socket folders
     try:
         with workers.pool(

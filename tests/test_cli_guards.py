@@ -384,3 +384,36 @@ def test_a_kernel_socket_folder_fits_a_socket_path_whatever_the_temporary_folder
     finally:
         km.cleanup_ipc_files()
         short.rmdir()
+
+
+def test_a_relative_notebooks_folder_works_in_the_warm_kernels(tmp_path):
+    """``--notebooks nbs`` relative to where the command runs: the warm kernels (which
+    run elsewhere) reset into it; it printed a kernel's FileNotFoundError traceback on
+    the console and fell back to fresh kernels."""
+    import nbformat
+
+    from .test_any_size import sample_borough
+
+    sample_borough(tmp_path / "data", 10, seed=3)
+    books = tmp_path / "nbs"
+    books.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('period = None\ndata_dir = "."\noutput_dir = "."')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("shown = str(period)")]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, books / "one.ipynb")
+    res = subprocess.run(
+        [*AUDIT, "run", "--data", "data", "--out", "out", "--notebooks", "nbs", "--jobs", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    console = res.stdout + res.stderr
+    assert res.returncode == 0 and "one: ok" in console, console
+    assert "Error" not in console and "Traceback" not in console, console

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -80,6 +81,14 @@ class PrivateIPC(ConnectionFileMixin):
         if self.transport != "ipc":
             return ""  # jupyter_client's own
         return os.path.join(os.path.dirname(self.ip), "connection.json")
+
+    @staticmethod
+    def remove_folders(prefix: str) -> None:
+        """Remove every socket folder named ``prefix``* (:data:`SOCKETS_ENV`), wherever
+        :meth:`_private_ip` put it, whatever its kernel left there."""
+        for base in {tempfile.gettempdir(), SHORT_TEMP}:
+            for left in Path(base).glob(f"{prefix}*"):
+                shutil.rmtree(left, ignore_errors=True)
 
     def cleanup_ipc_files(self) -> None:
         super().cleanup_ipc_files()

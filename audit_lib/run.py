@@ -21,11 +21,9 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -89,10 +87,12 @@ def notebook_meta(path: Path) -> dict:
     RunError if the file is not a notebook."""
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
-        meta = nb.get("metadata", {}).get("audit", {})
-        meta.get("title")
-    except (OSError, UnicodeError, ValueError, AttributeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         raise RunError(f"cannot read the notebook {path.name}: {exc}") from None
+    metadata = nb.get("metadata", {}) if isinstance(nb, dict) else None
+    meta = metadata.get("audit", {}) if isinstance(metadata, dict) else None
+    if not isinstance(meta, dict):
+        raise RunError(f"cannot read the notebook {path.name}: not a notebook's metadata")
     return {
         "title": meta.get("title", path.stem.replace("_", " ").title()),
         "requires": list(meta.get("requires", [])),
@@ -1025,11 +1025,9 @@ def warm_workers(jobs: int | None = None, notebooks: str | Path | None = None):
         ) as pool:
             yield pool
     finally:  # whatever a killed kernel left (kernel.SOCKETS_ENV)
-        from .kernel import SHORT_TEMP
+        from .kernel import PrivateIPC
 
-        for base in {tempfile.gettempdir(), SHORT_TEMP}:
-            for left in Path(base).glob(f"{sockets}*"):
-                shutil.rmtree(left, ignore_errors=True)
+        PrivateIPC.remove_folders(sockets)
 
 
 def validate_apart(data_dir: Path, jobs: int) -> None:

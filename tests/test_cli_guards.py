@@ -19,6 +19,27 @@ from .conftest import DEFAULT_DATA, ROOT
 AUDIT = [sys.executable, "-m", "audit_lib.cli"]
 
 
+#: the runner's parameters, as a notebook of the project declares them
+RUN_PARAMS = 'period = None\ndata_dir = "."\noutput_dir = "."'
+
+
+def tiny_notebook(
+    path: Path, body: str, params: str = RUN_PARAMS, language: str | None = "python"
+) -> None:
+    """Write a notebook at ``path``: a parameters cell, then ``body``; its kernelspec
+    names ``language`` (None: no language, which papermill cannot read)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)] if body else [cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    if language:
+        nb.metadata["kernelspec"]["language"] = language
+    nbformat.write(nb, path)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -155,24 +176,13 @@ def test_run_refuses_a_folder_it_cannot_read(tmp_path, monkeypatch):
 def test_run_console_is_quiet(tmp_path):
     """One line per notebook and the index path once; no kernel warnings (TCP without
     encryption) and no 'KeyboardInterrupt caught in kernel' on the user's console."""
-    import nbformat
-
     from .test_any_size import sample_borough
 
     sample_borough(tmp_path / "data", 10, seed=3)
     books = tmp_path / "notebooks"
     books.mkdir()
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('period = None\ndata_dir = "."\noutput_dir = "."')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("import sys\nshown = str(period)")]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
     for name in ("one", "two"):
-        nbformat.write(nb, books / f"{name}.ipynb")
+        tiny_notebook(books / f"{name}.ipynb", "import sys\nshown = str(period)")
     res = subprocess.run(
         [*AUDIT, "run", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")]
         + ["--notebooks", str(books), "--jobs", "1"],
@@ -257,28 +267,15 @@ def test_ctrl_c_stops_the_run_at_once_with_one_line_and_nothing_left_running(
     import time
     import uuid
 
-    import nbformat
-
     from .test_any_size import sample_borough
 
     sample_borough(tmp_path / "data", 10, seed=3)
     books = tmp_path / "notebooks"
     books.mkdir()
     for name in ("one", "two"):
-        nb = nbformat.v4.new_notebook()
-        params = nbformat.v4.new_code_cell('period = None\ndata_dir = "."\noutput_dir = "."')
-        params.metadata["tags"] = ["parameters"]
         marker = tmp_path / f"{name}.started"
-        nb.cells = [
-            params,
-            nbformat.v4.new_code_cell(f"import time\nopen({str(marker)!r}, 'w')\ntime.sleep(60)"),
-        ]
-        nb.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3",
-            "language": "python",
-        }
-        nbformat.write(nb, books / f"{name}.ipynb")
+        body = f"import time\nopen({str(marker)!r}, 'w')\ntime.sleep(60)"
+        tiny_notebook(books / f"{name}.ipynb", body)
     tag = uuid.uuid4().hex
     # the run's own temporary folder, short (a kernel's socket path must fit in 107 bytes)
     temp = Path(tempfile.mkdtemp(dir="/tmp"))
@@ -337,17 +334,10 @@ def test_a_notebook_that_cannot_be_read_is_one_line_not_a_traceback(tmp_path, te
     """A notebook folder of the user's (``--notebooks``) with a damaged notebook, or one
     whose metadata names no kernel language (papermill needs one), stops the run with
     one line naming it; it was a traceback."""
-    import nbformat
-
     books = tmp_path / "notebooks"
     books.mkdir()
     if text is None:
-        nb = nbformat.v4.new_notebook()
-        params = nbformat.v4.new_code_cell("period = None")
-        params.metadata["tags"] = ["parameters"]
-        nb.cells = [params]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-        nbformat.write(nb, books / "bad.ipynb")
+        tiny_notebook(books / "bad.ipynb", "", params="period = None", language=None)
     else:
         (books / "bad.ipynb").write_text(text)
     with pytest.raises(RunError) as err:
@@ -390,23 +380,12 @@ def test_a_relative_notebooks_folder_works_in_the_warm_kernels(tmp_path):
     """``--notebooks nbs`` relative to where the command runs: the warm kernels (which
     run elsewhere) reset into it; it printed a kernel's FileNotFoundError traceback on
     the console and fell back to fresh kernels."""
-    import nbformat
-
     from .test_any_size import sample_borough
 
     sample_borough(tmp_path / "data", 10, seed=3)
     books = tmp_path / "nbs"
     books.mkdir()
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('period = None\ndata_dir = "."\noutput_dir = "."')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("shown = str(period)")]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, books / "one.ipynb")
+    tiny_notebook(books / "one.ipynb", "shown = str(period)")
     res = subprocess.run(
         [*AUDIT, "run", "--data", "data", "--out", "out", "--notebooks", "nbs", "--jobs", "1"],
         cwd=tmp_path,

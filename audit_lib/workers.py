@@ -146,6 +146,7 @@ def _terminate(executor: ProcessPoolExecutor, grace: float) -> None:
     # ProcessPoolExecutor has no public way to stop its workers before Python 3.14
     # (terminate_workers); its process table is the one place they are listed
     procs = list((getattr(executor, "_processes", None) or {}).values())
+    manager = getattr(executor, "_executor_manager_thread", None)
     executor.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         with contextlib.suppress(Exception):
@@ -156,3 +157,6 @@ def _terminate(executor: ProcessPoolExecutor, grace: float) -> None:
             if p.is_alive():
                 p.kill()
                 p.join(1)
+    if manager is not None:  # it closes its pipes once the workers are gone: if the
+        # interpreter's exit hook wrote to them meanwhile, it printed a traceback
+        manager.join(grace)

@@ -117,3 +117,26 @@ def test_903_dates_day_first_else_as_written(tmp_path):
     ]
     assert dates[4:].isna().all()
     assert written.tolist() == [True] * 5 + [False, True]
+
+
+@pytest.mark.parametrize("bad_row", [0, 7])
+def test_a_row_with_more_fields_than_the_header_is_rejected_not_the_file(tmp_path, bad_row):
+    """One row with an extra field (a stray comma) is rejected and counted: before, in
+    the middle of a file it made the whole file unreadable (every episode dropped,
+    exit 0), and as the first row it shifted every column (dates read as child ids)."""
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE\n"
+    rows = [f"{i:03d},01/02/2020,S,C2,N1,U4,PR1,,," for i in range(12)]
+    rows[bad_row] += ",x"
+    write(tmp_path / "episodes.csv", ep + "\n".join(rows) + "\n")
+    write(tmp_path / "reviews.csv", "CHILD,DOB,REVIEW\n001,01/01/2015,01/05/2020\n")
+    res = read_903([tmp_path / "episodes.csv", tmp_path / "reviews.csv"])
+    tables, mapping = to_canonical(res)
+    e = tables["cla_episodes"]
+    assert sorted(e["child_id"]) == [f"{i:03d}" for i in range(12) if i != bad_row]
+    assert (e["episode_start"] == pd.Timestamp("2020-02-01")).all()
+    m = {r["source"]: r for r in mapping}
+    assert (m["episodes"]["rows_read"], m["episodes"]["rows_rejected"]) == (12, 1)
+    assert "1 malformed row(s) rejected" in m["episodes"]["detail"]
+    assert (m["reviews"]["rows_read"], m["reviews"]["rows_rejected"]) == (1, 0)
+    (f,) = [f for f in res.findings if "more fields than the header" in f["finding"]]
+    assert f["file"] == "episodes.csv" and f"{bad_row:03d},01/02/2020" in f["detail"]

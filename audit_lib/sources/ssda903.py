@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..load import date_part, read_plain_csv, read_text, take, unclosed_quote
+from ..load import date_part, read_csv_rows, take
 from ..model import ADOPTION_PLACEMENTS, TABLES
 from . import REF, collection_year_end, newest
 
@@ -60,6 +60,8 @@ class Import903:
     raw: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: list[dict] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
+    #: 903 table -> rows rejected as read (more fields than the header, an unclosed quote)
+    malformed: dict[str, int] = field(default_factory=dict)
     #: (table, column) -> what ``_dates`` read from it, so each is read once
     parsed: dict[tuple[str, str], tuple[pd.Series, pd.Series]] = field(default_factory=dict)
 
@@ -127,37 +129,22 @@ def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def read_903(paths: list[str | Path]) -> Import903:
-    """Read 903 CSVs (any names, any years), recognising each by its header."""
-    import io
-
+    """Read 903 CSVs (any names, any years), recognising each by its header. A row with
+    more fields than its header, or holding a quote never closed, is rejected and
+    counted (``Import903.malformed``); the rest of the file is read."""
     res = Import903()
     for path in paths:
         p = Path(path)
         try:
-            text, encoding = read_text(p)
-            quote = unclosed_quote(text)
-            # every value as the text written (object and no NA filter: the same as
-            # dtype=str here, read a quarter faster)
-            opts = dict(dtype=object, na_filter=False)
-            if quote is None:
-                plain = read_plain_csv(text)  # the same frame, read by Arrow where it can
-                if plain is None:
-                    frame = pd.read_csv(io.StringIO(text), **opts)
-                else:
-                    frame = plain.astype(object)
-            else:  # read line by line, quotes as written, so no row is swallowed
-                frame = pd.read_csv(io.StringIO(text), quoting=3, **opts)
-                if 0 <= quote - 2 < len(frame):
-                    frame = frame.drop(index=frame.index[quote - 2]).reset_index(drop=True)
-                res.findings.append(
-                    {
-                        "file": p.name,
-                        "finding": f"unclosed quote on line {quote}: that row rejected, the "
-                        "rest read line by line",
-                        "severity": "error",
-                    }
-                )
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError) as exc:
+            # every value as the text written (object: a quarter faster than strings here)
+            frame, bad, encoding, quote = read_csv_rows(p, dtype=object)
+        except (
+            OSError,
+            ValueError,
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+            UnicodeError,
+        ) as exc:
             res.files.append(
                 {"file": str(p), "table": None, "rows": 0, "error": f"unreadable: {exc}"}
             )
@@ -185,13 +172,31 @@ def read_903(paths: list[str | Path]) -> Import903:
                 "unrecognised_columns": extra,
             }
         )
-        if frame.empty:
+        if bad:
+            res.malformed[table] = res.malformed.get(table, 0) + len(bad)
+            res.findings.append(_malformed_finding(p.name, bad, quote))
+        elif frame.empty:
             res.findings.append({"finding": f"{p.name}: {table} table has a header but no rows"})
         frame["_order"] = len(res.files)
         res.raw[table] = pd.concat([res.raw.get(table, pd.DataFrame()), frame], ignore_index=True)
     _event_dates(res)
     _undated_files(res)
     return res
+
+
+def _malformed_finding(name: str, bad: list[str], quote: int | None) -> dict:
+    """The finding for a file's rows rejected as read: how many, and the first ones."""
+    why = f"unclosed quote on line {quote}: that row rejected, the rest read line by line"
+    if quote is None or len(bad) > 1:
+        why = f"{len(bad)} row(s) with more fields than the header rejected" + (
+            f" (and the unclosed quote on line {quote})" if quote is not None else ""
+        )
+    return {
+        "file": name,
+        "finding": f"{name}: {why}",
+        "detail": "; ".join(b[:60] for b in bad[:3]),
+        "severity": "error",
+    }
 
 
 def _event_dates(res: Import903) -> None:
@@ -314,8 +319,12 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         return parsed
 
     def note(source, read, mapped, repeats=0, detail="", rejected=0, table=None):
-        """One accounting line: rows read = mapped + repeats merged + rejected."""
+        """One accounting line: rows read = mapped + repeats merged + rejected (with the
+        rows rejected as read, ``Import903.malformed``)."""
         assert read == mapped + repeats + rejected, (source, read, mapped, repeats, rejected)
+        if bad := res.malformed.get(source, 0):
+            read, rejected = read + bad, rejected + bad
+            detail = "; ".join(filter(None, [detail, f"{bad} malformed row(s) rejected"]))
         report.append(
             {
                 "source": source,

@@ -11,6 +11,7 @@ from audit_lib.measures import disproportionality as D
 from audit_lib.measures import permanence as PM
 from audit_lib.measures import timeliness as T
 from audit_lib.model import TABLES
+from audit_lib.report import format_table
 
 PERIOD = "2026-10"
 AS_OF = pd.Timestamp("2026-10-31")
@@ -83,6 +84,9 @@ def test_903_only_timeliness_has_no_visit_figure_and_no_worklist_rows(tables):
     table = T.summary_table(summary, missing)
     row = table.set_index("Timescale").loc[T.MEASURES["cla_visit"][0]]
     assert pd.isna(row["12 months: in time"]) and row["Note"] == "not available: needs visits"
+    shown = format_table(table).set_index("Timescale")  # as the page shows it
+    assert shown.loc[T.MEASURES["cla_visit"][0], "Note"] == "not available: needs visits"
+    assert shown.loc[T.MEASURES["cla_review"][0], "Note"] == ""  # measured: nothing to note
     lines = T.findings(
         summary, T.monthly(items, PERIOD), T.by_team(items, PERIOD), PERIOD, {}, 5, missing
     )

@@ -406,3 +406,37 @@ def test_commonest_flag_is_never_one_nobody_has_or_the_data_cannot_measure(synth
     only_plan.attrs = {"not_available": {"no_plan_by_second_review": "needs permanence_plans"}}
     (line,) = [x for x in PM.findings(e, only_plan, card, "2026-10") if "drift flags" in x]
     assert 'the commonest flag is "12 months in care, no permanence"' in line
+
+
+def test_a_12_month_share_never_gives_a_small_count_back():
+    """ "96 children, 1 permanent outcome (c), within 12 months 1.1%" gave the 1 back
+    (the committed synthetic page's independence plan); so did "8 children, c, 62.5%"
+    (5 of 8). The share and its interval are hidden where the children it stands for,
+    or the rest, are 1-5; the medians still go with the group's children."""
+    import io
+
+    t = pd.DataFrame(
+        {
+            "group": ["independence", "white_other", "return_home", "tiny"],
+            "n": [96, 8, 17, 4],
+            "events": [1, 5, 16, 4],
+            "median_days": [np.nan, 200.0, 303.0, 90.0],
+            "median_lower": [np.nan, np.nan, 195.0, 80.0],
+            "median_upper": [np.nan, np.nan, 816.0, 99.0],
+            "within": [0.0114, 0.625, 0.647, 1.0],
+            "within_lower": [0.002, 0.18, 0.36, 0.4],
+            "within_upper": [0.06, 0.88, 0.83, 1.0],
+            "note": ["", "", "", ""],
+            "estimable": [True, True, True, True],
+        }
+    )
+    html = PM.competing_risks_table(t, "t_km", None, 5).to_html()
+    (shown,) = pd.read_html(io.StringIO(html), keep_default_na=False)
+    shown = shown.astype(str).set_index(shown.columns[0])
+    within = [c for c in shown.columns if c.startswith("Within 12 months")]
+    assert shown.loc["Independence", within].eq("c").all()
+    assert shown.loc["White Other", within].eq("c").all()
+    assert shown.loc["Return Home", within[0]] == "64.7%"
+    assert shown.loc["Return Home", "Median days"] == "303"
+    assert shown.loc["tiny"].drop("Note").eq("c").all()  # 4 children: everything hidden
+    assert "_within_small" not in html

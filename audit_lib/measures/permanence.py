@@ -29,6 +29,7 @@ __all__ = [
     "adoption_by_group",
     "adoption_scorecard",
     "competing_risks",
+    "competing_risks_table",
     "complete_cohorts",
     "cumulative_incidence",
     "drift_flags",
@@ -237,6 +238,34 @@ def competing_risks(
         for name, f in groups  # one fit per group (a handful), vectorised inside
     ]
     return pd.DataFrame(rows, columns=_TIME_COLUMNS)
+
+
+def competing_risks_table(
+    table: pd.DataFrame, uuid: str, caption: str | None = None, suppress_max: int = 5
+):
+    """A :func:`competing_risks` table by group as the page shows it: counts suppressed,
+    the medians hidden with a group's children, and the 12-month shares (and intervals)
+    also where the children they stand for (share x children) or the rest of the group
+    are 1..``suppress_max``: "96 children, within 12 months 1.0%" gives 1 back."""
+    from ..disclosure import hide_rate
+    from ..report import styled_table
+
+    t = table.drop(columns="estimable", errors="ignore").reset_index(drop=True)
+    within = (t["within"].astype(float).fillna(0) * t["n"]).round()
+    t["_within_small"] = hide_rate(within, t["n"], suppress_max)
+    median = ("median_days", "median_lower", "median_upper")
+    shares = ("within", "within_lower", "within_upper")
+    return styled_table(
+        t,
+        uuid=uuid,
+        counts=("n", "events"),
+        decimals=median,
+        percent=shares,
+        suppress_max=suppress_max,
+        caption=caption,
+        hide=("_within_small",),
+        hidden_with={**dict.fromkeys(median, "n"), **dict.fromkeys(shares, "_within_small")},
+    )
 
 
 def km_curve(outcomes: pd.DataFrame) -> pd.DataFrame:

@@ -200,3 +200,23 @@ def test_snapshot_or_history_on_large_tables():
     assert not _is_snapshot(early_repeat, ("child_id",))
     two_keys = pd.DataFrame({"child_id": ids.head(1).repeat(n).to_numpy(), "visit_type": ids})
     assert _is_snapshot(two_keys, ("child_id", "visit_type"))
+
+
+def test_a_completion_date_blank_in_every_record_is_not_available_not_0_percent(tables):
+    """A CIN census whose assessments carry no AssessmentAuthorisationDate (optional in
+    the XML) and whose S47s carry no DateOfInitialCPC: before, every assessment and ICPC
+    counted as late, "0% (0 of 132)", "Below target" and the furthest from target."""
+    a = tables["assessments"].assign(authorised_date=pd.NaT)
+    s = tables["s47_enquiries"].assign(icpc_date=pd.NaT)
+    t = {**tables, "assessments": a, "s47_enquiries": s}
+    missing = T.unavailable(t, AS_OF)
+    assert missing["assessment_45wd"] == (
+        "not available: assessments.authorised_date is blank in every record"
+    )
+    assert missing["icpc_15wd"] == "not available: s47_enquiries.icpc_date is blank in every record"
+    assert set(missing) == {"assessment_45wd", "icpc_15wd"}
+    items = T.all_items(t, AS_OF)
+    assert not items["measure"].isin(["assessment_45wd", "icpc_15wd"]).any()
+    assert needs.reason(t, needs.NEEDS["disproportionality.icpc"]).endswith("blank in every record")
+    one = {**t, "assessments": a.assign(authorised_date=tables["assessments"]["authorised_date"])}
+    assert "assessment_45wd" not in T.unavailable(one, AS_OF)

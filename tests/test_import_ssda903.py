@@ -140,3 +140,26 @@ def test_a_row_with_more_fields_than_the_header_is_rejected_not_the_file(tmp_pat
     assert (m["reviews"]["rows_read"], m["reviews"]["rows_rejected"]) == (1, 0)
     (f,) = [f for f in res.findings if "more fields than the header" in f["finding"]]
     assert f["file"] == "episodes.csv" and f"{bad_row:03d},01/02/2020" in f["detail"]
+
+
+def test_last_years_reviews_among_this_years_files_are_a_warning(tmp_path):
+    """A folder is one return: a reviews file whose latest review is in an earlier
+    collection year than the folder's episodes takes the folder's date, as before, and
+    now says so (every review of the year would otherwise look missed, without a word)."""
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE\n"
+    write(
+        tmp_path / "episodes.csv",
+        ep + "1,01/02/2024,S,C2,N1,U4,PR1,,,\n1,01/06/2025,P,C2,N1,U5,PR1,,,\n",
+    )
+    write(
+        tmp_path / "reviews.csv",
+        "CHILD,DOB,REVIEW\n1,01/01/2015,01/03/2024\n1,01/01/2015,20/08/2024\n",
+    )
+    res = read_903([tmp_path / "episodes.csv", tmp_path / "reviews.csv"])
+    (f,) = [f for f in res.findings if "another year" in f["finding"]]
+    assert f["file"] == "reviews.csv" and f["severity"] == "warning"
+    assert "latest review (2024-08-20)" in f["finding"] and "ends 2026-03-31" in f["finding"]
+    assert {x["reference_date"] for x in res.files} == {"2026-03-31"}
+    write(tmp_path / "reviews.csv", "CHILD,DOB,REVIEW\n1,01/01/2015,01/05/2025\n")
+    res = read_903([tmp_path / "episodes.csv", tmp_path / "reviews.csv"])
+    assert not [f for f in res.findings if "another year" in f["finding"]]

@@ -50,6 +50,9 @@ EVENT_DATES = {
     "placed_for_adoption": ("DATE_PLACED", "DATE_PLACED_CEASED"),
     "missing": ("MIS_START", "MIS_END"),
 }
+#: tables of events that recur through a year for every child in care (a review at least
+#: every six months): a file of them whose latest is in an earlier year is out of place
+RECURRING = ("reviews",)
 SEX_CODES = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U", "0": "U", "9": "U"}
 
 
@@ -242,10 +245,26 @@ def _undated_files(res: Import903) -> None:
         d = folder(f)
         if f.get("table") == "episodes" and f.get("reference_date"):
             continue
-        f["reference_date"] = episodes.get(d) or f.get("reference_date") or latest.get(d, overall)
+        own = f.get("reference_date")
+        f["reference_date"] = episodes.get(d) or own or latest.get(d, overall)
+        if f["table"] in RECURRING and own and own < f["reference_date"]:
+            res.findings.append(_other_year_finding(f, own))
     refs = np.array([""] + [f.get("reference_date", "") for f in res.files], dtype=object)
     for frame in res.raw.values():
         frame[REF] = refs[frame["_order"].to_numpy()]
+
+
+def _other_year_finding(f: dict, own: str) -> dict:
+    """A file of events that recur through the year whose latest falls in an earlier
+    collection year than its folder's return: last year's file among this year's?"""
+    name = Path(f["file"]).name
+    return {
+        "file": name,
+        "finding": f"{name}: its latest {f['table'][:-1]} ({f['latest_event']}) is in the "
+        f"collection year ending {own}, but the folder's return ends {f['reference_date']}: "
+        "a file of another year? (read as this return's)",
+        "severity": "warning",
+    }
 
 
 def reference(res: Import903) -> list[dict]:

@@ -389,3 +389,29 @@ def test_a_return_with_no_readable_date_is_one_line_and_writes_nothing(tmp_path,
     assert _run_import(["ssda903", tmp_path / "ep", "--out", tmp_path / "o"], capsys)[0] == 1
     assert _run_import(["ssda903", d903, "--out", tmp_path / "o"], capsys)[0] == 0
     assert pd.read_csv(tmp_path / "o" / "children.csv")["child_id"].tolist() == [1]
+
+
+def test_an_annex_a_date_typed_centuries_ahead_does_not_date_the_return(tmp_path, capsys):
+    """One referral typed 2201 made the workbook's reference date, the folder's extract
+    date and the default period 2201 (a report for August 2201, without a word). Dates
+    after the day the workbook was saved are left out of its date, with a warning, and
+    validation rejects their rows as after the extract date."""
+    book = _book(
+        tmp_path / "aa.xlsx",
+        [
+            (
+                "List 3",
+                [
+                    LIST3,
+                    ["1", "Male", "WBRI", "01/01/2015", "05/01/2024", "No"],
+                    ["2", "Male", "WBRI", "01/01/2015", "16/02/2201", "No"],
+                ],
+            )
+        ],
+    )
+    code, out, _ = _run_import(["annex_a", book, "--out", tmp_path / "o"], capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "o" / "extract.json").read_text())["extract_date"] == "2024-01-05"
+    assert "dates after the workbook was last saved" in out and "2201-02-16" in out
+    _, dq = load_tables(tmp_path / "o")
+    assert dq.summary.set_index("table").loc["referrals", "rows_rejected"] == 1

@@ -163,3 +163,26 @@ def test_last_years_reviews_among_this_years_files_are_a_warning(tmp_path):
     write(tmp_path / "reviews.csv", "CHILD,DOB,REVIEW\n1,01/01/2015,01/05/2025\n")
     res = read_903([tmp_path / "episodes.csv", tmp_path / "reviews.csv"])
     assert not [f for f in res.findings if "another year" in f["finding"]]
+
+
+def test_an_episode_start_typed_decades_ahead_does_not_date_the_return(tmp_path):
+    """DECOM 26/06/2052 for 2025 made the return's date 31 March 2053 (and the default
+    period March 2053). A start years after every other date of its file is left out
+    of the file's date, with a warning; validation still reports its row."""
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE\n"
+    rows = [f"{i},01/0{1 + i % 9}/2025,S,C2,N1,U4,PR1,,," for i in range(10)]
+    rows.append("10,26/06/2052,P,C2,N1,U5,PR1,14/08/2025,X1,")
+    write(tmp_path / "episodes.csv", ep + "\n".join(rows) + "\n")
+    res = read_903([tmp_path / "episodes.csv"])
+    (f,) = [f for f in res.findings if "typed wrongly" in f["finding"]]
+    assert f["detail"] == "1 in episodes.csv, e.g. 2052-06-26" and f["severity"] == "warning"
+    assert (
+        res.files[0]["reference_date"] == "2026-03-31"
+        and res.files[0]["latest_event"] == "2025-09-01"
+    )
+    write(
+        tmp_path / "episodes.csv", ep + "\n".join(rows[:-1]) + "\n1,01/06/2026,P,C2,N1,U5,PR1,,,\n"
+    )
+    res = read_903([tmp_path / "episodes.csv"])  # nine months on: a later year, not a typo
+    assert res.files[0]["reference_date"] == "2027-03-31"
+    assert not [f for f in res.findings if "typed wrongly" in f["finding"]]

@@ -53,6 +53,8 @@ EVENT_DATES = {
 #: tables of events that recur through a year for every child in care (a review at least
 #: every six months): a file of them whose latest is in an earlier year is out of place
 RECURRING = ("reviews",)
+#: an episode start this many days after every other date of its file is a typed year
+TYPED_AHEAD_DAYS = 5 * 365
 SEX_CODES = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U", "0": "U", "9": "U"}
 
 
@@ -214,6 +216,13 @@ def _event_dates(res: Import903) -> None:
         # an episodes file's year is that of its latest episode start (an end date or a
         # review after the year end is an error for validation to find, not a later year)
         anchor = res.dates(table, cols[0])[0] if table == "episodes" else dates
+        if table == "episodes":
+            ahead = _typed_ahead(anchor, dates, frame["_order"], files)
+            if ahead.any():
+                res.findings.append(
+                    _typed_ahead_finding(anchor[ahead], frame["_order"][ahead], res)
+                )
+                anchor = anchor.mask(ahead)
         latest = anchor.groupby(frame["_order"] if table == "episodes" else files).max()
         first = dates.groupby(files).min()
         for order, last in latest.dropna().items():
@@ -221,6 +230,39 @@ def _event_dates(res: Import903) -> None:
             f["first_event"] = f"{first[order]:%Y-%m-%d}"
             f["latest_event"] = f"{last:%Y-%m-%d}"
             f["reference_date"] = f"{collection_year_end(last):%Y-%m-%d}"
+
+
+def _typed_ahead(
+    starts: pd.Series, dates: pd.Series, order: pd.Series, files: pd.Series
+) -> pd.Series:
+    """Episode starts more than ``TYPED_AHEAD_DAYS`` after every other date of their
+    file (starts and ends): a year typed wrongly (2052 for 2025), left out of the file's
+    date. A return's episodes are open in its year, so its latest start is never years
+    clear of all the others."""
+    ahead = pd.Series(False, index=starts.index)
+    for f in order.unique():  # a file or two per folder, not a row loop
+        mine = order.eq(f) & starts.notna()
+        others = dates[files.eq(f)].dropna().sort_values()
+        while mine.any():
+            last = starts[mine].max()
+            rest = others[others < last]
+            if len(rest) == 0 or (last - rest.iloc[-1]).days <= TYPED_AHEAD_DAYS:
+                break
+            ahead |= mine & starts.eq(last)
+            mine &= starts.ne(last)
+            others = rest
+    return ahead
+
+
+def _typed_ahead_finding(starts: pd.Series, order: pd.Series, res: Import903) -> dict:
+    """The warning for episode starts left out of their file's date (``_typed_ahead``)."""
+    names = sorted({Path(res.files[o - 1]["file"]).name for o in order})
+    return {
+        "finding": "episode starts years after every other date of their file "
+        "left out of the return's date: typed wrongly? (validation reports them)",
+        "detail": f"{len(starts)} in {', '.join(names)}, e.g. {starts.max():%Y-%m-%d}",
+        "severity": "warning",
+    }
 
 
 def _undated_files(res: Import903) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "looked_after_comparison",
     "looked_after_findings",
     "indicator_table",
+    "shown_value",
     "signal_words",
     "status_of",
     "target_of",
@@ -141,6 +142,14 @@ def _hidden(entry: dict | None, suppress_max: int) -> bool:
     if not entry or "numerator" not in entry or "denominator" not in entry:
         return False
     return bool(hide_rate([entry["numerator"]], [entry["denominator"]], suppress_max)[0])
+
+
+def shown_value(entry: dict | None, suppress_max: int = 5) -> float | None:
+    """A recorded share as a page may show it: None where there is none or it must not
+    be shown (``_hidden``)."""
+    if not entry or entry.get("value") is None or _hidden(entry, suppress_max):
+        return None
+    return entry["value"]
 
 
 def indicator_table(
@@ -485,8 +494,8 @@ def headline_line(metrics: dict[str, dict], prefix: str, suppress_max: int = 5) 
         if not ind.key.startswith(prefix + "."):
             continue
         r12 = metrics.get(f"{ind.key}.rolling_12m")
-        if r12 and r12.get("value") is not None and not _hidden(r12, suppress_max):
-            out.append(f"{ind.label}: {fmt_pct(r12['value'])} (12 months)")
+        if (value := shown_value(r12, suppress_max)) is not None:
+            out.append(f"{ind.label}: {fmt_pct(value)} (12 months)")
         elif r12 and r12.get("status") == "not_available":
             out.append(f"{ind.label}: {r12.get('reason') or 'not available'}")
     return out

@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from .indicators import INDICATORS, headline_line
+from .indicators import INDICATORS, headline_line, shown_value
 from .load import find_table_file
 from .report import fmt_pct, month_label, plural, resolve_period
 
@@ -696,10 +696,8 @@ def top_index(out: Path) -> Path:
                 "cells": [],
             }
         )
-    for ind in INDICATORS:
-        vals = [
-            m.get("metrics", {}).get(f"{ind.key}.rolling_12m", {}).get("value") for m in periods
-        ]
+    for ind in INDICATORS:  # shares the pages hide (small counts) are gaps here too
+        vals = [shown_value(m.get("metrics", {}).get(f"{ind.key}.rolling_12m")) for m in periods]
         if any(v is not None for v in vals):
             latest = next((v for v in reversed(vals) if v is not None), None)
             spark.append(

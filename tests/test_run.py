@@ -256,3 +256,27 @@ def test_a_period_early_in_the_data_says_how_much_it_covers(tmp_path, warm_pool)
     page = (result.folder / "data_quality.html").read_text()
     assert "hold only 3 months of data" in page
     assert "3 months of data" in (result.folder / "run.log").read_text()
+
+
+def test_all_periods_index_leaves_out_shares_the_pages_hide(tmp_path):
+    """reports/index.html showed 'Looked-after reviews on time ... Latest 0%' from a
+    period whose own pages show 'c' (0 of 2: the 2 not on time are a small count)."""
+    from audit_lib.run import top_index
+
+    def period(p, num, den):
+        entry = {"value": num / den, "numerator": num, "denominator": den}
+        doc = {
+            "period": p,
+            "notebooks": {},
+            "metrics": {"timeliness.cla_review.rolling_12m": entry},
+        }
+        (tmp_path / p).mkdir()
+        (tmp_path / p / "metrics.json").write_text(json.dumps(doc))
+
+    period("2015-01", 0, 2)
+    html = top_index(tmp_path).read_text()
+    assert "Looked-after reviews on time" not in html and ">0%<" not in html
+    period("2015-02", 30, 40)
+    html = top_index(tmp_path).read_text()
+    assert "Looked-after reviews on time" in html and ">75%<" in html
+    assert html.count("<circle") == 1 and "points=" in html

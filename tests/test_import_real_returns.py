@@ -48,6 +48,11 @@ def _book(path, sheets):
     return path
 
 
+def _list3(path, *rows):
+    """A workbook of List 3 (referrals) alone, with these rows under its header."""
+    return _book(path, [("List 3", [LIST3, *rows])])
+
+
 LIST3 = [
     "Child Unique ID",
     "Gender",
@@ -365,10 +370,7 @@ def test_a_return_with_no_readable_date_is_one_line_and_writes_nothing(tmp_path,
     numbers in text cells, a 903 header file alone) or no file at all: one line saying
     so, exit 2, the folder untouched. Before, the import wrote the tables and an
     extract.json without a date, then failed telling the analyst to fix extract.json."""
-    book = _book(
-        tmp_path / "aa.xlsx",
-        [("List 3", [LIST3, ["1", "Male", "WBRI", "42005", "45296", "No"]])],
-    )
+    book = _list3(tmp_path / "aa.xlsx", ["1", "Male", "WBRI", "42005", "45296", "No"])
     d903 = tmp_path / "903"
     d903.mkdir()
     (d903 / "header.csv").write_text("CHILD,SEX,DOB,ETHNIC\n1,1,01/01/2015,WBRI\n")
@@ -396,18 +398,10 @@ def test_an_annex_a_date_typed_centuries_ahead_does_not_date_the_return(tmp_path
     date and the default period 2201 (a report for August 2201, without a word). Dates
     after the day the workbook was saved are left out of its date, with a warning, and
     validation rejects their rows as after the extract date."""
-    book = _book(
+    book = _list3(
         tmp_path / "aa.xlsx",
-        [
-            (
-                "List 3",
-                [
-                    LIST3,
-                    ["1", "Male", "WBRI", "01/01/2015", "05/01/2024", "No"],
-                    ["2", "Male", "WBRI", "01/01/2015", "16/02/2201", "No"],
-                ],
-            )
-        ],
+        ["1", "Male", "WBRI", "01/01/2015", "05/01/2024", "No"],
+        ["2", "Male", "WBRI", "01/01/2015", "16/02/2201", "No"],
     )
     code, out, _ = _run_import(["annex_a", book, "--out", tmp_path / "o"], capsys)
     assert code == 0

@@ -440,3 +440,4 @@ def test_a_12_month_share_never_gives_a_small_count_back():
     assert shown.loc["Return Home", "Median days"] == "303"
     assert shown.loc["tiny"].drop("Note").eq("c").all()  # 4 children: everything hidden
     assert "_within_small" not in html
+    assert "<table" in PM.competing_risks_table(PM._no_spells("plan"), "t0").to_html()  # no spells

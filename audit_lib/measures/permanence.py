@@ -251,8 +251,9 @@ def competing_risks_table(
     from ..report import styled_table
 
     t = table.drop(columns="estimable", errors="ignore").reset_index(drop=True)
-    within = (t["within"].astype(float).fillna(0) * t["n"]).round()
-    t["_within_small"] = hide_rate(within, t["n"], suppress_max)
+    n = pd.to_numeric(t["n"], errors="coerce")  # an empty table's columns are object
+    within = (pd.to_numeric(t["within"], errors="coerce").fillna(0) * n).round()
+    t["_within_small"] = hide_rate(within, n, suppress_max)
     median = ("median_days", "median_lower", "median_upper")
     shares = ("within", "within_lower", "within_upper")
     return styled_table(

@@ -97,6 +97,26 @@ def test_censoring_child_in_care_never_counts_as_permanent():
     assert o2.loc["a", "outcome"] == "long_term_fostering"
 
 
+def test_every_special_guardianship_code_is_permanence():
+    # SSDA903 reason episode ceased: E45-E48 are special guardianship orders (to former
+    # foster carers, E45/E46, or to other carers, E47/E48; relatives/friends or not);
+    # E43/E44 are earlier years' SGO codes. E5/E6 (independent living) are other exits.
+    codes = ["E43", "E44", "E45", "E46", "E47", "E48", "E5", "E6"]
+    kids = [f"k{i}" for i in range(len(codes))]
+    t = tables(
+        children=[
+            {"child_id": k, "sex": "M", "date_of_birth": TS("2012-05-01"), "ethnicity": "WBRI"}
+            for k in kids
+        ],
+        cla_episodes=[
+            ep(k, "2024-01-01", end="2024-11-30", rec=c) for k, c in zip(kids, codes, strict=True)
+        ],
+    )
+    o = PM.spell_outcomes(t, TS("2024-12-31")).set_index("child_id")
+    assert o["outcome"].tolist() == ["sgo"] * 6 + ["other_exit"] * 2
+    assert (o["days"] == 334).all()
+
+
 def test_overlapping_and_duplicate_episodes_are_findings():
     e = pd.DataFrame(
         [

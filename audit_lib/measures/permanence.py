@@ -1,7 +1,7 @@
 """Permanence drift for children looked after (METRICS.md "Permanence drift").
 
 Episodes become spells (audit_lib.spells). For each spell, the outcome is the first of:
-return home (REC E4A), adoption order (E11, E12), special guardianship order (E43-E46),
+return home (REC E4A), adoption order (E11, E12), special guardianship order (E43-E48),
 child arrangements order (E41), or a long-term fostering match confirmed (a
 long_term_fostering plan's achieved date in permanence_plans). Children still in care
 are censored at the period end; other exits (E13, E3, E17, ...) are competing risks.

@@ -129,6 +129,36 @@ def test_icpc_without_strategy_date_is_a_data_quality_finding():
     assert (s["numerator"], s["denominator"], s["no_start_date"]) == (1, 1, 1)
 
 
+def test_icpc_flag_left_blank_is_still_an_item():
+    # only an S47 marked "ICPC not required" is left out; a blank flag (CIN census
+    # ICPCnotRequired is optional) with no ICPC yet is an item: Mon 12 Sep 2022 + 15 wd,
+    # the State Funeral (19 Sep) not counted, is Tue 4 Oct 2022
+    t = tables(
+        s47_enquiries=[
+            {"s47_id": "S1", "child_id": "c1", "strategy_date": TS("2022-09-12"), "team": "A"},
+            {"s47_id": "S2", "child_id": "c2", "strategy_date": pd.NaT, "team": "A"},
+            {
+                "s47_id": "S3",
+                "child_id": "c3",
+                "strategy_date": TS("2022-09-12"),
+                "icpc_not_required": False,
+                "team": "A",
+            },
+            {
+                "s47_id": "S4",
+                "child_id": "c4",
+                "strategy_date": TS("2022-09-12"),
+                "icpc_not_required": True,
+                "team": "A",
+            },
+        ]
+    )
+    items = T.icpc(t, TS("2022-10-31")).set_index("item_id")
+    assert list(items.index) == ["S1", "S2", "S3"]
+    assert items.loc["S1", "due_date"] == TS("2022-10-04")
+    assert items["status"].tolist() == ["open_overdue", "no_start_date", "open_overdue"]
+
+
 def test_cp_reviews_first_then_six_monthly():
     t = tables(
         cp_plans=[

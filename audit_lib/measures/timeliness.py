@@ -203,11 +203,13 @@ def icpc(
     """ICPCs held within ``days`` (15) working days of the strategy discussion that
     started the S47 enquiry (Working Together; DfE CIN census S47ActualStartDate).
 
-    S47 enquiries marked ICPC not required, with no ICPC date, are not items. A missing
-    strategy date gives status ``no_start_date`` (a data-quality finding).
+    S47 enquiries marked ICPC not required, with no ICPC date, are not items; one whose
+    flag is blank is (an ICPC may still be due). A missing strategy date gives status
+    ``no_start_date`` (a data-quality finding).
     """
     s = tables["s47_enquiries"]
-    needed = s["icpc_date"].notna() | s["icpc_not_required"].ne(True)
+    not_required = s["icpc_not_required"].fillna(False).astype(bool)  # blank: not marked
+    needed = s["icpc_date"].notna() | ~not_required
     s = s[needed & (s["strategy_date"].isna() | (s["strategy_date"] <= as_of))]
     team = s["team"].fillna(s["child_id"].map(child_team(tables, as_of)))
     f = pd.DataFrame(

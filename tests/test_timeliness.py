@@ -268,6 +268,58 @@ def test_cla_visits_restart_with_each_placement():
     ]
 
 
+def test_cla_visits_long_term_every_three_calendar_months_after_the_first_year():
+    # reg 28: after the placement's first year, a long-term placement (a long-term
+    # fostering match) is visited at least every three months: calendar months, as the
+    # reviews count them, and a calendar year
+    def placed(child, start):
+        return {
+            "child_id": child,
+            "episode_start": TS(start),
+            "reason_new_episode": "S",
+            "legal_status": "C2",
+            "placement_type": "U4",
+        }
+
+    def visit(child, day):
+        return {"child_id": child, "visit_date": TS(day), "visit_type": "cla"}
+
+    t = tables(
+        cla_episodes=[placed("a", "2021-09-01"), placed("b", "2023-03-01")],
+        permanence_plans=[
+            {
+                "child_id": c,
+                "decision_date": TS(d),
+                "plan": "long_term_fostering",
+                "achieved_date": TS(d),
+            }
+            for c, d in (("a", "2021-10-01"), ("b", "2023-04-01"))
+        ],
+        visits=[
+            visit("a", "2021-09-07"),
+            visit("a", "2021-10-15"),
+            visit("a", "2022-11-30"),
+            # 30 Nov 2022 + 3 months = 28 Feb 2023 (91 days would be 1 Mar): late
+            visit("a", "2023-03-01"),
+            # 1 Mar 2023 + 3 months = 1 Jun 2023 (91 days: 31 May): in time
+            visit("a", "2023-06-01"),
+            visit("b", "2023-03-06"),
+            visit("b", "2024-02-29"),
+            # 29 Feb 2024 is day 365 but still the first year (it ends 1 Mar 2024):
+            # 6 weeks, due 11 Apr 2024, so 12 Apr is late
+            visit("b", "2024-04-12"),
+        ],
+    )
+    items = T.cla_visits(t, TS("2024-06-30")).set_index("item_id")
+    assert items.loc["a/1#4", "due_date"] == TS("2023-02-28")
+    assert items.loc["a/1#4", "status"] == "late"
+    assert items.loc["a/1#5", "due_date"] == TS("2023-06-01")
+    assert items.loc["a/1#5", "status"] == "in_time"
+    assert items.loc["b/1#3", "due_date"] == TS("2024-04-11")
+    assert items.loc["b/1#3", "status"] == "late"
+    assert items.loc["b/1#4", "due_date"] == TS("2024-07-12")  # 12 Apr + 3 months
+
+
 def test_summary_counts_each_item_once_in_the_right_window():
     t = tables(
         assessments=[

@@ -117,6 +117,51 @@ def test_every_special_guardianship_code_is_permanence():
     assert (o["days"] == 334).all()
 
 
+def test_adoption_scorecard_days_by_hand():
+    # DfE adoption scorecard. a: foster care from 1 Jan 2022 (a legal-status change, RNE
+    # L, on 1 Mar), placed for adoption with the same carers (A5) on 1 Sep: A1 = 243
+    # days; A10 goes back through the L episode to 1 Jan: 0; matched 15 May, before the
+    # placement order of 1 Jun: A2 = 0. b: A4 (new family): A10 = A1 = 243, A2 = 61.
+    # c: A4 but fostering for adoption: A10 = 0. d: left care in 2021, came back on
+    # 1 Jan 2022 straight into an A3 placement: the move-in is entering care, A10 = 0
+    # (the earlier spell's placement would give -365).
+    def ad(child, matched, ffa):
+        return {
+            "child_id": child,
+            "decision_date": TS("2022-04-01"),
+            "placement_order_date": TS("2022-06-01"),
+            "matched_date": TS(matched),
+            "fostering_for_adoption": ffa,
+            "adoption_order_date": TS("2023-03-01"),
+        }
+
+    t = tables(
+        cla_episodes=[
+            ep("a", "2022-01-01", end="2022-03-01", rec="X1"),
+            ep("a", "2022-03-01", rne="L", end="2022-09-01", rec="X1"),
+            ep("a", "2022-09-01", rne="P", place="A5", end="2023-03-01", rec="E11"),
+            ep("b", "2022-01-01", end="2022-09-01", rec="X1"),
+            ep("b", "2022-09-01", rne="P", place="A4", end="2023-03-01", rec="E11"),
+            ep("c", "2022-01-01", end="2022-09-01", rec="X1"),
+            ep("c", "2022-09-01", rne="P", place="A4", end="2023-03-01", rec="E11"),
+            ep("d", "2021-01-01", end="2021-06-01", rec="E13"),
+            ep("d", "2022-01-01", place="A3", end="2023-03-01", rec="E11"),
+        ],
+        adoptions=[
+            ad("a", "2022-05-15", False),
+            ad("b", "2022-08-01", False),
+            ad("c", "2022-08-01", True),
+            ad("d", "2022-08-01", False),
+        ],
+    )
+    d = PM.adoption_days(t).set_index("child_id")
+    assert d["a1"].tolist() == [243, 243, 243, 0]
+    assert d["a2"].tolist() == [0, 61, 61, 61]
+    assert d["a10"].tolist() == [0, 243, 0, 0]
+    card = PM.adoption_scorecard(t, "2023-03").set_index(["measure", "window"])
+    assert card.loc[("a10", "rolling_3y"), "value"] == pytest.approx(243 / 4)
+
+
 def test_overlapping_and_duplicate_episodes_are_findings():
     e = pd.DataFrame(
         [

@@ -486,8 +486,8 @@ def adoption_days(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     A1: entering care (the spell start) to moving in with the adoptive family (the
     adoptive placement's start). A2: placement order to match (0 if matched first).
     A10: A1, but for foster-carer adoptions (placement A3/A5 or fostering for adoption)
-    from the start of the placement before the adoptive placement, looking back through
-    legal-status-only episodes (DfE adoption scorecard)."""
+    from the start of the placement before the adoptive placement in the same spell,
+    looking back through legal-status-only episodes (DfE adoption scorecard)."""
     ad = tables["adoptions"].dropna(subset=["adoption_order_date"])
     e = mark_spells(tables["cla_episodes"])
     pl = placements(tables["cla_episodes"])
@@ -512,9 +512,12 @@ def adoption_days(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ).to_numpy()
     rows["a1"] = (rows["start"] - rows["entered"]).dt.days
     rows["a2"] = (rows["matched_date"] - rows["placement_order_date"]).dt.days.clip(lower=0)
-    prev = pl.set_index(["child_id", "placement"])["start"]
+    # the placement before, in the same spell: an adoptive placement that begins a spell
+    # was moved into on entering care (an earlier spell's carer would put the move-in
+    # before the clock starts)
+    prev = pl.set_index(["child_id", "spell", "placement"])["start"]
     before = prev.reindex(
-        pd.MultiIndex.from_arrays([rows["child_id"], rows["placement"] - 1])
+        pd.MultiIndex.from_arrays([rows["child_id"], rows["spell"], rows["placement"] - 1])
     ).to_numpy()
     carer = rows["placement_type"].isin(["A3", "A5"]) | rows["fostering_for_adoption"].fillna(
         False

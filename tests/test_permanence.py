@@ -424,6 +424,29 @@ def test_drift_12_months_flag_on_the_anniversary(synthetic):
         assert f.loc[(row["child_id"], row["spell"]), "in_care_12m_no_permanence"] == want
 
 
+def test_long_term_fostering_not_matched_within_six_calendar_months():
+    # a long-term fostering plan decided on 30 Sep 2024 had until 30 Mar 2025 to be
+    # matched: on 31 Mar (182 days) it is drift; one decided on 31 Oct 2024 has until
+    # 30 Apr 2025 (181 days), so on 30 Apr it is not yet
+    kids = [
+        {"child_id": c, "sex": "F", "date_of_birth": TS("2015-01-01"), "ethnicity": "WBRI"}
+        for c in "ab"
+    ]
+    plans = [
+        {"child_id": c, "decision_date": TS(d), "plan": "long_term_fostering"}
+        for c, d in (("a", "2024-09-30"), ("b", "2024-10-31"))
+    ]
+    t = tables(
+        children=kids,
+        cla_episodes=[ep("a", "2024-06-01"), ep("b", "2024-06-01")],
+        permanence_plans=plans,
+    )
+    for as_of, want in (("2025-03-31", [True, False]), ("2025-04-30", [True, False])):
+        o = PM.spell_outcomes(t, TS(as_of))
+        f = PM.drift_flags(t, o, TS(as_of)).set_index("child_id")
+        assert f.loc[["a", "b"], "ltf_not_matched_6m"].tolist() == want
+
+
 def test_adoption_chart_names_measures_above_threshold():
     card = pd.DataFrame(
         {

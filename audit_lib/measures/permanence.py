@@ -388,8 +388,8 @@ def drift_flags(
 
     Flags: no permanence plan by the second review; plan changed two or more times in the
     spell; in care 12, 18 and 24 months with permanence not achieved; a long-term
-    fostering plan not matched within 6 months of the decision; an adoption plan with no
-    match within 121 days of the placement order.
+    fostering plan not matched within 6 calendar months of the decision; an adoption
+    plan with no match within 121 days of the placement order.
     """
     open_ = outcomes[outcomes["end_as_of"].isna()].copy()
     pp = tables["permanence_plans"].merge(open_[["child_id", "spell", "start"]], on="child_id")
@@ -424,7 +424,7 @@ def drift_flags(
     f["ltf_not_matched_6m"] = (
         ltf
         & latest["achieved_date"].isna().to_numpy()
-        & ((as_of - latest["decision_date"]).dt.days.to_numpy() > 182)
+        & ((latest["decision_date"] + pd.DateOffset(months=6)) < as_of).to_numpy()
     )
     ad = tables["adoptions"].merge(open_[["child_id", "start"]], on="child_id")
     ad = ad[ad["decision_date"] >= ad["start"]]

@@ -447,6 +447,44 @@ def test_long_term_fostering_not_matched_within_six_calendar_months():
         assert f.loc[["a", "b"], "ltf_not_matched_6m"].tolist() == want
 
 
+def test_drift_flags_know_only_what_had_happened_by_the_period_end():
+    # a: adoption plan, placement order 1 Apr 2024, matched 1 Oct 2024 (183 days).
+    # On 30 Jun 2024 (90 days) the match is not yet due: no flag; on 31 Aug (152 days,
+    # no match yet) and on 31 Dec (matched late) the flag is raised.
+    # b: long-term fostering plan of 1 Feb 2024, matched 1 Oct 2024: on 31 Aug 2024 the
+    # 6 months (to 1 Aug) have run out unmatched: flag; on 31 Dec it is matched: none.
+    kids = [
+        {"child_id": c, "sex": "F", "date_of_birth": TS("2015-01-01"), "ethnicity": "WBRI"}
+        for c in "ab"
+    ]
+    t = tables(
+        children=kids,
+        cla_episodes=[ep("a", "2024-01-01"), ep("b", "2024-01-01")],
+        permanence_plans=[
+            {
+                "child_id": "b",
+                "decision_date": TS("2024-02-01"),
+                "plan": "long_term_fostering",
+                "achieved_date": TS("2024-10-01"),
+            }
+        ],
+        adoptions=[
+            {
+                "child_id": "a",
+                "decision_date": TS("2024-03-01"),
+                "placement_order_date": TS("2024-04-01"),
+                "matched_date": TS("2024-10-01"),
+            }
+        ],
+    )
+    want = {"2024-06-30": (False, False), "2024-08-31": (True, True), "2024-12-31": (True, False)}
+    for as_of, (adoption, ltf) in want.items():
+        o = PM.spell_outcomes(t, TS(as_of))
+        f = PM.drift_flags(t, o, TS(as_of)).set_index("child_id")
+        assert f.loc["a", "adoption_no_match_121d"] == adoption, as_of
+        assert f.loc["b", "ltf_not_matched_6m"] == ltf, as_of
+
+
 def test_adoption_chart_names_measures_above_threshold():
     card = pd.DataFrame(
         {

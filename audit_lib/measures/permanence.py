@@ -380,11 +380,17 @@ def plan_by_second_review(
     return sp
 
 
+def _known(dates: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """``dates`` as known at ``as_of``: a later date has not happened yet (NaT)."""
+    return dates.where(dates <= as_of)
+
+
 def drift_flags(
     tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, as_of: pd.Timestamp
 ) -> pd.DataFrame:
     """Drift flags for each child in care at ``as_of`` (their current spell), and the drift
-    score: the number of flags raised (0-7).
+    score: the number of flags raised (0-7). Dates after ``as_of`` (a match made later)
+    are not yet known, as for a run at the time.
 
     Flags: no permanence plan by the second review; plan changed two or more times in the
     spell; in care 12, 18 and 24 months with permanence not achieved; a long-term
@@ -423,14 +429,15 @@ def drift_flags(
     ltf = latest["plan"].eq("long_term_fostering").to_numpy()
     f["ltf_not_matched_6m"] = (
         ltf
-        & latest["achieved_date"].isna().to_numpy()
+        & _known(latest["achieved_date"], as_of).isna().to_numpy()
         & ((latest["decision_date"] + pd.DateOffset(months=6)) < as_of).to_numpy()
     )
     ad = tables["adoptions"].merge(open_[["child_id", "start"]], on="child_id")
     ad = ad[ad["decision_date"] >= ad["start"]]
-    late = ad["placement_order_date"].notna() & (
-        (ad["matched_date"].isna() & ((as_of - ad["placement_order_date"]).dt.days > 121))
-        | ((ad["matched_date"] - ad["placement_order_date"]).dt.days > 121)
+    order = _known(ad["placement_order_date"], as_of)
+    matched = _known(ad["matched_date"], as_of)
+    late = order.notna() & (
+        (matched.isna() & ((as_of - order).dt.days > 121)) | ((matched - order).dt.days > 121)
     )
     f["adoption_no_match_121d"] = f["child_id"].isin(ad.loc[late, "child_id"]).to_numpy()
     for c in DRIFT_FLAGS:

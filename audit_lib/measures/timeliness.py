@@ -618,7 +618,7 @@ def monthly(
 def worklist(items: pd.DataFrame, secret: bytes) -> pd.DataFrame:
     """Open items overdue or due soon, for analysts: pseudonymised child, never raw ids.
 
-    Sorted most overdue first; ``days_to_due`` is negative when overdue (calendar days).
+    Sorted by due date, most overdue first.
     """
     w = items[items["status"].isin(["open_overdue", "open_due_soon"])].copy()
     w.insert(0, "child", pseudonymise(w["child_id"], secret).to_numpy())

@@ -97,6 +97,71 @@ def test_censoring_child_in_care_never_counts_as_permanent():
     assert o2.loc["a", "outcome"] == "long_term_fostering"
 
 
+def test_every_special_guardianship_code_is_permanence():
+    # SSDA903 reason episode ceased: E45-E48 are special guardianship orders (to former
+    # foster carers, E45/E46, or to other carers, E47/E48; relatives/friends or not);
+    # E43/E44 are earlier years' SGO codes. E5/E6 (independent living) are other exits.
+    codes = ["E43", "E44", "E45", "E46", "E47", "E48", "E5", "E6"]
+    kids = [f"k{i}" for i in range(len(codes))]
+    t = tables(
+        children=[
+            {"child_id": k, "sex": "M", "date_of_birth": TS("2012-05-01"), "ethnicity": "WBRI"}
+            for k in kids
+        ],
+        cla_episodes=[
+            ep(k, "2024-01-01", end="2024-11-30", rec=c) for k, c in zip(kids, codes, strict=True)
+        ],
+    )
+    o = PM.spell_outcomes(t, TS("2024-12-31")).set_index("child_id")
+    assert o["outcome"].tolist() == ["sgo"] * 6 + ["other_exit"] * 2
+    assert (o["days"] == 334).all()
+
+
+def test_adoption_scorecard_days_by_hand():
+    # DfE adoption scorecard. a: foster care from 1 Jan 2022 (a legal-status change, RNE
+    # L, on 1 Mar), placed for adoption with the same carers (A5) on 1 Sep: A1 = 243
+    # days; A10 goes back through the L episode to 1 Jan: 0; matched 15 May, before the
+    # placement order of 1 Jun: A2 = 0. b: A4 (new family): A10 = A1 = 243, A2 = 61.
+    # c: A4 but fostering for adoption: A10 = 0. d: left care in 2021, came back on
+    # 1 Jan 2022 straight into an A3 placement: the move-in is entering care, A10 = 0
+    # (the earlier spell's placement would give -365).
+    def ad(child, matched, ffa):
+        return {
+            "child_id": child,
+            "decision_date": TS("2022-04-01"),
+            "placement_order_date": TS("2022-06-01"),
+            "matched_date": TS(matched),
+            "fostering_for_adoption": ffa,
+            "adoption_order_date": TS("2023-03-01"),
+        }
+
+    t = tables(
+        cla_episodes=[
+            ep("a", "2022-01-01", end="2022-03-01", rec="X1"),
+            ep("a", "2022-03-01", rne="L", end="2022-09-01", rec="X1"),
+            ep("a", "2022-09-01", rne="P", place="A5", end="2023-03-01", rec="E11"),
+            ep("b", "2022-01-01", end="2022-09-01", rec="X1"),
+            ep("b", "2022-09-01", rne="P", place="A4", end="2023-03-01", rec="E11"),
+            ep("c", "2022-01-01", end="2022-09-01", rec="X1"),
+            ep("c", "2022-09-01", rne="P", place="A4", end="2023-03-01", rec="E11"),
+            ep("d", "2021-01-01", end="2021-06-01", rec="E13"),
+            ep("d", "2022-01-01", place="A3", end="2023-03-01", rec="E11"),
+        ],
+        adoptions=[
+            ad("a", "2022-05-15", False),
+            ad("b", "2022-08-01", False),
+            ad("c", "2022-08-01", True),
+            ad("d", "2022-08-01", False),
+        ],
+    )
+    d = PM.adoption_days(t).set_index("child_id")
+    assert d["a1"].tolist() == [243, 243, 243, 0]
+    assert d["a2"].tolist() == [0, 61, 61, 61]
+    assert d["a10"].tolist() == [0, 243, 0, 0]
+    card = PM.adoption_scorecard(t, "2023-03").set_index(["measure", "window"])
+    assert card.loc[("a10", "rolling_3y"), "value"] == pytest.approx(243 / 4)
+
+
 def test_overlapping_and_duplicate_episodes_are_findings():
     e = pd.DataFrame(
         [
@@ -357,6 +422,67 @@ def test_drift_12_months_flag_on_the_anniversary(synthetic):
         oo = PM.spell_outcomes(t, as_of)
         f = PM.drift_flags(t, oo, as_of).set_index(["child_id", "spell"])
         assert f.loc[(row["child_id"], row["spell"]), "in_care_12m_no_permanence"] == want
+
+
+def test_long_term_fostering_not_matched_within_six_calendar_months():
+    # a long-term fostering plan decided on 30 Sep 2024 had until 30 Mar 2025 to be
+    # matched: on 31 Mar (182 days) it is drift; one decided on 31 Oct 2024 has until
+    # 30 Apr 2025 (181 days), so on 30 Apr it is not yet
+    kids = [
+        {"child_id": c, "sex": "F", "date_of_birth": TS("2015-01-01"), "ethnicity": "WBRI"}
+        for c in "ab"
+    ]
+    plans = [
+        {"child_id": c, "decision_date": TS(d), "plan": "long_term_fostering"}
+        for c, d in (("a", "2024-09-30"), ("b", "2024-10-31"))
+    ]
+    t = tables(
+        children=kids,
+        cla_episodes=[ep("a", "2024-06-01"), ep("b", "2024-06-01")],
+        permanence_plans=plans,
+    )
+    for as_of, want in (("2025-03-31", [True, False]), ("2025-04-30", [True, False])):
+        o = PM.spell_outcomes(t, TS(as_of))
+        f = PM.drift_flags(t, o, TS(as_of)).set_index("child_id")
+        assert f.loc[["a", "b"], "ltf_not_matched_6m"].tolist() == want
+
+
+def test_drift_flags_know_only_what_had_happened_by_the_period_end():
+    # a: adoption plan, placement order 1 Apr 2024, matched 1 Oct 2024 (183 days).
+    # On 30 Jun 2024 (90 days) the match is not yet due: no flag; on 31 Aug (152 days,
+    # no match yet) and on 31 Dec (matched late) the flag is raised.
+    # b: long-term fostering plan of 1 Feb 2024, matched 1 Oct 2024: on 31 Aug 2024 the
+    # 6 months (to 1 Aug) have run out unmatched: flag; on 31 Dec it is matched: none.
+    kids = [
+        {"child_id": c, "sex": "F", "date_of_birth": TS("2015-01-01"), "ethnicity": "WBRI"}
+        for c in "ab"
+    ]
+    t = tables(
+        children=kids,
+        cla_episodes=[ep("a", "2024-01-01"), ep("b", "2024-01-01")],
+        permanence_plans=[
+            {
+                "child_id": "b",
+                "decision_date": TS("2024-02-01"),
+                "plan": "long_term_fostering",
+                "achieved_date": TS("2024-10-01"),
+            }
+        ],
+        adoptions=[
+            {
+                "child_id": "a",
+                "decision_date": TS("2024-03-01"),
+                "placement_order_date": TS("2024-04-01"),
+                "matched_date": TS("2024-10-01"),
+            }
+        ],
+    )
+    want = {"2024-06-30": (False, False), "2024-08-31": (True, True), "2024-12-31": (True, False)}
+    for as_of, (adoption, ltf) in want.items():
+        o = PM.spell_outcomes(t, TS(as_of))
+        f = PM.drift_flags(t, o, TS(as_of)).set_index("child_id")
+        assert f.loc["a", "adoption_no_match_121d"] == adoption, as_of
+        assert f.loc["b", "ltf_not_matched_6m"] == ltf, as_of
 
 
 def test_adoption_chart_names_measures_above_threshold():

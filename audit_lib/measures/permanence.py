@@ -1,7 +1,7 @@
 """Permanence drift for children looked after (METRICS.md "Permanence drift").
 
 Episodes become spells (audit_lib.spells). For each spell, the outcome is the first of:
-return home (REC E4A), adoption order (E11, E12), special guardianship order (E43-E46),
+return home (REC E4A), adoption order (E11, E12), special guardianship order (E43-E48),
 child arrangements order (E41), or a long-term fostering match confirmed (a
 long_term_fostering plan's achieved date in permanence_plans). Children still in care
 are censored at the period end; other exits (E13, E3, E17, ...) are competing risks.
@@ -380,16 +380,22 @@ def plan_by_second_review(
     return sp
 
 
+def _known(dates: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """``dates`` as known at ``as_of``: a later date has not happened yet (NaT)."""
+    return dates.where(dates <= as_of)
+
+
 def drift_flags(
     tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, as_of: pd.Timestamp
 ) -> pd.DataFrame:
     """Drift flags for each child in care at ``as_of`` (their current spell), and the drift
-    score: the number of flags raised (0-7).
+    score: the number of flags raised (0-7). Dates after ``as_of`` (a match made later)
+    are not yet known, as for a run at the time.
 
     Flags: no permanence plan by the second review; plan changed two or more times in the
     spell; in care 12, 18 and 24 months with permanence not achieved; a long-term
-    fostering plan not matched within 6 months of the decision; an adoption plan with no
-    match within 121 days of the placement order.
+    fostering plan not matched within 6 calendar months of the decision; an adoption
+    plan with no match within 121 days of the placement order.
     """
     open_ = outcomes[outcomes["end_as_of"].isna()].copy()
     pp = tables["permanence_plans"].merge(open_[["child_id", "spell", "start"]], on="child_id")
@@ -423,14 +429,15 @@ def drift_flags(
     ltf = latest["plan"].eq("long_term_fostering").to_numpy()
     f["ltf_not_matched_6m"] = (
         ltf
-        & latest["achieved_date"].isna().to_numpy()
-        & ((as_of - latest["decision_date"]).dt.days.to_numpy() > 182)
+        & _known(latest["achieved_date"], as_of).isna().to_numpy()
+        & ((latest["decision_date"] + pd.DateOffset(months=6)) < as_of).to_numpy()
     )
     ad = tables["adoptions"].merge(open_[["child_id", "start"]], on="child_id")
     ad = ad[ad["decision_date"] >= ad["start"]]
-    late = ad["placement_order_date"].notna() & (
-        (ad["matched_date"].isna() & ((as_of - ad["placement_order_date"]).dt.days > 121))
-        | ((ad["matched_date"] - ad["placement_order_date"]).dt.days > 121)
+    order = _known(ad["placement_order_date"], as_of)
+    matched = _known(ad["matched_date"], as_of)
+    late = order.notna() & (
+        (matched.isna() & ((as_of - order).dt.days > 121)) | ((matched - order).dt.days > 121)
     )
     f["adoption_no_match_121d"] = f["child_id"].isin(ad.loc[late, "child_id"]).to_numpy()
     for c in DRIFT_FLAGS:
@@ -486,8 +493,8 @@ def adoption_days(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     A1: entering care (the spell start) to moving in with the adoptive family (the
     adoptive placement's start). A2: placement order to match (0 if matched first).
     A10: A1, but for foster-carer adoptions (placement A3/A5 or fostering for adoption)
-    from the start of the placement before the adoptive placement, looking back through
-    legal-status-only episodes (DfE adoption scorecard)."""
+    from the start of the placement before the adoptive placement in the same spell,
+    looking back through legal-status-only episodes (DfE adoption scorecard)."""
     ad = tables["adoptions"].dropna(subset=["adoption_order_date"])
     e = mark_spells(tables["cla_episodes"])
     pl = placements(tables["cla_episodes"])
@@ -512,9 +519,12 @@ def adoption_days(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ).to_numpy()
     rows["a1"] = (rows["start"] - rows["entered"]).dt.days
     rows["a2"] = (rows["matched_date"] - rows["placement_order_date"]).dt.days.clip(lower=0)
-    prev = pl.set_index(["child_id", "placement"])["start"]
+    # the placement before, in the same spell: an adoptive placement that begins a spell
+    # was moved into on entering care (an earlier spell's carer would put the move-in
+    # before the clock starts)
+    prev = pl.set_index(["child_id", "spell", "placement"])["start"]
     before = prev.reindex(
-        pd.MultiIndex.from_arrays([rows["child_id"], rows["placement"] - 1])
+        pd.MultiIndex.from_arrays([rows["child_id"], rows["spell"], rows["placement"] - 1])
     ).to_numpy()
     carer = rows["placement_type"].isin(["A3", "A5"]) | rows["fostering_for_adoption"].fillna(
         False

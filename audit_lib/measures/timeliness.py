@@ -203,11 +203,13 @@ def icpc(
     """ICPCs held within ``days`` (15) working days of the strategy discussion that
     started the S47 enquiry (Working Together; DfE CIN census S47ActualStartDate).
 
-    S47 enquiries marked ICPC not required, with no ICPC date, are not items. A missing
-    strategy date gives status ``no_start_date`` (a data-quality finding).
+    S47 enquiries marked ICPC not required, with no ICPC date, are not items; one whose
+    flag is blank is (an ICPC may still be due). A missing strategy date gives status
+    ``no_start_date`` (a data-quality finding).
     """
     s = tables["s47_enquiries"]
-    needed = s["icpc_date"].notna() | s["icpc_not_required"].ne(True)
+    not_required = s["icpc_not_required"].fillna(False).astype(bool)  # blank: not marked
+    needed = s["icpc_date"].notna() | ~not_required
     s = s[needed & (s["strategy_date"].isna() | (s["strategy_date"] <= as_of))]
     team = s["team"].fillna(s["child_id"].map(child_team(tables, as_of)))
     f = pd.DataFrame(
@@ -378,13 +380,16 @@ def cla_visits(
     as_of: pd.Timestamp,
     first_days: int = 7,
     interval_days: int = 42,
-    long_term_days: int = 91,
+    long_term_months: int = 3,
     soon_wd: int = 10,
 ) -> pd.DataFrame:
     """Looked-after visits (reg 28): within 1 week of each placement starting, then at
     most every 6 weeks in the placement's first year; after the first year, at most
     every 3 months where the placement is long-term (a long-term fostering match
-    confirmed in permanence_plans), else every 6 weeks. One clock per placement."""
+    confirmed in permanence_plans), else every 6 weeks. One clock per placement.
+
+    The first year and the 3 months are calendar ones, as for reviews (a visit on 30
+    November is next due by 28 February, or 29 in a leap year), not 365 and 91 days."""
     pl = placements(tables["cla_episodes"])
     pl = pl.assign(
         placement_id=pl["child_id"] + "/" + pl["placement"].astype(str),
@@ -401,13 +406,14 @@ def cla_visits(
 
     def due(f: pd.DataFrame) -> pd.Series:
         clock = f["clock_start"]
-        long_term = (clock >= f["start"] + pd.Timedelta(days=365)) & (
+        long_term = (clock >= f["start"] + pd.DateOffset(years=1)) & (
             clock >= f["long_term_from"]
         ).fillna(False)
-        gap = np.where(
-            f["sequence"] == 1, first_days, np.where(long_term, long_term_days, interval_days)
+        weeks = clock + pd.to_timedelta(
+            np.where(f["sequence"] == 1, first_days, interval_days), "D"
         )
-        return clock + pd.to_timedelta(gap, unit="D")
+        months = clock + pd.DateOffset(months=long_term_months)
+        return months.where(long_term & (f["sequence"] != 1), weeks)
 
     cols = ["placement_id", "child_id", "start", "end", "team", "long_term_from"]
     items = _recurring(pl[cols], ev, "placement_id", as_of, due)
@@ -612,7 +618,7 @@ def monthly(
 def worklist(items: pd.DataFrame, secret: bytes) -> pd.DataFrame:
     """Open items overdue or due soon, for analysts: pseudonymised child, never raw ids.
 
-    Sorted most overdue first; ``days_to_due`` is negative when overdue (calendar days).
+    Sorted by due date, most overdue first.
     """
     w = items[items["status"].isin(["open_overdue", "open_due_soon"])].copy()
     w.insert(0, "child", pseudonymise(w["child_id"], secret).to_numpy())

@@ -311,7 +311,40 @@ def test_adoption_by_group_suppresses_small_groups(synthetic):
     assert small["value"].isna().all() and small["difference"].isna().all()
     assert (small["note"].str.startswith("suppressed")).all()
     big = g[g["n"] > 5]
-    assert big["value"].notna().all()
+    assert big.loc[big["value"].isna(), "note"].str.startswith("suppressed").all()
+
+
+def test_adoption_groups_cannot_be_given_back_by_the_published_total(synthetic):
+    """The scorecard publishes each measure's adoptions (53 on the synthetic borough); the
+    age breakdown showed Under 1 (11) and 1-4 (41) beside one suppressed group, so it was
+    53 - 52 = 1 (and that child's days followed from the means). A lone suppressed group
+    now takes the next smallest with it, and no hidden group is pinned by the total."""
+    from audit_lib import disclosure
+
+    t, _, _, _ = synthetic
+    g = PM.adoption_by_group(t, "2026-10", suppress_max=5)
+    card = PM.adoption_scorecard(t, "2026-10").set_index(["measure", "window"])
+    for (m, dim), part in g.groupby(["measure", "breakdown"]):
+        part = part.reset_index(drop=True)
+        assert part["n"].sum() == card.loc[(m, "rolling_3y"), "n"]
+        hidden = part["note"].str.startswith("suppressed")
+        assert hidden.sum() != 1, (m, dim)
+        mask = disclosure.protect(part, ["n"], PM.adoption_relations(part), 5)
+        assert (mask["n"] == hidden).all(), (m, dim)
+        bounds = disclosure.cell_bounds(part, mask, PM.adoption_relations(part))
+        assert all(hi - lo >= 0.5 for lo, hi in bounds.values()), (m, dim, bounds)
+    age = g[(g["breakdown"] == "age_at_entry") & (g["measure"] == "a1")].set_index("group")
+    assert age.loc["5-9", "n"] == 1 and age.loc["under 1", "note"].startswith("suppressed")
+    assert age[["value", "difference"]].loc[["5-9", "under 1"]].isna().all().all()
+
+
+def test_adoption_chart_leaves_out_small_measures(synthetic):
+    """The chart showed a dot for an average of 1 to 5 adoptions the table hides."""
+    t, _, _, _ = synthetic
+    card = PM.adoption_scorecard(t, "2026-10")
+    small = card.assign(n=card["n"].where(card["measure"] != "a2", 3))
+    c3, title = PM.adoption_chart(small, suppress_max=5)
+    assert set(c3["measure"]) == {"a1", "a10"} and "A2" not in title
 
 
 # --- calendar offsets, not 365.25 / 30.44 days (issue 14) ----------------------------------
@@ -366,6 +399,7 @@ def test_adoption_chart_names_measures_above_threshold():
             "window": ["rolling_3y", "rolling_3y", "rolling_3y", "rolling_12m"],
             "threshold": [426, 121, 426, 426],
             "value": [401.0, 171.0, np.nan, 999.0],
+            "n": [53, 53, 53, 11],
         }
     )
     frame, title = PM.adoption_chart(card)

@@ -23,6 +23,7 @@ from .timeliness import period_bounds
 
 __all__ = [
     "adoption_chart",
+    "adoption_relations",
     "cohort_shares",
     "stability_table",
     "OUTCOMES",
@@ -639,11 +640,13 @@ def adoption_by_group(
     f["difference"] = (f["value"] - rmean).where(enough)
     f["diff_lower"] = (f["difference"] - dh).where(enough)
     f["diff_upper"] = (f["difference"] + dh).where(enough)
-    small = f["n"].between(1, suppress_max)
-    f.loc[small, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = np.nan
-    f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
-    f["note"] = f["note"].where(small | (f["n"] >= 2), "too few for an interval")
     f = f.reset_index()
+    small = f["n"].between(1, suppress_max)
+    hidden = _hidden_groups(f, suppress_max)
+    f.loc[hidden, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = np.nan
+    f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
+    f["note"] = f["note"].mask(hidden & ~small, "suppressed: hidden with a smaller group")
+    f["note"] = f["note"].where(hidden | (f["n"] >= 2), "too few for an interval")
     f[["measure", "breakdown"]] = f[["measure", "breakdown"]].astype(str)
     f["threshold"] = f["measure"].map(dict(zip(measures, thresholds, strict=True)))
     return f[cols]
@@ -727,10 +730,31 @@ def stability_table(st: dict) -> pd.DataFrame:
     )
 
 
-def adoption_chart(card: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The 3-year rows of :func:`adoption_scorecard` that have a value, labelled with
-    their threshold, and a chart title naming the measures above their DfE threshold."""
-    c3 = card[card["window"] == "rolling_3y"].dropna(subset=["value"])
+def adoption_relations(frame: pd.DataFrame) -> list:
+    """The relations a table of :func:`adoption_by_group` publishes: each measure's (and
+    breakdown's) group counts ``n`` sum to the measure's adoptions, which the scorecard
+    shows (for :func:`audit_lib.disclosure.protect` and ``styled_table(relations=)``)."""
+    from ..disclosure import down
+
+    keys = [c for c in ("measure", "breakdown") if c in frame]
+    rows = frame.reset_index(drop=True).groupby(keys, observed=True).indices.values()
+    return [rel for idx in rows for rel in down(frame, "n", rows=idx.tolist())]
+
+
+def _hidden_groups(f: pd.DataFrame, suppress_max: int) -> np.ndarray:
+    """Groups whose figures are suppressed: 1..``suppress_max`` adoptions, and the next
+    smallest beside a lone one (the published total would give it back)."""
+    from ..disclosure import protect
+
+    return protect(f, ["n"], adoption_relations(f), suppress_max)["n"].to_numpy()
+
+
+def adoption_chart(card: pd.DataFrame, suppress_max: int = 5) -> tuple[pd.DataFrame, str]:
+    """The 3-year rows of :func:`adoption_scorecard` that have a value from more than
+    ``suppress_max`` adoptions (the table hides the others), labelled with their
+    threshold, and a chart title naming the measures above their DfE threshold."""
+    c3 = card[(card["window"] == "rolling_3y") & (card["n"] > suppress_max)]
+    c3 = c3.dropna(subset=["value"])
     c3 = c3.assign(
         label=c3["measure"].str.upper() + " (threshold " + c3["threshold"].astype(str) + ")"
     )

@@ -238,6 +238,32 @@ def test_data_quality_headline_agrees_with_the_table():
     assert not mask.at[0, "share"]  # 13 of 200: neither 13 nor 187 is small
 
 
+def test_data_quality_rows_table_cannot_be_given_back_by_the_headline_totals():
+    """A 30-child cut: the headline said "6,853 rows were read" and the table hid only
+    cp_reviews (3), so 6,853 minus the rest gave it back. The table now declares its
+    column totals (the headline publishes them), and no hidden cell is pinned."""
+    from audit_lib.measures import data_quality as DQ
+
+    read = [30, 39, 35, 16, 6, 3, 16, 38, 93, 13, 0, 599, 20, 5945]
+    counts = pd.DataFrame(
+        {
+            "table": [f"t{i}" for i in range(len(read))],
+            "status": "ok",
+            "rows_read": read,
+            "rows_kept": read,
+            "rows_rejected": 0,
+        }
+    )
+    none = pd.DataFrame({"rows": [], "stage": []})
+    lines = DQ.findings(counts, pd.DataFrame(), none, none, none, pd.DataFrame(), "2026-10")
+    assert lines[0].startswith("6,853 rows were read")  # the total a reader has
+    cols = ["rows_read", "rows_kept", "rows_rejected"]
+    mask = D.protect_table(counts, cols, 5, relations=DQ.COUNT_RELATIONS)
+    assert mask.at[5, "rows_read"] and mask["rows_read"].sum() >= 2
+    bounds = D.cell_bounds(counts, mask[cols], D._relations(counts, DQ.COUNT_RELATIONS))
+    assert all(hi - lo >= 0.5 for lo, hi in bounds.values()), bounds
+
+
 def test_headlines_hide_small_shares_and_counts():
     from audit_lib.measures import permanence as PM
 

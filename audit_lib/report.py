@@ -73,6 +73,7 @@ MISSING_TEXT: dict[str, str] = {
     "decision_ratio": "no children",
     "per_100_previous": "no children",
     "note": "",  # nothing to note: left blank
+    "Note": "",
     "label": "no clear difference",  # disproportionality: neither over nor under
     "Target": "none set",  # summary: a target is a local choice, not every indicator has one
 }

@@ -59,6 +59,32 @@ def test_format_table_labels_rounds_and_names_blanks():
         assert bad not in text
 
 
+def test_a_blank_note_is_left_blank_whatever_its_case():
+    """The timeliness table's "Note" column (set when some timescale is not available)
+    said "not available" beside every timescale that was available."""
+    from audit_lib.measures import timeliness as T
+
+    summary = pd.DataFrame(
+        {
+            "measure": ["assessment_45wd"] * 2,
+            "window": ["month", "rolling_12m"],
+            "numerator": [40, 400],
+            "denominator": [50, 500],
+            "value": [0.8, 0.8],
+            "lower": [0.7, 0.76],
+            "upper": [0.9, 0.84],
+            "median_days": [30.0, 31.0],
+            "p90_days": [50.0, 52.0],
+            "open_overdue": [7, 7],
+            "open_due_soon": [9, 9],
+        }
+    )
+    t = T.summary_table(summary, {"cp_review": "not available: needs cp_reviews"})
+    out = report.format_table(t).set_index("Timescale")["Note"]
+    assert out.iloc[0] == ""  # assessments: available
+    assert out.iloc[2] == "not available: needs cp_reviews"
+
+
 def test_format_table_keeps_suppressed_intervals_and_formatted_columns():
     f = pd.DataFrame({"share": ["c", "12.0%"], "lower": ["c", "10.0%"], "upper": ["c", "14.0%"]})
     out = report.format_table(f, formatted=("share", "lower", "upper"))

@@ -75,6 +75,7 @@ def test_a_blank_note_is_left_blank_whatever_its_case():
             "upper": [0.9, 0.84],
             "median_days": [30.0, 31.0],
             "p90_days": [50.0, 52.0],
+            "completed": [45, 450],
             "open_overdue": [7, 7],
             "open_due_soon": [9, 9],
         }

@@ -337,7 +337,7 @@ def protect_table(
     suppressed, or where the complement (denominator - numerator) is 1..``suppress_max``
     (:func:`hide_rate`). ``hidden_with`` maps a column to another it is hidden with
     (e.g. an interval bound with its rate), or to a boolean column of ``frame`` saying
-    where to hide it.
+    where to hide it, or to a tuple of these (hidden wherever any one is).
     """
     frame = frame.reset_index(drop=True)
     shares, denominators = dict(shares or {}), dict(denominators or {})
@@ -353,10 +353,13 @@ def protect_table(
         if num is not None and den is not None:
             hide |= hide_rate(frame[num], frame[den], suppress_max)
         mask[rc] = hide
-    for c, other in (hidden_with or {}).items():
-        # ``other`` is a protected column, or a boolean column of the frame itself
-        flag = mask[other] if other in mask else frame[other].fillna(False).astype(bool)
-        mask[c] = flag.to_numpy() | (mask[c].to_numpy() if c in mask else False)
+    for c, others in (hidden_with or {}).items():
+        flag = mask[c].to_numpy() if c in mask else np.zeros(len(frame), bool)
+        for other in [others] if isinstance(others, str) else others:
+            # ``other`` is a protected column, or a boolean column of the frame itself
+            hit = mask[other] if other in mask else frame[other].fillna(False).astype(bool)
+            flag = flag | hit.to_numpy()
+        mask[c] = flag
     return mask.drop(columns=[c for c in extra if c not in counts])
 
 

@@ -422,3 +422,31 @@ def test_stability_table_and_cohort_shares(synthetic):
     assert (c["lower"] <= c["value"]).all() and (c["value"] <= c["upper"]).all()
     # only cohorts followed a full year: none entering in the 12 months before as_of
     assert set(c["group"]) <= set(PM.complete_cohorts(outcomes, as_of)["entry_cohort"])
+
+
+def test_time_tables_hide_shares_of_few_outcomes_and_keep_small_groups():
+    """The synthetic borough showed Residential: 160 spells, outcomes c, within 12
+    months 0.7% (1 child); a 200-child cut dropped the age groups of 1 to 5 spells, so the
+    page's "93 care spells" less the rows shown (90) gave them back (3)."""
+    import lxml.html
+
+    from audit_lib import report
+
+    g = ["res"] * 160 + ["ltf"] * 60 + ["small"] * 3
+    days = [100] + [2000] * 159 + [200] * 50 + [2000] * 10 + [300, 2000, 2000]
+    codes = [5] + [0] * 159 + [5] * 50 + [0] * 10 + [1, 0, 0]
+    t = PM.competing_risks(_toy(days, codes, g=g), by="g").drop(columns="estimable")
+    assert t.set_index("group").loc["res", ["events", "events_within"]].tolist() == [1, 1]
+    html = report.styled_table(t, uuid="t", suppress_max=5, **PM.TIME_TABLE).to_html()
+    rows = {
+        r[0]: r
+        for r in (
+            [c.text_content().strip() for c in tr.iter("td")]
+            for tr in lxml.html.fromstring(html).iter("tr")
+        )
+        if r
+    }
+    assert rows["res"][5] == "c" and "0.6%" not in html  # within 12 months: 1 of 160
+    assert rows["small"][1] == "c" and rows["ltf"][1] == "c"  # 3 spells, and beside it
+    assert rows["ltf"][5] == "c"  # 83% of 60 would give 60 back
+    assert len(rows["res"]) == 8 and "events_within" not in html  # the count stays hidden

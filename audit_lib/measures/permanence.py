@@ -146,6 +146,7 @@ _TIME_COLUMNS = [
     "group",
     "n",
     "events",
+    "events_within",
     "estimable",
     "median_days",
     "median_lower",
@@ -195,6 +196,7 @@ def _time_row(name, f: pd.DataFrame, curve: pd.DataFrame, horizon: int, min_n: i
         "group": name,
         "n": n,
         "events": events,
+        "events_within": int((f["outcome_code"].between(1, 5) & (f["days"] <= horizon)).sum()),
         "estimable": True,
         "median_days": med["value"],
         "median_lower": med["lower"],
@@ -238,6 +240,27 @@ def competing_risks(
         for name, f in groups  # one fit per group (a handful), vectorised inside
     ]
     return pd.DataFrame(rows, columns=_TIME_COLUMNS)
+
+
+_MEDIANS, _WITHIN = (
+    ("median_days", "median_lower", "median_upper"),
+    ("within", "within_lower", "within_upper"),
+)
+#: How a table of :func:`competing_risks` by group is shown (``styled_table(**TIME_TABLE)``):
+#: the columns of spells and of permanent outcomes sum to totals a reader has (the page
+#: gives the spells; every breakdown gives the outcomes); the share within the horizon is
+#: hidden as a rate of the outcomes by then (``events_within``, not shown) over the
+#: spells (0.7% of 160 spells was 1 child), and the median with either count.
+TIME_TABLE = {
+    "counts": ("n", "events", "events_within"),
+    "decimals": _MEDIANS,
+    "percent": _WITHIN,
+    "relations": [("column", "n"), ("column", "events")],
+    "shares": dict.fromkeys(_WITHIN, "events_within"),
+    "denominators": dict.fromkeys(_WITHIN, "n"),
+    "hidden_with": dict.fromkeys(_MEDIANS, ("n", "events")),
+    "hide": ("events_within",),
+}
 
 
 def km_curve(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -766,11 +789,15 @@ def adoption_chart(card: pd.DataFrame, suppress_max: int = 5) -> tuple[pd.DataFr
 def cohort_shares(outcomes: pd.DataFrame, as_of: pd.Timestamp, suppress_max: int = 5):
     """Share reaching permanence within 12 months by financial year of entry (competing
     risks), for cohorts followed a full year with more than ``suppress_max`` children and
-    an estimate; columns value, lower, upper for an interval chart."""
+    an estimate whose share the tables would show (:data:`TIME_TABLE`); columns value,
+    lower, upper for an interval chart."""
+    from ..disclosure import hide_rate
+
     cohorts = competing_risks(complete_cohorts(outcomes, as_of), by="entry_cohort").rename(
         columns={"within": "value", "within_lower": "lower", "within_upper": "upper"}
     )
-    return cohorts[(cohorts["n"] > suppress_max) & cohorts["estimable"]]
+    shown = ~hide_rate(cohorts["events_within"], cohorts["n"], suppress_max)
+    return cohorts[shown & (cohorts["n"] > suppress_max) & cohorts["estimable"]]
 
 
 def stability_title(st: dict, suppress_max: int = 5) -> str:

@@ -177,7 +177,11 @@ def indicator_table(
             )
             continue
         signal = (month or {}).get("spc_signal")
-        value = (month or r12 or {}).get("value")
+        hide_month, hide_12m = _hidden(month, suppress_max), _hidden(r12, suppress_max)
+        # a hidden share is not judged against the target either: "below target" beside a
+        # hidden 64 of 68 would say 4 or 5 were late
+        shown = [e for e, hide in ((month, hide_month), (r12, hide_12m)) if e and not hide]
+        value = shown[0].get("value") if shown else None
         status = status_of(value, signal, target, ind.direction)
         rows.append(
             {
@@ -192,8 +196,8 @@ def indicator_table(
                 "status": status,
                 "Status": STATUS_WORDS[status],
                 # shares whose numerator, complement or denominator is small show as "c"
-                "hide_month": _hidden(month, suppress_max),
-                "hide_12m": _hidden(r12, suppress_max),
+                "hide_month": hide_month,
+                "hide_12m": hide_12m,
             }
         )
     columns = [

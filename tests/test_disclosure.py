@@ -290,6 +290,25 @@ def test_headlines_hide_small_shares_and_counts():
     assert "permanence within 12 months" not in text
 
 
+def test_indicator_status_does_not_judge_a_hidden_share():
+    """The synthetic borough's CP reviews: this month 64 of 68 on time, shown "c" (4
+    late), but "Below target" (95%) beside it said 4 or 5 were late. The status now
+    judges the shown 12-month share instead, and no share when both are hidden."""
+    from audit_lib import indicators
+
+    month = {"numerator": 64, "denominator": 68, "value": 64 / 68, "spc_signal": "common_cause"}
+    good = {"numerator": 760, "denominator": 791, "value": 760 / 791}
+    t = indicators.indicator_table(
+        {"timeliness.cp_review.month": month, "timeliness.cp_review.rolling_12m": good}
+    ).iloc[0]
+    assert t["hide_month"] and t["Status"] == "Meeting target"  # 96% over 12 months
+    small = {"numerator": 3, "denominator": 4, "value": 0.75}
+    t = indicators.indicator_table(
+        {"timeliness.cp_review.month": month, "timeliness.cp_review.rolling_12m": small}
+    ).iloc[0]
+    assert t["Status"] == "Stable"
+
+
 def test_indicator_shares_on_small_numbers_are_hidden():
     from audit_lib import indicators
 

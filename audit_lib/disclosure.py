@@ -443,10 +443,17 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
+#: A run of this many characters or more without a space is no word of a real name.
+_LONG_WORD = re.compile(r"\S{41,}")
+
+
 def plain_title(text) -> str:
     """A chart title or label from the data, inert for matplotlib: ``$`` (mathtext) is
-    escaped."""
-    return "" if text is None else str(text).replace("$", r"\$")
+    escaped, and a run of more than 40 characters without a space is cut to 40 with an
+    ellipsis (a title cannot wrap it: a 3,000-character team name drew a funnel plot
+    30,000 pixels wide)."""
+    text = "" if text is None else str(text)
+    return _LONG_WORD.sub(lambda m: m.group(0)[:39] + "\u2026", text).replace("$", r"\$")
 
 
 # --------------------------------------------------------------------------------------

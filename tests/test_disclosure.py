@@ -428,6 +428,33 @@ def test_heatmap_hides_cells_on_small_numbers():
     assert texts == ["50%", "75%", "c", "c"]
 
 
+def test_a_very_long_name_cannot_stretch_a_chart():
+    """A 3,000-character team name (no spaces) drew the heatmap 21,831 pixels wide and
+    the funnel plot, which names it in the title and beside its point, 30,095."""
+    import io
+
+    from audit_lib import charts
+    from audit_lib.disclosure import plain_title
+
+    long = "L" * 3000
+    assert plain_title(long) == "L" * 39 + "\u2026" and plain_title("$x$ a b") == r"\$x\$ a b"
+    assert plain_title("Forest Gate") == "Forest Gate"
+    f = pd.DataFrame(
+        {
+            "team": [long, long, "B", "B"],
+            "anchor": ["x", "y", "x", "y"],
+            "numerator": [25, 30, 20, 20],
+            "denominator": [40, 40, 40, 40],
+        }
+    ).assign(value=lambda d: d["numerator"] / d["denominator"])
+    fig = charts.heatmap(f, "team", "anchor", "value", f"{long} is weakest")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    from PIL import Image
+
+    assert Image.open(buf).size[0] < 1500
+
+
 def test_funnel_merges_small_teams():
     f = pd.DataFrame(
         {"team": ["A", "B", "C", "D"], "numerator": [40, 3, 30, 20], "denominator": [50, 4, 60, 30]}

@@ -531,7 +531,7 @@ def styled_indicators(table: pd.DataFrame, uuid: str = "summary_indicators"):
 
 def findings(table: pd.DataFrame, period: str) -> list[str]:
     """Three to five plain-English findings from the indicator table (no recomputation)."""
-    from .report import month_label, plural
+    from .report import lower_first, month_label, plural
 
     if table.empty:
         return ["No audit recorded any headline figure for this period."]
@@ -555,7 +555,7 @@ def findings(table: pd.DataFrame, period: str) -> list[str]:
     if len(absent):
         lines.append(
             "Not available for this data: "
-            + "; ".join(f"{r.Indicator} ({r.Status.lower()})" for r in absent.itertuples())
+            + "; ".join(f"{r.Indicator} ({lower_first(r.Status)})" for r in absent.itertuples())
             + "."
         )
     worst = table.dropna(subset=["Target", "Last 12 months"])

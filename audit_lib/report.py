@@ -229,6 +229,13 @@ def format_table(
     return out.reset_index(drop=True)
 
 
+def lower_first(text: str) -> str:
+    """``text`` to follow other words in a sentence: its first letter lower-cased unless
+    it begins an acronym ("CP reviews", "ICPCs" and "Annex A" inside stay as written)."""
+    text = str(text)
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]
+
+
 def sentence(text: str) -> str:
     """``text`` as a sentence: first letter capitalised (the rest as written), full stop."""
     text = str(text).strip()

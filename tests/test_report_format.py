@@ -304,3 +304,32 @@ def test_spc_title_names_the_month_it_quotes():
     assert "October 2026 at" not in title
     s = pd.concat([s, pd.DataFrame({"month": ["2026-10"], "value": [0.9]})])
     assert "October 2026 at 90%" in spc_title(s, "ICPCs", "2026-10")
+
+
+def test_headline_lists_keep_acronyms_as_written():
+    """The timeliness headline said "cp reviews on time 90%; ... cp visits on time 88%",
+    and the summary "(... as annex a gives)"."""
+    from audit_lib import indicators
+    from audit_lib.measures import timeliness as T
+
+    assert report.lower_first("CP reviews on time") == "CP reviews on time"
+    assert report.lower_first("Looked-after visits") == "looked-after visits"
+    summary = pd.DataFrame(
+        {
+            "measure": ["cp_review", "cla_visit"],
+            "window": "rolling_12m",
+            "numerator": [711, 6415],
+            "denominator": [791, 7052],
+            "value": [711 / 791, 6415 / 7052],
+            "open_overdue": 0,
+            "open_due_soon": 0,
+        }
+    )
+    text = " ".join(T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10"))
+    assert "CP reviews on time 90%; looked-after visits on time 91%" in text
+    why = "not available: needs a history of cp_reviews (as Annex A gives)"
+    from audit_lib.needs import not_available
+
+    table = indicators.indicator_table({"timeliness.cp_review.month": not_available(why)})
+    lines = indicators.findings(table, "2026-10")
+    assert any("as Annex A gives" in line for line in lines), lines

@@ -698,7 +698,7 @@ def findings(
     (measure -> reason) are named as not available, with the reason, never as 0%.
     """
     from ..disclosure import hide_rate, merge_small_groups
-    from ..report import fmt_count, fmt_pct, month_label
+    from ..report import fmt_count, fmt_pct, lower_first, month_label
     from ..stats import funnel_position, latest_signal
 
     def hidden(r) -> bool:
@@ -750,7 +750,7 @@ def findings(
                 f"{names}. This is more than chance would explain for the team's size."
             )
     others = [
-        f"{label.split(' (')[0].lower()} "
+        f"{lower_first(label.split(' (')[0])} "
         + (
             "c"
             if hidden(s.loc[(m, "rolling_12m")])
@@ -765,7 +765,8 @@ def findings(
         lines.append(
             "Not measured for this data: "
             + "; ".join(
-                f"{MEASURES[m][0].split(' (')[0].lower()} ({why})" for m, why in unavailable.items()
+                f"{lower_first(MEASURES[m][0].split(' (')[0])} ({why})"
+                for m, why in unavailable.items()
             )
             + "."
         )

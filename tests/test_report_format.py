@@ -299,10 +299,12 @@ def test_spc_title_names_the_month_it_quotes():
 
     months = [f"2026-{m:02d}" for m in range(1, 10)]  # nothing fell due in October
     s = pd.DataFrame({"month": months, "value": [0.8, 0.7, 0.9, 0.8, 0.75, 0.85, 0.8, 0.7, 1.0]})
+    s = s.assign(denominator=100, numerator=(s["value"] * 100).round())
     title = spc_title(s, "ICPCs within 15 working days", "2026-10")
     assert "September 2026 at 100%" in title and "none due in October 2026" in title
     assert "October 2026 at" not in title
-    s = pd.concat([s, pd.DataFrame({"month": ["2026-10"], "value": [0.9]})])
+    last = {"month": ["2026-10"], "value": [0.9], "numerator": [90], "denominator": [100]}
+    s = pd.concat([s, pd.DataFrame(last)])
     assert "October 2026 at 90%" in spc_title(s, "ICPCs", "2026-10")
 
 

@@ -364,3 +364,14 @@ def test_ratios_against_a_small_reference_and_indexes_beside_one_are_hidden():
     assert kept["Rate ratio"] != "c"
     dp = D.flag_hidden(D.decision_points(D.rates(ev, pop)), D.rates(ev, pop), 5)
     assert dp.set_index(["stage", "group"]).loc[("assessment", "black"), "ratio_hidden"]
+
+
+def test_headlines_quote_the_clearest_ratios_either_way(default_tables):
+    """The synthetic borough's CP-plan headlines quoted Black (2.2), Mixed (1.7) and White
+    Other (0.7, 95% CI 0.4 to 1.0: clear only after adjustment), sorted by the ratio, and
+    left out Asian children's clear under-representation (0.5, 0.4 to 0.8)."""
+    t, _ = default_tables
+    out = D.table(t, "2026-10")
+    lines = D.findings(D.combined(out), "white_british", "bh")
+    quoted = [line.split(" children were")[0] for line in lines[:3]]
+    assert quoted == ["Black", "Asian", "Mixed"], lines

@@ -618,8 +618,8 @@ def findings(
 ) -> list[str]:
     """Headline findings in plain English, e.g. "Black children were 1.7 times as likely as
     White British children to become subject to a CP plan (95% CI 1.2 to 2.4); after
-    adjusting for deprivation, 1.3 (0.9 to 1.8)". Ratios whose count is suppressed are not
-    quoted."""
+    adjusting for deprivation, 1.3 (0.9 to 1.8)": up to three, the clear crude ratios first,
+    furthest from parity first. Ratios whose count is suppressed are not quoted."""
     from ..model import ETHNIC_GROUP_LABELS as L
 
     def name(g):
@@ -646,7 +646,11 @@ def findings(
         & (comb["count"] > suppress_max)
         & ~against_small_reference(comb, suppress_max=suppress_max)
     ]
-    for r in f.sort_values("rate_ratio", ascending=False).itertuples():
+    # the clearest first: a clear crude ratio before one clear only after adjustment,
+    # then the furthest from parity either way (sorting by the ratio alone kept a clear
+    # under-representation out of the three lines)
+    f = f.assign(_crude=f["label"].eq(""), _gap=-np.log(f["rate_ratio"]).abs())
+    for r in f.sort_values(["_crude", "_gap"], kind="stable").itertuples():
         if r.label == "" and not (
             getattr(r, "adj_upper", np.nan) < 1 or getattr(r, "adj_lower", np.nan) > 1
         ):

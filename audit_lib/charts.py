@@ -620,6 +620,7 @@ def incidence_chart(curves: pd.DataFrame, title: str, horizon_days: int = 365 * 
             linestyle=["-", "--", "-.", ":"][i % 4],
             label=str(category_label(name)).replace("_", " ").capitalize(),
         )
+    ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))  # a share from 0, where the steps start higher
     ax.set_xlabel("Days since entering care")
     ax.set_ylabel("Cumulative share")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))

@@ -450,3 +450,21 @@ def test_time_tables_hide_shares_of_few_outcomes_and_keep_small_groups():
     assert rows["small"][1] == "c" and rows["ltf"][1] == "c"  # 3 spells, and beside it
     assert rows["ltf"][5] == "c"  # 83% of 60 would give 60 back
     assert len(rows["res"]) == 8 and "events_within" not in html  # the count stays hidden
+
+
+def test_routes_of_few_children_are_left_off_the_routes_chart():
+    """A 30-child cut drew two returns home as 7.7% steps (the table beside it "c"), on
+    an axis starting at 7%."""
+    from audit_lib import charts
+
+    o = _toy(
+        [180, 198, 140, 150, 165, 175, 190, 195, 300, 400, 500, 600, 700, 800],
+        [1, 1, 5, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 0],
+    )
+    curves, at = PM.cumulative_incidence(o)
+    shown = PM.large_routes(curves, at, 5)
+    assert set(shown["outcome"]) == {"long_term_fostering"}
+    assert "(43% of children)" in PM.incidence_sentence(at, 5)  # 6 of 14 by a year
+    assert "(c of children)" in PM.incidence_sentence(at.assign(events_within=3), 5)
+    fig = charts.incidence_chart(shown, "t")
+    assert fig.axes[0].get_ylim()[0] <= 0

@@ -35,6 +35,7 @@ __all__ = [
     "drift_flags",
     "episode_findings",
     "kaplan_meier",
+    "large_routes",
     "plan_by_second_review",
     "spell_outcomes",
     "stability",
@@ -305,7 +306,7 @@ def cumulative_incidence(
     """Aalen-Johansen cumulative incidence of each outcome, the others competing.
 
     Returns (curves: days, outcome, incidence; at_horizon: outcome, incidence, 95%
-    interval and events at ``horizon`` days, events on that day included). With no exits
+    interval, events, and events by ``horizon`` days, events on that day included). With no exits
     at all, curves is empty and every outcome is at 0 with no interval.
     """
     curves, at = [], []
@@ -318,7 +319,8 @@ def cumulative_incidence(
         v = step_at(c, horizon)
         if c.empty:
             v["lower"] = v["upper"] = None
-        at.append({"outcome": name, "events": int((code == k).sum()), **v})
+        within = int(((code == k) & (days <= horizon)).sum())
+        at.append({"outcome": name, "events": int((code == k).sum()), "events_within": within, **v})
     cols = ["days", "outcome", "incidence"]
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=cols)
     return curves, pd.DataFrame(at)
@@ -346,18 +348,31 @@ def median_sentence(row: dict | pd.Series) -> str:
     return f"{lead} {_days(row['median_days'])} days of entering care{ci}"
 
 
-def incidence_sentence(at_horizon: pd.DataFrame) -> str:
-    """Chart title for the routes out of care: the commonest route within a year."""
+def incidence_sentence(at_horizon: pd.DataFrame, suppress_max: int = 5) -> str:
+    """Chart title for the routes out of care: the commonest route within a year (its
+    share "c" when 1 to ``suppress_max`` children took it by then)."""
+    from ..disclosure import SUPPRESSED, is_suppressed
     from ..report import fmt_pct
 
     seen = at_horizon[at_horizon["events"] > 0]
     if seen.empty:
         return "No child in these spells has left care yet: routes cannot be compared"
     top = seen.sort_values("incidence", ascending=False).iloc[0]
+    few = is_suppressed([top.get("events_within")], suppress_max)[0]
     return (
         f"Within a year, {top['outcome'].replace('_', ' ')} is the commonest route "
-        f"({fmt_pct(top['incidence'])} of children)"
+        f"({SUPPRESSED if few else fmt_pct(top['incidence'])} of children)"
     )
+
+
+def large_routes(curves: pd.DataFrame, at_horizon: pd.DataFrame, suppress_max: int = 5):
+    """The curves of :func:`cumulative_incidence` without the routes 1 to
+    ``suppress_max`` children took: each step of such a curve is a child's day and share
+    (a 30-child cut drew 2 returns home, the table beside it "c")."""
+    from ..disclosure import is_suppressed
+
+    few = at_horizon.loc[is_suppressed(at_horizon["events"], suppress_max), "outcome"]
+    return curves[~curves["outcome"].isin(few)]
 
 
 def complete_cohorts(

@@ -408,13 +408,20 @@ def merge_small_groups(
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~$])")  # emphasis, code, links, strike, math
 
 
+#: Unicode controls that reorder the text after them (bidi embeddings, overrides,
+#: isolates and marks): a team name ending in U+202E showed the rest of its sentence
+#: backwards ("(52%)" as "(%25)"). Letters of right-to-left scripts are kept.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def escape_text(value) -> str:
     """A string from the data made inert for HTML and Markdown: ``<>&`` become
     entities and Markdown punctuation is backslash-escaped, so a team called
-    ``<h1>x</h1>`` or ``[x](javascript:...)`` is shown as written, never rendered."""
+    ``<h1>x</h1>`` or ``[x](javascript:...)`` is shown as written, never rendered;
+    bidi controls are dropped."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    text = html.escape(str(value), quote=False)  # entities carry no Markdown specials
+    text = html.escape(_BIDI_CONTROLS.sub("", str(value)), quote=False)  # no Markdown in entities
     text = _MD_SPECIAL.sub(r"\\\1", text).replace("://", ":\\/\\/")  # no autolinks
     if text[:1] in ("#", "-", "+"):  # no heading or nested list
         text = "\\" + text
@@ -422,10 +429,11 @@ def escape_text(value) -> str:
 
 
 def escape_html(value) -> str:
-    """A string from the data made inert for HTML (Styler cells, headers, captions)."""
+    """A string from the data made inert for HTML (Styler cells, headers, captions), its
+    bidi controls dropped."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    return html.escape(_BIDI_CONTROLS.sub("", str(value)), quote=True)
 
 
 def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
+import re
 import stat
 
 import numpy as np
@@ -453,6 +454,16 @@ def test_a_very_long_name_cannot_stretch_a_chart():
     from PIL import Image
 
     assert Image.open(buf).size[0] < 1500
+
+
+def test_bidi_controls_from_the_data_cannot_reverse_a_sentence():
+    """A team named "Forest Gate\u202e" (right-to-left override, never closed) showed the
+    rest of its headline backwards; Hebrew or Arabic letters themselves stay."""
+    line = "Below the funnel: Forest Gate\u202e (52%). This is more than chance."
+    for out in (D.escape_text(line), D.escape_html(line), D.escape_html("\u2067x\u2069")):
+        assert not re.search("[\u202a-\u202e\u2066-\u2069\u200e\u200f]", out), out
+    assert "(52%)" in D.escape_text(line)
+    assert D.escape_html("\u05e9\u05dc\u05d5\u05dd team") == "\u05e9\u05dc\u05d5\u05dd team"
 
 
 def test_funnel_merges_small_teams():

@@ -357,7 +357,7 @@ def protect_table(
         flag = mask[c].to_numpy() if c in mask else np.zeros(len(frame), bool)
         for other in [others] if isinstance(others, str) else others:
             # ``other`` is a protected column, or a boolean column of the frame itself
-            hit = mask[other] if other in mask else frame[other].fillna(False).astype(bool)
+            hit = mask[other] if other in mask else frame[other].eq(True)  # None: shown
             flag = flag | hit.to_numpy()
         mask[c] = flag
     return mask.drop(columns=[c for c in extra if c not in counts])

@@ -466,6 +466,18 @@ def test_bidi_controls_from_the_data_cannot_reverse_a_sentence():
     assert D.escape_html("\u05e9\u05dc\u05d5\u05dd team") == "\u05e9\u05dc\u05d5\u05dd team"
 
 
+def test_hidden_with_a_flag_column_holding_none_warns_nothing():
+    """The summary's flag columns hold None where a row has no share: pandas warned
+    (FutureWarning, downcasting on fillna) into run.log on every small authority."""
+    import warnings
+
+    f = pd.DataFrame({"v": [0.5, 0.6, 0.7], "flag": [True, None, False]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask = D.protect_table(f, (), 5, hidden_with={"v": "flag"})
+    assert mask["v"].tolist() == [True, False, False]
+
+
 def test_funnel_merges_small_teams():
     f = pd.DataFrame(
         {"team": ["A", "B", "C", "D"], "numerator": [40, 3, 30, 20], "denominator": [50, 4, 60, 30]}

@@ -96,6 +96,7 @@ STATUS_WORDS = {
     "below_target": "Below target",
     "meeting_target": "Meeting target",
     "stable": "Stable",
+    "small_numbers": "Too few to judge",
     "not_available": "Not available",
 }
 
@@ -180,9 +181,12 @@ def indicator_table(
         hide_month, hide_12m = _hidden(month, suppress_max), _hidden(r12, suppress_max)
         # a hidden share is not judged against the target either: "below target" beside a
         # hidden 64 of 68 would say 4 or 5 were late
-        shown = [e for e, hide in ((month, hide_month), (r12, hide_12m)) if e and not hide]
-        value = shown[0].get("value") if shown else None
+        pairs = ((month, hide_month), (r12, hide_12m))
+        shown = [e["value"] for e, hide in pairs if e and not hide and e.get("value") is not None]
+        value = shown[0] if shown else None
         status = status_of(value, signal, target, ind.direction)
+        if status == "stable" and target is not None and not shown and (hide_month or hide_12m):
+            status = "small_numbers"  # not "Stable": no shown share to judge
         rows.append(
             {
                 "key": ind.key,
@@ -502,6 +506,7 @@ STATUS_COLOURS = {  # Okabe-Ito edges; dark words on pale fills, so they print w
     "improving": "background-color:#dcf0fb; color:#00466e; border:2px solid #56B4E9",
     "meeting_target": "background-color:#d5efe6; color:#004d38; border:2px solid #009E73",
     "stable": "background-color:#f2f2f2; color:#1b1b1b; border:1px solid #999999",
+    "small_numbers": "background-color:#ffffff; color:#555555; border:1px dotted #999999",
     "not_available": "background-color:#ffffff; color:#555555; border:1px dotted #999999",
 }
 

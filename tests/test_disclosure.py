@@ -307,7 +307,7 @@ def test_indicator_status_does_not_judge_a_hidden_share():
     t = indicators.indicator_table(
         {"timeliness.cp_review.month": month, "timeliness.cp_review.rolling_12m": small}
     ).iloc[0]
-    assert t["Status"] == "Stable"
+    assert t["Status"] == "Too few to judge"  # not "Stable": nothing shown was judged
 
 
 def test_indicator_shares_on_small_numbers_are_hidden():

@@ -673,6 +673,19 @@ def sparkline(values: list[float | None], width: int = 120, height: int = 28) ->
     )
 
 
+def _share_hidden(entry: dict, run: dict) -> bool:
+    """True where a period's pages show ``entry``'s share as "c" (its numerator,
+    complement or denominator is 1 to the run's ``suppress_max``)."""
+    from .indicators import _hidden
+
+    params = [nb.get("parameters") or {} for nb in run.get("notebooks", {}).values()]
+    k = next((p["suppress_max"] for p in params if "suppress_max" in p), 5)
+    try:
+        return _hidden(entry, int(k))
+    except (TypeError, ValueError):
+        return _hidden(entry, 5)
+
+
 def top_index(out: Path) -> Path:
     """reports/index.html: every period run, with sparklines of the headline indicators."""
     from markupsafe import Markup
@@ -697,14 +710,17 @@ def top_index(out: Path) -> Path:
             }
         )
     for ind in INDICATORS:
-        vals = [
-            m.get("metrics", {}).get(f"{ind.key}.rolling_12m", {}).get("value") for m in periods
-        ]
+        entries = [m.get("metrics", {}).get(f"{ind.key}.rolling_12m", {}) for m in periods]
+        vals = [e.get("value") for e in entries]
         if any(v is not None for v in vals):
-            latest = next((v for v in reversed(vals) if v is not None), None)
-            spark.append(
-                {"label": ind.label, "svg": Markup(sparkline(vals)), "latest": fmt_pct(latest)}
-            )
+            # a share its period's pages hide ("c") is neither drawn nor quoted
+            shown = [
+                None if _share_hidden(e, m) else v
+                for e, m, v in zip(entries, periods, vals, strict=True)
+            ]
+            last = max(i for i, v in enumerate(vals) if v is not None)
+            latest = "c" if shown[last] is None else fmt_pct(vals[last])
+            spark.append({"label": ind.label, "svg": Markup(sparkline(shown)), "latest": latest})
     html = (
         _env()
         .from_string(_template("index.html.j2"))

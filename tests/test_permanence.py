@@ -376,7 +376,40 @@ def test_adoption_by_group_suppresses_small_groups(synthetic):
     assert small["value"].isna().all() and small["difference"].isna().all()
     assert (small["note"].str.startswith("suppressed")).all()
     big = g[g["n"] > 5]
-    assert big["value"].notna().all()
+    assert big.loc[big["value"].isna(), "note"].str.startswith("suppressed").all()
+
+
+def test_adoption_groups_cannot_be_given_back_by_the_published_total(synthetic):
+    """The scorecard publishes each measure's adoptions (53 on the synthetic borough); the
+    age breakdown showed Under 1 (11) and 1-4 (41) beside one suppressed group, so it was
+    53 - 52 = 1 (and that child's days followed from the means). A lone suppressed group
+    now takes the next smallest with it, and no hidden group is pinned by the total."""
+    from audit_lib import disclosure
+
+    t, _, _, _ = synthetic
+    g = PM.adoption_by_group(t, "2026-10", suppress_max=5)
+    card = PM.adoption_scorecard(t, "2026-10").set_index(["measure", "window"])
+    for (m, dim), part in g.groupby(["measure", "breakdown"]):
+        part = part.reset_index(drop=True)
+        assert part["n"].sum() == card.loc[(m, "rolling_3y"), "n"]
+        hidden = part["note"].str.startswith("suppressed")
+        assert hidden.sum() != 1, (m, dim)
+        mask = disclosure.protect(part, ["n"], PM.adoption_relations(part), 5)
+        assert (mask["n"] == hidden).all(), (m, dim)
+        bounds = disclosure.cell_bounds(part, mask, PM.adoption_relations(part))
+        assert all(hi - lo >= 0.5 for lo, hi in bounds.values()), (m, dim, bounds)
+    age = g[(g["breakdown"] == "age_at_entry") & (g["measure"] == "a1")].set_index("group")
+    assert age.loc["5-9", "n"] == 1 and age.loc["under 1", "note"].startswith("suppressed")
+    assert age[["value", "difference"]].loc[["5-9", "under 1"]].isna().all().all()
+
+
+def test_adoption_chart_leaves_out_small_measures(synthetic):
+    """The chart showed a dot for an average of 1 to 5 adoptions the table hides."""
+    t, _, _, _ = synthetic
+    card = PM.adoption_scorecard(t, "2026-10")
+    small = card.assign(n=card["n"].where(card["measure"] != "a2", 3))
+    c3, title = PM.adoption_chart(small, suppress_max=5)
+    assert set(c3["measure"]) == {"a1", "a10"} and "A2" not in title
 
 
 # --- calendar offsets, not 365.25 / 30.44 days (issue 14) ----------------------------------
@@ -492,6 +525,7 @@ def test_adoption_chart_names_measures_above_threshold():
             "window": ["rolling_3y", "rolling_3y", "rolling_3y", "rolling_12m"],
             "threshold": [426, 121, 426, 426],
             "value": [401.0, 171.0, np.nan, 999.0],
+            "n": [53, 53, 53, 11],
         }
     )
     frame, title = PM.adoption_chart(card)
@@ -514,3 +548,49 @@ def test_stability_table_and_cohort_shares(synthetic):
     assert (c["lower"] <= c["value"]).all() and (c["value"] <= c["upper"]).all()
     # only cohorts followed a full year: none entering in the 12 months before as_of
     assert set(c["group"]) <= set(PM.complete_cohorts(outcomes, as_of)["entry_cohort"])
+
+
+def test_time_tables_hide_shares_of_few_outcomes_and_keep_small_groups():
+    """The synthetic borough showed Residential: 160 spells, outcomes c, within 12
+    months 0.7% (1 child); a 200-child cut dropped the age groups of 1 to 5 spells, so the
+    page's "93 care spells" less the rows shown (90) gave them back (3)."""
+    import lxml.html
+
+    from audit_lib import report
+
+    g = ["res"] * 160 + ["ltf"] * 60 + ["small"] * 3
+    days = [100] + [2000] * 159 + [200] * 50 + [2000] * 10 + [300, 2000, 2000]
+    codes = [5] + [0] * 159 + [5] * 50 + [0] * 10 + [1, 0, 0]
+    t = PM.competing_risks(_toy(days, codes, g=g), by="g").drop(columns="estimable")
+    assert t.set_index("group").loc["res", ["events", "events_within"]].tolist() == [1, 1]
+    html = report.styled_table(t, uuid="t", suppress_max=5, **PM.TIME_TABLE).to_html()
+    rows = {
+        r[0]: r
+        for r in (
+            [c.text_content().strip() for c in tr.iter("td")]
+            for tr in lxml.html.fromstring(html).iter("tr")
+        )
+        if r
+    }
+    assert rows["res"][5] == "c" and "0.6%" not in html  # within 12 months: 1 of 160
+    assert rows["small"][1] == "c" and rows["ltf"][1] == "c"  # 3 spells, and beside it
+    assert rows["ltf"][5] == "c"  # 83% of 60 would give 60 back
+    assert len(rows["res"]) == 8 and "events_within" not in html  # the count stays hidden
+
+
+def test_routes_of_few_children_are_left_off_the_routes_chart():
+    """A 30-child cut drew two returns home as 7.7% steps (the table beside it "c"), on
+    an axis starting at 7%."""
+    from audit_lib import charts
+
+    o = _toy(
+        [180, 198, 140, 150, 165, 175, 190, 195, 300, 400, 500, 600, 700, 800],
+        [1, 1, 5, 5, 5, 5, 5, 5, 0, 0, 0, 0, 0, 0],
+    )
+    curves, at = PM.cumulative_incidence(o)
+    shown = PM.large_routes(curves, at, 5)
+    assert set(shown["outcome"]) == {"long_term_fostering"}
+    assert "(43% of children)" in PM.incidence_sentence(at, 5)  # 6 of 14 by a year
+    assert "(c of children)" in PM.incidence_sentence(at.assign(events_within=3), 5)
+    fig = charts.incidence_chart(shown, "t")
+    assert fig.axes[0].get_ylim()[0] <= 0

@@ -166,6 +166,36 @@ def test_sparkline_svg():
     assert sparkline([None, None]) == ""
 
 
+def test_top_index_hides_the_shares_its_periods_hide(tmp_path):
+    """A 30-child cut's reports/index.html quoted "Audits graded good or better 67%" (2
+    of 3) and "Assessments within 45 working days 80%", which its pages show as "c"."""
+    from audit_lib.run import top_index
+
+    def period(p, num, den, **params):
+        metrics = {
+            "plan_quality.good_or_better.rolling_12m": {
+                "numerator": num,
+                "denominator": den,
+                "value": num / den,
+            }
+        }
+        nbs = {"plan_quality": {"status": "ok", "parameters": params}}
+        (tmp_path / p).mkdir()
+        (tmp_path / p / "metrics.json").write_text(
+            json.dumps({"period": p, "notebooks": nbs, "metrics": metrics})
+        )
+
+    period("2026-08", 300, 400)
+    period("2026-09", 2, 3)
+    period("2026-10", 40, 60, suppress_max=0)  # suppression off for this run
+    html = top_index(tmp_path).read_text()
+    assert "67%" in html  # 40 of 60, shown: suppression was off
+    (tmp_path / "2026-10" / "metrics.json").unlink()
+    html = top_index(tmp_path).read_text()
+    assert "<td>c</td>" in html and "67%" not in html
+    assert html.count(",") >= 1  # the sparkline still draws the shown period
+
+
 @pytest.mark.browser
 def test_reports_in_a_real_browser(full_run):
     """Headless Chromium opens the index and follows every link (DESIGN.md "Testing")."""

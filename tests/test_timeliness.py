@@ -462,3 +462,54 @@ def test_child_team_is_the_team_of_the_latest_referral_to_date():
     }
     team = T.child_team(t, TS("2024-04-30"))
     assert team.sort_index().to_dict() == {"c1": "C", "c2": "B"}
+
+
+def test_days_taken_of_few_items_are_hidden_in_the_table_and_the_chart():
+    """A 30-child cut showed "Median days 32, 90th percentile 33" beside "12 months:
+    items c", and a box plot of three assessments (its whiskers three children's days)."""
+    from audit_lib import charts, report
+
+    items = pd.DataFrame(
+        {
+            "measure": "assessment_45wd",
+            "status": ["in_time"] * 3 + ["overdue"] * 7,
+            "due_date": TS("2026-10-10"),
+            "completed_date": [TS("2026-10-01")] * 3 + [pd.NaT] * 7,
+            "days_taken": [30.0, 32.0, 34.0] + [None] * 7,
+        }
+    )
+    items["status"] = items["status"].where(items["completed_date"].notna(), "late")
+    s = T.summarise(items, "2026-10")
+    assert s["completed"].tolist() == [3, 3] and s["denominator"].tolist() == [10, 10]
+    t = T.summary_table(s)
+    html = report.styled_table(
+        t,
+        uuid="t",
+        counts=("Month: items", "12 months: items", "12 months: completed"),
+        hidden_with=T.SUMMARY_HIDDEN_WITH,
+        hide=("Month: in time, n", "12 months: in time, n", "12 months: completed"),
+    ).to_html()
+    row = report.format_table(t).iloc[0]  # unprotected: the figures the page must not show
+    assert str(row["Median days"]) == "32" and ">32<" not in html and ">33<" not in html
+    done = T.completed_in_window(items, "2026-10")
+    assert T.distribution_title(done, 5).startswith("Days taken: too few")
+    fig = charts.distribution_chart(done, "t", "days_taken", "timescale", suppress_max=5)
+    assert not fig.axes[0].get_yticklabels() or "Assessment" not in [
+        x.get_text() for x in fig.axes[0].get_yticklabels()
+    ]
+    assert "Half of assessments" in T.distribution_title(done, 2)
+
+
+def test_spc_title_hides_a_month_the_table_hides():
+    """A 30-child cut: the table showed "Month: in time c" but the chart title said
+    "October 2026 at 0%" (none of c items in time)."""
+    series = pd.DataFrame(
+        {
+            "month": ["2026-08", "2026-09", "2026-10"],
+            "numerator": [40, 45, 0],
+            "denominator": [50, 50, 3],
+        }
+    ).assign(value=lambda f: f["numerator"] / f["denominator"])
+    title = T.spc_title(series, "Assessments", "2026-10", 5)
+    assert title.startswith("Assessments: October 2026 at c is") and " 0%" not in title
+    assert "October 2026 at 0% is" in T.spc_title(series, "Assessments", "2026-10", 0)

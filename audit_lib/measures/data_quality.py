@@ -50,6 +50,14 @@ ETHNICITY_RATES = (
     {"share": "children", "lower": "children", "upper": "children"},
 )
 ETHNICITY_RELATIONS = (("sum", "not_known", ["refused", "not_obtained", "missing_or_invalid"]),)
+#: What the rows table publishes: read = kept + rejected in each row, and each column's
+#: total (the headline gives the rows read and rejected, and so the rows kept).
+COUNT_RELATIONS = (
+    ("sum", "rows_read", ["rows_kept", "rows_rejected"]),
+    ("column", "rows_read"),
+    ("column", "rows_kept"),
+    ("column", "rows_rejected"),
+)
 
 
 def table_counts(report: DataQualityReport) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from .timeliness import period_bounds
 
 __all__ = [
     "adoption_chart",
+    "adoption_relations",
     "cohort_shares",
     "stability_table",
     "OUTCOMES",
@@ -34,6 +35,7 @@ __all__ = [
     "drift_flags",
     "episode_findings",
     "kaplan_meier",
+    "large_routes",
     "plan_by_second_review",
     "spell_outcomes",
     "stability",
@@ -145,6 +147,7 @@ _TIME_COLUMNS = [
     "group",
     "n",
     "events",
+    "events_within",
     "estimable",
     "median_days",
     "median_lower",
@@ -194,6 +197,7 @@ def _time_row(name, f: pd.DataFrame, curve: pd.DataFrame, horizon: int, min_n: i
         "group": name,
         "n": n,
         "events": events,
+        "events_within": int((f["outcome_code"].between(1, 5) & (f["days"] <= horizon)).sum()),
         "estimable": True,
         "median_days": med["value"],
         "median_lower": med["lower"],
@@ -239,6 +243,27 @@ def competing_risks(
     return pd.DataFrame(rows, columns=_TIME_COLUMNS)
 
 
+_MEDIANS, _WITHIN = (
+    ("median_days", "median_lower", "median_upper"),
+    ("within", "within_lower", "within_upper"),
+)
+#: How a table of :func:`competing_risks` by group is shown (``styled_table(**TIME_TABLE)``):
+#: the columns of spells and of permanent outcomes sum to totals a reader has (the page
+#: gives the spells; every breakdown gives the outcomes); the share within the horizon is
+#: hidden as a rate of the outcomes by then (``events_within``, not shown) over the
+#: spells (0.7% of 160 spells was 1 child), and the median with either count.
+TIME_TABLE = {
+    "counts": ("n", "events", "events_within"),
+    "decimals": _MEDIANS,
+    "percent": _WITHIN,
+    "relations": [("column", "n"), ("column", "events")],
+    "shares": dict.fromkeys(_WITHIN, "events_within"),
+    "denominators": dict.fromkeys(_WITHIN, "n"),
+    "hidden_with": dict.fromkeys(_MEDIANS, ("n", "events")),
+    "hide": ("events_within",),
+}
+
+
 def km_curve(outcomes: pd.DataFrame) -> pd.DataFrame:
     """Kaplan-Meier share achieving permanence *if no other exit occurred* (other exits
     censored): days, achieved, lower, upper (95%, log(-log) Greenwood, lifelines). Empty
@@ -281,7 +306,7 @@ def cumulative_incidence(
     """Aalen-Johansen cumulative incidence of each outcome, the others competing.
 
     Returns (curves: days, outcome, incidence; at_horizon: outcome, incidence, 95%
-    interval and events at ``horizon`` days, events on that day included). With no exits
+    interval, events, and events by ``horizon`` days, events on that day included). With no exits
     at all, curves is empty and every outcome is at 0 with no interval.
     """
     curves, at = [], []
@@ -294,7 +319,8 @@ def cumulative_incidence(
         v = step_at(c, horizon)
         if c.empty:
             v["lower"] = v["upper"] = None
-        at.append({"outcome": name, "events": int((code == k).sum()), **v})
+        within = int(((code == k) & (days <= horizon)).sum())
+        at.append({"outcome": name, "events": int((code == k).sum()), "events_within": within, **v})
     cols = ["days", "outcome", "incidence"]
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=cols)
     return curves, pd.DataFrame(at)
@@ -322,18 +348,31 @@ def median_sentence(row: dict | pd.Series) -> str:
     return f"{lead} {_days(row['median_days'])} days of entering care{ci}"
 
 
-def incidence_sentence(at_horizon: pd.DataFrame) -> str:
-    """Chart title for the routes out of care: the commonest route within a year."""
+def incidence_sentence(at_horizon: pd.DataFrame, suppress_max: int = 5) -> str:
+    """Chart title for the routes out of care: the commonest route within a year (its
+    share "c" when 1 to ``suppress_max`` children took it by then)."""
+    from ..disclosure import SUPPRESSED, is_suppressed
     from ..report import fmt_pct
 
     seen = at_horizon[at_horizon["events"] > 0]
     if seen.empty:
         return "No child in these spells has left care yet: routes cannot be compared"
     top = seen.sort_values("incidence", ascending=False).iloc[0]
+    few = is_suppressed([top.get("events_within")], suppress_max)[0]
     return (
         f"Within a year, {top['outcome'].replace('_', ' ')} is the commonest route "
-        f"({fmt_pct(top['incidence'])} of children)"
+        f"({SUPPRESSED if few else fmt_pct(top['incidence'])} of children)"
     )
+
+
+def large_routes(curves: pd.DataFrame, at_horizon: pd.DataFrame, suppress_max: int = 5):
+    """The curves of :func:`cumulative_incidence` without the routes 1 to
+    ``suppress_max`` children took: each step of such a curve is a child's day and share
+    (a 30-child cut drew 2 returns home, the table beside it "c")."""
+    from ..disclosure import is_suppressed
+
+    few = at_horizon.loc[is_suppressed(at_horizon["events"], suppress_max), "outcome"]
+    return curves[~curves["outcome"].isin(few)]
 
 
 def complete_cohorts(
@@ -649,11 +688,13 @@ def adoption_by_group(
     f["difference"] = (f["value"] - rmean).where(enough)
     f["diff_lower"] = (f["difference"] - dh).where(enough)
     f["diff_upper"] = (f["difference"] + dh).where(enough)
-    small = f["n"].between(1, suppress_max)
-    f.loc[small, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = np.nan
-    f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
-    f["note"] = f["note"].where(small | (f["n"] >= 2), "too few for an interval")
     f = f.reset_index()
+    small = f["n"].between(1, suppress_max)
+    hidden = _hidden_groups(f, suppress_max)
+    f.loc[hidden, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = np.nan
+    f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
+    f["note"] = f["note"].mask(hidden & ~small, "suppressed: hidden with a smaller group")
+    f["note"] = f["note"].where(hidden | (f["n"] >= 2), "too few for an interval")
     f[["measure", "breakdown"]] = f[["measure", "breakdown"]].astype(str)
     f["threshold"] = f["measure"].map(dict(zip(measures, thresholds, strict=True)))
     return f[cols]
@@ -737,10 +778,31 @@ def stability_table(st: dict) -> pd.DataFrame:
     )
 
 
-def adoption_chart(card: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The 3-year rows of :func:`adoption_scorecard` that have a value, labelled with
-    their threshold, and a chart title naming the measures above their DfE threshold."""
-    c3 = card[card["window"] == "rolling_3y"].dropna(subset=["value"])
+def adoption_relations(frame: pd.DataFrame) -> list:
+    """The relations a table of :func:`adoption_by_group` publishes: each measure's (and
+    breakdown's) group counts ``n`` sum to the measure's adoptions, which the scorecard
+    shows (for :func:`audit_lib.disclosure.protect` and ``styled_table(relations=)``)."""
+    from ..disclosure import down
+
+    keys = [c for c in ("measure", "breakdown") if c in frame]
+    rows = frame.reset_index(drop=True).groupby(keys, observed=True).indices.values()
+    return [rel for idx in rows for rel in down(frame, "n", rows=idx.tolist())]
+
+
+def _hidden_groups(f: pd.DataFrame, suppress_max: int) -> np.ndarray:
+    """Groups whose figures are suppressed: 1..``suppress_max`` adoptions, and the next
+    smallest beside a lone one (the published total would give it back)."""
+    from ..disclosure import protect
+
+    return protect(f, ["n"], adoption_relations(f), suppress_max)["n"].to_numpy()
+
+
+def adoption_chart(card: pd.DataFrame, suppress_max: int = 5) -> tuple[pd.DataFrame, str]:
+    """The 3-year rows of :func:`adoption_scorecard` that have a value from more than
+    ``suppress_max`` adoptions (the table hides the others), labelled with their
+    threshold, and a chart title naming the measures above their DfE threshold."""
+    c3 = card[(card["window"] == "rolling_3y") & (card["n"] > suppress_max)]
+    c3 = c3.dropna(subset=["value"])
     c3 = c3.assign(
         label=c3["measure"].str.upper() + " (threshold " + c3["threshold"].astype(str) + ")"
     )
@@ -752,11 +814,15 @@ def adoption_chart(card: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 def cohort_shares(outcomes: pd.DataFrame, as_of: pd.Timestamp, suppress_max: int = 5):
     """Share reaching permanence within 12 months by financial year of entry (competing
     risks), for cohorts followed a full year with more than ``suppress_max`` children and
-    an estimate; columns value, lower, upper for an interval chart."""
+    an estimate whose share the tables would show (:data:`TIME_TABLE`); columns value,
+    lower, upper for an interval chart."""
+    from ..disclosure import hide_rate
+
     cohorts = competing_risks(complete_cohorts(outcomes, as_of), by="entry_cohort").rename(
         columns={"within": "value", "within_lower": "lower", "within_upper": "upper"}
     )
-    return cohorts[(cohorts["n"] > suppress_max) & cohorts["estimable"]]
+    shown = ~hide_rate(cohorts["events_within"], cohorts["n"], suppress_max)
+    return cohorts[shown & (cohorts["n"] > suppress_max) & cohorts["estimable"]]
 
 
 def stability_title(st: dict, suppress_max: int = 5) -> str:

@@ -375,3 +375,16 @@ def test_headlines_quote_the_clearest_ratios_either_way(default_tables):
     lines = D.findings(D.combined(out), "white_british", "bh")
     quoted = [line.split(" children were")[0] for line in lines[:3]]
     assert quoted == ["Black", "Asian", "Mixed"], lines
+
+
+def test_scope_note_names_groups_and_reference_in_the_pages_words():
+    """The note under the heading spoke in codes ('groups: ethnicity; reference:
+    white_british'); a manager reads labels."""
+    note = D.scope_note("2026-10", "children", ["ethnicity"], "white_british", "bh")
+    assert note == (
+        "12 months to October 2026; counting children; by ethnic group; reference group: "
+        "White British; p-values adjusted by Benjamini-Hochberg."
+    )
+    pair = D.scope_note("2026-10", "events", ["ethnicity", "sex"], "black", stage="cp_plan")
+    assert "stage: Child Protection Plan; by ethnic group and sex; reference group: Black." in pair
+    assert "white_british" not in note and "p-values" not in pair

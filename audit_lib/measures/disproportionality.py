@@ -35,6 +35,7 @@ __all__ = [
     "against_small_reference",
     "decision_points",
     "flag_hidden",
+    "scope_note",
     "events",
     "conditional_rate_ratio_interval",
     "exact_poisson_ratio",
@@ -606,6 +607,33 @@ def flag_hidden(
     if "representation_index" in frame:
         out["index_hidden"] = index_hidden(frame, suppress_max)
     return out
+
+
+ADJUSTMENT_NAMES = {"bh": "Benjamini-Hochberg", "holm": "Holm"}
+
+
+def scope_note(
+    period: str,
+    count: str,
+    by: list[str],
+    reference: str,
+    adjustment: str | None = None,
+    stage: str | None = None,
+) -> str:
+    """The line under a disproportionality page's heading, in the page's words: the
+    12-month window, what is counted, the grouping (column labels, not names), the stage
+    if one, the reference group's label (not its code) and the p-value adjustment."""
+    from ..model import category_label, column_label
+    from ..report import lower_first, month_label
+
+    parts = [f"12 months to {month_label(period)}", f"counting {count}"]
+    if stage is not None:
+        parts.append(f"stage: {category_label(stage)}")
+    parts.append("by " + " and ".join(lower_first(column_label(b)) for b in by))
+    parts.append(f"reference group: {category_label(reference)}")
+    if adjustment is not None:
+        parts.append(f"p-values adjusted by {ADJUSTMENT_NAMES[adjustment]}")
+    return "; ".join(parts) + "."
 
 
 def findings(

@@ -123,7 +123,10 @@ def working_days_between(start, end) -> pd.Series:
     e, emask, eindex, escalar = _to_days(end)
     s, e = np.broadcast_arrays(s, e)
     smask, emask = np.broadcast_arrays(smask, emask)
-    one = np.timedelta64(1, "D")
+    # numpy counts [begin, end) and, when end < begin, minus the count in (end, begin]:
+    # so (start, end] is [start + 1, end + 1), and minus (end, start] is (start, end)
+    # passed as they are
+    one = np.timedelta64(np.int64(1), "D") * (e >= s)
     counts = np.busday_count(s + one, e + one, busdaycal=_calendar())
     counts = pd.arrays.IntegerArray(counts.astype("int64"), smask | emask)  # masked: <NA>
     out = pd.Series(counts, index=sindex if sindex is not None else eindex)

@@ -263,9 +263,14 @@ def distribution_chart(
     group: str,
     limit_by_group: dict[str, float] | None = None,
     xlabel: str = "Days taken",
+    suppress_max: int = 0,
 ) -> Figure:
-    """Horizontal box plots of ``value`` by ``group``, with each group's timescale marked."""
-    groups = [g for g in values[group].dropna().unique()]
+    """Horizontal box plots of ``value`` by ``group``, with each group's timescale marked.
+
+    Groups of 1 to ``suppress_max`` values are left out: their whiskers and median would
+    be a few children's own figures."""
+    sizes = values.dropna(subset=[value])[group].value_counts()
+    groups = [g for g in values[group].dropna().unique() if sizes.get(g, 0) > suppress_max]
     if not groups:
         return _empty(title, "completed items")
     data = [values.loc[values[group] == g, value].dropna().astype(float).to_numpy() for g in groups]
@@ -615,6 +620,7 @@ def incidence_chart(curves: pd.DataFrame, title: str, horizon_days: int = 365 * 
             linestyle=["-", "--", "-.", ":"][i % 4],
             label=str(category_label(name)).replace("_", " ").capitalize(),
         )
+    ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))  # a share from 0, where the steps start higher
     ax.set_xlabel("Days since entering care")
     ax.set_ylabel("Cumulative share")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))

@@ -337,7 +337,7 @@ def protect_table(
     suppressed, or where the complement (denominator - numerator) is 1..``suppress_max``
     (:func:`hide_rate`). ``hidden_with`` maps a column to another it is hidden with
     (e.g. an interval bound with its rate), or to a boolean column of ``frame`` saying
-    where to hide it.
+    where to hide it, or to a tuple of these (hidden wherever any one is).
     """
     frame = frame.reset_index(drop=True)
     shares, denominators = dict(shares or {}), dict(denominators or {})
@@ -353,10 +353,13 @@ def protect_table(
         if num is not None and den is not None:
             hide |= hide_rate(frame[num], frame[den], suppress_max)
         mask[rc] = hide
-    for c, other in (hidden_with or {}).items():
-        # ``other`` is a protected column, or a boolean column of the frame itself
-        flag = mask[other] if other in mask else frame[other].fillna(False).astype(bool)
-        mask[c] = flag.to_numpy() | (mask[c].to_numpy() if c in mask else False)
+    for c, others in (hidden_with or {}).items():
+        flag = mask[c].to_numpy() if c in mask else np.zeros(len(frame), bool)
+        for other in [others] if isinstance(others, str) else others:
+            # ``other`` is a protected column, or a boolean column of the frame itself
+            hit = mask[other] if other in mask else frame[other].eq(True)  # None: shown
+            flag = flag | hit.to_numpy()
+        mask[c] = flag
     return mask.drop(columns=[c for c in extra if c not in counts])
 
 
@@ -405,13 +408,20 @@ def merge_small_groups(
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~$])")  # emphasis, code, links, strike, math
 
 
+#: Unicode controls that reorder the text after them (bidi embeddings, overrides,
+#: isolates and marks): a team name ending in U+202E showed the rest of its sentence
+#: backwards ("(52%)" as "(%25)"). Letters of right-to-left scripts are kept.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def escape_text(value) -> str:
     """A string from the data made inert for HTML and Markdown: ``<>&`` become
     entities and Markdown punctuation is backslash-escaped, so a team called
-    ``<h1>x</h1>`` or ``[x](javascript:...)`` is shown as written, never rendered."""
+    ``<h1>x</h1>`` or ``[x](javascript:...)`` is shown as written, never rendered;
+    bidi controls are dropped."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    text = html.escape(str(value), quote=False)  # entities carry no Markdown specials
+    text = html.escape(_BIDI_CONTROLS.sub("", str(value)), quote=False)  # no Markdown in entities
     text = _MD_SPECIAL.sub(r"\\\1", text).replace("://", ":\\/\\/")  # no autolinks
     if text[:1] in ("#", "-", "+"):  # no heading or nested list
         text = "\\" + text
@@ -419,10 +429,11 @@ def escape_text(value) -> str:
 
 
 def escape_html(value) -> str:
-    """A string from the data made inert for HTML (Styler cells, headers, captions)."""
+    """A string from the data made inert for HTML (Styler cells, headers, captions), its
+    bidi controls dropped."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    return html.escape(_BIDI_CONTROLS.sub("", str(value)), quote=True)
 
 
 def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -440,10 +451,17 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
+#: A run of this many characters or more without a space is no word of a real name.
+_LONG_WORD = re.compile(r"\S{41,}")
+
+
 def plain_title(text) -> str:
     """A chart title or label from the data, inert for matplotlib: ``$`` (mathtext) is
-    escaped."""
-    return "" if text is None else str(text).replace("$", r"\$")
+    escaped, and a run of more than 40 characters without a space is cut to 40 with an
+    ellipsis (a title cannot wrap it: a 3,000-character team name drew a funnel plot
+    30,000 pixels wide)."""
+    text = "" if text is None else str(text)
+    return _LONG_WORD.sub(lambda m: m.group(0)[:39] + "\u2026", text).replace("$", r"\$")
 
 
 # --------------------------------------------------------------------------------------

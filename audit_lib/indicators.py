@@ -25,7 +25,6 @@ __all__ = [
     "looked_after_comparison",
     "looked_after_findings",
     "indicator_table",
-    "shown_value",
     "signal_words",
     "status_of",
     "target_of",
@@ -97,6 +96,7 @@ STATUS_WORDS = {
     "below_target": "Below target",
     "meeting_target": "Meeting target",
     "stable": "Stable",
+    "small_numbers": "Too few to judge",
     "not_available": "Not available",
 }
 
@@ -144,14 +144,6 @@ def _hidden(entry: dict | None, suppress_max: int) -> bool:
     return bool(hide_rate([entry["numerator"]], [entry["denominator"]], suppress_max)[0])
 
 
-def shown_value(entry: dict | None, suppress_max: int = 5) -> float | None:
-    """A recorded share as a page may show it: None where there is none or it must not
-    be shown (``_hidden``)."""
-    if not entry or entry.get("value") is None or _hidden(entry, suppress_max):
-        return None
-    return entry["value"]
-
-
 def indicator_table(
     metrics: dict[str, dict], targets: dict[str, float] | None = None, suppress_max: int = 5
 ) -> pd.DataFrame:
@@ -186,8 +178,15 @@ def indicator_table(
             )
             continue
         signal = (month or {}).get("spc_signal")
-        value = (month or r12 or {}).get("value")
+        hide_month, hide_12m = _hidden(month, suppress_max), _hidden(r12, suppress_max)
+        # a hidden share is not judged against the target either: "below target" beside a
+        # hidden 64 of 68 would say 4 or 5 were late
+        pairs = ((month, hide_month), (r12, hide_12m))
+        shown = [e["value"] for e, hide in pairs if e and not hide and e.get("value") is not None]
+        value = shown[0] if shown else None
         status = status_of(value, signal, target, ind.direction)
+        if status == "stable" and target is not None and not shown and (hide_month or hide_12m):
+            status = "small_numbers"  # not "Stable": no shown share to judge
         rows.append(
             {
                 "key": ind.key,
@@ -201,8 +200,8 @@ def indicator_table(
                 "status": status,
                 "Status": STATUS_WORDS[status],
                 # shares whose numerator, complement or denominator is small show as "c"
-                "hide_month": _hidden(month, suppress_max),
-                "hide_12m": _hidden(r12, suppress_max),
+                "hide_month": hide_month,
+                "hide_12m": hide_12m,
             }
         )
     columns = [
@@ -494,8 +493,8 @@ def headline_line(metrics: dict[str, dict], prefix: str, suppress_max: int = 5) 
         if not ind.key.startswith(prefix + "."):
             continue
         r12 = metrics.get(f"{ind.key}.rolling_12m")
-        if (value := shown_value(r12, suppress_max)) is not None:
-            out.append(f"{ind.label}: {fmt_pct(value)} (12 months)")
+        if r12 and r12.get("value") is not None and not _hidden(r12, suppress_max):
+            out.append(f"{ind.label}: {fmt_pct(r12['value'])} (12 months)")
         elif r12 and r12.get("status") == "not_available":
             out.append(f"{ind.label}: {r12.get('reason') or 'not available'}")
     return out
@@ -507,6 +506,7 @@ STATUS_COLOURS = {  # Okabe-Ito edges; dark words on pale fills, so they print w
     "improving": "background-color:#dcf0fb; color:#00466e; border:2px solid #56B4E9",
     "meeting_target": "background-color:#d5efe6; color:#004d38; border:2px solid #009E73",
     "stable": "background-color:#f2f2f2; color:#1b1b1b; border:1px solid #999999",
+    "small_numbers": "background-color:#ffffff; color:#555555; border:1px dotted #999999",
     "not_available": "background-color:#ffffff; color:#555555; border:1px dotted #999999",
 }
 
@@ -536,7 +536,7 @@ def styled_indicators(table: pd.DataFrame, uuid: str = "summary_indicators"):
 
 def findings(table: pd.DataFrame, period: str) -> list[str]:
     """Three to five plain-English findings from the indicator table (no recomputation)."""
-    from .report import month_label, plural
+    from .report import lower_first, month_label, plural
 
     if table.empty:
         return ["No audit recorded any headline figure for this period."]
@@ -560,7 +560,7 @@ def findings(table: pd.DataFrame, period: str) -> list[str]:
     if len(absent):
         lines.append(
             "Not available for this data: "
-            + "; ".join(f"{r.Indicator} ({r.Status.lower()})" for r in absent.itertuples())
+            + "; ".join(f"{r.Indicator} ({lower_first(r.Status)})" for r in absent.itertuples())
             + "."
         )
     worst = table.dropna(subset=["Target", "Last 12 months"])

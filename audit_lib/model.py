@@ -166,7 +166,8 @@ ADOPTION_PLACEMENTS = frozenset({"A3", "A4", "A5", "A6"})
 FOSTER_CARER_ADOPTION_PLACEMENTS = frozenset({"A3", "A5"})
 #: SSDA903 placement provider.
 PLACEMENT_PROVIDER = frozenset(f"PR{i}" for i in range(6))
-#: SSDA903 reason episode ceased (E43/E44 are earlier years' SGO codes).
+#: SSDA903 reason episode ceased (E43/E44 are earlier years' SGO codes; E45-E48 are the
+#: special guardianship orders of the current code set).
 REASON_CEASED = frozenset(
     [
         "E11",
@@ -204,6 +205,8 @@ PERMANENCE_EXIT: dict[str, str] = {
     "E44": "sgo",
     "E45": "sgo",
     "E46": "sgo",
+    "E47": "sgo",
+    "E48": "sgo",
     "E41": "cao",
 }
 #: SSDA903 reason for placement change.

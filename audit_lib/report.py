@@ -73,7 +73,7 @@ MISSING_TEXT: dict[str, str] = {
     "decision_ratio": "no children",
     "per_100_previous": "no children",
     "note": "",  # nothing to note: left blank
-    "Note": "",  # timeliness.summary_table's reason column: blank where the measure is there
+    "Note": "",
     "label": "no clear difference",  # disproportionality: neither over nor under
     "Target": "none set",  # summary: a target is a local choice, not every indicator has one
 }
@@ -227,6 +227,13 @@ def format_table(
                 out.loc[blank & reference, c] = "reference group"
     out.columns = [labels.get(c, column_label(c)) for c in out.columns]
     return out.reset_index(drop=True)
+
+
+def lower_first(text: str) -> str:
+    """``text`` to follow other words in a sentence: its first letter lower-cased unless
+    it begins an acronym ("CP reviews", "ICPCs" and "Annex A" inside stay as written)."""
+    text = str(text)
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]
 
 
 def sentence(text: str) -> str:

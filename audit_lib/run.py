@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from .indicators import INDICATORS, headline_line, shown_value
+from .indicators import INDICATORS, headline_line
 from .load import find_table_file
 from .report import fmt_pct, month_label, plural, resolve_period
 
@@ -673,6 +673,19 @@ def sparkline(values: list[float | None], width: int = 120, height: int = 28) ->
     )
 
 
+def _share_hidden(entry: dict, run: dict) -> bool:
+    """True where a period's pages show ``entry``'s share as "c" (its numerator,
+    complement or denominator is 1 to the run's ``suppress_max``)."""
+    from .indicators import _hidden
+
+    params = [nb.get("parameters") or {} for nb in run.get("notebooks", {}).values()]
+    k = next((p["suppress_max"] for p in params if "suppress_max" in p), 5)
+    try:
+        return _hidden(entry, int(k))
+    except (TypeError, ValueError):
+        return _hidden(entry, 5)
+
+
 def top_index(out: Path) -> Path:
     """reports/index.html: every period run, with sparklines of the headline indicators."""
     from markupsafe import Markup
@@ -696,13 +709,18 @@ def top_index(out: Path) -> Path:
                 "cells": [],
             }
         )
-    for ind in INDICATORS:  # shares the pages hide (small counts) are gaps here too
-        vals = [shown_value(m.get("metrics", {}).get(f"{ind.key}.rolling_12m")) for m in periods]
+    for ind in INDICATORS:
+        entries = [m.get("metrics", {}).get(f"{ind.key}.rolling_12m", {}) for m in periods]
+        vals = [e.get("value") for e in entries]
         if any(v is not None for v in vals):
-            latest = next((v for v in reversed(vals) if v is not None), None)
-            spark.append(
-                {"label": ind.label, "svg": Markup(sparkline(vals)), "latest": fmt_pct(latest)}
-            )
+            # a share its period's pages hide ("c") is neither drawn nor quoted
+            shown = [
+                None if _share_hidden(e, m) else v
+                for e, m, v in zip(entries, periods, vals, strict=True)
+            ]
+            last = max(i for i, v in enumerate(vals) if v is not None)
+            latest = "c" if shown[last] is None else fmt_pct(vals[last])
+            spark.append({"label": ind.label, "svg": Markup(sparkline(shown)), "latest": latest})
     html = (
         _env()
         .from_string(_template("index.html.j2"))

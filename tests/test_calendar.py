@@ -89,6 +89,17 @@ def test_end_before_start_is_negative():
     assert working_days_between("2024-01-15", "2024-01-08") == -5
 
 
+def test_end_before_start_counts_end_excluded_start_included():
+    # minus the working days in (end, start]: (Fri 3 Jun 2022, Mon 6 Jun] holds Sat 4,
+    # Sun 5 and Mon 6, one working day (3 Jun, the Platinum Jubilee, is not in it; numpy
+    # alone counted (4 Jun, 7 Jun]: Mon 6 and Tue 7, two)
+    assert working_days_between("2022-06-06", "2022-06-03") == -1
+    assert working_days_between("2022-06-03", "2022-06-06") == 1
+    # (Wed 1 Jun, Tue 7 Jun]: Mon 6, Tue 7 -> 2 either way round
+    assert working_days_between("2022-06-07", "2022-06-01") == -2
+    assert working_days_between("2022-06-01", "2022-06-07") == 2
+
+
 def test_vectorised_with_nat_and_index():
     s = pd.Series(pd.to_datetime(["2023-04-03", None, "2022-09-12"]), index=[10, 11, 12])
     out = add_working_days(s, pd.Series([45, 45, 15], index=s.index).to_numpy())

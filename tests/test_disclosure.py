@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
+import re
 import stat
 
 import numpy as np
@@ -238,6 +239,32 @@ def test_data_quality_headline_agrees_with_the_table():
     assert not mask.at[0, "share"]  # 13 of 200: neither 13 nor 187 is small
 
 
+def test_data_quality_rows_table_cannot_be_given_back_by_the_headline_totals():
+    """A 30-child cut: the headline said "6,853 rows were read" and the table hid only
+    cp_reviews (3), so 6,853 minus the rest gave it back. The table now declares its
+    column totals (the headline publishes them), and no hidden cell is pinned."""
+    from audit_lib.measures import data_quality as DQ
+
+    read = [30, 39, 35, 16, 6, 3, 16, 38, 93, 13, 0, 599, 20, 5945]
+    counts = pd.DataFrame(
+        {
+            "table": [f"t{i}" for i in range(len(read))],
+            "status": "ok",
+            "rows_read": read,
+            "rows_kept": read,
+            "rows_rejected": 0,
+        }
+    )
+    none = pd.DataFrame({"rows": [], "stage": []})
+    lines = DQ.findings(counts, pd.DataFrame(), none, none, none, pd.DataFrame(), "2026-10")
+    assert lines[0].startswith("6,853 rows were read")  # the total a reader has
+    cols = ["rows_read", "rows_kept", "rows_rejected"]
+    mask = D.protect_table(counts, cols, 5, relations=DQ.COUNT_RELATIONS)
+    assert mask.at[5, "rows_read"] and mask["rows_read"].sum() >= 2
+    bounds = D.cell_bounds(counts, mask[cols], D._relations(counts, DQ.COUNT_RELATIONS))
+    assert all(hi - lo >= 0.5 for lo, hi in bounds.values()), bounds
+
+
 def test_headlines_hide_small_shares_and_counts():
     from audit_lib.measures import permanence as PM
 
@@ -262,6 +289,25 @@ def test_headlines_hide_small_shares_and_counts():
     assert "c of the children in care" in text and "of 8" not in text
     assert "A1" not in text  # means of 5 adoptions are not shown
     assert "permanence within 12 months" not in text
+
+
+def test_indicator_status_does_not_judge_a_hidden_share():
+    """The synthetic borough's CP reviews: this month 64 of 68 on time, shown "c" (4
+    late), but "Below target" (95%) beside it said 4 or 5 were late. The status now
+    judges the shown 12-month share instead, and no share when both are hidden."""
+    from audit_lib import indicators
+
+    month = {"numerator": 64, "denominator": 68, "value": 64 / 68, "spc_signal": "common_cause"}
+    good = {"numerator": 760, "denominator": 791, "value": 760 / 791}
+    t = indicators.indicator_table(
+        {"timeliness.cp_review.month": month, "timeliness.cp_review.rolling_12m": good}
+    ).iloc[0]
+    assert t["hide_month"] and t["Status"] == "Meeting target"  # 96% over 12 months
+    small = {"numerator": 3, "denominator": 4, "value": 0.75}
+    t = indicators.indicator_table(
+        {"timeliness.cp_review.month": month, "timeliness.cp_review.rolling_12m": small}
+    ).iloc[0]
+    assert t["Status"] == "Too few to judge"  # not "Stable": nothing shown was judged
 
 
 def test_indicator_shares_on_small_numbers_are_hidden():
@@ -381,6 +427,55 @@ def test_heatmap_hides_cells_on_small_numbers():
     fig = charts.heatmap(f, "team", "anchor", "value", "t")
     texts = sorted(t.get_text() for t in fig.axes[0].texts)
     assert texts == ["50%", "75%", "c", "c"]
+
+
+def test_a_very_long_name_cannot_stretch_a_chart():
+    """A 3,000-character team name (no spaces) drew the heatmap 21,831 pixels wide and
+    the funnel plot, which names it in the title and beside its point, 30,095."""
+    import io
+
+    from audit_lib import charts
+    from audit_lib.disclosure import plain_title
+
+    long = "L" * 3000
+    assert plain_title(long) == "L" * 39 + "\u2026" and plain_title("$x$ a b") == r"\$x\$ a b"
+    assert plain_title("Forest Gate") == "Forest Gate"
+    f = pd.DataFrame(
+        {
+            "team": [long, long, "B", "B"],
+            "anchor": ["x", "y", "x", "y"],
+            "numerator": [25, 30, 20, 20],
+            "denominator": [40, 40, 40, 40],
+        }
+    ).assign(value=lambda d: d["numerator"] / d["denominator"])
+    fig = charts.heatmap(f, "team", "anchor", "value", f"{long} is weakest")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    from PIL import Image
+
+    assert Image.open(buf).size[0] < 1500
+
+
+def test_bidi_controls_from_the_data_cannot_reverse_a_sentence():
+    """A team named "Forest Gate\u202e" (right-to-left override, never closed) showed the
+    rest of its headline backwards; Hebrew or Arabic letters themselves stay."""
+    line = "Below the funnel: Forest Gate\u202e (52%). This is more than chance."
+    for out in (D.escape_text(line), D.escape_html(line), D.escape_html("\u2067x\u2069")):
+        assert not re.search("[\u202a-\u202e\u2066-\u2069\u200e\u200f]", out), out
+    assert "(52%)" in D.escape_text(line)
+    assert D.escape_html("\u05e9\u05dc\u05d5\u05dd team") == "\u05e9\u05dc\u05d5\u05dd team"
+
+
+def test_hidden_with_a_flag_column_holding_none_warns_nothing():
+    """The summary's flag columns hold None where a row has no share: pandas warned
+    (FutureWarning, downcasting on fillna) into run.log on every small authority."""
+    import warnings
+
+    f = pd.DataFrame({"v": [0.5, 0.6, 0.7], "flag": [True, None, False]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask = D.protect_table(f, (), 5, hidden_with={"v": "flag"})
+    assert mask["v"].tolist() == [True, False, False]
 
 
 def test_funnel_merges_small_teams():

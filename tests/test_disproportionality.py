@@ -325,3 +325,66 @@ def test_march_ends_are_the_financial_years_up_to_the_period():
     assert D.march_ends("2026-03", 2) == ["2025-03", "2026-03"]
     assert D.march_ends("2026-02", 2) == ["2024-03", "2025-03"]
     assert D.march_ends("2026-10", 0) == []
+
+
+def test_ratios_against_a_small_reference_and_indexes_beside_one_are_hidden():
+    """A 200-child cut: White British referrals were "c" (4 of 6,487) but Black's shown
+    14 of 17,071 and ratio 1.33 gave them back (14 / 17,071 x 6,487 / 1.33 = 4.0), and
+    Black's representation index (2.62) gave the stage's total (27), so the hidden counts'
+    sum; the assessments, with White British 8, keep their ratios."""
+    from audit_lib import report
+
+    ev, pop = _hand_made()
+    ref = ev[ev["ethnicity"] == "white_british"]
+    ev = pd.concat(
+        [
+            ev[ev["ethnicity"] == "black"].iloc[:14],
+            ref.iloc[:4],
+            ev[ev["ethnicity"] == "black"].iloc[:14].assign(stage="assessment"),
+            ref.iloc[:8].assign(stage="assessment"),
+        ]
+    )
+    r = D.rates(ev, pop).assign(p_adjusted=0.5, label="")
+    r = r[r["stage"].isin(["referral", "assessment"])].reset_index(drop=True)
+    flagged = D.flag_hidden(r, suppress_max=5).set_index(["stage", "group"])
+    assert flagged.loc[("referral", "black"), ["ratio_hidden", "index_hidden"]].all()
+    assert not flagged.loc[("assessment", "black"), ["ratio_hidden", "index_hidden"]].any()
+    cols = ["stage", "group", "count", "rate_ratio", "lower", "upper", "representation_index"]
+    shown = report.styled_table(
+        D.flag_hidden(r, suppress_max=5)[[*cols, "p_adjusted", "ratio_hidden", "index_hidden"]],
+        uuid="t",
+        counts=("count",),
+        hidden_with=D.RATES_HIDDEN_WITH,
+        hide=("ratio_hidden", "index_hidden"),
+    ).data
+    black = shown[(shown["Group"] == "Black") & (shown["Stage"] == "Referral")].iloc[0]
+    assert black["Children"] == "14" and black["Rate ratio"] == "c"
+    assert black["Representation index"] == "c" and black["p-value (adjusted)"] == "c"
+    kept = shown[(shown["Group"] == "Black") & (shown["Stage"] == "Assessment")].iloc[0]
+    assert kept["Rate ratio"] != "c"
+    dp = D.flag_hidden(D.decision_points(D.rates(ev, pop)), D.rates(ev, pop), 5)
+    assert dp.set_index(["stage", "group"]).loc[("assessment", "black"), "ratio_hidden"]
+
+
+def test_headlines_quote_the_clearest_ratios_either_way(default_tables):
+    """The synthetic borough's CP-plan headlines quoted Black (2.2), Mixed (1.7) and White
+    Other (0.7, 95% CI 0.4 to 1.0: clear only after adjustment), sorted by the ratio, and
+    left out Asian children's clear under-representation (0.5, 0.4 to 0.8)."""
+    t, _ = default_tables
+    out = D.table(t, "2026-10")
+    lines = D.findings(D.combined(out), "white_british", "bh")
+    quoted = [line.split(" children were")[0] for line in lines[:3]]
+    assert quoted == ["Black", "Asian", "Mixed"], lines
+
+
+def test_scope_note_names_groups_and_reference_in_the_pages_words():
+    """The note under the heading spoke in codes ('groups: ethnicity; reference:
+    white_british'); a manager reads labels."""
+    note = D.scope_note("2026-10", "children", ["ethnicity"], "white_british", "bh")
+    assert note == (
+        "12 months to October 2026; counting children; by ethnic group; reference group: "
+        "White British; p-values adjusted by Benjamini-Hochberg."
+    )
+    pair = D.scope_note("2026-10", "events", ["ethnicity", "sex"], "black", stage="cp_plan")
+    assert "stage: Child Protection Plan; by ethnic group and sex; reference group: Black." in pair
+    assert "white_british" not in note and "p-values" not in pair

@@ -218,3 +218,21 @@ def test_summary_says_when_an_older_signal_happened():
     t = indicator_table({"plan_quality.good_or_better.month": entry}).iloc[0]
     assert t["status"] == "below_target"  # the latest point is common cause: not "Improving"
     assert signal_words({"spc_signal": "common_cause", "spc_too_few": True}).startswith("Too few")
+
+
+def test_titles_and_headlines_hide_shares_the_tables_hide():
+    """A 30-child cut: the anchors table hid every share ("c"), but the headline said
+    "Weakest practice anchor: Co-production (33% good or better); strongest: Confidence
+    (67%)" (1 and 2 of 3), the checklist title "(0% met)" and the SPC title "September
+    2026 at 100%" of a month's one or two audits."""
+    a = audits([1, 3, 2], dates=["2025-05-10", "2025-06-10", "2025-06-20"])
+    monthly = PQ.monthly_good_or_better(a, "2025-06")
+    lines = PQ.findings(a, "2025-06", monthly, None, PQ.leniency(a), 5)
+    text = " ".join(lines)
+    assert "%" not in text, lines
+    assert "(c good or better); strongest" in text and "(c of plans)" in text
+    assert PQ.spc_title(monthly, "2025-06", None, 5).startswith(
+        "Audits graded good or better: June 2025 at c"
+    )
+    assert PQ.checklist_title(PQ.checklist_summary(a), 5).endswith("(c met)")
+    assert "at 50%" in PQ.spc_title(monthly, "2025-06", None, 0)  # suppression off

@@ -59,6 +59,33 @@ def test_format_table_labels_rounds_and_names_blanks():
         assert bad not in text
 
 
+def test_a_blank_note_is_left_blank_whatever_its_case():
+    """The timeliness table's "Note" column (set when some timescale is not available)
+    said "not available" beside every timescale that was available."""
+    from audit_lib.measures import timeliness as T
+
+    summary = pd.DataFrame(
+        {
+            "measure": ["assessment_45wd"] * 2,
+            "window": ["month", "rolling_12m"],
+            "numerator": [40, 400],
+            "denominator": [50, 500],
+            "value": [0.8, 0.8],
+            "lower": [0.7, 0.76],
+            "upper": [0.9, 0.84],
+            "median_days": [30.0, 31.0],
+            "p90_days": [50.0, 52.0],
+            "completed": [45, 450],
+            "open_overdue": [7, 7],
+            "open_due_soon": [9, 9],
+        }
+    )
+    t = T.summary_table(summary, {"cp_review": "not available: needs cp_reviews"})
+    out = report.format_table(t).set_index("Timescale")["Note"]
+    assert out.iloc[0] == ""  # assessments: available
+    assert out.iloc[2] == "not available: needs cp_reviews"
+
+
 def test_format_table_keeps_suppressed_intervals_and_formatted_columns():
     f = pd.DataFrame({"share": ["c", "12.0%"], "lower": ["c", "10.0%"], "upper": ["c", "14.0%"]})
     out = report.format_table(f, formatted=("share", "lower", "upper"))
@@ -272,10 +299,12 @@ def test_spc_title_names_the_month_it_quotes():
 
     months = [f"2026-{m:02d}" for m in range(1, 10)]  # nothing fell due in October
     s = pd.DataFrame({"month": months, "value": [0.8, 0.7, 0.9, 0.8, 0.75, 0.85, 0.8, 0.7, 1.0]})
+    s = s.assign(denominator=100, numerator=(s["value"] * 100).round())
     title = spc_title(s, "ICPCs within 15 working days", "2026-10")
     assert "September 2026 at 100%" in title and "none due in October 2026" in title
     assert "October 2026 at" not in title
-    s = pd.concat([s, pd.DataFrame({"month": ["2026-10"], "value": [0.9]})])
+    last = {"month": ["2026-10"], "value": [0.9], "numerator": [90], "denominator": [100]}
+    s = pd.concat([s, pd.DataFrame(last)])
     assert "October 2026 at 90%" in spc_title(s, "ICPCs", "2026-10")
 
 
@@ -290,3 +319,32 @@ def test_the_time_to_permanence_caption_censors_at_the_period_end_not_today():
     fig = charts.km_chart(curve, "t")
     assert "today" not in fig.how_to_read and "until the period end" in fig.how_to_read
     plt.close("all")
+
+
+def test_headline_lists_keep_acronyms_as_written():
+    """The timeliness headline said "cp reviews on time 90%; ... cp visits on time 88%",
+    and the summary "(... as annex a gives)"."""
+    from audit_lib import indicators
+    from audit_lib.measures import timeliness as T
+
+    assert report.lower_first("CP reviews on time") == "CP reviews on time"
+    assert report.lower_first("Looked-after visits") == "looked-after visits"
+    summary = pd.DataFrame(
+        {
+            "measure": ["cp_review", "cla_visit"],
+            "window": "rolling_12m",
+            "numerator": [711, 6415],
+            "denominator": [791, 7052],
+            "value": [711 / 791, 6415 / 7052],
+            "open_overdue": 0,
+            "open_due_soon": 0,
+        }
+    )
+    text = " ".join(T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10"))
+    assert "CP reviews on time 90%; looked-after visits on time 91%" in text
+    why = "not available: needs a history of cp_reviews (as Annex A gives)"
+    from audit_lib.needs import not_available
+
+    table = indicators.indicator_table({"timeliness.cp_review.month": not_available(why)})
+    lines = indicators.findings(table, "2026-10")
+    assert any("as Annex A gives" in line for line in lines), lines

@@ -129,6 +129,36 @@ def test_icpc_without_strategy_date_is_a_data_quality_finding():
     assert (s["numerator"], s["denominator"], s["no_start_date"]) == (1, 1, 1)
 
 
+def test_icpc_flag_left_blank_is_still_an_item():
+    # only an S47 marked "ICPC not required" is left out; a blank flag (CIN census
+    # ICPCnotRequired is optional) with no ICPC yet is an item: Mon 12 Sep 2022 + 15 wd,
+    # the State Funeral (19 Sep) not counted, is Tue 4 Oct 2022
+    t = tables(
+        s47_enquiries=[
+            {"s47_id": "S1", "child_id": "c1", "strategy_date": TS("2022-09-12"), "team": "A"},
+            {"s47_id": "S2", "child_id": "c2", "strategy_date": pd.NaT, "team": "A"},
+            {
+                "s47_id": "S3",
+                "child_id": "c3",
+                "strategy_date": TS("2022-09-12"),
+                "icpc_not_required": False,
+                "team": "A",
+            },
+            {
+                "s47_id": "S4",
+                "child_id": "c4",
+                "strategy_date": TS("2022-09-12"),
+                "icpc_not_required": True,
+                "team": "A",
+            },
+        ]
+    )
+    items = T.icpc(t, TS("2022-10-31")).set_index("item_id")
+    assert list(items.index) == ["S1", "S2", "S3"]
+    assert items.loc["S1", "due_date"] == TS("2022-10-04")
+    assert items["status"].tolist() == ["open_overdue", "no_start_date", "open_overdue"]
+
+
 def test_cp_reviews_first_then_six_monthly():
     t = tables(
         cp_plans=[
@@ -236,6 +266,58 @@ def test_cla_visits_restart_with_each_placement():
         TS("2025-03-10"),
         TS("2025-04-23"),
     ]
+
+
+def test_cla_visits_long_term_every_three_calendar_months_after_the_first_year():
+    # reg 28: after the placement's first year, a long-term placement (a long-term
+    # fostering match) is visited at least every three months: calendar months, as the
+    # reviews count them, and a calendar year
+    def placed(child, start):
+        return {
+            "child_id": child,
+            "episode_start": TS(start),
+            "reason_new_episode": "S",
+            "legal_status": "C2",
+            "placement_type": "U4",
+        }
+
+    def visit(child, day):
+        return {"child_id": child, "visit_date": TS(day), "visit_type": "cla"}
+
+    t = tables(
+        cla_episodes=[placed("a", "2021-09-01"), placed("b", "2023-03-01")],
+        permanence_plans=[
+            {
+                "child_id": c,
+                "decision_date": TS(d),
+                "plan": "long_term_fostering",
+                "achieved_date": TS(d),
+            }
+            for c, d in (("a", "2021-10-01"), ("b", "2023-04-01"))
+        ],
+        visits=[
+            visit("a", "2021-09-07"),
+            visit("a", "2021-10-15"),
+            visit("a", "2022-11-30"),
+            # 30 Nov 2022 + 3 months = 28 Feb 2023 (91 days would be 1 Mar): late
+            visit("a", "2023-03-01"),
+            # 1 Mar 2023 + 3 months = 1 Jun 2023 (91 days: 31 May): in time
+            visit("a", "2023-06-01"),
+            visit("b", "2023-03-06"),
+            visit("b", "2024-02-29"),
+            # 29 Feb 2024 is day 365 but still the first year (it ends 1 Mar 2024):
+            # 6 weeks, due 11 Apr 2024, so 12 Apr is late
+            visit("b", "2024-04-12"),
+        ],
+    )
+    items = T.cla_visits(t, TS("2024-06-30")).set_index("item_id")
+    assert items.loc["a/1#4", "due_date"] == TS("2023-02-28")
+    assert items.loc["a/1#4", "status"] == "late"
+    assert items.loc["a/1#5", "due_date"] == TS("2023-06-01")
+    assert items.loc["a/1#5", "status"] == "in_time"
+    assert items.loc["b/1#3", "due_date"] == TS("2024-04-11")
+    assert items.loc["b/1#3", "status"] == "late"
+    assert items.loc["b/1#4", "due_date"] == TS("2024-07-12")  # 12 Apr + 3 months
 
 
 def test_summary_counts_each_item_once_in_the_right_window():
@@ -380,3 +462,54 @@ def test_child_team_is_the_team_of_the_latest_referral_to_date():
     }
     team = T.child_team(t, TS("2024-04-30"))
     assert team.sort_index().to_dict() == {"c1": "C", "c2": "B"}
+
+
+def test_days_taken_of_few_items_are_hidden_in_the_table_and_the_chart():
+    """A 30-child cut showed "Median days 32, 90th percentile 33" beside "12 months:
+    items c", and a box plot of three assessments (its whiskers three children's days)."""
+    from audit_lib import charts, report
+
+    items = pd.DataFrame(
+        {
+            "measure": "assessment_45wd",
+            "status": ["in_time"] * 3 + ["overdue"] * 7,
+            "due_date": TS("2026-10-10"),
+            "completed_date": [TS("2026-10-01")] * 3 + [pd.NaT] * 7,
+            "days_taken": [30.0, 32.0, 34.0] + [None] * 7,
+        }
+    )
+    items["status"] = items["status"].where(items["completed_date"].notna(), "late")
+    s = T.summarise(items, "2026-10")
+    assert s["completed"].tolist() == [3, 3] and s["denominator"].tolist() == [10, 10]
+    t = T.summary_table(s)
+    html = report.styled_table(
+        t,
+        uuid="t",
+        counts=("Month: items", "12 months: items", "12 months: completed"),
+        hidden_with=T.SUMMARY_HIDDEN_WITH,
+        hide=("Month: in time, n", "12 months: in time, n", "12 months: completed"),
+    ).to_html()
+    row = report.format_table(t).iloc[0]  # unprotected: the figures the page must not show
+    assert str(row["Median days"]) == "32" and ">32<" not in html and ">33<" not in html
+    done = T.completed_in_window(items, "2026-10")
+    assert T.distribution_title(done, 5).startswith("Days taken: too few")
+    fig = charts.distribution_chart(done, "t", "days_taken", "timescale", suppress_max=5)
+    assert not fig.axes[0].get_yticklabels() or "Assessment" not in [
+        x.get_text() for x in fig.axes[0].get_yticklabels()
+    ]
+    assert "Half of assessments" in T.distribution_title(done, 2)
+
+
+def test_spc_title_hides_a_month_the_table_hides():
+    """A 30-child cut: the table showed "Month: in time c" but the chart title said
+    "October 2026 at 0%" (none of c items in time)."""
+    series = pd.DataFrame(
+        {
+            "month": ["2026-08", "2026-09", "2026-10"],
+            "numerator": [40, 45, 0],
+            "denominator": [50, 50, 3],
+        }
+    ).assign(value=lambda f: f["numerator"] / f["denominator"])
+    title = T.spc_title(series, "Assessments", "2026-10", 5)
+    assert title.startswith("Assessments: October 2026 at c is") and " 0%" not in title
+    assert "October 2026 at 0% is" in T.spc_title(series, "Assessments", "2026-10", 0)

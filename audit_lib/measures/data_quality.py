@@ -53,6 +53,14 @@ ETHNICITY_RELATIONS = (("sum", "not_known", ["refused", "not_obtained", "missing
 #: a stage's children are its groups' children (shown on the disproportionality page)
 #: plus those not known: where the not-known count is hidden, so is the stage total
 ETHNICITY_HIDDEN_WITH = {"children": "not_known"}
+#: What the rows table publishes: read = kept + rejected in each row, and each column's
+#: total (the headline gives the rows read and rejected, and so the rows kept).
+COUNT_RELATIONS = (
+    ("sum", "rows_read", ["rows_kept", "rows_rejected"]),
+    ("column", "rows_read"),
+    ("column", "rows_kept"),
+    ("column", "rows_rejected"),
+)
 
 
 def table_counts(report: DataQualityReport) -> pd.DataFrame:

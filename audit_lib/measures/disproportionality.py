@@ -32,7 +32,10 @@ __all__ = [
     "ATTRIBUTES",
     "STAGES",
     "adjust_pvalues",
+    "against_small_reference",
     "decision_points",
+    "flag_hidden",
+    "scope_note",
     "events",
     "conditional_rate_ratio_interval",
     "exact_poisson_ratio",
@@ -548,6 +551,91 @@ def combined(out: dict[str, pd.DataFrame], adjustment: str = "bh") -> pd.DataFra
     return r
 
 
+def against_small_reference(
+    frame: pd.DataFrame, rates_frame: pd.DataFrame | None = None, suppress_max: int = 5
+) -> np.ndarray:
+    """Rows of ``frame`` (``stage``, ``group``; a decision point also ``previous_stage``)
+    whose reference group's count at the stage, or at the previous stage, is 1 to
+    ``suppress_max`` in ``rates_frame`` (default ``frame``): a group's ratio against it,
+    beside the group's own count and population, gives that count back (a 200-child cut:
+    Black 14 of 17,071, ratio 1.33, so White British 4 of 6,487)."""
+    from ..disclosure import is_suppressed
+
+    r = (frame if rates_frame is None else rates_frame).set_index(["stage", "group"])
+    hide = np.zeros(len(frame), bool)
+    for col in ("stage", "previous_stage"):
+        if col in frame:
+            ref = r["reference"].reindex(pd.MultiIndex.from_arrays([frame[col], frame["group"]]))
+            key = pd.MultiIndex.from_arrays([frame[col], ref.to_numpy()])
+            hide |= is_suppressed(r["count"].reindex(key).to_numpy(), suppress_max)
+    return hide
+
+
+def index_hidden(comb: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
+    """Rows whose stage has a known group's count of 1 to ``suppress_max``: a shown
+    representation index gives the stage's total, and the total less the shown counts the
+    hidden ones (one hidden count is then given back)."""
+    from ..disclosure import is_suppressed
+
+    known = ~comb["group"].astype(str).str.startswith(NOT_KNOWN)
+    small = pd.Series(is_suppressed(comb["count"], suppress_max) & known.to_numpy())
+    return small.groupby(comb["stage"].to_numpy()).transform("any").to_numpy()
+
+
+#: How the rates table hides its columns (``styled_table(hidden_with=)``) once
+#: :func:`flag_hidden` has added the flags: rates with their count, ratios and p-values
+#: also where the reference count is small, the index where any count at the stage is.
+RATES_HIDDEN_WITH = {
+    "rate_per_10k": "count",
+    **dict.fromkeys(("rate_ratio", "lower", "upper", "p_adjusted"), ("count", "ratio_hidden")),
+    "representation_index": ("count", "index_hidden"),
+}
+#: The same for the decision-point table.
+DECISIONS_HIDDEN_WITH = {
+    "per_100_previous": "count",
+    **dict.fromkeys(("decision_ratio", "dp_lower", "dp_upper"), ("count", "ratio_hidden")),
+}
+
+
+def flag_hidden(
+    frame: pd.DataFrame, rates_frame: pd.DataFrame | None = None, suppress_max: int = 5
+) -> pd.DataFrame:
+    """``frame`` with the boolean columns a page hides by (not shown): ``ratio_hidden``
+    (:func:`against_small_reference`) and, for the rates, ``index_hidden``
+    (:func:`index_hidden`)."""
+    out = frame.assign(ratio_hidden=against_small_reference(frame, rates_frame, suppress_max))
+    if "representation_index" in frame:
+        out["index_hidden"] = index_hidden(frame, suppress_max)
+    return out
+
+
+ADJUSTMENT_NAMES = {"bh": "Benjamini-Hochberg", "holm": "Holm"}
+
+
+def scope_note(
+    period: str,
+    count: str,
+    by: list[str],
+    reference: str,
+    adjustment: str | None = None,
+    stage: str | None = None,
+) -> str:
+    """The line under a disproportionality page's heading, in the page's words: the
+    12-month window, what is counted, the grouping (column labels, not names), the stage
+    if one, the reference group's label (not its code) and the p-value adjustment."""
+    from ..model import category_label, column_label
+    from ..report import lower_first, month_label
+
+    parts = [f"12 months to {month_label(period)}", f"counting {count}"]
+    if stage is not None:
+        parts.append(f"stage: {category_label(stage)}")
+    parts.append("by " + " and ".join(lower_first(column_label(b)) for b in by))
+    parts.append(f"reference group: {category_label(reference)}")
+    if adjustment is not None:
+        parts.append(f"p-values adjusted by {ADJUSTMENT_NAMES[adjustment]}")
+    return "; ".join(parts) + "."
+
+
 def findings(
     comb: pd.DataFrame,
     reference: str,
@@ -558,8 +646,8 @@ def findings(
 ) -> list[str]:
     """Headline findings in plain English, e.g. "Black children were 1.7 times as likely as
     White British children to become subject to a CP plan (95% CI 1.2 to 2.4); after
-    adjusting for deprivation, 1.3 (0.9 to 1.8)". Ratios whose count is suppressed are not
-    quoted."""
+    adjusting for deprivation, 1.3 (0.9 to 1.8)": up to three, the clear crude ratios first,
+    furthest from parity first. Ratios whose count is suppressed are not quoted."""
     from ..model import ETHNIC_GROUP_LABELS as L
 
     def name(g):
@@ -584,8 +672,13 @@ def findings(
         & comb["rate_ratio"].notna()
         & (comb["group"] != reference)
         & (comb["count"] > suppress_max)
+        & ~against_small_reference(comb, suppress_max=suppress_max)
     ]
-    for r in f.sort_values("rate_ratio", ascending=False).itertuples():
+    # the clearest first: a clear crude ratio before one clear only after adjustment,
+    # then the furthest from parity either way (sorting by the ratio alone kept a clear
+    # under-representation out of the three lines)
+    f = f.assign(_crude=f["label"].eq(""), _gap=-np.log(f["rate_ratio"]).abs())
+    for r in f.sort_values(["_crude", "_gap"], kind="stable").itertuples():
         if r.label == "" and not (
             getattr(r, "adj_upper", np.nan) < 1 or getattr(r, "adj_lower", np.nan) > 1
         ):
@@ -602,7 +695,10 @@ def findings(
             break
     if "zero_upper" in comb:
         zero = comb[
-            (comb["stage"] == focus) & comb["zero_upper"].notna() & (comb["group"] != reference)
+            (comb["stage"] == focus)
+            & comb["zero_upper"].notna()
+            & (comb["group"] != reference)
+            & ~against_small_reference(comb, suppress_max=suppress_max)
         ]
         for r in zero.itertuples():
             lines.append(

@@ -1,7 +1,7 @@
 """Permanence drift for children looked after (METRICS.md "Permanence drift").
 
 Episodes become spells (audit_lib.spells). For each spell, the outcome is the first of:
-return home (REC E4A), adoption order (E11, E12), special guardianship order (E43-E46),
+return home (REC E4A), adoption order (E11, E12), special guardianship order (E43-E48),
 child arrangements order (E41), or a long-term fostering match confirmed (a
 long_term_fostering plan's achieved date in permanence_plans). Children still in care
 are censored at the period end; other exits (E13, E3, E17, ...) are competing risks.
@@ -23,18 +23,19 @@ from .timeliness import period_bounds
 
 __all__ = [
     "adoption_chart",
+    "adoption_relations",
     "cohort_shares",
     "stability_table",
     "OUTCOMES",
     "adoption_by_group",
     "adoption_scorecard",
     "competing_risks",
-    "competing_risks_table",
     "complete_cohorts",
     "cumulative_incidence",
     "drift_flags",
     "episode_findings",
     "kaplan_meier",
+    "large_routes",
     "plan_by_second_review",
     "spell_outcomes",
     "stability",
@@ -146,6 +147,7 @@ _TIME_COLUMNS = [
     "group",
     "n",
     "events",
+    "events_within",
     "estimable",
     "median_days",
     "median_lower",
@@ -195,6 +197,7 @@ def _time_row(name, f: pd.DataFrame, curve: pd.DataFrame, horizon: int, min_n: i
         "group": name,
         "n": n,
         "events": events,
+        "events_within": int((f["outcome_code"].between(1, 5) & (f["days"] <= horizon)).sum()),
         "estimable": True,
         "median_days": med["value"],
         "median_lower": med["lower"],
@@ -240,33 +243,25 @@ def competing_risks(
     return pd.DataFrame(rows, columns=_TIME_COLUMNS)
 
 
-def competing_risks_table(
-    table: pd.DataFrame, uuid: str, caption: str | None = None, suppress_max: int = 5
-):
-    """A :func:`competing_risks` table by group as the page shows it: counts suppressed,
-    the medians hidden with a group's children, and the 12-month shares (and intervals)
-    also where the children they stand for (share x children) or the rest of the group
-    are 1..``suppress_max``: "96 children, within 12 months 1.0%" gives 1 back."""
-    from ..disclosure import hide_rate
-    from ..report import styled_table
-
-    t = table.drop(columns="estimable", errors="ignore").reset_index(drop=True)
-    n = pd.to_numeric(t["n"], errors="coerce")  # an empty table's columns are object
-    within = (pd.to_numeric(t["within"], errors="coerce").fillna(0) * n).round()
-    t["_within_small"] = hide_rate(within, n, suppress_max)
-    median = ("median_days", "median_lower", "median_upper")
-    shares = ("within", "within_lower", "within_upper")
-    return styled_table(
-        t,
-        uuid=uuid,
-        counts=("n", "events"),
-        decimals=median,
-        percent=shares,
-        suppress_max=suppress_max,
-        caption=caption,
-        hide=("_within_small",),
-        hidden_with={**dict.fromkeys(median, "n"), **dict.fromkeys(shares, "_within_small")},
-    )
+_MEDIANS, _WITHIN = (
+    ("median_days", "median_lower", "median_upper"),
+    ("within", "within_lower", "within_upper"),
+)
+#: How a table of :func:`competing_risks` by group is shown (``styled_table(**TIME_TABLE)``):
+#: the columns of spells and of permanent outcomes sum to totals a reader has (the page
+#: gives the spells; every breakdown gives the outcomes); the share within the horizon is
+#: hidden as a rate of the outcomes by then (``events_within``, not shown) over the
+#: spells (0.7% of 160 spells was 1 child), and the median with either count.
+TIME_TABLE = {
+    "counts": ("n", "events", "events_within"),
+    "decimals": _MEDIANS,
+    "percent": _WITHIN,
+    "relations": [("column", "n"), ("column", "events")],
+    "shares": dict.fromkeys(_WITHIN, "events_within"),
+    "denominators": dict.fromkeys(_WITHIN, "n"),
+    "hidden_with": dict.fromkeys(_MEDIANS, ("n", "events")),
+    "hide": ("events_within",),
+}
 
 
 def km_curve(outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -311,7 +306,7 @@ def cumulative_incidence(
     """Aalen-Johansen cumulative incidence of each outcome, the others competing.
 
     Returns (curves: days, outcome, incidence; at_horizon: outcome, incidence, 95%
-    interval and events at ``horizon`` days, events on that day included). With no exits
+    interval, events, and events by ``horizon`` days, events on that day included). With no exits
     at all, curves is empty and every outcome is at 0 with no interval.
     """
     curves, at = [], []
@@ -324,7 +319,8 @@ def cumulative_incidence(
         v = step_at(c, horizon)
         if c.empty:
             v["lower"] = v["upper"] = None
-        at.append({"outcome": name, "events": int((code == k).sum()), **v})
+        within = int(((code == k) & (days <= horizon)).sum())
+        at.append({"outcome": name, "events": int((code == k).sum()), "events_within": within, **v})
     cols = ["days", "outcome", "incidence"]
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=cols)
     return curves, pd.DataFrame(at)
@@ -352,18 +348,31 @@ def median_sentence(row: dict | pd.Series) -> str:
     return f"{lead} {_days(row['median_days'])} days of entering care{ci}"
 
 
-def incidence_sentence(at_horizon: pd.DataFrame) -> str:
-    """Chart title for the routes out of care: the commonest route within a year."""
+def incidence_sentence(at_horizon: pd.DataFrame, suppress_max: int = 5) -> str:
+    """Chart title for the routes out of care: the commonest route within a year (its
+    share "c" when 1 to ``suppress_max`` children took it by then)."""
+    from ..disclosure import SUPPRESSED, is_suppressed
     from ..report import fmt_pct
 
     seen = at_horizon[at_horizon["events"] > 0]
     if seen.empty:
         return "No child in these spells has left care yet: routes cannot be compared"
     top = seen.sort_values("incidence", ascending=False).iloc[0]
+    few = is_suppressed([top.get("events_within")], suppress_max)[0]
     return (
         f"Within a year, {top['outcome'].replace('_', ' ')} is the commonest route "
-        f"({fmt_pct(top['incidence'])} of children)"
+        f"({SUPPRESSED if few else fmt_pct(top['incidence'])} of children)"
     )
+
+
+def large_routes(curves: pd.DataFrame, at_horizon: pd.DataFrame, suppress_max: int = 5):
+    """The curves of :func:`cumulative_incidence` without the routes 1 to
+    ``suppress_max`` children took: each step of such a curve is a child's day and share
+    (a 30-child cut drew 2 returns home, the table beside it "c")."""
+    from ..disclosure import is_suppressed
+
+    few = at_horizon.loc[is_suppressed(at_horizon["events"], suppress_max), "outcome"]
+    return curves[~curves["outcome"].isin(few)]
 
 
 def complete_cohorts(
@@ -410,16 +419,22 @@ def plan_by_second_review(
     return sp
 
 
+def _known(dates: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """``dates`` as known at ``as_of``: a later date has not happened yet (NaT)."""
+    return dates.where(dates <= as_of)
+
+
 def drift_flags(
     tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, as_of: pd.Timestamp
 ) -> pd.DataFrame:
     """Drift flags for each child in care at ``as_of`` (their current spell), and the drift
-    score: the number of flags raised (0-7).
+    score: the number of flags raised (0-7). Dates after ``as_of`` (a match made later)
+    are not yet known, as for a run at the time.
 
     Flags: no permanence plan by the second review; plan changed two or more times in the
     spell; in care 12, 18 and 24 months with permanence not achieved; a long-term
-    fostering plan not matched within 6 months of the decision; an adoption plan with no
-    match within 121 days of the placement order.
+    fostering plan not matched within 6 calendar months of the decision; an adoption
+    plan with no match within 121 days of the placement order.
     """
     open_ = outcomes[outcomes["end_as_of"].isna()].copy()
     pp = tables["permanence_plans"].merge(open_[["child_id", "spell", "start"]], on="child_id")
@@ -453,14 +468,15 @@ def drift_flags(
     ltf = latest["plan"].eq("long_term_fostering").to_numpy()
     f["ltf_not_matched_6m"] = (
         ltf
-        & latest["achieved_date"].isna().to_numpy()
-        & ((as_of - latest["decision_date"]).dt.days.to_numpy() > 182)
+        & _known(latest["achieved_date"], as_of).isna().to_numpy()
+        & ((latest["decision_date"] + pd.DateOffset(months=6)) < as_of).to_numpy()
     )
     ad = tables["adoptions"].merge(open_[["child_id", "start"]], on="child_id")
     ad = ad[ad["decision_date"] >= ad["start"]]
-    late = ad["placement_order_date"].notna() & (
-        (ad["matched_date"].isna() & ((as_of - ad["placement_order_date"]).dt.days > 121))
-        | ((ad["matched_date"] - ad["placement_order_date"]).dt.days > 121)
+    order = _known(ad["placement_order_date"], as_of)
+    matched = _known(ad["matched_date"], as_of)
+    late = order.notna() & (
+        (matched.isna() & ((as_of - order).dt.days > 121)) | ((matched - order).dt.days > 121)
     )
     f["adoption_no_match_121d"] = f["child_id"].isin(ad.loc[late, "child_id"]).to_numpy()
     for c in DRIFT_FLAGS:
@@ -516,8 +532,8 @@ def adoption_days(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     A1: entering care (the spell start) to moving in with the adoptive family (the
     adoptive placement's start). A2: placement order to match (0 if matched first).
     A10: A1, but for foster-carer adoptions (placement A3/A5 or fostering for adoption)
-    from the start of the placement before the adoptive placement, looking back through
-    legal-status-only episodes (DfE adoption scorecard)."""
+    from the start of the placement before the adoptive placement in the same spell,
+    looking back through legal-status-only episodes (DfE adoption scorecard)."""
     ad = tables["adoptions"].dropna(subset=["adoption_order_date"])
     e = mark_spells(tables["cla_episodes"])
     pl = placements(tables["cla_episodes"])
@@ -542,9 +558,12 @@ def adoption_days(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ).to_numpy()
     rows["a1"] = (rows["start"] - rows["entered"]).dt.days
     rows["a2"] = (rows["matched_date"] - rows["placement_order_date"]).dt.days.clip(lower=0)
-    prev = pl.set_index(["child_id", "placement"])["start"]
+    # the placement before, in the same spell: an adoptive placement that begins a spell
+    # was moved into on entering care (an earlier spell's carer would put the move-in
+    # before the clock starts)
+    prev = pl.set_index(["child_id", "spell", "placement"])["start"]
     before = prev.reindex(
-        pd.MultiIndex.from_arrays([rows["child_id"], rows["placement"] - 1])
+        pd.MultiIndex.from_arrays([rows["child_id"], rows["spell"], rows["placement"] - 1])
     ).to_numpy()
     carer = rows["placement_type"].isin(["A3", "A5"]) | rows["fostering_for_adoption"].fillna(
         False
@@ -669,11 +688,13 @@ def adoption_by_group(
     f["difference"] = (f["value"] - rmean).where(enough)
     f["diff_lower"] = (f["difference"] - dh).where(enough)
     f["diff_upper"] = (f["difference"] + dh).where(enough)
-    small = f["n"].between(1, suppress_max)
-    f.loc[small, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = np.nan
-    f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
-    f["note"] = f["note"].where(small | (f["n"] >= 2), "too few for an interval")
     f = f.reset_index()
+    small = f["n"].between(1, suppress_max)
+    hidden = _hidden_groups(f, suppress_max)
+    f.loc[hidden, ["value", "lower", "upper", "difference", "diff_lower", "diff_upper"]] = np.nan
+    f["note"] = np.where(small, f"suppressed: {suppress_max} or fewer adoptions", "")
+    f["note"] = f["note"].mask(hidden & ~small, "suppressed: hidden with a smaller group")
+    f["note"] = f["note"].where(hidden | (f["n"] >= 2), "too few for an interval")
     f[["measure", "breakdown"]] = f[["measure", "breakdown"]].astype(str)
     f["threshold"] = f["measure"].map(dict(zip(measures, thresholds, strict=True)))
     return f[cols]
@@ -757,10 +778,31 @@ def stability_table(st: dict) -> pd.DataFrame:
     )
 
 
-def adoption_chart(card: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The 3-year rows of :func:`adoption_scorecard` that have a value, labelled with
-    their threshold, and a chart title naming the measures above their DfE threshold."""
-    c3 = card[card["window"] == "rolling_3y"].dropna(subset=["value"])
+def adoption_relations(frame: pd.DataFrame) -> list:
+    """The relations a table of :func:`adoption_by_group` publishes: each measure's (and
+    breakdown's) group counts ``n`` sum to the measure's adoptions, which the scorecard
+    shows (for :func:`audit_lib.disclosure.protect` and ``styled_table(relations=)``)."""
+    from ..disclosure import down
+
+    keys = [c for c in ("measure", "breakdown") if c in frame]
+    rows = frame.reset_index(drop=True).groupby(keys, observed=True).indices.values()
+    return [rel for idx in rows for rel in down(frame, "n", rows=idx.tolist())]
+
+
+def _hidden_groups(f: pd.DataFrame, suppress_max: int) -> np.ndarray:
+    """Groups whose figures are suppressed: 1..``suppress_max`` adoptions, and the next
+    smallest beside a lone one (the published total would give it back)."""
+    from ..disclosure import protect
+
+    return protect(f, ["n"], adoption_relations(f), suppress_max)["n"].to_numpy()
+
+
+def adoption_chart(card: pd.DataFrame, suppress_max: int = 5) -> tuple[pd.DataFrame, str]:
+    """The 3-year rows of :func:`adoption_scorecard` that have a value from more than
+    ``suppress_max`` adoptions (the table hides the others), labelled with their
+    threshold, and a chart title naming the measures above their DfE threshold."""
+    c3 = card[(card["window"] == "rolling_3y") & (card["n"] > suppress_max)]
+    c3 = c3.dropna(subset=["value"])
     c3 = c3.assign(
         label=c3["measure"].str.upper() + " (threshold " + c3["threshold"].astype(str) + ")"
     )
@@ -772,11 +814,15 @@ def adoption_chart(card: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 def cohort_shares(outcomes: pd.DataFrame, as_of: pd.Timestamp, suppress_max: int = 5):
     """Share reaching permanence within 12 months by financial year of entry (competing
     risks), for cohorts followed a full year with more than ``suppress_max`` children and
-    an estimate; columns value, lower, upper for an interval chart."""
+    an estimate whose share the tables would show (:data:`TIME_TABLE`); columns value,
+    lower, upper for an interval chart."""
+    from ..disclosure import hide_rate
+
     cohorts = competing_risks(complete_cohorts(outcomes, as_of), by="entry_cohort").rename(
         columns={"within": "value", "within_lower": "lower", "within_upper": "upper"}
     )
-    return cohorts[(cohorts["n"] > suppress_max) & cohorts["estimable"]]
+    shown = ~hide_rate(cohorts["events_within"], cohorts["n"], suppress_max)
+    return cohorts[shown & (cohorts["n"] > suppress_max) & cohorts["estimable"]]
 
 
 def stability_title(st: dict, suppress_max: int = 5) -> str:

@@ -332,17 +332,20 @@ def metric_entries(
     return out
 
 
-def spc_title(monthly: pd.DataFrame, period: str, baseline: int | None) -> str:
-    """SPC chart title stating where the monthly share good or better now stands."""
-    from ..report import fmt_pct, month_label
-    from .timeliness import signal_phrase
+def spc_title(
+    monthly: pd.DataFrame, period: str, baseline: int | None, suppress_max: int = 5
+) -> str:
+    """SPC chart title stating where the monthly share good or better now stands (its
+    share "c" where the month's numerator, complement or audits are 1..``suppress_max``)."""
+    from ..report import month_label
+    from .timeliness import latest_share, signal_phrase
 
     if len(monthly) < 2:
         return "Audits graded good or better: too few months to chart"
     rd = spc_reading(monthly, baseline)
     head = (
         f"Audits graded good or better: {month_label(str(monthly['month'].iloc[-1]))} at "
-        f"{fmt_pct(monthly['value'].iloc[-1])}, "
+        f"{latest_share(monthly, suppress_max)}, "
     )
     if rd["too_few"]:
         return head + f"too few points for SPC ({rd['points']} months)"
@@ -385,7 +388,7 @@ def findings(
             f"(95% CI {fmt_pct(g['lower'])} to {fmt_pct(g['upper'])})."
         )
     lines.append(
-        spc_title(monthly, period, baseline).replace(
+        spc_title(monthly, period, baseline, suppress_max).replace(
             "Audits graded good or better: ", "Month by month: "
         )
         + "."
@@ -396,15 +399,15 @@ def findings(
         strong = anchors.loc[anchors["value"].idxmax()]
         lines.append(
             f"Weakest practice anchor: {ANCHOR_LABELS[weak['anchor']]} "
-            f"({fmt_pct(weak['value'])} good or better); strongest: "
-            f"{ANCHOR_LABELS[strong['anchor']]} ({fmt_pct(strong['value'])})."
+            f"({_share(weak, suppress_max)} good or better); strongest: "
+            f"{ANCHOR_LABELS[strong['anchor']]} ({_share(strong, suppress_max)})."
         )
     items = checklist_summary(r12)
     if len(items):
         low = items.loc[items["value"].idxmin()]
         lines.append(
             f"Plan checklist item met least often: {low['label']} "
-            f"({fmt_pct(low['value'])} of plans)."
+            f"({_share(low, suppress_max)} of plans)."
         )
     teams = merge_small_groups(good_or_better(r12, by=("team",)), "team", suppress_max=suppress_max)
     if len(teams) > 2:
@@ -447,15 +450,21 @@ def heatmap_title(heat: pd.DataFrame) -> str:
     )
 
 
-def checklist_title(items: pd.DataFrame) -> str:
-    """Checklist chart title naming the item met least often, for any result."""
-    from ..report import fmt_pct
+def _share(row: pd.Series, suppress_max: int) -> str:
+    """A row's share for a sentence, "c" where the table beside it hides it."""
+    from ..disclosure import fmt_share
 
+    return fmt_share(row["numerator"], row["denominator"], suppress_max)
+
+
+def checklist_title(items: pd.DataFrame, suppress_max: int = 5) -> str:
+    """Checklist chart title naming the item met least often, for any result (its share
+    "c" where its numerator, complement or plans are 1..``suppress_max``)."""
     items = items.dropna(subset=["value"])
     if items.empty:
         return "Plan checklist: no audited plans in the last 12 months"
     low = items.loc[items["value"].idxmin()]
-    return f"Plans most often lack: {str(low['label']).lower()} ({fmt_pct(low['value'])} met)"
+    return f"Plans most often lack: {str(low['label']).lower()} ({_share(low, suppress_max)} met)"
 
 
 def recent(audits: pd.DataFrame, period: str, months: int) -> pd.DataFrame:

@@ -203,11 +203,13 @@ def icpc(
     """ICPCs held within ``days`` (15) working days of the strategy discussion that
     started the S47 enquiry (Working Together; DfE CIN census S47ActualStartDate).
 
-    S47 enquiries marked ICPC not required, with no ICPC date, are not items. A missing
-    strategy date gives status ``no_start_date`` (a data-quality finding).
+    S47 enquiries marked ICPC not required, with no ICPC date, are not items; one whose
+    flag is blank is (an ICPC may still be due). A missing strategy date gives status
+    ``no_start_date`` (a data-quality finding).
     """
     s = tables["s47_enquiries"]
-    needed = s["icpc_date"].notna() | s["icpc_not_required"].ne(True)
+    not_required = s["icpc_not_required"].fillna(False).astype(bool)  # blank: not marked
+    needed = s["icpc_date"].notna() | ~not_required
     s = s[needed & (s["strategy_date"].isna() | (s["strategy_date"] <= as_of))]
     team = s["team"].fillna(s["child_id"].map(child_team(tables, as_of)))
     f = pd.DataFrame(
@@ -378,13 +380,16 @@ def cla_visits(
     as_of: pd.Timestamp,
     first_days: int = 7,
     interval_days: int = 42,
-    long_term_days: int = 91,
+    long_term_months: int = 3,
     soon_wd: int = 10,
 ) -> pd.DataFrame:
     """Looked-after visits (reg 28): within 1 week of each placement starting, then at
     most every 6 weeks in the placement's first year; after the first year, at most
     every 3 months where the placement is long-term (a long-term fostering match
-    confirmed in permanence_plans), else every 6 weeks. One clock per placement."""
+    confirmed in permanence_plans), else every 6 weeks. One clock per placement.
+
+    The first year and the 3 months are calendar ones, as for reviews (a visit on 30
+    November is next due by 28 February, or 29 in a leap year), not 365 and 91 days."""
     pl = placements(tables["cla_episodes"])
     pl = pl.assign(
         placement_id=pl["child_id"] + "/" + pl["placement"].astype(str),
@@ -401,13 +406,14 @@ def cla_visits(
 
     def due(f: pd.DataFrame) -> pd.Series:
         clock = f["clock_start"]
-        long_term = (clock >= f["start"] + pd.Timedelta(days=365)) & (
+        long_term = (clock >= f["start"] + pd.DateOffset(years=1)) & (
             clock >= f["long_term_from"]
         ).fillna(False)
-        gap = np.where(
-            f["sequence"] == 1, first_days, np.where(long_term, long_term_days, interval_days)
+        weeks = clock + pd.to_timedelta(
+            np.where(f["sequence"] == 1, first_days, interval_days), "D"
         )
-        return clock + pd.to_timedelta(gap, unit="D")
+        months = clock + pd.DateOffset(months=long_term_months)
+        return months.where(long_term & (f["sequence"] != 1), weeks)
 
     cols = ["placement_id", "child_id", "start", "end", "team", "long_term_from"]
     items = _recurring(pl[cols], ev, "placement_id", as_of, due)
@@ -526,8 +532,8 @@ def summarise(
     Numerator: items completed in time. Denominator: items completed, plus items not
     completed whose due date has passed, counted in the window of their completion
     (or, if not completed, their due date). Also: median and 90th-percentile days taken
-    (completed items), and as at the period end the open items overdue, due soon, not
-    yet due, and items without a clock start.
+    (of the ``completed`` items), and as at the period end the open items overdue, due
+    soon, not yet due, and items without a clock start.
     """
     by = list(by)
     rows = []
@@ -543,6 +549,7 @@ def summarise(
                 "denominator": g.size(),
                 "median_days": g["days"].median(),
                 "p90_days": g["days"].quantile(0.9),
+                "completed": g["days"].count(),
             }
         ).reset_index()
         agg["window"] = window
@@ -575,6 +582,7 @@ def summarise(
         "upper",
         "median_days",
         "p90_days",
+        "completed",
         "open_overdue",
         "open_due_soon",
         "open_not_due",
@@ -612,7 +620,7 @@ def monthly(
 def worklist(items: pd.DataFrame, secret: bytes) -> pd.DataFrame:
     """Open items overdue or due soon, for analysts: pseudonymised child, never raw ids.
 
-    Sorted most overdue first; ``days_to_due`` is negative when overdue (calendar days).
+    Sorted by due date, most overdue first.
     """
     w = items[items["status"].isin(["open_overdue", "open_due_soon"])].copy()
     w.insert(0, "child", pseudonymise(w["child_id"], secret).to_numpy())
@@ -696,7 +704,7 @@ def findings(
     (measure -> reason) are named as not available, with the reason, never as 0%.
     """
     from ..disclosure import hide_rate, merge_small_groups
-    from ..report import fmt_count, fmt_pct, month_label
+    from ..report import fmt_count, fmt_pct, lower_first, month_label
     from ..stats import funnel_position, latest_signal
 
     def hidden(r) -> bool:
@@ -748,7 +756,7 @@ def findings(
                 f"{names}. This is more than chance would explain for the team's size."
             )
     others = [
-        f"{label.split(' (')[0].lower()} "
+        f"{lower_first(label.split(' (')[0])} "
         + (
             "c"
             if hidden(s.loc[(m, "rolling_12m")])
@@ -763,7 +771,8 @@ def findings(
         lines.append(
             "Not measured for this data: "
             + "; ".join(
-                f"{MEASURES[m][0].split(' (')[0].lower()} ({why})" for m, why in unavailable.items()
+                f"{lower_first(MEASURES[m][0].split(' (')[0])} ({why})"
+                for m, why in unavailable.items()
             )
             + "."
         )
@@ -776,11 +785,22 @@ def findings(
     return lines
 
 
+#: Summary-table columns hidden with another (``styled_table(hidden_with=)``): the
+#: interval with its share, and the days taken with the completed items they are of
+#: (a median of 1 to ``suppress_max`` items is nearly a child's own figure).
+SUMMARY_HIDDEN_WITH = {
+    "12 months: 95% CI": "12 months: in time",
+    "Median days": "12 months: completed",
+    "90th percentile days": "12 months: completed",
+}
+
+
 def summary_table(summary: pd.DataFrame, unavailable: dict[str, str] | None = None) -> pd.DataFrame:
     """Every timescale for the month and the rolling 12 months, one row per timescale.
 
     The ``..., n`` columns are the numerators, for suppressing a share whose numerator
-    is small (hide them in display). Where some timescale is in ``unavailable``
+    is small, and ``12 months: completed`` the items the days are of, for hiding days
+    of few items (:data:`SUMMARY_HIDDEN_WITH`; hide them in display). Where some timescale is in ``unavailable``
     (measure -> reason), a ``Note`` column gives the reason and its figures are blank."""
     unavailable = unavailable or {}
     s = summary.set_index(["measure", "window"])
@@ -796,6 +816,7 @@ def summary_table(summary: pd.DataFrame, unavailable: dict[str, str] | None = No
         row["12 months: 95% CI"] = "" if r is None else f"{r['lower']:.0%} to {r['upper']:.0%}"
         row["Median days"] = None if r is None else r["median_days"]
         row["90th percentile days"] = None if r is None else r["p90_days"]
+        row["12 months: completed"] = None if r is None else r["completed"]
         snap = summary[summary["measure"] == m]
         row["Open, overdue"] = int(snap["open_overdue"].iloc[0]) if len(snap) else 0
         row["Open, due soon"] = int(snap["open_due_soon"].iloc[0]) if len(snap) else 0
@@ -807,9 +828,19 @@ def summary_table(summary: pd.DataFrame, unavailable: dict[str, str] | None = No
     return pd.DataFrame(rows)
 
 
-def spc_title(series: pd.DataFrame, noun: str, period: str) -> str:
+def latest_share(series: pd.DataFrame, suppress_max: int = 5) -> str:
+    """The last month's share of a monthly frame for a title: "c" where its numerator,
+    complement or denominator is 1..``suppress_max``, as the tables beside it show it."""
+    from ..disclosure import fmt_share
+
+    last = series.iloc[-1]
+    return fmt_share(last["numerator"], last["denominator"], suppress_max)
+
+
+def spc_title(series: pd.DataFrame, noun: str, period: str, suppress_max: int = 5) -> str:
     """A chart title that states the SPC finding for the latest month charted, naming
-    that month (which is not the period when nothing fell due in the period)."""
+    that month (which is not the period when nothing fell due in the period); its share
+    is "c" where :func:`latest_share` hides it."""
     from ..report import fmt_pct, month_label
     from ..stats import latest_signal
 
@@ -819,7 +850,7 @@ def spc_title(series: pd.DataFrame, noun: str, period: str) -> str:
     last = str(series["month"].iloc[-1])
     none = "" if last == str(period) else f"; none due in {month_label(period)}"
     return (
-        f"{noun}: {month_label(last)} at {fmt_pct(series['value'].iloc[-1])} is "
+        f"{noun}: {month_label(last)} at {latest_share(series, suppress_max)} is "
         f"{signal_phrase(rule, signal)} (mean {fmt_pct(series['value'].mean())}){none}"
     )
 
@@ -863,11 +894,14 @@ def completed_in_window(
     return f.assign(timescale=f["measure"].map(_TIMESCALE_NAMES))
 
 
-def distribution_title(done: pd.DataFrame) -> str:
-    """Title stating the median assessment time against its 45-day timescale."""
+def distribution_title(done: pd.DataFrame, suppress_max: int = 5) -> str:
+    """Title stating the median assessment time against its 45-day timescale (not for 1
+    to ``suppress_max`` assessments, which the chart leaves out)."""
     a = done.loc[done["measure"] == "assessment_45wd", "days_taken"]
     if a.empty:
         return "Days taken: no completed assessments in the last 12 months"
+    if len(a) <= suppress_max:
+        return "Days taken: too few completed assessments in the last 12 months to show"
     return (
         f"Half of assessments were authorised within {a.median():.0f} working days; "
         f"1 in 10 took more than {a.quantile(0.9):.0f} (timescale 45)"

@@ -439,7 +439,8 @@ class _Sim:
         rec[(which == 0) & (final_plan == "adoption") & (rng.random(n) < 0.1)] = "E12"
         rec[(which == 0) & (final_plan == "sgo") & (rng.random(n) < 0.4)] = "E46"
         rec[which == 1] = rng.choice(["E13", "E3", "E4B", "E16"], int((which == 1).sum()))
-        rec[which == 2] = rng.choice(["E17", "E47", "E48"], int((which == 2).sum()))
+        # at 18: staying put (E17) or independent living (E5, E6); E47/E48 are SGOs
+        rec[which == 2] = rng.choice(["E17", "E5", "E6"], int((which == 2).sum()))
         open_ = exit_ > self.end
         rec[open_] = ""
         exit_ = np.where(open_, np.datetime64("NaT"), exit_)
@@ -1120,7 +1121,7 @@ class _Tables:
                 sp["team"].to_numpy(),
             ),
         }
-        leavers = sp["rec"].isin(["E17", "E47", "E48"]).to_numpy()
+        leavers = sp["rec"].isin(["E17", "E5", "E6"]).to_numpy()
         ex = sp["exit"].to_numpy().astype("datetime64[D]")
         pools["care_leaver"] = (
             self.cid(sp["child"])[leavers],

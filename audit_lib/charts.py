@@ -658,7 +658,7 @@ def km_chart(curve: pd.DataFrame, title: str, horizon_days: int = 365 * 3) -> Fi
         ax,
         title,
         "How to read this: the line rises as children reach permanence; children "
-        "still in care count until today and then drop out of the estimate (censoring).",
+        "still in care count until the period end and then drop out of the estimate (censoring).",
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)

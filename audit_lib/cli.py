@@ -138,6 +138,30 @@ def _inputs(paths: list[str], suffix: str, notes: list[dict]) -> list[Path]:
     return [q for q in found if not q.name.startswith("~$")]
 
 
+def _undated(args: argparse.Namespace, returns: list[dict]) -> str:
+    """Why the folder would have no extract date after importing ``returns`` ("" when it
+    will have one): no file was found, or no date in the files could be read, and neither
+    ``--extract-date`` nor an earlier import into ``--out`` dates it."""
+    from .load import LoadError, extract_info
+
+    if args.extract_date or any(r.get("reference_date") for r in returns):
+        return ""
+    if (Path(args.out) / "extract.json").is_file():
+        try:
+            extract_info(Path(args.out))
+            return ""
+        except LoadError:
+            pass
+    names = sorted({f for r in returns for f in r.get("files", [])})
+    if not names:
+        return f"no {args.format} file found in {', '.join(map(str, args.paths))}"
+    return (
+        f"no event date could be read in {', '.join(names)} (dates of birth aside; dates are "
+        "dd/mm/YYYY or YYYY-MM-DD text, or Excel dates), so the return cannot be dated: "
+        "fix its dates, add the files with its events, or give --extract-date"
+    )
+
+
 def _import(args: argparse.Namespace) -> int:
     """Import statutory returns into a canonical folder, then validate it."""
     import json
@@ -188,6 +212,9 @@ def _import(args: argparse.Namespace) -> int:
         print(f"audit import: {bad[0]['file']}: {bad[0]['error']}", file=sys.stderr)
         return 2
     out = Path(args.out)
+    if why := _undated(args, returns):
+        print(f"audit import: nothing imported: {why}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     changes: list[dict] = []
     written: dict = {}

@@ -248,17 +248,22 @@ def unclosed_quote(text: str) -> int | None:
     return int(np.argmax(odd)) + 1
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, int | None]:
-    """Read a CSV as strings. Returns (frame, malformed lines, encoding, the line of an
-    unclosed quote or None).
+def read_csv_rows(
+    path: Path, dtype: str | type = TEXT
+) -> tuple[pd.DataFrame, list[str], str, int | None]:
+    """Read a CSV as strings (``dtype``: Arrow strings, or ``object``). Returns (frame,
+    malformed lines, encoding, the line of an unclosed quote or None).
 
-    A file with an unclosed quote is read line by line with quotes taken as written, so
-    no row is swallowed; the row holding the quote is returned as a malformed line."""
+    A row with more fields than the header is a malformed line, taken out (never read
+    as the index, which would shift every column, nor failing the file). A file with an
+    unclosed quote is read line by line with quotes taken as written, so no row is
+    swallowed; the row holding the quote is returned as a malformed line."""
     text, encoding = read_text(path)
     if (frame := read_plain_csv(text)) is not None:
+        frame = frame if dtype == TEXT else frame.astype(dtype)
         frame.attrs["skipped_lines"] = []
         return frame, [], encoding, None
-    opts = dict(CSV_OPTIONS)
+    opts = dict(CSV_OPTIONS, dtype=dtype)
     if (line := unclosed_quote(text)) is not None:
         opts["quoting"] = csv.QUOTE_NONE
         opts["engine"] = "python"
@@ -886,7 +891,7 @@ def _load_one(
         elif written is not None:
             raw, bad_lines, encoding, quote = _text_frame(written), [], "utf-8", None
         else:
-            raw, bad_lines, encoding, quote = _read_csv(path)
+            raw, bad_lines, encoding, quote = read_csv_rows(path)
     except (
         OSError,
         ValueError,

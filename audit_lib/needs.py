@@ -40,6 +40,9 @@ class Need:
     tables: tuple[str, ...]
     history: tuple[str, ...] = ()
     label: str = ""
+    #: "table.column" the measure's completion date comes from: blank in every record
+    #: (an export that leaves it out), every item would count as late
+    filled: tuple[str, ...] = ()
 
 
 #: The date that places a table's records in time (for the coverage check).
@@ -68,8 +71,12 @@ _HISTORY_KEY: dict[str, tuple[str, ...]] = {
 
 NEEDS: dict[str, Need] = {
     # timeliness (measures/timeliness.py)
-    "timeliness.assessment_45wd": Need(("assessments",), label="Assessments within 45 days"),
-    "timeliness.icpc_15wd": Need(("s47_enquiries",), label="ICPCs within 15 working days"),
+    "timeliness.assessment_45wd": Need(
+        ("assessments",), (), "Assessments within 45 days", ("assessments.authorised_date",)
+    ),
+    "timeliness.icpc_15wd": Need(
+        ("s47_enquiries",), (), "ICPCs within 15 working days", ("s47_enquiries.icpc_date",)
+    ),
     "timeliness.cp_review": Need(("cp_plans", "cp_reviews"), ("cp_reviews",), "CP reviews"),
     "timeliness.cla_review": Need(
         ("cla_episodes", "cla_reviews"), ("cla_reviews",), "Looked-after reviews"
@@ -80,7 +87,9 @@ NEEDS: dict[str, Need] = {
     "disproportionality.referral": Need(("referrals", "population"), label="Referral"),
     "disproportionality.assessment": Need(("assessments", "population"), label="Assessment"),
     "disproportionality.s47": Need(("s47_enquiries", "population"), label="S47 enquiry"),
-    "disproportionality.icpc": Need(("s47_enquiries", "population"), label="ICPC"),
+    "disproportionality.icpc": Need(
+        ("s47_enquiries", "population"), (), "ICPC", ("s47_enquiries.icpc_date",)
+    ),
     "disproportionality.cp_plan": Need(("cp_plans", "population"), label="CP plan"),
     "disproportionality.cla_start": Need(
         ("cla_episodes", "population"), label="Started to be looked after"
@@ -130,18 +139,29 @@ def _is_snapshot(frame: pd.DataFrame, keys: tuple[str, ...]) -> bool:
     return not frame.duplicated(list(keys)).any()
 
 
+def _never_filled(tables: dict[str, pd.DataFrame], column: str) -> bool:
+    """True when ``column`` ("table.column") holds no value in any record of its table."""
+    table, col = column.split(".")
+    frame = tables[table]
+    return col not in frame or not frame[col].notna().any()
+
+
 def reason(
     tables: dict[str, pd.DataFrame], need: Need, as_of: pd.Timestamp | None = None
 ) -> str | None:
     """Why a measure with ``need`` cannot be produced from ``tables``, or None if it can.
 
-    Not available when a needed table is absent or has no rows; when a table of repeating
-    events named in ``need.history`` holds one record per child (or plan); or when every
-    record of a needed table is dated after ``as_of`` (the period end).
+    Not available when a needed table is absent or has no rows; when a column named in
+    ``need.filled`` is blank in every record; when a table of repeating events named in
+    ``need.history`` holds one record per child (or plan); or when every record of a
+    needed table is dated after ``as_of`` (the period end).
     """
     empty = [t for t in need.tables if t not in tables or len(tables[t]) == 0]
     if empty:
         return f"not available: needs {', '.join(empty)}"
+    blank = [c for c in need.filled if _never_filled(tables, c)]
+    if blank:
+        return f"not available: {', '.join(blank)} is blank in every record"
     snap = [t for t in need.history if _is_snapshot(tables[t], _HISTORY_KEY.get(t, ()))]
     if snap:
         return (

@@ -310,3 +310,51 @@ def test_recovery_attack_on_the_published_tables(hostile_run):
     assert hidden.sum() != 1
     assert not (g["share"].ne("c") & hidden).any()
     assert suppressed > 0  # the small authority does have small counts to protect
+
+
+def test_ethnicity_not_known_cannot_be_worked_out_from_the_groups(hostile_run):
+    """A stage's children = its groups' children (the rates table) + those whose
+    ethnicity is not known: with every group's count shown, a shown stage total gave a
+    hidden not-known count back (seen on a 3,000-child borough: 140 referred, groups
+    summing to 136, not known "c" = 4). The total is hidden with the not-known count."""
+    result, _, _ = hostile_run
+    dp = (result.folder / "disproportionality.html").read_text()
+    rates = _published(dp, "dp_rates")
+    checked = 0
+    for page, uuid in (
+        (dp, "dp_not_known"),
+        ((result.folder / "data_quality.html").read_text(), "dq_ethnicity"),
+    ):
+        nk = _published(page, uuid)
+        for _, row in nk.iterrows():
+            groups = rates[rates.iloc[:, 0].str.lower() == row.iloc[0].lower()]
+            if not len(groups) or row["children"] == "c":
+                continue
+            hidden = int(groups["children"].eq("c").sum()) + int(row["not_known"] == "c")
+            assert hidden != 1, (uuid, row.iloc[0])  # one unknown in a known sum: pinned
+            checked += 1
+    assert checked
+
+
+def test_ethnicity_table_hides_the_stage_total_with_a_small_not_known_count():
+    """The 3,000-child case itself: 140 referred, 4 not known, every group shown on the
+    rates table; the table shows neither the 4 nor the 140 (nor the share)."""
+    from audit_lib.measures import data_quality as DQ
+
+    nk = pd.DataFrame(
+        {
+            "stage": ["referral", "assessment"],
+            "children": [140, 300],
+            "refused": [0, 10],
+            "not_obtained": [4, 0],
+            "missing_or_invalid": [0, 0],
+            "not_known": [4, 10],
+            "share": [4 / 140, 10 / 300],
+            "lower": [0.01, 0.02],
+            "upper": [0.07, 0.06],
+        }
+    )
+    html = DQ.ethnicity_table(nk, "t_nk", 5).to_html()
+    t = _published(html, "t_nk")
+    assert t.loc[0, ["children", "not_known", "share"]].eq("c").all()
+    assert t.loc[1, "children"] == "300" and t.loc[1, "not_known"] == "10"

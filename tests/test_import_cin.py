@@ -53,6 +53,26 @@ def test_every_module_maps_and_oddities_are_reported(tmp_path):
     assert "unreadable" in files[0]["error"]
 
 
+def test_returns_of_two_authorities_are_a_warning(tmp_path):
+    """LAchildIDs are an authority's own: two authorities' censuses (two files, or two
+    LEAs in one header) merged children with the same id without a word."""
+    source = "<Source><SourceLevel>L</SourceLevel><LEA>{}</LEA></Source>"
+    xml = XML.format(dob="2015-06-01")
+    for name, lea in (("a.xml", "201"), ("b.xml", "202"), ("c.xml", "201")):
+        (tmp_path / name).write_text(xml.replace("</Header>", source.format(lea) + "</Header>"))
+    two = xml.replace("</Header>", source.format("201") + source.format("316") + "</Header>")
+    (tmp_path / "two.xml").write_text(two)
+    for files, said in (
+        (["a.xml", "b.xml"], "LEA 201: a.xml; LEA 202: b.xml"),
+        (["two.xml"], "LEA 201: two.xml; LEA 316: two.xml"),
+    ):
+        _, _, _, findings = read_cin([tmp_path / f for f in files])
+        (f,) = [f for f in findings if "more than one authority" in f["finding"]]
+        assert f["detail"] == said and f["severity"] == "warning"
+    _, _, _, findings = read_cin([tmp_path / "a.xml", tmp_path / "c.xml"])
+    assert not [f for f in findings if "more than one authority" in f["finding"]]
+
+
 @pytest.mark.skipif(not CIN.exists(), reason=EXTERNAL_MISSING)
 def test_external_cin_sample_and_merge_with_903(tmp_path):
     out = tmp_path / "canonical"

@@ -48,6 +48,11 @@ def _book(path, sheets):
     return path
 
 
+def _list3(path, *rows):
+    """A workbook of List 3 (referrals) alone, with these rows under its header."""
+    return _book(path, [("List 3", [LIST3, *rows])])
+
+
 LIST3 = [
     "Child Unique ID",
     "Gender",
@@ -358,3 +363,49 @@ def test_external_samples_copied_folder_reads_the_same(tmp_path, capsys):
     report = json.loads((out / "import_report.json").read_text())
     for c in report["changes"]:
         assert c["added"] == 0 and c["updated"] == 0, c
+
+
+def test_a_return_with_no_readable_date_is_one_line_and_writes_nothing(tmp_path, capsys):
+    """A return none of whose event dates can be read (Annex A dates typed as serial
+    numbers in text cells, a 903 header file alone) or no file at all: one line saying
+    so, exit 2, the folder untouched. Before, the import wrote the tables and an
+    extract.json without a date, then failed telling the analyst to fix extract.json."""
+    book = _list3(tmp_path / "aa.xlsx", ["1", "Male", "WBRI", "42005", "45296", "No"])
+    d903 = tmp_path / "903"
+    d903.mkdir()
+    (d903 / "header.csv").write_text("CHILD,SEX,DOB,ETHNIC\n1,1,01/01/2015,WBRI\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for fmt, src, said in (
+        ("annex_a", book, "no event date could be read in aa.xlsx"),
+        ("ssda903", d903, "no event date could be read in header.csv"),
+        ("ssda903", empty, "no ssda903 file found in"),
+    ):
+        code, out, err = _run_import([fmt, src, "--out", tmp_path / "o"], capsys)
+        assert code == 2 and said in err and err.strip().count("\n") == 0, err
+        assert not (tmp_path / "o").exists()
+    # into a folder an earlier return dated, the header file is imported as before
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE\n"
+    (tmp_path / "ep").mkdir()
+    (tmp_path / "ep" / "episodes.csv").write_text(ep + "1,01/02/2020,S,C2,N1,U4,PR1,,,\n")
+    assert _run_import(["ssda903", tmp_path / "ep", "--out", tmp_path / "o"], capsys)[0] == 1
+    assert _run_import(["ssda903", d903, "--out", tmp_path / "o"], capsys)[0] == 0
+    assert pd.read_csv(tmp_path / "o" / "children.csv")["child_id"].tolist() == [1]
+
+
+def test_an_annex_a_date_typed_centuries_ahead_does_not_date_the_return(tmp_path, capsys):
+    """One referral typed 2201 made the workbook's reference date, the folder's extract
+    date and the default period 2201 (a report for August 2201, without a word). Dates
+    after the day the workbook was saved are left out of its date, with a warning, and
+    validation rejects their rows as after the extract date."""
+    book = _list3(
+        tmp_path / "aa.xlsx",
+        ["1", "Male", "WBRI", "01/01/2015", "05/01/2024", "No"],
+        ["2", "Male", "WBRI", "01/01/2015", "16/02/2201", "No"],
+    )
+    code, out, _ = _run_import(["annex_a", book, "--out", tmp_path / "o"], capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "o" / "extract.json").read_text())["extract_date"] == "2024-01-05"
+    assert "dates after the workbook was last saved" in out and "2201-02-16" in out
+    _, dq = load_tables(tmp_path / "o")
+    assert dq.summary.set_index("table").loc["referrals", "rows_rejected"] == 1

@@ -117,3 +117,72 @@ def test_903_dates_day_first_else_as_written(tmp_path):
     ]
     assert dates[4:].isna().all()
     assert written.tolist() == [True] * 5 + [False, True]
+
+
+@pytest.mark.parametrize("bad_row", [0, 7])
+def test_a_row_with_more_fields_than_the_header_is_rejected_not_the_file(tmp_path, bad_row):
+    """One row with an extra field (a stray comma) is rejected and counted: before, in
+    the middle of a file it made the whole file unreadable (every episode dropped,
+    exit 0), and as the first row it shifted every column (dates read as child ids)."""
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE\n"
+    rows = [f"{i:03d},01/02/2020,S,C2,N1,U4,PR1,,," for i in range(12)]
+    rows[bad_row] += ",x"
+    write(tmp_path / "episodes.csv", ep + "\n".join(rows) + "\n")
+    write(tmp_path / "reviews.csv", "CHILD,DOB,REVIEW\n001,01/01/2015,01/05/2020\n")
+    res = read_903([tmp_path / "episodes.csv", tmp_path / "reviews.csv"])
+    tables, mapping = to_canonical(res)
+    e = tables["cla_episodes"]
+    assert sorted(e["child_id"]) == [f"{i:03d}" for i in range(12) if i != bad_row]
+    assert (e["episode_start"] == pd.Timestamp("2020-02-01")).all()
+    m = {r["source"]: r for r in mapping}
+    assert (m["episodes"]["rows_read"], m["episodes"]["rows_rejected"]) == (12, 1)
+    assert "1 malformed row(s) rejected" in m["episodes"]["detail"]
+    assert (m["reviews"]["rows_read"], m["reviews"]["rows_rejected"]) == (1, 0)
+    (f,) = [f for f in res.findings if "more fields than the header" in f["finding"]]
+    assert f["file"] == "episodes.csv" and f"{bad_row:03d},01/02/2020" in f["detail"]
+
+
+def test_last_years_reviews_among_this_years_files_are_a_warning(tmp_path):
+    """A folder is one return: a reviews file whose latest review is in an earlier
+    collection year than the folder's episodes takes the folder's date, as before, and
+    now says so (every review of the year would otherwise look missed, without a word)."""
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE\n"
+    write(
+        tmp_path / "episodes.csv",
+        ep + "1,01/02/2024,S,C2,N1,U4,PR1,,,\n1,01/06/2025,P,C2,N1,U5,PR1,,,\n",
+    )
+    write(
+        tmp_path / "reviews.csv",
+        "CHILD,DOB,REVIEW\n1,01/01/2015,01/03/2024\n1,01/01/2015,20/08/2024\n",
+    )
+    res = read_903([tmp_path / "episodes.csv", tmp_path / "reviews.csv"])
+    (f,) = [f for f in res.findings if "another year" in f["finding"]]
+    assert f["file"] == "reviews.csv" and f["severity"] == "warning"
+    assert "latest review (2024-08-20)" in f["finding"] and "ends 2026-03-31" in f["finding"]
+    assert {x["reference_date"] for x in res.files} == {"2026-03-31"}
+    write(tmp_path / "reviews.csv", "CHILD,DOB,REVIEW\n1,01/01/2015,01/05/2025\n")
+    res = read_903([tmp_path / "episodes.csv", tmp_path / "reviews.csv"])
+    assert not [f for f in res.findings if "another year" in f["finding"]]
+
+
+def test_an_episode_start_typed_decades_ahead_does_not_date_the_return(tmp_path):
+    """DECOM 26/06/2052 for 2025 made the return's date 31 March 2053 (and the default
+    period March 2053). A start years after every other date of its file is left out
+    of the file's date, with a warning; validation still reports its row."""
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE\n"
+    rows = [f"{i},01/0{1 + i % 9}/2025,S,C2,N1,U4,PR1,,," for i in range(10)]
+    rows.append("10,26/06/2052,P,C2,N1,U5,PR1,14/08/2025,X1,")
+    write(tmp_path / "episodes.csv", ep + "\n".join(rows) + "\n")
+    res = read_903([tmp_path / "episodes.csv"])
+    (f,) = [f for f in res.findings if "typed wrongly" in f["finding"]]
+    assert f["detail"] == "1 in episodes.csv, e.g. 2052-06-26" and f["severity"] == "warning"
+    assert (
+        res.files[0]["reference_date"] == "2026-03-31"
+        and res.files[0]["latest_event"] == "2025-09-01"
+    )
+    write(
+        tmp_path / "episodes.csv", ep + "\n".join(rows[:-1]) + "\n1,01/06/2026,P,C2,N1,U5,PR1,,,\n"
+    )
+    res = read_903([tmp_path / "episodes.csv"])  # nine months on: a later year, not a typo
+    assert res.files[0]["reference_date"] == "2027-03-31"
+    assert not [f for f in res.findings if "typed wrongly" in f["finding"]]

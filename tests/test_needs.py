@@ -11,6 +11,7 @@ from audit_lib.measures import disproportionality as D
 from audit_lib.measures import permanence as PM
 from audit_lib.measures import timeliness as T
 from audit_lib.model import TABLES
+from audit_lib.report import format_table
 
 PERIOD = "2026-10"
 AS_OF = pd.Timestamp("2026-10-31")
@@ -83,6 +84,9 @@ def test_903_only_timeliness_has_no_visit_figure_and_no_worklist_rows(tables):
     table = T.summary_table(summary, missing)
     row = table.set_index("Timescale").loc[T.MEASURES["cla_visit"][0]]
     assert pd.isna(row["12 months: in time"]) and row["Note"] == "not available: needs visits"
+    shown = format_table(table).set_index("Timescale")  # as the page shows it
+    assert shown.loc[T.MEASURES["cla_visit"][0], "Note"] == "not available: needs visits"
+    assert shown.loc[T.MEASURES["cla_review"][0], "Note"] == ""  # measured: nothing to note
     lines = T.findings(
         summary, T.monthly(items, PERIOD), T.by_team(items, PERIOD), PERIOD, {}, 5, missing
     )
@@ -196,3 +200,23 @@ def test_snapshot_or_history_on_large_tables():
     assert not _is_snapshot(early_repeat, ("child_id",))
     two_keys = pd.DataFrame({"child_id": ids.head(1).repeat(n).to_numpy(), "visit_type": ids})
     assert _is_snapshot(two_keys, ("child_id", "visit_type"))
+
+
+def test_a_completion_date_blank_in_every_record_is_not_available_not_0_percent(tables):
+    """A CIN census whose assessments carry no AssessmentAuthorisationDate (optional in
+    the XML) and whose S47s carry no DateOfInitialCPC: before, every assessment and ICPC
+    counted as late, "0% (0 of 132)", "Below target" and the furthest from target."""
+    a = tables["assessments"].assign(authorised_date=pd.NaT)
+    s = tables["s47_enquiries"].assign(icpc_date=pd.NaT)
+    t = {**tables, "assessments": a, "s47_enquiries": s}
+    missing = T.unavailable(t, AS_OF)
+    assert missing["assessment_45wd"] == (
+        "not available: assessments.authorised_date is blank in every record"
+    )
+    assert missing["icpc_15wd"] == "not available: s47_enquiries.icpc_date is blank in every record"
+    assert set(missing) == {"assessment_45wd", "icpc_15wd"}
+    items = T.all_items(t, AS_OF)
+    assert not items["measure"].isin(["assessment_45wd", "icpc_15wd"]).any()
+    assert needs.reason(t, needs.NEEDS["disproportionality.icpc"]).endswith("blank in every record")
+    one = {**t, "assessments": a.assign(authorised_date=tables["assessments"]["authorised_date"])}
+    assert "assessment_45wd" not in T.unavailable(one, AS_OF)

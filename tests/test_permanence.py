@@ -550,6 +550,24 @@ def test_stability_table_and_cohort_shares(synthetic):
     assert set(c["group"]) <= set(PM.complete_cohorts(outcomes, as_of)["entry_cohort"])
 
 
+def test_commonest_flag_is_never_one_nobody_has_or_the_data_cannot_measure(synthetic):
+    """With no flag raised (or none measurable), the finding says so: before, it named
+    the first flag, "no plan by the second review", even where permanence plans were
+    not in the data (a 903-only import's first month)."""
+    t, o, flags, _ = synthetic
+    e = PM.metric_entries(t, o, "2026-10", flags)
+    card = PM.adoption_scorecard(t, "2026-10")
+    quiet = flags.assign(**dict.fromkeys(PM.DRIFT_FLAGS, False), drift_score=0)
+    quiet.attrs = flags.attrs
+    (line,) = [x for x in PM.findings(e, quiet, card, "2026-10") if "drift flags" in x]
+    assert line.endswith("two or more drift flags; no child has a drift flag.")
+    only_plan = quiet.assign(no_plan_by_second_review=True, in_care_12m_no_permanence=True)
+    only_plan.iloc[1:, only_plan.columns.get_loc("in_care_12m_no_permanence")] = False
+    only_plan.attrs = {"not_available": {"no_plan_by_second_review": "needs permanence_plans"}}
+    (line,) = [x for x in PM.findings(e, only_plan, card, "2026-10") if "drift flags" in x]
+    assert 'the commonest flag is "12 months in care, no permanence"' in line
+
+
 def test_time_tables_hide_shares_of_few_outcomes_and_keep_small_groups():
     """The synthetic borough showed Residential: 160 spells, outcomes c, within 12
     months 0.7% (1 child); a 200-child cut dropped the age groups of 1 to 5 spells, so the

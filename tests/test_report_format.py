@@ -308,6 +308,19 @@ def test_spc_title_names_the_month_it_quotes():
     assert "October 2026 at 90%" in spc_title(s, "ICPCs", "2026-10")
 
 
+def test_the_time_to_permanence_caption_censors_at_the_period_end_not_today():
+    """A report on last year's return is not censored at today: the caption said
+    "children still in care count until today"."""
+    import matplotlib.pyplot as plt
+
+    curve = pd.DataFrame(
+        {"days": [0, 100, 400], "achieved": [0, 0.2, 0.5], "lower": [0, 0.1, 0.4]}
+    ).assign(upper=[0, 0.3, 0.6])
+    fig = charts.km_chart(curve, "t")
+    assert "today" not in fig.how_to_read and "until the period end" in fig.how_to_read
+    plt.close("all")
+
+
 def test_headline_lists_keep_acronyms_as_written():
     """The timeliness headline said "cp reviews on time 90%; ... cp visits on time 88%",
     and the summary "(... as annex a gives)"."""

@@ -50,6 +50,9 @@ ETHNICITY_RATES = (
     {"share": "children", "lower": "children", "upper": "children"},
 )
 ETHNICITY_RELATIONS = (("sum", "not_known", ["refused", "not_obtained", "missing_or_invalid"]),)
+#: a stage's children are its groups' children (shown on the disproportionality page)
+#: plus those not known: where the not-known count is hidden, so is the stage total
+ETHNICITY_HIDDEN_WITH = {"children": "not_known"}
 #: What the rows table publishes: read = kept + rejected in each row, and each column's
 #: total (the headline gives the rows read and rejected, and so the rows kept).
 COUNT_RELATIONS = (
@@ -137,6 +140,24 @@ def ethnicity_not_known(tables: dict[str, pd.DataFrame], period: str) -> pd.Data
             }
         )
     return pd.DataFrame(rows)
+
+
+def ethnicity_table(ethnicity: pd.DataFrame, uuid: str, suppress_max: int = 5):
+    """The ethnicity-not-known table (:func:`ethnicity_not_known`) as the data-quality
+    and disproportionality pages show it, suppressed as the headline is."""
+    from ..report import styled_table
+
+    return styled_table(
+        ethnicity,
+        uuid=uuid,
+        counts=ETHNICITY_COUNTS,
+        percent=("share", "lower", "upper"),
+        suppress_max=suppress_max,
+        shares=ETHNICITY_RATES[0],
+        denominators=ETHNICITY_RATES[1],
+        relations=ETHNICITY_RELATIONS,
+        hidden_with=ETHNICITY_HIDDEN_WITH,
+    )
 
 
 def completeness_change(
@@ -279,7 +300,12 @@ def findings(
     if "referral" in set(ethnicity["stage"]):
         # the same suppression as the table on the page, so the two never disagree
         hide = protect_table(
-            ethnicity, ETHNICITY_COUNTS, suppress_max, *ETHNICITY_RATES, ETHNICITY_RELATIONS
+            ethnicity,
+            ETHNICITY_COUNTS,
+            suppress_max,
+            *ETHNICITY_RATES,
+            ETHNICITY_RELATIONS,
+            ETHNICITY_HIDDEN_WITH,
         )
         i = int(ethnicity["stage"].eq("referral").to_numpy().argmax())
         r = ethnicity.iloc[i]

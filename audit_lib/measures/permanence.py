@@ -1059,6 +1059,15 @@ def metric_entries(
     return out
 
 
+def _commonest_flag(flags: pd.DataFrame) -> str:
+    """ "the commonest flag is ..." among the flags the data can measure, or that none
+    is raised (the first flag in order is not the commonest of none)."""
+    counts = flags[[f for f in DRIFT_FLAGS if f not in flags.attrs.get("not_available", {})]].sum()
+    if not len(counts) or counts.max() == 0:
+        return "no child has a drift flag"
+    return f'the commonest flag is "{FLAG_LABELS[counts.idxmax()].lower()}"'
+
+
 def findings(
     entries: dict, flags: pd.DataFrame, card: pd.DataFrame, period: str, suppress_max: int = 5
 ) -> list[str]:
@@ -1103,7 +1112,6 @@ def findings(
     elif p and p.get("status") == "not_available":
         lines.append(f"Permanence plan by the second review: {p['reason']}.")
     two = int((flags["drift_score"] >= 2).sum())
-    top = flags[list(DRIFT_FLAGS)].sum().idxmax() if len(flags) else None
     # a hidden count goes without its denominator: "c of 7" gives too much away
     of_all = (
         "c of the"
@@ -1111,9 +1119,8 @@ def findings(
         else f"{fmt_count(two, suppress_max)} of {fmt_count(len(flags), suppress_max)}"
     )
     lines.append(
-        f"{of_all} children in care have two or more drift flags; the commonest flag is "
-        f'"{FLAG_LABELS[top].lower()}".'
-        if top
+        f"{of_all} children in care have two or more drift flags; {_commonest_flag(flags)}."
+        if len(flags)
         else "No children in care."
     )
     c = card.set_index(["measure", "window"])

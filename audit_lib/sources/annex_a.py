@@ -244,6 +244,34 @@ def _inflated_size(p: Path) -> int:
         return sum(i.file_size for i in z.infolist())
 
 
+def _saved_on(p: Path) -> pd.Timestamp:
+    """The day the workbook was last saved (its ``dcterms:modified``), NaT if unrecorded."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            core = z.read("docProps/core.xml").decode("utf-8", "replace")
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return pd.NaT
+    m = re.search(r"<dcterms:modified[^>]*>(\d{4}-\d{2}-\d{2})", core)
+    return pd.Timestamp(m.group(1)) if m else pd.NaT
+
+
+def _latest_date(dates: pd.Series, saved: pd.Timestamp) -> tuple[pd.Timestamp, dict | None]:
+    """The latest date of the lists, the workbook's reference date, leaving out dates
+    after the day it was last saved (a typed year such as 2201 would otherwise date the
+    whole return); with a finding naming them. NaT when there is no date."""
+    if not dates.notna().any():
+        return pd.NaT, None
+    after = dates > saved if pd.notna(saved) else pd.Series(False, index=dates.index)
+    if not after.any() or after.all():
+        return dates.max(), None
+    return dates[~after].max(), {
+        "finding": f"dates after the workbook was last saved ({saved:%Y-%m-%d}) left out of "
+        "its reference date: typed wrongly? (validation rejects their rows)",
+        "detail": f"{int(after.sum())} date(s), e.g. {dates[after].max():%Y-%m-%d}",
+        "severity": "warning",
+    }
+
+
 def reference(files: list[dict]) -> list[dict]:
     """The workbooks read, one return each, for extract.json."""
     return [
@@ -427,7 +455,9 @@ def read_annex_a(
         if c in _EVENT_FIELDS and "child_id" in f
     ]
     all_dates = pd.concat(dated) if dated else pd.Series(dtype="datetime64[ns]")
-    latest = all_dates.max() if all_dates.notna().any() else pd.NaT
+    latest, late = _latest_date(all_dates, _saved_on(p))
+    if late:
+        findings.append(late)
     ref_text = "" if pd.isna(latest) else f"{latest:%Y-%m-%d}"
     referrals = (
         _date(lists[3]["referral_date"]) if 3 in lists and "referral_date" in lists[3] else None

@@ -208,6 +208,7 @@ def read_cin(
     }
     files, findings = [], []
     unknown, stray = Counter(), 0
+    authorities: dict[str, set[str]] = {}  # the header's LEA code(s) -> the files giving it
     for path in paths:
         p = Path(path)
         try:
@@ -237,6 +238,8 @@ def read_cin(
             if el.tail and el.tail.strip():
                 stray += 1
         ref_date, ref_source, first = _file_reference(root)
+        for code in {(e.text or "").strip() for e in root.iter("LEA")} - {""}:
+            authorities.setdefault(code, set()).add(p.name)
         n = 0
         for child in root.iter("Child"):
             n += 1
@@ -355,6 +358,17 @@ def read_cin(
     if stray:
         findings.append(
             {"finding": "stray text between elements (ignored)", "detail": f"{stray} place(s)"}
+        )
+    if len(authorities) > 1:
+        findings.append(
+            {
+                "finding": "returns of more than one authority: children are matched on "
+                "LAchildID alone, so one id in two authorities is taken as one child",
+                "detail": "; ".join(
+                    f"LEA {code}: {', '.join(sorted(f))}" for code, f in sorted(authorities.items())
+                ),
+                "severity": "warning",
+            }
         )
 
     tables, mapping = {}, []

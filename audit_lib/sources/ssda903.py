@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..load import date_part, read_plain_csv, read_text, take, unclosed_quote
+from ..load import date_part, read_csv_rows, take
 from ..model import ADOPTION_PLACEMENTS, TABLES
 from . import REF, collection_year_end, newest
 
@@ -50,6 +50,11 @@ EVENT_DATES = {
     "placed_for_adoption": ("DATE_PLACED", "DATE_PLACED_CEASED"),
     "missing": ("MIS_START", "MIS_END"),
 }
+#: tables of events that recur through a year for every child in care (a review at least
+#: every six months): a file of them whose latest is in an earlier year is out of place
+RECURRING = ("reviews",)
+#: an episode start this many days after every other date of its file is a typed year
+TYPED_AHEAD_DAYS = 5 * 365
 SEX_CODES = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U", "0": "U", "9": "U"}
 
 
@@ -60,6 +65,8 @@ class Import903:
     raw: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: list[dict] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
+    #: 903 table -> rows rejected as read (more fields than the header, an unclosed quote)
+    malformed: dict[str, int] = field(default_factory=dict)
     #: (table, column) -> what ``_dates`` read from it, so each is read once
     parsed: dict[tuple[str, str], tuple[pd.Series, pd.Series]] = field(default_factory=dict)
 
@@ -127,37 +134,22 @@ def _dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def read_903(paths: list[str | Path]) -> Import903:
-    """Read 903 CSVs (any names, any years), recognising each by its header."""
-    import io
-
+    """Read 903 CSVs (any names, any years), recognising each by its header. A row with
+    more fields than its header, or holding a quote never closed, is rejected and
+    counted (``Import903.malformed``); the rest of the file is read."""
     res = Import903()
     for path in paths:
         p = Path(path)
         try:
-            text, encoding = read_text(p)
-            quote = unclosed_quote(text)
-            # every value as the text written (object and no NA filter: the same as
-            # dtype=str here, read a quarter faster)
-            opts = dict(dtype=object, na_filter=False)
-            if quote is None:
-                plain = read_plain_csv(text)  # the same frame, read by Arrow where it can
-                if plain is None:
-                    frame = pd.read_csv(io.StringIO(text), **opts)
-                else:
-                    frame = plain.astype(object)
-            else:  # read line by line, quotes as written, so no row is swallowed
-                frame = pd.read_csv(io.StringIO(text), quoting=3, **opts)
-                if 0 <= quote - 2 < len(frame):
-                    frame = frame.drop(index=frame.index[quote - 2]).reset_index(drop=True)
-                res.findings.append(
-                    {
-                        "file": p.name,
-                        "finding": f"unclosed quote on line {quote}: that row rejected, the "
-                        "rest read line by line",
-                        "severity": "error",
-                    }
-                )
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError) as exc:
+            # every value as the text written (object: a quarter faster than strings here)
+            frame, bad, encoding, quote = read_csv_rows(p, dtype=object)
+        except (
+            OSError,
+            ValueError,
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+            UnicodeError,
+        ) as exc:
             res.files.append(
                 {"file": str(p), "table": None, "rows": 0, "error": f"unreadable: {exc}"}
             )
@@ -185,13 +177,31 @@ def read_903(paths: list[str | Path]) -> Import903:
                 "unrecognised_columns": extra,
             }
         )
-        if frame.empty:
+        if bad:
+            res.malformed[table] = res.malformed.get(table, 0) + len(bad)
+            res.findings.append(_malformed_finding(p.name, bad, quote))
+        elif frame.empty:
             res.findings.append({"finding": f"{p.name}: {table} table has a header but no rows"})
         frame["_order"] = len(res.files)
         res.raw[table] = pd.concat([res.raw.get(table, pd.DataFrame()), frame], ignore_index=True)
     _event_dates(res)
     _undated_files(res)
     return res
+
+
+def _malformed_finding(name: str, bad: list[str], quote: int | None) -> dict:
+    """The finding for a file's rows rejected as read: how many, and the first ones."""
+    why = f"unclosed quote on line {quote}: that row rejected, the rest read line by line"
+    if quote is None or len(bad) > 1:
+        why = f"{len(bad)} row(s) with more fields than the header rejected" + (
+            f" (and the unclosed quote on line {quote})" if quote is not None else ""
+        )
+    return {
+        "file": name,
+        "finding": f"{name}: {why}",
+        "detail": "; ".join(b[:60] for b in bad[:3]),
+        "severity": "error",
+    }
 
 
 def _event_dates(res: Import903) -> None:
@@ -206,6 +216,13 @@ def _event_dates(res: Import903) -> None:
         # an episodes file's year is that of its latest episode start (an end date or a
         # review after the year end is an error for validation to find, not a later year)
         anchor = res.dates(table, cols[0])[0] if table == "episodes" else dates
+        if table == "episodes":
+            ahead = _typed_ahead(anchor, dates, frame["_order"], files)
+            if ahead.any():
+                res.findings.append(
+                    _typed_ahead_finding(anchor[ahead], frame["_order"][ahead], res)
+                )
+                anchor = anchor.mask(ahead)
         latest = anchor.groupby(frame["_order"] if table == "episodes" else files).max()
         first = dates.groupby(files).min()
         for order, last in latest.dropna().items():
@@ -213,6 +230,39 @@ def _event_dates(res: Import903) -> None:
             f["first_event"] = f"{first[order]:%Y-%m-%d}"
             f["latest_event"] = f"{last:%Y-%m-%d}"
             f["reference_date"] = f"{collection_year_end(last):%Y-%m-%d}"
+
+
+def _typed_ahead(
+    starts: pd.Series, dates: pd.Series, order: pd.Series, files: pd.Series
+) -> pd.Series:
+    """Episode starts more than ``TYPED_AHEAD_DAYS`` after every other date of their
+    file (starts and ends): a year typed wrongly (2052 for 2025), left out of the file's
+    date. A return's episodes are open in its year, so its latest start is never years
+    clear of all the others."""
+    ahead = pd.Series(False, index=starts.index)
+    for f in order.unique():  # a file or two per folder, not a row loop
+        mine = order.eq(f) & starts.notna()
+        others = dates[files.eq(f)].dropna().sort_values()
+        while mine.any():
+            last = starts[mine].max()
+            rest = others[others < last]
+            if len(rest) == 0 or (last - rest.iloc[-1]).days <= TYPED_AHEAD_DAYS:
+                break
+            ahead |= mine & starts.eq(last)
+            mine &= starts.ne(last)
+            others = rest
+    return ahead
+
+
+def _typed_ahead_finding(starts: pd.Series, order: pd.Series, res: Import903) -> dict:
+    """The warning for episode starts left out of their file's date (``_typed_ahead``)."""
+    names = sorted({Path(res.files[o - 1]["file"]).name for o in order})
+    return {
+        "finding": "episode starts years after every other date of their file "
+        "left out of the return's date: typed wrongly? (validation reports them)",
+        "detail": f"{len(starts)} in {', '.join(names)}, e.g. {starts.max():%Y-%m-%d}",
+        "severity": "warning",
+    }
 
 
 def _undated_files(res: Import903) -> None:
@@ -237,10 +287,26 @@ def _undated_files(res: Import903) -> None:
         d = folder(f)
         if f.get("table") == "episodes" and f.get("reference_date"):
             continue
-        f["reference_date"] = episodes.get(d) or f.get("reference_date") or latest.get(d, overall)
+        own = f.get("reference_date")
+        f["reference_date"] = episodes.get(d) or own or latest.get(d, overall)
+        if f["table"] in RECURRING and own and own < f["reference_date"]:
+            res.findings.append(_other_year_finding(f, own))
     refs = np.array([""] + [f.get("reference_date", "") for f in res.files], dtype=object)
     for frame in res.raw.values():
         frame[REF] = refs[frame["_order"].to_numpy()]
+
+
+def _other_year_finding(f: dict, own: str) -> dict:
+    """A file of events that recur through the year whose latest falls in an earlier
+    collection year than its folder's return: last year's file among this year's?"""
+    name = Path(f["file"]).name
+    return {
+        "file": name,
+        "finding": f"{name}: its latest {f['table'][:-1]} ({f['latest_event']}) is in the "
+        f"collection year ending {own}, but the folder's return ends {f['reference_date']}: "
+        "a file of another year? (read as this return's)",
+        "severity": "warning",
+    }
 
 
 def reference(res: Import903) -> list[dict]:
@@ -314,8 +380,12 @@ def to_canonical(res: Import903) -> tuple[dict[str, pd.DataFrame], list[dict]]:
         return parsed
 
     def note(source, read, mapped, repeats=0, detail="", rejected=0, table=None):
-        """One accounting line: rows read = mapped + repeats merged + rejected."""
+        """One accounting line: rows read = mapped + repeats merged + rejected (with the
+        rows rejected as read, ``Import903.malformed``)."""
         assert read == mapped + repeats + rejected, (source, read, mapped, repeats, rejected)
+        if bad := res.malformed.get(source, 0):
+            read, rejected = read + bad, rejected + bad
+            detail = "; ".join(filter(None, [detail, f"{bad} malformed row(s) rejected"]))
         report.append(
             {
                 "source": source,

@@ -257,12 +257,43 @@ def read_csv_rows(
     A row with more fields than the header is a malformed line, taken out (never read
     as the index, which would shift every column, nor failing the file). A file with an
     unclosed quote is read line by line with quotes taken as written, so no row is
-    swallowed; the row holding the quote is returned as a malformed line."""
+    swallowed; the row holding the quote is returned as a malformed line.
+
+    Rows whose extra fields are all empty (the trailing comma some exports add to every
+    row) are read without them; ``frame.attrs["trailing_blank_rows"]`` counts them."""
     text, encoding = read_text(path)
+    frame, bad, line = _csv_rows(text, dtype)
+    if bad and line is None and (trimmed := drop_trailing_blank_fields(text))[1]:
+        frame, bad, line = _csv_rows(trimmed[0], dtype)
+        frame.attrs["trailing_blank_rows"] = trimmed[1]
+    return frame, bad, encoding, line
+
+
+def trailing_note(rows: int) -> str:
+    """The finding for rows read without the empty fields after their last column."""
+    return (
+        f"{rows:,} row(s) end in empty fields beyond the header's columns (a trailing "
+        "comma): read without them"
+    )
+
+
+def drop_trailing_blank_fields(text: str) -> tuple[str, int]:
+    """``text`` with the empty fields after each row's last header field taken off, and
+    how many rows had them. A CSV holding quotes is left as it is (a quoted field may
+    hold commas), and a row with anything but commas beyond the header stays long."""
+    if '"' in text:
+        return text, 0
+    n = text.partition("\n")[0].count(",")
+    fields = re.compile(rf"^((?:[^,\r\n]*,){{{n}}}[^,\r\n]*),+(?=\r?$)", re.M)
+    return fields.subn(r"\1", text)
+
+
+def _csv_rows(text: str, dtype: str | type) -> tuple[pd.DataFrame, list[str], int | None]:
+    """:func:`read_csv_rows` on the file's text: (frame, malformed lines, unclosed quote)."""
     if (frame := read_plain_csv(text)) is not None:
         frame = frame if dtype == TEXT else frame.astype(dtype)
         frame.attrs["skipped_lines"] = []
-        return frame, [], encoding, None
+        return frame, [], None
     opts = dict(CSV_OPTIONS, dtype=dtype)
     if (line := unclosed_quote(text)) is not None:
         opts["quoting"] = csv.QUOTE_NONE
@@ -278,7 +309,7 @@ def read_csv_rows(
         if 0 <= at < len(frame):
             bad.insert(0, ",".join(frame.iloc[at].astype(str)))
             frame = frame.drop(index=frame.index[at]).reset_index(drop=True)
-        return frame, bad, encoding, line
+        return frame, bad, line
     # pandas reads the first columns as an index when the first row has more fields than
     # the header (every column shifts): such leading rows are malformed lines, taken out
     long = _long_first_rows(text)
@@ -289,7 +320,7 @@ def read_csv_rows(
     try:
         frame = pd.read_csv(io.StringIO(text), **opts)
         frame.attrs["skipped_lines"] = long  # so the rows after keep their line numbers
-        return frame, bad, encoding, None
+        return frame, bad, None
     except pd.errors.ParserError:
 
         def keep_bad(fields: list[str]) -> None:
@@ -297,7 +328,7 @@ def read_csv_rows(
             return None
 
         frame = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines=keep_bad, **opts)
-        return frame, bad, encoding, None
+        return frame, bad, None
 
 
 def read_plain_csv(text: str) -> pd.DataFrame | None:
@@ -919,6 +950,10 @@ def _load_one(
     if encoding not in ("utf-8", "parquet"):
         sev = "warning" if encoding == "cp1252" else "info"
         findings.append(finding("encoding", sev, f"{path.name} read as {encoding}"))
+    if trailing := raw.attrs.get("trailing_blank_rows"):
+        findings.append(
+            finding("trailing empty fields", "info", trailing_note(trailing), rows=trailing)
+        )
 
     # header line is line 1; data rows follow (blank lines are skipped by the reader)
     lines = np.arange(2, len(raw) + 2)

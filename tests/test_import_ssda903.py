@@ -186,3 +186,21 @@ def test_an_episode_start_typed_decades_ahead_does_not_date_the_return(tmp_path)
     res = read_903([tmp_path / "episodes.csv"])  # nine months on: a later year, not a typo
     assert res.files[0]["reference_date"] == "2027-03-31"
     assert not [f for f in res.findings if "typed wrongly" in f["finding"]]
+
+
+def test_rows_ending_in_a_trailing_comma_are_read_without_it(tmp_path):
+    """An export that ends every row with a comma the header lacks: the empty extra field
+    is dropped and every row read (it had made every row 'malformed' and rejected); a
+    row whose extra field holds something is still rejected and counted."""
+    ep = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE\r\n"
+    rows = [f"{i:03d},01/02/2020,S,C2,N1,U4,PR1,,,," for i in range(12)]
+    rows[5] += ",x"
+    write(tmp_path / "episodes.csv", ep + "\r\n".join(rows) + "\r\n")
+    res = read_903([tmp_path / "episodes.csv"])
+    tables, mapping = to_canonical(res)
+    e = tables["cla_episodes"]
+    assert sorted(e["child_id"]) == [f"{i:03d}" for i in range(12) if i != 5]
+    assert (e["placement_type"] == "U4").all() and e["reason_ceased"].isna().all()
+    m = {r["source"]: r for r in mapping}
+    assert (m["episodes"]["rows_read"], m["episodes"]["rows_rejected"]) == (12, 1)
+    assert any("11 row(s) end in empty fields" in f["finding"] for f in res.findings)

@@ -492,3 +492,17 @@ def test_plain_whole_numbers_are_read_as_to_numeric_reads_them():
     pd.testing.assert_extension_array_equal(fast, series.round().astype("Int64").array)
     for value in ["+1", "1.0", "1e3", " 1", "1 ", "0x10", "1_000", "1234567890123456789", "٣"]:
         assert L._plain_ints(pa.array(["1", value]), np.zeros(2, dtype=bool)) is None, value
+
+
+def test_trailing_commas_on_every_row_are_read_not_rejected(data):
+    """Every row of children.csv ends in a comma the header lacks (an export's habit):
+    the rows are read as they would be without it, with an info finding saying so."""
+    path = data / "children.csv"
+    before, _ = load_tables(data)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\n")
+    after, report = load_tables(data)
+    pd.testing.assert_frame_equal(after["children"], before["children"])
+    (f,) = finding(report, "children", "trailing empty fields").to_dict("records")
+    assert f["severity"] == "info" and f["rows"] == len(lines) - 1
+    assert finding(report, "children", "malformed line").empty

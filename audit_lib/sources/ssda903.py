@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..load import date_part, read_csv_rows, take
+from ..load import date_part, read_csv_rows, take, trailing_note
 from ..model import ADOPTION_PLACEMENTS, TABLES
 from . import REF, collection_year_end, newest
 
@@ -177,6 +177,8 @@ def read_903(paths: list[str | Path]) -> Import903:
                 "unrecognised_columns": extra,
             }
         )
+        if trailing := frame.attrs.get("trailing_blank_rows"):
+            res.findings.append({"finding": f"{p.name}: {trailing_note(trailing)}"})
         if bad:
             res.malformed[table] = res.malformed.get(table, 0) + len(bad)
             res.findings.append(_malformed_finding(p.name, bad, quote))

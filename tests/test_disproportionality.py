@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
+from audit_lib.disclosure import protect_table
 from audit_lib.measures import disproportionality as D
 from audit_lib.synthetic import SynthConfig, generate
 
@@ -351,14 +352,15 @@ def test_ratios_against_a_small_reference_and_indexes_beside_one_are_hidden():
     assert not flagged.loc[("assessment", "black"), ["ratio_hidden", "index_hidden"]].any()
     cols = ["stage", "group", "count", "rate_ratio", "lower", "upper", "representation_index"]
     shown = report.styled_table(
-        D.flag_hidden(r, suppress_max=5)[[*cols, "p_adjusted", "ratio_hidden", "index_hidden"]],
+        D.flag_hidden(r, suppress_max=5)[[*cols, "p_adjusted", *D.FLAGS[:3]]],
         uuid="t",
         counts=("count",),
         hidden_with=D.RATES_HIDDEN_WITH,
-        hide=("ratio_hidden", "index_hidden"),
+        hide=D.FLAGS,
     ).data
     black = shown[(shown["Group"] == "Black") & (shown["Stage"] == "Referral")].iloc[0]
-    assert black["Children"] == "14" and black["Rate ratio"] == "c"
+    # the stage's only other group: its 14 and the stage's 18 children would give 4 back
+    assert black["Children"] == "c" and black["Rate ratio"] == "c"
     assert black["Representation index"] == "c" and black["p-value (adjusted)"] == "c"
     kept = shown[(shown["Group"] == "Black") & (shown["Stage"] == "Assessment")].iloc[0]
     assert kept["Rate ratio"] != "c"
@@ -388,3 +390,25 @@ def test_scope_note_names_groups_and_reference_in_the_pages_words():
     pair = D.scope_note("2026-10", "events", ["ethnicity", "sex"], "black", stage="cp_plan")
     assert "stage: Child Protection Plan; by ethnic group and sex; reference group: Black." in pair
     assert "white_british" not in note and "p-values" not in pair
+
+
+def test_a_stage_never_has_one_hidden_count():
+    """A stage's groups sum to its children, which the ethnicity-not-known table shows:
+    with one group hidden (Black 3) it was the total less the shown counts. The next
+    smallest (White British 12) is hidden too, and, as the reference, every ratio against
+    it; a stage with no small count keeps everything."""
+    frame = pd.DataFrame(
+        {
+            "stage": ["cp_plan"] * 4 + ["referral"] * 2,
+            "group": ["white_british", "black", "asian", "mixed", "white_british", "black"],
+            "count": [12, 3, 40, 25, 300, 90],
+            "reference": "white_british",
+        }
+    )
+    assert D.count_hidden(frame).tolist() == [True, True, False, False, False, False]
+    flagged = D.flag_hidden(frame)
+    assert flagged["ratio_hidden"].tolist() == [True] * 4 + [False] * 2
+    shown = protect_table(
+        flagged.assign(rate_per_10k=1.0), counts=("count",), hidden_with=D.COUNT_HIDDEN_WITH
+    )
+    assert shown["count"].tolist() == shown["rate_per_10k"].tolist() == [True] * 2 + [False] * 4

@@ -34,7 +34,9 @@ __all__ = [
     "adjust_pvalues",
     "against_small_reference",
     "decision_points",
+    "count_hidden",
     "flag_hidden",
+    "ratio_hidden",
     "scope_note",
     "events",
     "conditional_rate_ratio_interval",
@@ -551,24 +553,46 @@ def combined(out: dict[str, pd.DataFrame], adjustment: str = "bh") -> pd.DataFra
     return r
 
 
+def count_hidden(frame: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
+    """Rows of ``frame`` (``stage``, ``group``, ``count``) whose count a page shows as "c":
+    1 to ``suppress_max``, and, by secondary suppression (:func:`disclosure.protect`),
+    the next smallest at a stage with a single such count. A stage's groups sum to a total
+    a reader knows (its children, on the ethnicity-not-known table), so one hidden count
+    would be that total less the shown ones."""
+    from ..disclosure import down, protect
+
+    f = frame.reset_index(drop=True)
+    stages = f.groupby(f["stage"].to_numpy(), sort=False).indices.values()
+    relations = [r for rows in stages for r in down(f, "count", rows=rows.tolist())]
+    return protect(f, ["count"], relations, suppress_max)["count"].to_numpy()
+
+
 def against_small_reference(
     frame: pd.DataFrame, rates_frame: pd.DataFrame | None = None, suppress_max: int = 5
 ) -> np.ndarray:
     """Rows of ``frame`` (``stage``, ``group``; a decision point also ``previous_stage``)
-    whose reference group's count at the stage, or at the previous stage, is 1 to
-    ``suppress_max`` in ``rates_frame`` (default ``frame``): a group's ratio against it,
+    whose reference group's count at the stage, or at the previous stage, is hidden in
+    ``rates_frame`` (default ``frame``; :func:`count_hidden`): a group's ratio against it,
     beside the group's own count and population, gives that count back (a 200-child cut:
     Black 14 of 17,071, ratio 1.33, so White British 4 of 6,487)."""
-    from ..disclosure import is_suppressed
-
-    r = (frame if rates_frame is None else rates_frame).set_index(["stage", "group"])
+    rates = frame if rates_frame is None else rates_frame
+    r = rates.assign(hidden=count_hidden(rates, suppress_max)).set_index(["stage", "group"])
     hide = np.zeros(len(frame), bool)
     for col in ("stage", "previous_stage"):
         if col in frame:
             ref = r["reference"].reindex(pd.MultiIndex.from_arrays([frame[col], frame["group"]]))
             key = pd.MultiIndex.from_arrays([frame[col], ref.to_numpy()])
-            hide |= is_suppressed(r["count"].reindex(key).to_numpy(), suppress_max)
+            hide |= r["hidden"].reindex(key).fillna(False).to_numpy(dtype=bool)
     return hide
+
+
+def ratio_hidden(
+    frame: pd.DataFrame, rates_frame: pd.DataFrame | None = None, suppress_max: int = 5
+) -> np.ndarray:
+    """Rows whose ratio a page hides: the group's own count is hidden
+    (:func:`count_hidden`), or its reference's (:func:`against_small_reference`)."""
+    own = count_hidden(frame, suppress_max)
+    return own | against_small_reference(frame, rates_frame, suppress_max)
 
 
 def index_hidden(comb: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
@@ -583,29 +607,46 @@ def index_hidden(comb: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
 
 
 #: How the rates table hides its columns (``styled_table(hidden_with=)``) once
-#: :func:`flag_hidden` has added the flags: rates with their count, ratios and p-values
-#: also where the reference count is small, the index where any count at the stage is.
+#: :func:`flag_hidden` has added the flags: counts (and their rates) as
+#: :func:`count_hidden` says, ratios and p-values also where the reference's count is
+#: hidden, the index where any count at the stage is small.
+#: A count and its rate, as any table of the rates shows them (England's beside ours too).
+COUNT_HIDDEN_WITH = {"count": "count_hidden", "rate_per_10k": ("count", "count_hidden")}
 RATES_HIDDEN_WITH = {
-    "rate_per_10k": "count",
+    **COUNT_HIDDEN_WITH,
     **dict.fromkeys(("rate_ratio", "lower", "upper", "p_adjusted"), ("count", "ratio_hidden")),
     "representation_index": ("count", "index_hidden"),
 }
-#: The same for the decision-point table.
+#: The same for the decision-point table (the previous stage's count as the rates
+#: table hides it).
 DECISIONS_HIDDEN_WITH = {
-    "per_100_previous": "count",
+    "count": "count_hidden",
+    "previous_count": "previous_hidden",
+    "per_100_previous": ("count", "count_hidden", "previous_hidden"),
     **dict.fromkeys(("decision_ratio", "dp_lower", "dp_upper"), ("count", "ratio_hidden")),
 }
+#: The flag columns :func:`flag_hidden` adds (a page's ``styled_table(hide=)``).
+FLAGS = ("count_hidden", "ratio_hidden", "index_hidden", "previous_hidden")
 
 
 def flag_hidden(
     frame: pd.DataFrame, rates_frame: pd.DataFrame | None = None, suppress_max: int = 5
 ) -> pd.DataFrame:
-    """``frame`` with the boolean columns a page hides by (not shown): ``ratio_hidden``
-    (:func:`against_small_reference`) and, for the rates, ``index_hidden``
-    (:func:`index_hidden`)."""
-    out = frame.assign(ratio_hidden=against_small_reference(frame, rates_frame, suppress_max))
+    """``frame`` with the boolean columns a page hides by (not shown): ``count_hidden``
+    (:func:`count_hidden`), ``ratio_hidden`` (:func:`ratio_hidden`), for the rates
+    ``index_hidden`` (:func:`index_hidden`), and for decision points ``previous_hidden``
+    (the previous stage's count hidden in ``rates_frame``)."""
+    out = frame.assign(
+        count_hidden=count_hidden(frame, suppress_max),
+        ratio_hidden=ratio_hidden(frame, rates_frame, suppress_max),
+    )
     if "representation_index" in frame:
         out["index_hidden"] = index_hidden(frame, suppress_max)
+    if "previous_stage" in frame:
+        rates = frame if rates_frame is None else rates_frame
+        r = pd.Series(count_hidden(rates, suppress_max), index=[rates["stage"], rates["group"]])
+        key = pd.MultiIndex.from_arrays([frame["previous_stage"], frame["group"]])
+        out["previous_hidden"] = r.reindex(key).fillna(False).to_numpy(dtype=bool)
     return out
 
 
@@ -671,8 +712,7 @@ def findings(
         (comb["stage"] == focus)
         & comb["rate_ratio"].notna()
         & (comb["group"] != reference)
-        & (comb["count"] > suppress_max)
-        & ~against_small_reference(comb, suppress_max=suppress_max)
+        & ~ratio_hidden(comb, suppress_max=suppress_max)
     ]
     # the clearest first: a clear crude ratio before one clear only after adjustment,
     # then the furthest from parity either way (sorting by the ratio alone kept a clear
@@ -711,7 +751,7 @@ def findings(
     lines.append(
         f"Across all stages, {len(over)} group-stage rates were clearly higher and {len(under)} "
         f"clearly lower than for {name(reference)} children "
-        f"({'Benjamini-Hochberg' if adjustment == 'bh' else 'Holm'}-adjusted p < 0.05)."
+        f"({ADJUSTMENT_NAMES[adjustment]}-adjusted p < 0.05)."
     )
     if focus in unavailable:
         lines.insert(0, f"{STAGES[focus][2]}: {unavailable[focus]}.")

@@ -166,7 +166,8 @@ def reason(
     if snap:
         return (
             f"not available: needs a history of {', '.join(snap)} "
-            "(the data hold one record each, as Annex A gives)"
+            "(no child or plan has more than one record: a snapshot, such as Annex A's "
+            "latest review or visit, cannot be told from a history)"
         )
     if as_of is not None:
         for t in need.tables:

@@ -516,6 +516,8 @@ def test_drift_flags_know_only_what_had_happened_by_the_period_end():
         f = PM.drift_flags(t, o, TS(as_of)).set_index("child_id")
         assert f.loc["a", "adoption_no_match_121d"] == adoption, as_of
         assert f.loc["b", "ltf_not_matched_6m"] == ltf, as_of
+    # no team in these data: the table by team says so (its one column read "not known")
+    assert list(PM.flag_counts(f.reset_index()).columns) == ["Flag", "no team recorded"]
 
 
 def test_adoption_chart_names_measures_above_threshold():

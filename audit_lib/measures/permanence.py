@@ -52,6 +52,10 @@ OUTCOMES = {
     6: "other_exit",
 }
 _CODE = {v: k for k, v in OUTCOMES.items()}
+#: The team of a child in care whose team the data do not record (a column of the drift
+#: table by team: "not known" there read as a team of that name).
+NO_TEAM = "no team recorded"
+
 DRIFT_FLAGS = (
     "no_plan_by_second_review",
     "plan_changed_twice",
@@ -487,7 +491,7 @@ def drift_flags(
     f["drift_score"] = f[list(DRIFT_FLAGS)].sum(axis=1).astype(int)
     from .timeliness import child_team
 
-    f["team"] = f["child_id"].map(child_team(tables, as_of)).fillna("not known")
+    f["team"] = f["child_id"].map(child_team(tables, as_of)).fillna(NO_TEAM)
     return f
 
 

@@ -401,6 +401,18 @@ def test_adoption_groups_cannot_be_given_back_by_the_published_total(synthetic):
     age = g[(g["breakdown"] == "age_at_entry") & (g["measure"] == "a1")].set_index("group")
     assert age.loc["5-9", "n"] == 1 and age.loc["under 1", "note"].startswith("suppressed")
     assert age[["value", "difference"]].loc[["5-9", "under 1"]].isna().all().all()
+    # on the page a hidden group reads "c" throughout (its figures read "not available")
+    from audit_lib import report
+
+    part = age.reset_index()[["measure", "group", "n", "value", "lower", "upper", "difference"]]
+    shown = report.styled_table(
+        part,
+        uuid="t",
+        counts=("n",),
+        relations=PM.adoption_relations(part),
+        hidden_with=PM.ADOPTION_HIDDEN_WITH,
+    ).data.set_index("Group")
+    assert set(shown.loc["Under 1"].drop(labels="Measure").tolist()) == {"c"}
 
 
 def test_adoption_chart_leaves_out_small_measures(synthetic):

@@ -782,6 +782,13 @@ def stability_table(st: dict) -> pd.DataFrame:
     )
 
 
+#: How a table of :func:`adoption_by_group` hides its figures (``styled_table(hidden_with=)``):
+#: with the group's count, so a hidden group reads "c" throughout, not "not available".
+ADOPTION_HIDDEN_WITH = dict.fromkeys(
+    ("value", "lower", "upper", "difference", "diff_lower", "diff_upper"), "n"
+)
+
+
 def adoption_relations(frame: pd.DataFrame) -> list:
     """The relations a table of :func:`adoption_by_group` publishes: each measure's (and
     breakdown's) group counts ``n`` sum to the measure's adoptions, which the scorecard

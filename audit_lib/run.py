@@ -21,28 +21,23 @@ import contextlib
 import json
 import logging
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
-from .indicators import INDICATORS, headline_line
 from .load import find_table_file
-from .report import fmt_pct, month_label, plural, resolve_period
+from .pages import SUMMARY, notebook_body, period_index, render_page, top_index
+from .report import resolve_period
+from .warm import DEFAULT_NOTEBOOKS, ready_kernel, start_warm_kernel, stop_kernel
 
 __all__ = ["RunError", "RunResult", "run", "warm_workers"]
 
-SUMMARY = "summary"
-DEFAULT_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 log = logging.getLogger("audit.run")
 
 
@@ -192,304 +187,8 @@ def check_param_types(user: dict[str, object], specs: dict[str, dict[str, dict]]
 
 
 # --------------------------------------------------------------------------------------
-# Rendering
-# --------------------------------------------------------------------------------------
-
-
-def _env():
-    from jinja2 import Environment, select_autoescape
-
-    env = Environment(autoescape=select_autoescape(["html", "j2"]))
-    return env
-
-
-def _template(name: str) -> str:
-    return files("audit_lib").joinpath("templates", name).read_text()
-
-
-def _css() -> str:
-    return _template("style.css")
-
-
-_EXPORTER: list = []  # one nbconvert exporter per process: its templates load once
-
-
-def _nb_body(nb) -> str:
-    """The notebook's outputs as HTML: no input, no prompts (nbconvert ``basic``)."""
-    import warnings
-
-    from nbconvert import HTMLExporter
-
-    warnings.filterwarnings("ignore", message="Your element with mimetype")
-    if not _EXPORTER:
-        exporter = HTMLExporter(template_name="basic")
-        exporter.exclude_input = True
-        exporter.exclude_input_prompt = True
-        exporter.exclude_output_prompt = True
-        exporter.exclude_markdown = False
-        _EXPORTER.append(exporter)
-    body, _ = _EXPORTER[0].from_notebook_node(nb)
-    return body
-
-
-def print_header_css(text: str) -> str:
-    """``@page`` rules that print ``text`` (the report and period) at the top of every
-    printed page and "page n of m" at the bottom. Only letters, digits and plain
-    punctuation reach the CSS string, so no data can break out of it."""
-    import re
-
-    safe = re.sub(r"[^\w ,.:;()'·–-]", "", text)
-    return (
-        '@page { @top-left { content: "' + safe + '"; font-size: 9pt; color: #555; } '
-        '@bottom-right { content: "Page " counter(page) " of " counter(pages); '
-        "font-size: 9pt; color: #555; } }"
-    )
-
-
-def _warm_exporter() -> None:
-    """Load nbconvert's templates and Markdown renderer once, before the first page."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# warm *up*"), nbformat.v4.new_code_cell("1")]
-    _nb_body(nb)
-
-
-def render_page(
-    title: str,
-    body: str,
-    period: str,
-    data_name: str,
-    status: str,
-    banner: str = "",
-    suppress_max: int = 5,
-) -> str:
-    from markupsafe import Markup
-
-    words = {"ok": "Complete", "failed": "Failed", "skipped": "Not available"}
-    return (
-        _env()
-        .from_string(_template("page.html.j2"))
-        .render(
-            title=title,
-            body=Markup(body),
-            css=Markup(_css()),
-            print_css=Markup(print_header_css(f"{title} · {month_label(period)}")),
-            period_label=month_label(period),
-            data_name=data_name,
-            status=status,
-            status_word=words.get(status, status),
-            banner=banner,
-            nav=[("Index", "index.html"), ("Summary", f"{SUMMARY}.html")],
-            version=__version__,
-            generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
-            suppress_max=suppress_max,
-        )
-    )
-
-
-# --------------------------------------------------------------------------------------
 # One notebook, in a worker process
 # --------------------------------------------------------------------------------------
-
-
-#: Modules every audit notebook imports; a warm kernel has them loaded already.
-WARM_IMPORTS = (
-    "audit_lib.charts",
-    "audit_lib.report",
-    "audit_lib.load",
-    "audit_lib.indicators",
-    "audit_lib.measures.data_quality",
-    "audit_lib.measures.timeliness",
-    "audit_lib.measures.plan_quality",
-    "audit_lib.measures.permanence",
-    "audit_lib.measures.disproportionality",
-)
-_KERNEL: dict = {}  # this worker process's warm kernel: {"km": KernelManager}
-
-
-def kernel_warm_up() -> None:
-    """Run inside a new kernel: import the library, draw once (fonts), and remember the
-    clean state that ``kernel_reset`` restores before each notebook."""
-    import importlib
-    import io
-    import warnings
-
-    import matplotlib
-
-    for name in WARM_IMPORTS:
-        importlib.import_module(name)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1, 1))
-    ax.set_title("warm")
-    fig.savefig(io.BytesIO(), format="png")
-    plt.close(fig)
-    del fig, ax  # collected below, not frozen with the libraries
-    _KERNEL["rc"] = dict(matplotlib.rcParams)
-    _KERNEL["warnings"] = list(warnings.filters)
-    _KERNEL["environ"] = dict(os.environ)
-    _give_back_memory()
-
-
-def kernel_reset(cwd: str, sidecar: str, env: dict[str, str] | None = None) -> None:
-    """Run inside a warm kernel before each notebook: the state of a fresh kernel with
-    the library imported. The user namespace, history and execution count are reset;
-    the working folder, environment, matplotlib settings and warning filters are those
-    recorded at warm-up, with the run's own variables ``env`` set; recorded metrics are
-    cleared and go to ``sidecar``."""
-    import warnings
-
-    import matplotlib
-    import matplotlib.pyplot as plt
-    from IPython import get_ipython
-
-    from . import metrics
-
-    shell = get_ipython()
-    shell.reset(new_session=False)
-    shell.execution_count = 1
-    plt.close("all")
-    _give_back_memory()  # the last notebook's peak is not carried into this one
-    matplotlib.rcParams.update(_KERNEL["rc"])
-    warnings.filters[:] = _KERNEL["warnings"]
-    getattr(warnings, "_filters_mutated", lambda: None)()
-    os.environ.clear()
-    os.environ.update(_KERNEL["environ"])
-    os.environ.update(env or {})
-    os.environ[metrics.PATH_ENV] = sidecar
-    metrics._RECORDED.clear()
-    os.chdir(cwd)
-
-
-def _give_back_memory() -> None:
-    """Free what the last notebook left (cycles, then the C heap's free pages), so a warm
-    kernel does not carry one notebook's peak into the next (at a million children, a
-    gigabyte or more). ``malloc_trim`` is glibc's; elsewhere only the collection runs.
-
-    What survives the collection (the imported libraries, mostly) is then frozen
-    (``gc.freeze``): the cycle collector no longer walks it, in this call or during the
-    next notebooks, which had cost 0.1 CPU s a collection. Frozen objects are still freed
-    when nothing refers to them; only a cycle among them would stay."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _kernel_run(km, code: str, timeout: float = 120) -> bool:
-    """Run ``code`` silently in the kernel of ``km``; True if it ran without error."""
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=timeout)
-        reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=timeout)
-        return reply["content"]["status"] == "ok"
-    except Exception:  # a dead or stuck kernel: the caller starts another
-        return False
-    finally:
-        kc.stop_channels()
-
-
-def _kernel_stop() -> None:
-    """Shut this worker's kernel down. It is forgotten only once it is down, so SIGTERM
-    meanwhile (:func:`_kernel_kill`; an idle worker ends at once when the run is
-    interrupted, and is then terminated) still kills it and removes its files."""
-    km = _KERNEL.get("km")
-    if km is not None:
-        with contextlib.suppress(Exception):
-            km.shutdown_kernel(now=True)
-        _KERNEL.pop("km", None)
-
-
-def _kernel_kill(signum: int, frame) -> None:
-    """SIGTERM or SIGHUP in a worker (the run was interrupted, :func:`workers.stop`; the
-    terminal closed): kill this worker's kernel and remove its connection and socket
-    files at once, then end. No kernel message is sent: the worker may be in the middle
-    of one. A second signal (SIGHUP to the terminal's group, then the run's SIGTERM)
-    must not cut this short."""
-    from .workers import STOPS
-
-    for s in STOPS:
-        signal.signal(s, signal.SIG_IGN)
-    km = _KERNEL.pop("km", None)
-    if km is not None:
-        with contextlib.suppress(Exception):
-            pgid = km.provisioner.pgid or km.provisioner.process.pid
-            os.killpg(pgid, signal.SIGKILL)  # the kernel leads its own session
-        with contextlib.suppress(Exception):
-            km.cleanup_connection_file()
-        with contextlib.suppress(Exception):
-            km.cleanup_ipc_files()
-    os._exit(128 + signum)
-
-
-def start_warm_kernel(cwd: str | None = None, sockets: str | None = None) -> None:
-    """Start this worker's kernel and warm it up (pool initializer). Never raises: on
-    any problem the worker falls back to a fresh kernel per notebook. The worker leaves
-    Ctrl-C to the run (:mod:`audit_lib.workers`), and on SIGTERM or SIGHUP (the terminal
-    closed) kills its kernel."""
-    from multiprocessing import util
-
-    from .workers import STOPS
-
-    if "warm" not in _KERNEL:  # the first call, in the pool's initializer
-        _KERNEL["warm"] = cwd or str(DEFAULT_NOTEBOOKS)
-        if sockets:  # this worker's kernels' socket folders (kernel.SOCKETS_ENV)
-            from .kernel import SOCKETS_ENV
-
-            os.environ[SOCKETS_ENV] = sockets
-        util.Finalize(None, _kernel_stop, exitpriority=10)
-        for s in STOPS:
-            signal.signal(s, _kernel_kill)
-    try:
-        from .kernel import WarmKernelManager
-
-        # local IPC sockets, not loopback TCP (no port, no "running over TCP" warning)
-        km = WarmKernelManager(kernel_name="python3")
-        _KERNEL["km"] = km  # from now: SIGTERM (_kernel_kill) removes its files too
-        # the charts draw with Agg: set it once, so the kernel never loads the inline backend
-        env = {**os.environ, "MPLBACKEND": "agg"}
-        # the kernel process's own log lines never reach the user's terminal
-        km.start_kernel(
-            cwd=_KERNEL["warm"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            # no history database: a reset kernel reuses line numbers, which IPython's
-            # history would report in the first cell's output
-            extra_arguments=["--HistoryManager.enabled=False"],
-        )
-    except Exception:
-        _kernel_stop()
-        return
-    with contextlib.suppress(Exception):
-        _warm_exporter()  # while the kernel starts
-    if _kernel_run(km, "from audit_lib.run import kernel_warm_up; kernel_warm_up()"):
-        _KERNEL["restarts"] = 0  # a pool shared by many runs may lose many kernels
-    else:
-        _kernel_stop()
-
-
-def _warm_kernel(cwd: str, sidecar: str, env: dict[str, str]):
-    """This worker's warm kernel, reset for the next notebook; None if there is none.
-    After a failed notebook took the kernel with it, a new one is warmed (up to three
-    tries in a row per worker, then fresh kernels)."""
-    km = _KERNEL.get("km")
-    if km is None and _KERNEL.get("warm") and _KERNEL.get("restarts", 0) < 3:
-        _KERNEL["restarts"] = _KERNEL.get("restarts", 0) + 1
-        start_warm_kernel()
-        km = _KERNEL.get("km")
-    if km is None:
-        return None
-    code = f"from audit_lib.run import kernel_reset; kernel_reset({cwd!r}, {sidecar!r}, {env!r})"
-    if km.is_alive() and _kernel_run(km, code):
-        return km
-    _kernel_stop()
-    return None
 
 
 def _execute(
@@ -523,7 +222,7 @@ def _execute(
     t0 = time.perf_counter()
     status, error, cell = "ok", "", None
     cwd = str(Path(src).parent)
-    km = _warm_kernel(cwd, sidecar, env)
+    km = ready_kernel(cwd, sidecar, env)
     nb = None
     try:
         nb = pm.execute_notebook(
@@ -546,7 +245,7 @@ def _execute(
     except Exception as exc:  # the kernel died, the notebook is unreadable, ...
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     if km is not None and status != "ok":
-        _kernel_stop()
+        stop_kernel()
     seconds = time.perf_counter() - t0
     banner = coverage  # the period's 12 months reach back before the data start
     body = ""
@@ -563,7 +262,7 @@ def _execute(
         warned, raw = scrub_notebook(nb)  # warnings go to run.log; a raw value fails
         if raw and status == "ok":
             status, error = "failed", "; ".join(raw)
-        body = _nb_body(nb)
+        body = notebook_body(nb)
     if status == "failed":
         where = f" in cell {cell}" if cell else ""
         banner = f"This report failed{where}: {error}. Figures below may be incomplete." + (
@@ -604,141 +303,6 @@ def _skipped(
     )
     (folder / f"{name}.html").write_text(html)
     return NotebookResult(name, title, "skipped", error=banner)
-
-
-# --------------------------------------------------------------------------------------
-# Indexes
-# --------------------------------------------------------------------------------------
-
-
-def _period_index(folder: Path, period: str, results: list[NotebookResult], out: Path) -> Path:
-    from markupsafe import Markup
-
-    order = {SUMMARY: 0, "data_quality": 1}
-    reports = []
-    for r in sorted(results, key=lambda r: (order.get(r.name, 2), r.name)):
-        reports.append(
-            {
-                "href": f"{r.name}.html",
-                "title": r.title,
-                "status": r.status,
-                "status_word": {"ok": "Complete", "failed": "Failed", "skipped": "Not available"}[
-                    r.status
-                ],
-                "error": (f"cell {r.cell}: " if r.cell else "") + r.error
-                if r.status != "ok"
-                else "",
-                "seconds": f"{r.seconds:.1f} s" if r.seconds else "",
-                "headlines": headline_line(r.metrics, r.name),
-            }
-        )
-    prev = str(pd.Period(period, freq="M") - 1)
-    nav = [("All periods", "../index.html")]
-    if (out / prev / "index.html").exists():
-        nav.append((f"Previous: {month_label(prev)}", f"../{prev}/index.html"))
-    html = (
-        _env()
-        .from_string(_template("index.html.j2"))
-        .render(
-            title=f"Monthly audit: {month_label(period)}",
-            subtitle="Start with the summary; read the data-quality page before sending figures on.",
-            reports=reports,
-            nav=nav,
-            css=Markup(_css()),
-            version=__version__,
-            generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
-        )
-    )
-    path = folder / "index.html"
-    path.write_text(html)
-    return path
-
-
-def sparkline(values: list[float | None], width: int = 120, height: int = 28) -> str:
-    """An inline SVG line of the values (None gaps are skipped), with the last point marked."""
-    pts = [(i, v) for i, v in enumerate(values) if v is not None]
-    if not pts:
-        return ""
-    lo = min(v for _, v in pts)
-    hi = max(v for _, v in pts)
-    span = hi - lo or 1.0
-    n = max(len(values) - 1, 1)
-    xy = [(2 + i / n * (width - 4), height - 3 - (v - lo) / span * (height - 6)) for i, v in pts]
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-    x, y = xy[-1]
-    return (
-        f'<svg class="spark" width="{width}" height="{height}" role="img" '
-        f'aria-label="trend"><polyline fill="none" stroke="#0072B2" stroke-width="1.5" '
-        f'points="{line}"/><circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#D55E00"/></svg>'
-    )
-
-
-def _share_hidden(entry: dict, run: dict) -> bool:
-    """True where a period's pages show ``entry``'s share as "c" (its numerator,
-    complement or denominator is 1 to the run's ``suppress_max``)."""
-    from .indicators import _hidden
-
-    params = [nb.get("parameters") or {} for nb in run.get("notebooks", {}).values()]
-    k = next((p["suppress_max"] for p in params if "suppress_max" in p), 5)
-    try:
-        return _hidden(entry, int(k))
-    except (TypeError, ValueError):
-        return _hidden(entry, 5)
-
-
-def top_index(out: Path) -> Path:
-    """reports/index.html: every period run, with sparklines of the headline indicators."""
-    from markupsafe import Markup
-
-    periods = []
-    for p in sorted(out.glob("*/metrics.json")):
-        try:
-            periods.append(json.loads(p.read_text()))
-        except json.JSONDecodeError:
-            continue
-    periods.sort(key=lambda m: m.get("period", ""))
-    rows, spark = [], []
-    for m in reversed(periods):
-        nbs = m.get("notebooks", {})
-        ok = sum(1 for v in nbs.values() if v.get("status") == "ok")
-        rows.append(
-            {
-                "href": f"{m['period']}/index.html",
-                "label": month_label(m["period"]),
-                "summary": f"{ok} of {len(nbs)} complete",
-                "cells": [],
-            }
-        )
-    for ind in INDICATORS:
-        entries = [m.get("metrics", {}).get(f"{ind.key}.rolling_12m", {}) for m in periods]
-        vals = [e.get("value") for e in entries]
-        if any(v is not None for v in vals):
-            # a share its period's pages hide ("c") is neither drawn nor quoted
-            shown = [
-                None if _share_hidden(e, m) else v
-                for e, m, v in zip(entries, periods, vals, strict=True)
-            ]
-            last = max(i for i, v in enumerate(vals) if v is not None)
-            latest = "c" if shown[last] is None else fmt_pct(vals[last])
-            spark.append({"label": ind.label, "svg": Markup(sparkline(shown)), "latest": latest})
-    html = (
-        _env()
-        .from_string(_template("index.html.j2"))
-        .render(
-            title="Monthly audits",
-            subtitle=f"{plural(len(periods), 'period')} run",
-            periods=rows,
-            trend_labels=[],
-            sparklines=spark,
-            nav=[],
-            css=Markup(_css()),
-            version=__version__,
-            generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
-        )
-    )
-    path = out / "index.html"
-    path.write_text(html)
-    return path
 
 
 # --------------------------------------------------------------------------------------
@@ -891,7 +455,7 @@ def run(
     _write_metrics(folder, period, data_dir, results)
     if bar is not None:
         bar.close()
-    index = _period_index(folder, period, results, Path(out).resolve())
+    index = period_index(folder, period, results, Path(out).resolve())
     top_index(Path(out).resolve())
     log.info("index: %s", index)
     problems = _check_pages(folder, user.get("suppress_max", 5))

@@ -18,7 +18,7 @@ started the queued ones, so an interrupted run could go on for minutes, or hang.
   at once and its workers and their kernels ran on, orphaned.
 
 A worker that holds resources outside its own process (a notebook kernel) installs its
-own SIGTERM and SIGHUP handler to release them (``run.start_warm_kernel``).
+own SIGTERM and SIGHUP handler to release them (``warm.start_warm_kernel``).
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ def profile_one(src: Path, params: dict, folder: Path, sidecar: Path) -> dict:
     import papermill as pm
 
     from audit_lib.kernel import WarmKernelManager
-    from audit_lib.run import _nb_body, render_page
+    from audit_lib.pages import notebook_body, render_page
 
     os.environ["AUDIT_METRICS_PATH"] = str(sidecar)
     nb = instrument(src)
@@ -195,7 +195,7 @@ def profile_one(src: Path, params: dict, folder: Path, sidecar: Path) -> dict:
     for cell in done.cells:  # the page is exported without the profiling cells
         if cell.metadata.get("tags", []) and str(cell.metadata["tags"][0]).startswith("profile"):
             cell.outputs = []
-    body = _nb_body(done)
+    body = notebook_body(done)
     render_page(src.stem, body, params.get("period", ""), "data", "ok")
     html = time.perf_counter() - t0
     measured = sum(prof.values())

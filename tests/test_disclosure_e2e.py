@@ -15,7 +15,8 @@ import pytest
 
 from audit_lib.check import FORMULA, check, page_problems
 from audit_lib.cli import main
-from audit_lib.run import render_page, run
+from audit_lib.pages import render_page
+from audit_lib.run import run
 
 from .conftest import DEFAULT_DATA
 from .hostile import HOSTILE_TEAMS, hostile_copy

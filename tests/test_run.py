@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from audit_lib.cli import main
-from audit_lib.run import RunError, notebook_meta, run, sparkline
+from audit_lib.pages import sparkline
+from audit_lib.run import RunError, notebook_meta, run
 
 from .conftest import CHROMIUM_ARGS, DEFAULT_DATA, ROOT, block_network
 
@@ -169,7 +170,7 @@ def test_sparkline_svg():
 def test_top_index_hides_the_shares_its_periods_hide(tmp_path):
     """A 30-child cut's reports/index.html quoted "Audits graded good or better 67%" (2
     of 3) and "Assessments within 45 working days 80%", which its pages show as "c"."""
-    from audit_lib.run import top_index
+    from audit_lib.pages import top_index
 
     def period(p, num, den, **params):
         metrics = {

@@ -61,7 +61,7 @@ def test_sigterm_while_a_worker_shuts_its_kernel_down_still_removes_its_files():
     script = textwrap.dedent(
         """
         import os, signal, time
-        from audit_lib import run
+        from audit_lib import warm
 
         class Kernel:  # a kernel manager whose shutdown is interrupted by SIGTERM
             provisioner = None
@@ -73,9 +73,9 @@ def test_sigterm_while_a_worker_shuts_its_kernel_down_still_removes_its_files():
             def cleanup_ipc_files(self):
                 pass
 
-        run._KERNEL["km"] = Kernel()
-        signal.signal(signal.SIGTERM, run._kernel_kill)
-        run._kernel_stop()
+        warm._KERNEL["km"] = Kernel()
+        signal.signal(signal.SIGTERM, warm._kernel_kill)
+        warm.stop_kernel()
         """
     )
     done = subprocess.run(

@@ -118,7 +118,6 @@ def render_page(
 
 
 def period_index(folder: Path, period: str, results: list[NotebookResult], out: Path) -> Path:
-    from markupsafe import Markup
 
     order = {SUMMARY: 0, "data_quality": 1}
     reports = []
@@ -142,20 +141,30 @@ def period_index(folder: Path, period: str, results: list[NotebookResult], out: 
     nav = [("All periods", "../index.html")]
     if (out / prev / "index.html").exists():
         nav.append((f"Previous: {month_label(prev)}", f"../{prev}/index.html"))
+    return _write_index(
+        folder / "index.html",
+        title=f"Monthly audit: {month_label(period)}",
+        subtitle="Start with the summary; read the data-quality page before sending figures on.",
+        reports=reports,
+        nav=nav,
+    )
+
+
+def _write_index(path: Path, **context) -> Path:
+    """Render ``index.html.j2`` with ``context`` (and the shell's style, version and
+    time of writing) to ``path``."""
+    from markupsafe import Markup
+
     html = (
         _env()
         .from_string(_template("index.html.j2"))
         .render(
-            title=f"Monthly audit: {month_label(period)}",
-            subtitle="Start with the summary; read the data-quality page before sending figures on.",
-            reports=reports,
-            nav=nav,
+            **context,
             css=Markup(_css()),
             version=__version__,
             generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
         )
     )
-    path = folder / "index.html"
     path.write_text(html)
     return path
 
@@ -227,21 +236,12 @@ def top_index(out: Path) -> Path:
             last = max(i for i, v in enumerate(vals) if v is not None)
             latest = "c" if shown[last] is None else fmt_pct(vals[last])
             spark.append({"label": ind.label, "svg": Markup(sparkline(shown)), "latest": latest})
-    html = (
-        _env()
-        .from_string(_template("index.html.j2"))
-        .render(
-            title="Monthly audits",
-            subtitle=f"{plural(len(periods), 'period')} run",
-            periods=rows,
-            trend_labels=[],
-            sparklines=spark,
-            nav=[],
-            css=Markup(_css()),
-            version=__version__,
-            generated=datetime.now(UTC).strftime("%d %B %Y %H:%M UTC"),
-        )
+    return _write_index(
+        out / "index.html",
+        title="Monthly audits",
+        subtitle=f"{plural(len(periods), 'period')} run",
+        periods=rows,
+        trend_labels=[],
+        sparklines=spark,
+        nav=[],
     )
-    path = out / "index.html"
-    path.write_text(html)
-    return path

@@ -612,18 +612,25 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def neutralise_csv(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells (and column names) cannot run as spreadsheet formulas
     (OWASP "CSV Injection"): a cell beginning with ``=``, ``+``, ``-``, ``@``, tab or
-    carriage return is prefixed with a single quote. Numbers are left as numbers."""
+    carriage return is prefixed with a single quote. Text also loses its bidi controls
+    (as on the pages: a name ending in U+202E showed the cells after it backwards, and
+    one could hide an ``=`` at its start). Numbers are left as numbers. Vectorised."""
 
-    def fix(v):
-        if isinstance(v, str) and v.startswith(_FORMULA_START):
-            return "'" + v
-        return v
+    def fix(s: pd.Series) -> pd.Series:
+        s = s.astype(object)
+        try:
+            clean = s.str.replace(_BIDI_CONTROLS, "", regex=True)
+        except AttributeError:  # no text in the column
+            return s
+        s = clean.where(clean.notna(), s)  # non-text cells as they were
+        formula = s.str.startswith(_FORMULA_START).eq(True)
+        return s.mask(formula, "'" + s[formula].astype(str))
 
     f = frame.copy()
     for c in f.columns:
         if f[c].dtype == object or isinstance(f[c].dtype, (pd.StringDtype, pd.CategoricalDtype)):
-            f[c] = f[c].astype(object).map(fix)
-    f.columns = [fix(c) for c in f.columns]
+            f[c] = fix(f[c])
+    f.columns = fix(pd.Series(f.columns, dtype=object)).tolist()
     return f
 
 

@@ -529,3 +529,18 @@ def test_spc_signal_phrases_do_not_read_as_small_counts():
                 f"<html><body><p>October 2026 is {signal_phrase(rule, signal)}.</p></body></html>"
             )
             assert page_problems(text) == [], (rule, signal)
+
+
+def test_worklist_text_loses_bidi_controls_and_hidden_formulas(tmp_path):
+    """A team ending in U+202E showed the worklist's next cells backwards in a
+    spreadsheet, and one starting U+202E '=' hid a formula behind the control; object
+    cells that are not text (None, numbers) are kept as they are."""
+    f = pd.DataFrame(
+        {
+            "team": ["North \u202e", "\u202e=1+1", None, "\u05e9\u05dc\u05d5\u05dd"],
+            "days": pd.array([1, None, 3, 4], dtype=object),
+        }
+    )
+    back = D.neutralise_csv(f)
+    assert back["team"].tolist() == ["North ", "'=1+1", None, "\u05e9\u05dc\u05d5\u05dd"]
+    assert back["days"].tolist() == [1, None, 3, 4]

@@ -461,7 +461,18 @@ def plain_title(text) -> str:
     ellipsis (a title cannot wrap it: a 3,000-character team name drew a funnel plot
     30,000 pixels wide)."""
     text = "" if text is None else str(text)
-    return _LONG_WORD.sub(lambda m: m.group(0)[:39] + "\u2026", text).replace("$", r"\$")
+    return _LONG_WORD.sub(_cut_word, text).replace("$", r"\$")
+
+
+def _cut_word(m: re.Match) -> str:
+    return m.group(0)[:39] + "\u2026"
+
+
+def shorten_words(text: pd.Series) -> pd.Series:
+    """Text cells with every run of more than 40 characters without a space cut to 40
+    with an ellipsis, as :func:`plain_title` cuts chart labels (a table cannot wrap such
+    a run: a 3,000-character team name made its page's table a sliver when printed)."""
+    return text.str.replace(_LONG_WORD, _cut_word, regex=True)
 
 
 # --------------------------------------------------------------------------------------

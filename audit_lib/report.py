@@ -205,6 +205,7 @@ def format_table(
                     )
                 )
             )
+            text = disclosure.shorten_words(text.astype(str))
         out[c] = text.astype(object)
     labels: dict[str, str] = {}  # interval columns: "__<lower>" -> "..., 95% CI"
     for lo, hi, label in _interval_pairs(list(out.columns)):

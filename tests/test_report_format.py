@@ -348,3 +348,16 @@ def test_headline_lists_keep_acronyms_as_written():
     table = indicators.indicator_table({"timeliness.cp_review.month": not_available(why)})
     lines = indicators.findings(table, "2026-10")
     assert any("as Annex A gives" in line for line in lines), lines
+
+
+def test_a_very_long_name_cannot_stretch_a_table():
+    """A 3,000-character team name without a space made its table thousands of pixels
+    wide (a sliver when printed); it is cut to 40 characters as chart labels are, and
+    ordinary names, numbers and words stay whole."""
+    from audit_lib.report import format_table
+
+    frame = pd.DataFrame({"team": ["L" * 3000, "North East", "x" * 40], "count": [12, 30, 7]})
+    out = format_table(frame)
+    assert out.iloc[0, 0] == "L" * 39 + "\u2026"
+    assert out.iloc[1:, 0].tolist() == ["North East", "x" * 40]
+    assert out.iloc[:, 1].tolist() == ["12", "30", "7"]

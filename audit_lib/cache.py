@@ -87,7 +87,7 @@ def fingerprint(folder: Path, extract: pd.Timestamp) -> str:
         if p.is_file():
             st = p.stat()
             h.update(f"{p.name}|{st.st_size}|{st.st_mtime_ns}".encode())
-    for name in ("load.py", "model.py", "cache.py"):
+    for name in ("load.py", "tablefile.py", "model.py", "cache.py"):
         h.update((_HERE / name).read_bytes())
     return h.hexdigest()[:32]
 

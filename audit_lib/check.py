@@ -225,8 +225,8 @@ def page_problems(
 
 
 def _staff_ids(data_dir: Path) -> set[str]:
-    from .load import read_table_text
     from .model import TABLES
+    from .tablefile import read_table_text
 
     staff = ("auditor_id", "worker_id", "moderator_id", "social_worker")
     ids: set[str] = set()

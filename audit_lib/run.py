@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .load import find_table_file
 from .pages import SUMMARY, notebook_body, period_index, render_page, top_index
 from .report import resolve_period
+from .tablefile import find_table_file
 from .warm import DEFAULT_NOTEBOOKS, ready_kernel, start_warm_kernel, stop_kernel
 
 __all__ = ["RunError", "RunResult", "run", "warm_workers"]

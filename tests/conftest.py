@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from audit_lib.load import load_tables, write_csv
+from audit_lib.load import load_tables
 from audit_lib.synthetic import SynthConfig, generate, write_borough
+from audit_lib.tablefile import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "data" / "synthetic"

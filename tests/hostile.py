@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audit_lib.load import read_table_text
 from audit_lib.model import TABLES
+from audit_lib.tablefile import read_table_text
 
 HOSTILE_TEAMS = [
     "<h1>x</h1>",

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit_lib.load import read_table_text
 from audit_lib.model import TABLES
 from audit_lib.run import run
+from audit_lib.tablefile import read_table_text
 
 from .conftest import DEFAULT_DATA
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from audit_lib import cache as C
-from audit_lib.load import ensure_cached, load_tables, read_table_text
+from audit_lib.load import ensure_cached, load_tables
 from audit_lib.model import TABLES
+from audit_lib.tablefile import read_table_text
 
 from .conftest import DEFAULT_DATA
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from audit_lib import tablefile
 from audit_lib.cli import main
 from audit_lib.load import LoadError, load_tables
 from audit_lib.model import TABLES
@@ -293,7 +294,7 @@ def test_validate_prints_a_readable_table(tiny_dir, capsys, tmp_path):
 def test_a_table_as_parquet_reads_as_its_csv(tiny_dir, tmp_path):
     # the committed borough keeps its visits as Parquet: the same text, the same table
     from audit_lib.check import _staff_ids
-    from audit_lib.load import read_table_text, write_parquet
+    from audit_lib.tablefile import read_table_text, write_parquet
 
     data = tmp_path / "data"
     shutil.copytree(tiny_dir, data)
@@ -422,7 +423,6 @@ def test_plain_csv_is_read_by_arrow_as_pandas_reads_it():
     import io
     import random
 
-    import audit_lib.load as L
 
     rng = random.Random(16)
     cells = ["", "a", "0012", " b ", "é", "NA", "null", "\t", "x y", "1.5", "-"]
@@ -445,11 +445,11 @@ def test_plain_csv_is_read_by_arrow_as_pandas_reads_it():
         ]
         eol = rng.choice(ends) if rng.random() < 0.3 else "\n"
         text = header + "".join(eol + r for r in rows) + rng.choice(["", eol])
-        fast = L.read_plain_csv(text)
+        fast = tablefile.read_plain_csv(text)
         if fast is None:
             continue
         taken += 1
-        pd.testing.assert_frame_equal(fast, pd.read_csv(io.StringIO(text), **L.CSV_OPTIONS))
+        pd.testing.assert_frame_equal(fast, pd.read_csv(io.StringIO(text), **tablefile.CSV_OPTIONS))
         as_object = pd.read_csv(io.StringIO(text), dtype=object, na_filter=False)  # 903 files
         pd.testing.assert_frame_equal(fast.astype(object), as_object)
     assert 500 < taken < 1400
@@ -466,7 +466,7 @@ def test_plain_dates_are_read_as_read_dates_reads_them():
     days = pd.date_range("1678-01-01", "2261-12-31", freq="37D").strftime("%Y-%m-%d")
     good = [*days, "2024-02-29", "2000-02-29", ""]
     text = pa.array(good, pa.large_string())
-    dates, day_first = L._read_dates(pd.Series(good, dtype=L.TEXT))
+    dates, day_first = L._read_dates(pd.Series(good, dtype=tablefile.TEXT))
     assert not day_first.any()
     assert (L._plain_dates(text) == dates.to_numpy(dtype="datetime64[ns]")).sum() == len(days) + 2
     odd = ["2023-02-29", "1900-02-29", "2024-1-05", "20240105", "2024-01-05T10:00", "2024-01-05Z"]
@@ -488,7 +488,7 @@ def test_plain_whole_numbers_are_read_as_to_numeric_reads_them():
     text = pa.array(values, pa.large_string())
     blank = np.array([v == "" for v in values])
     fast = L._plain_ints(text, blank)
-    series = pd.to_numeric(pd.Series(values, dtype=L.TEXT).where(~blank), errors="coerce")
+    series = pd.to_numeric(pd.Series(values, dtype=tablefile.TEXT).where(~blank), errors="coerce")
     pd.testing.assert_extension_array_equal(fast, series.round().astype("Int64").array)
     for value in ["+1", "1.0", "1e3", " 1", "1 ", "0x10", "1_000", "1234567890123456789", "٣"]:
         assert L._plain_ints(pa.array(["1", value]), np.zeros(2, dtype=bool)) is None, value

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..load import date_part
 from ..model import TABLES
+from ..tablefile import date_part
 from . import REF, collection_year_end, newest
 
 __all__ = ["KNOWN_ELEMENTS", "read_cin", "reference"]

@@ -21,8 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..load import date_part, read_csv_rows, take, trailing_note
+from ..load import take
 from ..model import ADOPTION_PLACEMENTS, TABLES
+from ..tablefile import date_part, read_csv_rows, trailing_note
 from . import REF, collection_year_end, newest
 
 __all__ = ["IMPORT_TABLES", "Import903", "read_903", "to_canonical"]

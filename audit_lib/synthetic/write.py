@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..load import write_csv, write_parquet
+from ..tablefile import write_csv, write_parquet
 from .generate import Borough
 
 #: Tables written as Parquet: the visits are the borough's largest table (6.9 MB as CSV,

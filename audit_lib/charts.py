@@ -26,6 +26,7 @@ __all__ = [
     "distribution_chart",
     "funnel_plot",
     "heatmap",
+    "hidden_months",
     "interval_chart",
     "spc_chart",
 ]
@@ -95,22 +96,26 @@ def spc_chart(
     ylabel: str = "Share in time",
     baseline: int | None = None,
     reference: tuple[float, str] | None = None,
+    suppress_max: int = 5,
 ) -> Figure:
     """XmR chart of a monthly series with Making Data Count special-cause markers.
 
     ``series`` has one row per month (``x``) and the value (``y``). Points flagged by
     ``stats.spc_rules`` are drawn as triangles (up: improvement, down: concern).
     ``reference`` (value, label), e.g. (0.857, "England 2024-25"), draws a published
-    comparator as a labelled line (:func:`comparators.reference_of`).
+    comparator as a labelled line (:func:`comparators.reference_of`). A month whose
+    share the tables hide (:func:`hidden_months`) is a gap, unmarked; the mean, limits
+    and signals still use every month, as before.
     """
     if len(series) < 2:
         return _empty(title, "months with items")
     rules = spc_rules(series[y].to_numpy(), direction=direction, baseline=baseline)
+    hidden = hidden_months(series, suppress_max)
     xs = np.arange(len(series))
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
     ax.plot(
         xs,
-        rules["value"],
+        rules["value"].mask(hidden),
         color=PALETTE["grey"],
         linewidth=1.2,
         marker="o",
@@ -133,7 +138,7 @@ def spc_chart(
     if reference is not None:
         _reference_line(ax, reference)
     for signal, (colour, marker, label) in SIGNAL_STYLE.items():
-        sel = rules["signal"] == signal
+        sel = (rules["signal"] == signal) & ~hidden
         if sel.any():
             ax.scatter(
                 xs[sel],
@@ -154,22 +159,49 @@ def spc_chart(
     _style(
         ax,
         title,
-        f"Too few points for SPC (fewer than {MIN_SPC_POINTS}): no special cause is marked."
-        + _reference_caption(reference, lead=" ")
-        if rules["too_few"].iloc[0]
-        else "How to read this: points outside the dashed limits, or runs of points "
-        "(seven rising, seven on one side, two of three near a limit), are real change, not noise"
-        + (
-            f"; the dotted green line is the target ({target:.0%})."
-            if target is not None and percent
-            else "; the dotted green line is the target."
-            if target is not None
-            else "."
+        (
+            f"Too few points for SPC (fewer than {MIN_SPC_POINTS}): no special cause is marked."
+            if rules["too_few"].iloc[0]
+            else "How to read this: points outside the dashed limits, or runs of points "
+            "(seven rising, seven on one side, two of three near a limit), are real change, "
+            "not noise"
+            + (
+                f"; the dotted green line is the target ({target:.0%})."
+                if target is not None and percent
+                else "; the dotted green line is the target."
+                if target is not None
+                else "."
+            )
         )
-        + _reference_caption(reference, lead=" "),
+        + _reference_caption(reference, lead=" ")
+        + _gaps_caption(hidden, suppress_max),
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
+
+
+def hidden_months(series: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
+    """True for each month of a monthly share whose table row hides it ("c"): its
+    numerator, complement or denominator is 1..``suppress_max``
+    (:func:`disclosure.hide_rate`); the share and the month's items give the count back.
+    A series without numerator and denominator hides nothing."""
+    from .disclosure import hide_rate
+
+    if not {"numerator", "denominator"} <= set(series.columns):
+        return np.zeros(len(series), bool)
+    return hide_rate(series["numerator"], series["denominator"], suppress_max)
+
+
+def _gaps_caption(hidden: np.ndarray, suppress_max: int) -> str:
+    """The caption's sentence for months left out as gaps, or "" when none is."""
+    if not hidden.any():
+        return ""
+    months = "1 month is" if hidden.sum() == 1 else f"{hidden.sum()} of {len(hidden)} months are"
+    return (
+        f" Gaps: {months} not shown (c), as in the tables: 1 to {suppress_max} items, or 1 "
+        f"to {suppress_max} counted in or out of the share; the mean and limits still count "
+        "every month."
+    )
 
 
 def _reference_caption(reference: tuple[float, str] | None, lead: str = "") -> str:

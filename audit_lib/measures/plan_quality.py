@@ -336,19 +336,23 @@ def spc_title(
     monthly: pd.DataFrame, period: str, baseline: int | None, suppress_max: int = 5
 ) -> str:
     """SPC chart title stating where the monthly share good or better now stands (its
-    share "c" where the month's numerator, complement or audits are 1..``suppress_max``)."""
+    share "c" where the month's numerator, complement or audits are 1..``suppress_max``,
+    and then not judged: the chart leaves that month out)."""
+    from ..disclosure import SUPPRESSED
     from ..report import month_label
     from .timeliness import latest_share, signal_phrase
 
     if len(monthly) < 2:
         return "Audits graded good or better: too few months to chart"
     rd = spc_reading(monthly, baseline)
+    share = latest_share(monthly, suppress_max)
     head = (
-        f"Audits graded good or better: {month_label(str(monthly['month'].iloc[-1]))} at "
-        f"{latest_share(monthly, suppress_max)}, "
+        f"Audits graded good or better: {month_label(str(monthly['month'].iloc[-1]))} at {share}, "
     )
     if rd["too_few"]:
         return head + f"too few points for SPC ({rd['points']} months)"
+    if share == SUPPRESSED:
+        return head + "too few audits to judge"
     since = ""
     if rd["signal"] == "common_cause" and rd["last_signal"]:
         word = "improved" if rd["last_signal"] == "improvement" else "deteriorated"

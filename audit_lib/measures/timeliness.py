@@ -840,7 +840,9 @@ def latest_share(series: pd.DataFrame, suppress_max: int = 5) -> str:
 def spc_title(series: pd.DataFrame, noun: str, period: str, suppress_max: int = 5) -> str:
     """A chart title that states the SPC finding for the latest month charted, naming
     that month (which is not the period when nothing fell due in the period); its share
-    is "c" where :func:`latest_share` hides it."""
+    is "c" where :func:`latest_share` hides it, and then it is not judged either (the
+    chart leaves it out: "below the lower limit" beside 2 items says they were late)."""
+    from ..disclosure import SUPPRESSED
     from ..report import fmt_pct, month_label
     from ..stats import latest_signal
 
@@ -849,9 +851,13 @@ def spc_title(series: pd.DataFrame, noun: str, period: str, suppress_max: int = 
     rule, signal = latest_signal(series["value"].to_numpy(), "higher")
     last = str(series["month"].iloc[-1])
     none = "" if last == str(period) else f"; none due in {month_label(period)}"
+    share = latest_share(series, suppress_max)
+    reading = (
+        ", too few items to judge" if share == SUPPRESSED else f" is {signal_phrase(rule, signal)}"
+    )
     return (
-        f"{noun}: {month_label(last)} at {latest_share(series, suppress_max)} is "
-        f"{signal_phrase(rule, signal)} (mean {fmt_pct(series['value'].mean())}){none}"
+        f"{noun}: {month_label(last)} at {share}{reading} "
+        f"(mean {fmt_pct(series['value'].mean())}){none}"
     )
 
 

@@ -105,12 +105,15 @@ def spc_chart(
     ``reference`` (value, label), e.g. (0.857, "England 2024-25"), draws a published
     comparator as a labelled line (:func:`comparators.reference_of`). A month whose
     share the tables hide (:func:`hidden_months`) is a gap, unmarked; the mean, limits
-    and signals still use every month, as before.
+    and signals still use every month, as before; with every month hidden the chart says
+    so instead.
     """
     if len(series) < 2:
         return _empty(title, "months with items")
-    rules = spc_rules(series[y].to_numpy(), direction=direction, baseline=baseline)
     hidden = hidden_months(series, suppress_max)
+    if hidden.all():  # nothing but lines to draw
+        return _empty(title, "month with enough items to show its share")
+    rules = spc_rules(series[y].to_numpy(), direction=direction, baseline=baseline)
     xs = np.arange(len(series))
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
     ax.plot(

@@ -216,6 +216,8 @@ def test_spc_chart_leaves_a_month_the_tables_hide_as_a_gap():
     assert not np.isnan(np.asarray(y, dtype=float)).any() and "Gaps" not in off.how_to_read
     plain = charts.spc_chart(s[["month", "value"]], "t")  # no counts: nothing to hide
     assert "Gaps" not in plain.how_to_read
+    few = charts.spc_chart(s.iloc[10:12], "t")  # every month hidden: no lines alone
+    assert "no month with enough items to show its share" in few.alt_text
     plt.close("all")
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from .disclosure import plain_title
+from .disclosure import hidden_shares, plain_title
 from .model import category_label
 from .stats import MIN_SPC_POINTS, funnel_limits, spc_rules
 
@@ -26,7 +26,6 @@ __all__ = [
     "distribution_chart",
     "funnel_plot",
     "heatmap",
-    "hidden_months",
     "interval_chart",
     "spc_chart",
 ]
@@ -104,13 +103,13 @@ def spc_chart(
     ``stats.spc_rules`` are drawn as triangles (up: improvement, down: concern).
     ``reference`` (value, label), e.g. (0.857, "England 2024-25"), draws a published
     comparator as a labelled line (:func:`comparators.reference_of`). A month whose
-    share the tables hide (:func:`hidden_months`) is a gap, unmarked; the mean, limits
+    share the tables hide (:func:`disclosure.hidden_shares`) is a gap, unmarked; the mean, limits
     and signals still use every month, as before; with every month hidden the chart says
     so instead.
     """
     if len(series) < 2:
         return _empty(title, "months with items")
-    hidden = hidden_months(series, suppress_max)
+    hidden = hidden_shares(series, suppress_max)
     if hidden.all():  # nothing but lines to draw
         return _empty(title, "month with enough items to show its share")
     rules = spc_rules(series[y].to_numpy(), direction=direction, baseline=baseline)
@@ -181,18 +180,6 @@ def spc_chart(
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
-
-
-def hidden_months(series: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
-    """True for each month of a monthly share whose table row hides it ("c"): its
-    numerator, complement or denominator is 1..``suppress_max``
-    (:func:`disclosure.hide_rate`); the share and the month's items give the count back.
-    A series without numerator and denominator hides nothing."""
-    from .disclosure import hide_rate
-
-    if not {"numerator", "denominator"} <= set(series.columns):
-        return np.zeros(len(series), bool)
-    return hide_rate(series["numerator"], series["denominator"], suppress_max)
 
 
 def _gaps_caption(hidden: np.ndarray, suppress_max: int) -> str:

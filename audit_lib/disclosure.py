@@ -45,6 +45,7 @@ __all__ = [
     "escape_text",
     "fmt_count",
     "fmt_share",
+    "hidden_shares",
     "hide_rate",
     "is_suppressed",
     "key_fingerprint",
@@ -127,6 +128,15 @@ def hide_rate(numerator, denominator, suppress_max: int = 5) -> np.ndarray:
         | is_suppressed(d - n, suppress_max)
         | is_suppressed(d, suppress_max)
     )
+
+
+def hidden_shares(frame: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
+    """True for each row of a frame of shares (a month of an SPC series) that a table
+    shows as "c" (:func:`hide_rate` of its numerator and denominator): the share and the
+    row's items give the count back. A frame without both columns hides nothing."""
+    if not {"numerator", "denominator"} <= set(frame.columns):
+        return np.zeros(len(frame), bool)
+    return hide_rate(frame["numerator"], frame["denominator"], suppress_max)
 
 
 # --------------------------------------------------------------------------------------

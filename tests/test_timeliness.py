@@ -10,7 +10,7 @@ import pytest
 from audit_lib.measures import plan_quality as PQ
 from audit_lib.measures import timeliness as T
 from audit_lib.model import TABLES
-from audit_lib.stats import funnel_limits, wilson
+from audit_lib.stats import funnel_limits, latest_signal, wilson
 
 from .conftest import DEFAULT_DATA
 
@@ -528,8 +528,13 @@ def test_spc_title_does_not_judge_a_month_the_chart_leaves_out():
         }
     ).assign(numerator=num, denominator=den, value=lambda f: f["numerator"] / f["denominator"])
     title = T.spc_title(series, "Assessments", "2026-10", 5)
-    assert title.startswith("Assessments: October 2026 at c, too few items to judge (mean ")
-    assert "deterioration" not in title and "limit" not in title
+    assert title == "Assessments: October 2026 at c, too few items to judge"
+    mid = series.assign(denominator=[50] * 5 + [41] + [50] * 6 + [40], numerator=num[:12] + [30])
+    mid = mid.assign(value=mid["numerator"] / mid["denominator"])  # March 2026: 38 of 41
+    assert T.spc_title(mid, "A", "2026-10", 5) == "A: October 2026 at 75% is " + (
+        T.signal_phrase(*latest_signal(mid["value"].to_numpy(), "higher"))
+    )  # no mean: with the other months it would give March back
+    assert "(mean " in T.spc_title(mid, "A", "2026-10", 0)
     off = T.spc_title(series, "Assessments", "2026-10", 0)
     assert "at 0% is a real deterioration (outside the process limits)" in off
     assert PQ.spc_title(series, "2026-10", None, 5).endswith(

@@ -841,8 +841,11 @@ def spc_title(series: pd.DataFrame, noun: str, period: str, suppress_max: int = 
     """A chart title that states the SPC finding for the latest month charted, naming
     that month (which is not the period when nothing fell due in the period); its share
     is "c" where :func:`latest_share` hides it, and then it is not judged either (the
-    chart leaves it out: "below the lower limit" beside 2 items says they were late)."""
-    from ..disclosure import SUPPRESSED
+    chart leaves it out: "below the lower limit" beside 2 items says they were late).
+    The mean of the months is not quoted where any month is hidden: with the others
+    shown it gives the hidden months' shares back ("mean 100%" of three months of one
+    item each said every item was in time)."""
+    from ..disclosure import SUPPRESSED, hidden_shares
     from ..report import fmt_pct, month_label
     from ..stats import latest_signal
 
@@ -855,10 +858,12 @@ def spc_title(series: pd.DataFrame, noun: str, period: str, suppress_max: int = 
     reading = (
         ", too few items to judge" if share == SUPPRESSED else f" is {signal_phrase(rule, signal)}"
     )
-    return (
-        f"{noun}: {month_label(last)} at {share}{reading} "
-        f"(mean {fmt_pct(series['value'].mean())}){none}"
+    mean = (
+        ""
+        if hidden_shares(series, suppress_max).any()
+        else f" (mean {fmt_pct(series['value'].mean())})"
     )
+    return f"{noun}: {month_label(last)} at {share}{reading}{mean}{none}"
 
 
 def funnel_title(units: pd.DataFrame, noun: str, suppress_max: int = 5) -> str:

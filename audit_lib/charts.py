@@ -176,21 +176,20 @@ def spc_chart(
             )
         )
         + _reference_caption(reference, lead=" ")
-        + _gaps_caption(hidden, suppress_max),
+        + _gaps_caption(hidden),
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
 
 
-def _gaps_caption(hidden: np.ndarray, suppress_max: int) -> str:
-    """The caption's sentence for months left out as gaps, or "" when none is."""
+def _gaps_caption(hidden: np.ndarray) -> str:
+    """The caption's sentence for months left out as gaps, or "" when none is (no count
+    in it: `audit check` reads "3 of 48" as a small count)."""
     if not hidden.any():
         return ""
-    months = "1 month is" if hidden.sum() == 1 else f"{hidden.sum()} of {len(hidden)} months are"
     return (
-        f" Gaps: {months} not shown (c), as in the tables: 1 to {suppress_max} items, or 1 "
-        f"to {suppress_max} counted in or out of the share; the mean and limits still count "
-        "every month."
+        " A gap is a month not shown (c), as the tables hide it: too few items, or too few "
+        "in or out of the share; the mean and limits still count every month."
     )
 
 

@@ -210,12 +210,15 @@ def test_spc_chart_leaves_a_month_the_tables_hide_as_a_gap():
     assert {round(rules[c].iloc[0], 9) for c in ("centre", "lower", "upper")} <= levels
     marked = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections])
     assert rules.loc[11, "signal"] == "concern" and 11 not in marked and 12 in marked
-    assert "Gaps: 2 of 13 months are not shown (c)" in fig.how_to_read
+    assert "A gap is a month not shown (c)" in fig.how_to_read
+    from audit_lib.check import page_problems
+
+    assert page_problems(f"<html><body>{report.figure_html(fig)}</body></html>") == []
     off = charts.spc_chart(s, "t", suppress_max=0)  # suppression off: every month drawn
     y = next(x for x in off.axes[0].get_lines() if x.get_label() == "Monthly value").get_ydata()
-    assert not np.isnan(np.asarray(y, dtype=float)).any() and "Gaps" not in off.how_to_read
+    assert not np.isnan(np.asarray(y, dtype=float)).any() and "gap" not in off.how_to_read
     plain = charts.spc_chart(s[["month", "value"]], "t")  # no counts: nothing to hide
-    assert "Gaps" not in plain.how_to_read
+    assert "gap" not in plain.how_to_read
     few = charts.spc_chart(s.iloc[10:12], "t")  # every month hidden: no lines alone
     assert "no month with enough items to show its share" in few.alt_text
     plt.close("all")

@@ -58,6 +58,7 @@ __all__ = [
     "protect_table",
     "pseudonymise_staff",
     "pseudonymise",
+    "smallest_count",
     "remember_fingerprint",
     "staff_pseudonyms",
     "suppress_counts",
@@ -137,6 +138,19 @@ def hidden_shares(frame: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
     if not {"numerator", "denominator"} <= set(frame.columns):
         return np.zeros(len(frame), bool)
     return hide_rate(frame["numerator"], frame["denominator"], suppress_max)
+
+
+def smallest_count(frame: pd.DataFrame) -> int | None:
+    """The smallest numerator, complement or denominator of at least 1 in a frame of
+    shares, None if there is none: a figure built on them all (a mean of monthly shares)
+    is hidden where it is 1..``suppress_max`` (:func:`is_suppressed`), as a table hides a
+    share (:func:`hide_rate`). Recorded in metrics.json, it lets a page apply any
+    ``suppress_max``."""
+    n = frame["numerator"].to_numpy(dtype=float)
+    d = frame["denominator"].to_numpy(dtype=float)
+    counts = np.concatenate([n, d - n, d])
+    counts = counts[counts >= 1]
+    return int(counts.min()) if len(counts) else None
 
 
 # --------------------------------------------------------------------------------------

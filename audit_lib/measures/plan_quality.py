@@ -291,7 +291,10 @@ def metric_entries(
     baseline: int | None = 12,
 ) -> dict:
     """metrics.json entries ``plan_quality.*`` for the period. The SPC reading is the
-    chart's (limits fixed on the first ``baseline`` months)."""
+    chart's (limits fixed on the first ``baseline`` months); ``mean_12m_min_count`` is
+    the smallest count the 12-month mean rests on (:func:`disclosure.smallest_count`)."""
+    from ..disclosure import smallest_count
+
     out = {}
     for w in ("month", "rolling_12m"):
         r = good_or_better(window(audits, period, w)).iloc[0]
@@ -306,6 +309,7 @@ def metric_entries(
                 "spc_last_signal_month": rd["last_signal_at"],
                 "spc_baseline_months": baseline,
                 "mean_12m": float(monthly["value"].iloc[-12:].mean()),
+                "mean_12m_min_count": smallest_count(monthly.iloc[-12:]),
             }
         out[f"plan_quality.good_or_better.{w}"] = share(r["numerator"], r["denominator"], **extra)
     r12 = window(audits, period)

@@ -646,11 +646,14 @@ def metric_entries(
     """metrics.json entries ``timeliness.<measure>.<window>`` from ``summarise``.
 
     With ``monthly_frame`` the month entries also carry the SPC reading of the latest
-    month (``spc_signal``, ``spc_rule``) and the mean of the last 12 monthly shares
-    (``mean_12m``), which the summary page shows without recomputing anything.
+    month (``spc_signal``, ``spc_rule``), the mean of the last 12 monthly shares
+    (``mean_12m``) and the smallest count it rests on (``mean_12m_min_count``,
+    :func:`disclosure.smallest_count`), which the summary page shows (or hides) without
+    recomputing anything.
     Measures in ``unavailable`` (measure -> reason) get an entry with no value and the
     reason (``audit_lib.needs.not_available``).
     """
+    from ..disclosure import smallest_count
     from ..needs import not_available
     from ..stats import latest_signal
 
@@ -661,10 +664,12 @@ def metric_entries(
     for r in summary.itertuples(index=False):
         extra = {"median_days": None if pd.isna(r.median_days) else float(r.median_days)}
         if monthly_frame is not None and r.window == "month":
-            series = monthly_frame.loc[monthly_frame["measure"] == r.measure, "value"].to_numpy()
+            months = monthly_frame[monthly_frame["measure"] == r.measure]
+            series = months["value"].to_numpy()
             if len(series) >= 2:
                 rule, signal = latest_signal(series, "higher")
                 extra.update(spc_signal=signal, spc_rule=rule, mean_12m=float(series[-12:].mean()))
+                extra["mean_12m_min_count"] = smallest_count(months.iloc[-12:])
         out[f"timeliness.{r.measure}.{r.window}"] = share(
             r.numerator, r.denominator, float(r.lower), float(r.upper), **extra
         )

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from .disclosure import plain_title
+from .disclosure import hidden_shares, plain_title
 from .model import category_label
 from .stats import MIN_SPC_POINTS, funnel_limits, spc_rules
 
@@ -95,22 +95,29 @@ def spc_chart(
     ylabel: str = "Share in time",
     baseline: int | None = None,
     reference: tuple[float, str] | None = None,
+    suppress_max: int = 5,
 ) -> Figure:
     """XmR chart of a monthly series with Making Data Count special-cause markers.
 
     ``series`` has one row per month (``x``) and the value (``y``). Points flagged by
     ``stats.spc_rules`` are drawn as triangles (up: improvement, down: concern).
     ``reference`` (value, label), e.g. (0.857, "England 2024-25"), draws a published
-    comparator as a labelled line (:func:`comparators.reference_of`).
+    comparator as a labelled line (:func:`comparators.reference_of`). A month whose
+    share the tables hide (:func:`disclosure.hidden_shares`) is a gap, unmarked; the mean, limits
+    and signals still use every month, as before; with every month hidden the chart says
+    so instead.
     """
     if len(series) < 2:
         return _empty(title, "months with items")
+    hidden = hidden_shares(series, suppress_max)
+    if hidden.all():  # nothing but lines to draw
+        return _empty(title, "month with enough items to show its share")
     rules = spc_rules(series[y].to_numpy(), direction=direction, baseline=baseline)
     xs = np.arange(len(series))
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
     ax.plot(
         xs,
-        rules["value"],
+        rules["value"].mask(hidden),
         color=PALETTE["grey"],
         linewidth=1.2,
         marker="o",
@@ -133,7 +140,7 @@ def spc_chart(
     if reference is not None:
         _reference_line(ax, reference)
     for signal, (colour, marker, label) in SIGNAL_STYLE.items():
-        sel = rules["signal"] == signal
+        sel = (rules["signal"] == signal) & ~hidden
         if sel.any():
             ax.scatter(
                 xs[sel],
@@ -154,22 +161,36 @@ def spc_chart(
     _style(
         ax,
         title,
-        f"Too few points for SPC (fewer than {MIN_SPC_POINTS}): no special cause is marked."
-        + _reference_caption(reference, lead=" ")
-        if rules["too_few"].iloc[0]
-        else "How to read this: points outside the dashed limits, or runs of points "
-        "(seven rising, seven on one side, two of three near a limit), are real change, not noise"
-        + (
-            f"; the dotted green line is the target ({target:.0%})."
-            if target is not None and percent
-            else "; the dotted green line is the target."
-            if target is not None
-            else "."
+        (
+            f"Too few points for SPC (fewer than {MIN_SPC_POINTS}): no special cause is marked."
+            if rules["too_few"].iloc[0]
+            else "How to read this: points outside the dashed limits, or runs of points "
+            "(seven rising, seven on one side, two of three near a limit), are real change, "
+            "not noise"
+            + (
+                f"; the dotted green line is the target ({target:.0%})."
+                if target is not None and percent
+                else "; the dotted green line is the target."
+                if target is not None
+                else "."
+            )
         )
-        + _reference_caption(reference, lead=" "),
+        + _reference_caption(reference, lead=" ")
+        + _gaps_caption(hidden),
     )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     return _finish(fig)
+
+
+def _gaps_caption(hidden: np.ndarray) -> str:
+    """The caption's sentence for months left out as gaps, or "" when none is (no count
+    in it: `audit check` reads "3 of 48" as a small count)."""
+    if not hidden.any():
+        return ""
+    return (
+        " A gap is a month not shown (c), as the tables hide it: too few items, or too few "
+        "in or out of the share; the mean and limits still count every month."
+    )
 
 
 def _reference_caption(reference: tuple[float, str] | None, lead: str = "") -> str:

@@ -45,6 +45,7 @@ __all__ = [
     "escape_text",
     "fmt_count",
     "fmt_share",
+    "hidden_shares",
     "hide_rate",
     "is_suppressed",
     "key_fingerprint",
@@ -57,6 +58,7 @@ __all__ = [
     "protect_table",
     "pseudonymise_staff",
     "pseudonymise",
+    "smallest_count",
     "remember_fingerprint",
     "staff_pseudonyms",
     "suppress_counts",
@@ -127,6 +129,28 @@ def hide_rate(numerator, denominator, suppress_max: int = 5) -> np.ndarray:
         | is_suppressed(d - n, suppress_max)
         | is_suppressed(d, suppress_max)
     )
+
+
+def hidden_shares(frame: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
+    """True for each row of a frame of shares (a month of an SPC series) that a table
+    shows as "c" (:func:`hide_rate` of its numerator and denominator): the share and the
+    row's items give the count back. A frame without both columns hides nothing."""
+    if not {"numerator", "denominator"} <= set(frame.columns):
+        return np.zeros(len(frame), bool)
+    return hide_rate(frame["numerator"], frame["denominator"], suppress_max)
+
+
+def smallest_count(frame: pd.DataFrame) -> int | None:
+    """The smallest numerator, complement or denominator of at least 1 in a frame of
+    shares, None if there is none: a figure built on them all (a mean of monthly shares)
+    is hidden where it is 1..``suppress_max`` (:func:`is_suppressed`), as a table hides a
+    share (:func:`hide_rate`). Recorded in metrics.json, it lets a page apply any
+    ``suppress_max``."""
+    n = frame["numerator"].to_numpy(dtype=float)
+    d = frame["denominator"].to_numpy(dtype=float)
+    counts = np.concatenate([n, d - n, d])
+    counts = counts[counts >= 1]
+    return int(counts.min()) if len(counts) else None
 
 
 # --------------------------------------------------------------------------------------

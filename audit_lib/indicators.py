@@ -150,8 +150,12 @@ def indicator_table(
     """One row per indicator present in ``metrics`` (a metrics.json "metrics" mapping).
 
     Columns: key, indicator, this month, 12-month value, 12-month mean of monthly values,
-    SPC signal, target, direction, status (a key of STATUS_WORDS) and status word.
+    SPC signal, target, direction, status (a key of STATUS_WORDS) and status word, and
+    the flags hiding shares (``hide_mean``: the mean with the month, or where a month it
+    rests on has a count 1..``suppress_max``, ``mean_12m_min_count``).
     """
+    from .disclosure import is_suppressed
+
     targets = targets or {}
     rows = []
     for ind in INDICATORS:
@@ -179,6 +183,9 @@ def indicator_table(
             continue
         signal = (month or {}).get("spc_signal")
         hide_month, hide_12m = _hidden(month, suppress_max), _hidden(r12, suppress_max)
+        # a mean of months, one of them hidden, gives it back beside the others' shares
+        few = is_suppressed([(month or {}).get("mean_12m_min_count")], suppress_max)[0]
+        hide_mean = hide_month or bool(few)
         # a hidden share is not judged against the target either: "below target" beside a
         # hidden 64 of 68 would say 4 or 5 were late
         pairs = ((month, hide_month), (r12, hide_12m))
@@ -202,6 +209,7 @@ def indicator_table(
                 # shares whose numerator, complement or denominator is small show as "c"
                 "hide_month": hide_month,
                 "hide_12m": hide_12m,
+                "hide_mean": hide_mean,
             }
         )
     columns = [
@@ -217,6 +225,7 @@ def indicator_table(
         "Status",
         "hide_month",
         "hide_12m",
+        "hide_mean",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -522,10 +531,10 @@ def styled_indicators(table: pd.DataFrame, uuid: str = "summary_indicators"):
         percent=("This month", "Last 12 months", "12-month mean of months", "Target"),
         hidden_with={
             "This month": "hide_month",
-            "12-month mean of months": "hide_month",
+            "12-month mean of months": "hide_mean",
             "Last 12 months": "hide_12m",
         },
-        hide=("hide_month", "hide_12m"),
+        hide=("hide_month", "hide_12m", "hide_mean"),
     )
     colours = [
         f"{c}; font-weight:bold; print-color-adjust:exact; -webkit-print-color-adjust:exact"

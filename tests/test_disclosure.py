@@ -323,6 +323,50 @@ def test_indicator_shares_on_small_numbers_are_hidden():
     assert "80.0%" not in html and "88.8%" in html and ">c<" in html
 
 
+def test_summary_hides_a_mean_of_months_one_of_which_is_hidden():
+    """The synthetic borough's summary gave 'Audits graded good or better, 12-month mean
+    of months 75.9%' where August 2026 (23 of 27, 4 not good) is hidden: with the other
+    months' shares the mean (to 0.1%) pins it. A 30-child cut's mean was 80% of months
+    of one audit each."""
+    from audit_lib import indicators
+    from audit_lib.disclosure import smallest_count
+    from audit_lib.measures import timeliness as T
+
+    months = pd.DataFrame({"numerator": [40, 23, 0], "denominator": [50, 27, 30]})
+    assert smallest_count(months) == 4  # 27 - 23; 0 is a true zero
+    assert smallest_count(months.iloc[[0, 2]]) == 10 and smallest_count(months.iloc[:0]) is None
+    month = {"numerator": 30, "denominator": 40, "value": 0.75, "mean_12m": 0.759}
+    r12 = {"numerator": 300, "denominator": 400, "value": 0.75}
+    key = "plan_quality.good_or_better"
+    for count, hidden in ((4, True), (23, False), (None, False)):
+        m = {f"{key}.month": {**month, "mean_12m_min_count": count}, f"{key}.rolling_12m": r12}
+        t = indicators.indicator_table(m)
+        assert t["hide_mean"].tolist() == [hidden] and not t["hide_month"].any()
+        html = indicators.styled_indicators(t).to_html()
+        assert ("75.9%" in html) is not hidden and "75.0%" in html
+    by_month = pd.DataFrame(
+        {
+            "measure": "cp_visit",
+            "month": ["2026-08", "2026-09", "2026-10"],
+            "numerator": [40, 23, 45],
+            "denominator": [50, 27, 50],
+        }
+    ).assign(value=lambda f: f["numerator"] / f["denominator"])
+    summary = pd.DataFrame(
+        {
+            "measure": "cp_visit",
+            "window": ["month"],
+            "numerator": [45],
+            "denominator": [50],
+            "lower": [0.8],
+            "upper": [0.95],
+            "median_days": [None],
+        }
+    )
+    e = T.metric_entries(summary, by_month)["timeliness.cp_visit.month"]
+    assert e["mean_12m_min_count"] == 4 and e["mean_12m"] == pytest.approx(by_month["value"].mean())
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -297,7 +297,7 @@ def test_all_censored_is_not_reached_not_an_error():
         r = f(o).iloc[0]
         assert r["estimable"] and r["within"] == 0.0 and pd.isna(r["median_days"])
         assert "not reached" in r["note"]
-    s = PM.median_sentence(PM.competing_risks(o).iloc[0])
+    s = PM.median_sentence(PM.competing_risks(o).iloc[0], suppress_max=0)  # 4 spells
     assert s.endswith("(not reached: fewer than half have, so far)")
     curves, at = PM.cumulative_incidence(o)  # no permanence at all: values, not errors
     assert set(curves["outcome"]) == {"other_exit"}
@@ -626,3 +626,29 @@ def test_routes_of_few_children_are_left_off_the_routes_chart():
     assert "(c of children)" in PM.incidence_sentence(at.assign(events_within=3), 5)
     fig = charts.incidence_chart(shown, "t")
     assert fig.axes[0].get_ylim()[0] <= 0
+
+
+def test_overall_curve_and_median_of_few_permanent_outcomes_are_not_shown(synthetic):
+    """The routes chart leaves out a route of 1 to suppress_max children; the overall
+    curve was drawn whatever its count, each step a child's day and share, under a title
+    and headline quoting a median the tables hide beside so few outcomes."""
+    o = _toy([100, 150, 200, 250, 300, 400, 500, 600], [1, 2, 3, 5, 5, 0, 0, 0])
+    row = PM.competing_risks(o).iloc[0]
+    assert (row["n"], row["events"], row["median_days"]) == (8, 5, 250)  # 4 of 8 by day 250
+    curve = PM.permanence_curve(o)
+    assert PM.shown_curve(curve, row, 5).empty and PM.shown_curve(curve, row, 4).equals(curve)
+    assert PM.median_sentence(row, 5) == (
+        "Time to permanence is not shown: too few children to show it without identifying them"
+    )
+    assert "within 250 days" in PM.median_sentence(row, 4)
+    t, out, flags, _ = synthetic
+    few = pd.concat(
+        [out[out["outcome_code"].between(1, 5)].head(5), out[out["outcome_code"].eq(0)].head(3)]
+    )
+    e = PM.metric_entries(t, few, "2026-10", flags)
+    assert e["permanence.median_days"]["events"] == 5
+    card = PM.adoption_scorecard(t, "2026-10")
+    assert PM.findings(e, flags, card, "2026-10", 5)[0].startswith(
+        "Time to permanence is not shown"
+    )
+    assert PM.findings(e, flags, card, "2026-10", 0)[0].startswith("Half of children")

@@ -181,6 +181,49 @@ def test_spc_chart_draws_target_and_says_so():
     plt.close("all")
 
 
+def test_spc_chart_leaves_a_month_the_tables_hide_as_a_gap():
+    """A 200-child cut plotted October 2026 at 0% of 2 assessments beside "c" in the
+    table: a point's share and its month's items give the count back. Such a month is a
+    gap (not 0), unmarked even where it signals; the mean and limits are as before."""
+    import matplotlib.pyplot as plt
+
+    from audit_lib.stats import spc_rules
+
+    num = np.array([40, 41, 39, 42, 40, 38, 41, 40, 39, 42, 3, 0, 0])
+    den = np.array([50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 4, 2, 40])
+    s = pd.DataFrame(
+        {
+            "month": [f"2026-{m:02d}" for m in range(1, 14)],
+            "numerator": num,
+            "denominator": den,
+            "value": num / den,
+        }
+    )
+    fig = charts.spc_chart(s, "t", suppress_max=5)
+    ax = fig.axes[0]
+    line = next(x for x in ax.get_lines() if x.get_label() == "Monthly value")
+    y = np.asarray(line.get_ydata(), dtype=float)
+    assert np.isnan(y[[10, 11]]).all()  # 3 of 4 (1 late) and 0 of 2: gaps, not 0
+    assert y[12] == 0 and np.allclose(y[:10], s["value"][:10])  # 0 of 40 is a true zero
+    rules = spc_rules(s["value"].to_numpy())  # limits from every month, as before
+    levels = {round(x.get_ydata()[0], 9) for x in ax.get_lines()[1:]}
+    assert {round(rules[c].iloc[0], 9) for c in ("centre", "lower", "upper")} <= levels
+    marked = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections])
+    assert rules.loc[11, "signal"] == "concern" and 11 not in marked and 12 in marked
+    assert "A gap is a month not shown (c)" in fig.how_to_read
+    from audit_lib.check import page_problems
+
+    assert page_problems(f"<html><body>{report.figure_html(fig)}</body></html>") == []
+    off = charts.spc_chart(s, "t", suppress_max=0)  # suppression off: every month drawn
+    y = next(x for x in off.axes[0].get_lines() if x.get_label() == "Monthly value").get_ydata()
+    assert not np.isnan(np.asarray(y, dtype=float)).any() and "gap" not in off.how_to_read
+    plain = charts.spc_chart(s[["month", "value"]], "t")  # no counts: nothing to hide
+    assert "gap" not in plain.how_to_read
+    few = charts.spc_chart(s.iloc[10:12], "t")  # every month hidden: no lines alone
+    assert "no month with enough items to show its share" in few.alt_text
+    plt.close("all")
+
+
 def _run_like(nb, stamp: str, address: str):
     """What an execution leaves in a notebook: timings, versions, addresses."""
     import nbformat

@@ -7,9 +7,10 @@ import json
 import pandas as pd
 import pytest
 
+from audit_lib.measures import plan_quality as PQ
 from audit_lib.measures import timeliness as T
 from audit_lib.model import TABLES
-from audit_lib.stats import funnel_limits, wilson
+from audit_lib.stats import funnel_limits, latest_signal, wilson
 
 from .conftest import DEFAULT_DATA
 
@@ -511,5 +512,32 @@ def test_spc_title_hides_a_month_the_table_hides():
         }
     ).assign(value=lambda f: f["numerator"] / f["denominator"])
     title = T.spc_title(series, "Assessments", "2026-10", 5)
-    assert title.startswith("Assessments: October 2026 at c is") and " 0%" not in title
+    assert title.startswith("Assessments: October 2026 at c, ") and " 0%" not in title
     assert "October 2026 at 0% is" in T.spc_title(series, "Assessments", "2026-10", 0)
+
+
+def test_spc_title_does_not_judge_a_month_the_chart_leaves_out():
+    """A hidden month is a gap on the chart; its title said "October 2026 at c is a real
+    deterioration (below the lower limit)", so the 0 of 2 late items were both late."""
+    num = [40, 41, 39, 42, 40, 38, 41, 40, 39, 42, 40, 41, 0]
+    den = [50] * 12 + [2]
+    series = pd.DataFrame(
+        {
+            "month": [f"2025-{m:02d}" for m in range(10, 13)]
+            + [f"2026-{m:02d}" for m in range(1, 11)]
+        }
+    ).assign(numerator=num, denominator=den, value=lambda f: f["numerator"] / f["denominator"])
+    title = T.spc_title(series, "Assessments", "2026-10", 5)
+    assert title == "Assessments: October 2026 at c, too few items to judge"
+    mid = series.assign(denominator=[50] * 5 + [41] + [50] * 6 + [40], numerator=num[:12] + [30])
+    mid = mid.assign(value=mid["numerator"] / mid["denominator"])  # March 2026: 38 of 41
+    assert T.spc_title(mid, "A", "2026-10", 5) == "A: October 2026 at 75% is " + (
+        T.signal_phrase(*latest_signal(mid["value"].to_numpy(), "higher"))
+    )  # no mean: with the other months it would give March back
+    assert "(mean " in T.spc_title(mid, "A", "2026-10", 0)
+    off = T.spc_title(series, "Assessments", "2026-10", 0)
+    assert "at 0% is a real deterioration (outside the process limits)" in off
+    assert PQ.spc_title(series, "2026-10", None, 5).endswith(
+        "October 2026 at c, too few audits to judge"
+    )
+    assert "deteriorat" in PQ.spc_title(series, "2026-10", None, 0)

@@ -37,6 +37,7 @@ __all__ = [
     "kaplan_meier",
     "large_routes",
     "plan_by_second_review",
+    "shown_curve",
     "spell_outcomes",
     "stability",
     "unavailable_flags",
@@ -334,11 +335,26 @@ def _days(x) -> str:
     return f"{x:,.0f}"
 
 
-def median_sentence(row: dict | pd.Series) -> str:
-    """Plain-English headline for the time to permanence, for any result (chart title)."""
+def _too_few(row: dict | pd.Series, suppress_max: int) -> bool:
+    """True where a row of :func:`competing_risks` has 1 to ``suppress_max`` spells
+    (``n``) or permanent outcomes (``events``): the tables hide its median
+    (:data:`TIME_TABLE`), and its curve's steps are a few children's days."""
+    from ..disclosure import is_suppressed
+
+    return bool(is_suppressed([row.get("n"), row.get("events")], suppress_max).any())
+
+
+def median_sentence(row: dict | pd.Series, suppress_max: int = 5) -> str:
+    """Plain-English headline for the time to permanence, for any result (chart title).
+    The median is not given where the row's spells (``n``) or permanent outcomes
+    (``events``) are 1 to ``suppress_max``, as the tables hide it (:data:`TIME_TABLE`)."""
     row = dict(row)
     if not row.get("estimable"):
         return f"Time to permanence {row.get('note') or 'cannot be estimated'}"
+    if _too_few(row, suppress_max):
+        return (
+            "Time to permanence is not shown: too few children to show it without identifying them"
+        )
     lead = "Half of children reach permanence within"
     if row.get("median_days") is None or pd.isna(row.get("median_days")):
         return f"{lead} ... (not reached: fewer than half have, so far)"
@@ -367,6 +383,14 @@ def incidence_sentence(at_horizon: pd.DataFrame, suppress_max: int = 5) -> str:
         f"Within a year, {top['outcome'].replace('_', ' ')} is the commonest route "
         f"({SUPPRESSED if few else fmt_pct(top['incidence'])} of children)"
     )
+
+
+def shown_curve(curve: pd.DataFrame, row: dict | pd.Series, suppress_max: int = 5) -> pd.DataFrame:
+    """The overall curve of :func:`permanence_curve`, empty where its row of
+    :func:`competing_risks` has 1 to ``suppress_max`` permanent outcomes or spells: each
+    step is a child's day and share (the tables hide the median beside so few; the
+    routes chart leaves such a route out, :func:`large_routes`)."""
+    return curve.iloc[:0] if _too_few(row, suppress_max) else curve
 
 
 def large_routes(curves: pd.DataFrame, at_horizon: pd.DataFrame, suppress_max: int = 5):
@@ -995,6 +1019,7 @@ def metric_entries(
             "lower": r["median_lower"],
             "upper": r["median_upper"],
             "n": int(r["n"]),
+            "events": int(r["events"]),
             "estimable": bool(r["estimable"]),
             "status": "not reached" if r["estimable"] and pd.isna(r["median_days"]) else "",
             "reason": r["note"] or "",
@@ -1096,17 +1121,19 @@ def findings(
     lines = []
     m = entries.get("permanence.median_days")
     if m:
+        row = {
+            "estimable": m.get("estimable"),
+            "note": m.get("reason"),
+            "n": m.get("n"),
+            "events": m.get("events"),
+            "median_days": m.get("value"),
+            "median_lower": m.get("lower"),
+            "median_upper": m.get("upper"),
+        }
+        competing = m.get("estimable") and not _too_few(row, suppress_max)
         lines.append(
-            median_sentence(
-                {
-                    "estimable": m.get("estimable"),
-                    "note": m.get("reason"),
-                    "median_days": m.get("value"),
-                    "median_lower": m.get("lower"),
-                    "median_upper": m.get("upper"),
-                }
-            )
-            + (" (other exits from care counted as competing)." if m.get("estimable") else ".")
+            median_sentence(row, suppress_max)
+            + (" (other exits from care counted as competing)." if competing else ".")
         )
     w = entries.get("permanence.within_12m.rolling_12m")
     if shown(w):

@@ -291,7 +291,10 @@ def metric_entries(
     baseline: int | None = 12,
 ) -> dict:
     """metrics.json entries ``plan_quality.*`` for the period. The SPC reading is the
-    chart's (limits fixed on the first ``baseline`` months)."""
+    chart's (limits fixed on the first ``baseline`` months); ``mean_12m_min_count`` is
+    the smallest count the 12-month mean rests on (:func:`disclosure.smallest_count`)."""
+    from ..disclosure import smallest_count
+
     out = {}
     for w in ("month", "rolling_12m"):
         r = good_or_better(window(audits, period, w)).iloc[0]
@@ -306,6 +309,7 @@ def metric_entries(
                 "spc_last_signal_month": rd["last_signal_at"],
                 "spc_baseline_months": baseline,
                 "mean_12m": float(monthly["value"].iloc[-12:].mean()),
+                "mean_12m_min_count": smallest_count(monthly.iloc[-12:]),
             }
         out[f"plan_quality.good_or_better.{w}"] = share(r["numerator"], r["denominator"], **extra)
     r12 = window(audits, period)
@@ -336,19 +340,23 @@ def spc_title(
     monthly: pd.DataFrame, period: str, baseline: int | None, suppress_max: int = 5
 ) -> str:
     """SPC chart title stating where the monthly share good or better now stands (its
-    share "c" where the month's numerator, complement or audits are 1..``suppress_max``)."""
+    share "c" where the month's numerator, complement or audits are 1..``suppress_max``,
+    and then not judged: the chart leaves that month out)."""
+    from ..disclosure import SUPPRESSED
     from ..report import month_label
     from .timeliness import latest_share, signal_phrase
 
     if len(monthly) < 2:
         return "Audits graded good or better: too few months to chart"
     rd = spc_reading(monthly, baseline)
+    share = latest_share(monthly, suppress_max)
     head = (
-        f"Audits graded good or better: {month_label(str(monthly['month'].iloc[-1]))} at "
-        f"{latest_share(monthly, suppress_max)}, "
+        f"Audits graded good or better: {month_label(str(monthly['month'].iloc[-1]))} at {share}, "
     )
     if rd["too_few"]:
         return head + f"too few points for SPC ({rd['points']} months)"
+    if share == SUPPRESSED:
+        return head + "too few audits to judge"
     since = ""
     if rd["signal"] == "common_cause" and rd["last_signal"]:
         word = "improved" if rd["last_signal"] == "improvement" else "deteriorated"

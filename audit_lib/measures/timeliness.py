@@ -646,11 +646,14 @@ def metric_entries(
     """metrics.json entries ``timeliness.<measure>.<window>`` from ``summarise``.
 
     With ``monthly_frame`` the month entries also carry the SPC reading of the latest
-    month (``spc_signal``, ``spc_rule``) and the mean of the last 12 monthly shares
-    (``mean_12m``), which the summary page shows without recomputing anything.
+    month (``spc_signal``, ``spc_rule``), the mean of the last 12 monthly shares
+    (``mean_12m``) and the smallest count it rests on (``mean_12m_min_count``,
+    :func:`disclosure.smallest_count`), which the summary page shows (or hides) without
+    recomputing anything.
     Measures in ``unavailable`` (measure -> reason) get an entry with no value and the
     reason (``audit_lib.needs.not_available``).
     """
+    from ..disclosure import smallest_count
     from ..needs import not_available
     from ..stats import latest_signal
 
@@ -661,10 +664,12 @@ def metric_entries(
     for r in summary.itertuples(index=False):
         extra = {"median_days": None if pd.isna(r.median_days) else float(r.median_days)}
         if monthly_frame is not None and r.window == "month":
-            series = monthly_frame.loc[monthly_frame["measure"] == r.measure, "value"].to_numpy()
+            months = monthly_frame[monthly_frame["measure"] == r.measure]
+            series = months["value"].to_numpy()
             if len(series) >= 2:
                 rule, signal = latest_signal(series, "higher")
                 extra.update(spc_signal=signal, spc_rule=rule, mean_12m=float(series[-12:].mean()))
+                extra["mean_12m_min_count"] = smallest_count(months.iloc[-12:])
         out[f"timeliness.{r.measure}.{r.window}"] = share(
             r.numerator, r.denominator, float(r.lower), float(r.upper), **extra
         )
@@ -840,7 +845,12 @@ def latest_share(series: pd.DataFrame, suppress_max: int = 5) -> str:
 def spc_title(series: pd.DataFrame, noun: str, period: str, suppress_max: int = 5) -> str:
     """A chart title that states the SPC finding for the latest month charted, naming
     that month (which is not the period when nothing fell due in the period); its share
-    is "c" where :func:`latest_share` hides it."""
+    is "c" where :func:`latest_share` hides it, and then it is not judged either (the
+    chart leaves it out: "below the lower limit" beside 2 items says they were late).
+    The mean of the months is not quoted where any month is hidden: with the others
+    shown it gives the hidden months' shares back ("mean 100%" of three months of one
+    item each said every item was in time)."""
+    from ..disclosure import SUPPRESSED, hidden_shares
     from ..report import fmt_pct, month_label
     from ..stats import latest_signal
 
@@ -849,10 +859,16 @@ def spc_title(series: pd.DataFrame, noun: str, period: str, suppress_max: int = 
     rule, signal = latest_signal(series["value"].to_numpy(), "higher")
     last = str(series["month"].iloc[-1])
     none = "" if last == str(period) else f"; none due in {month_label(period)}"
-    return (
-        f"{noun}: {month_label(last)} at {latest_share(series, suppress_max)} is "
-        f"{signal_phrase(rule, signal)} (mean {fmt_pct(series['value'].mean())}){none}"
+    share = latest_share(series, suppress_max)
+    reading = (
+        ", too few items to judge" if share == SUPPRESSED else f" is {signal_phrase(rule, signal)}"
     )
+    mean = (
+        ""
+        if hidden_shares(series, suppress_max).any()
+        else f" (mean {fmt_pct(series['value'].mean())})"
+    )
+    return f"{noun}: {month_label(last)} at {share}{reading}{mean}{none}"
 
 
 def funnel_title(units: pd.DataFrame, noun: str, suppress_max: int = 5) -> str:

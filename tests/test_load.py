@@ -423,7 +423,6 @@ def test_plain_csv_is_read_by_arrow_as_pandas_reads_it():
     import io
     import random
 
-
     rng = random.Random(16)
     cells = ["", "a", "0012", " b ", "é", "NA", "null", "\t", "x y", "1.5", "-"]
     odd = ['"q"', 'a"b', "\x00", "\r"]

@@ -588,3 +588,43 @@ def test_worklist_text_loses_bidi_controls_and_hidden_formulas(tmp_path):
     back = D.neutralise_csv(f)
     assert back["team"].tolist() == ["North ", "'=1+1", None, "\u05e9\u05dc\u05d5\u05dd"]
     assert back["days"].tolist() == [1, None, 3, 4]
+
+
+def test_shown_total_never_gives_a_hidden_part_back():
+    """A total quoted beside its parts hides where the parts shown as "c" follow from it
+    (the timeliness headline's items due soon on a 2,000-child cut: 9 beside c, c, 7, so
+    both c were 1)."""
+    assert D.shown_total([2, 0, 0, 0, 0, 7]) is None  # hidden sum 2: both 1
+    assert D.shown_total([30, 3, 0, 11, 20, 23]) is None  # one hidden part: 3
+    assert D.shown_total([30, 1, 2, 11, 20, 23]) is None  # hidden sum 3 of two parts
+    assert D.shown_total([5, 5, 40]) is None  # hidden sum 10 of two parts: both 5
+    assert D.shown_total([3, 4, 40]) == 47  # hidden sum 7 of two parts: 2..5 each
+    assert D.shown_total([30, 0, 11, 20]) == 61  # nothing hidden
+    assert D.shown_total([0, 0]) == 0
+    assert D.shown_total([2, 40], suppress_max=0) == 42  # no suppression
+
+
+def test_timeliness_headline_totals_do_not_give_hidden_rows_back():
+    """The headline's overdue and due-soon totals with the table's shown rows gave its
+    "c" rows back (2,000-child cut: 'c items were overdue and 9 due within 10 working
+    days' beside due-soon rows c, 0, 0, 0, c, 7)."""
+    from audit_lib.measures import timeliness as T
+
+    measures = ["assessment_45wd", "icpc_15wd", "cp_review", "cla_review", "cla_visit", "cp_visit"]
+    summary = pd.DataFrame(
+        {
+            "measure": measures,
+            "window": "rolling_12m",
+            "numerator": [69, 60, 100, 90, 96, 162],
+            "denominator": [94, 70, 120, 100, 110, 179],
+            "open_overdue": [1, 0, 0, 0, 0, 0],
+            "open_due_soon": [1, 0, 0, 0, 1, 7],
+        }
+    )
+    summary["value"] = summary["numerator"] / summary["denominator"]
+    summary["lower"], summary["upper"] = summary["value"] - 0.05, summary["value"] + 0.05
+    last = T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10")[-1]
+    assert last.startswith("At the end of October 2026, c items were overdue and c due ")
+    summary["open_due_soon"] = [0, 0, 0, 0, 20, 7]
+    last = T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10")[-1]
+    assert "c items were overdue and 27 due within 10 working days" in last

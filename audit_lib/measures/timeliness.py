@@ -708,7 +708,7 @@ def findings(
     Counts from 1 to ``suppress_max`` are shown as "c". Timescales in ``unavailable``
     (measure -> reason) are named as not available, with the reason, never as 0%.
     """
-    from ..disclosure import hide_rate, merge_small_groups
+    from ..disclosure import SUPPRESSED, hide_rate, merge_small_groups, shown_total
     from ..report import fmt_count, fmt_pct, lower_first, month_label
     from ..stats import funnel_position, latest_signal
 
@@ -781,11 +781,15 @@ def findings(
             )
             + "."
         )
-    overdue = int(summary.drop_duplicates("measure")["open_overdue"].sum())
-    soon = int(summary.drop_duplicates("measure")["open_due_soon"].sum())
+    # the totals with the table's shown rows must not give its hidden ones back
+    open_items = summary.drop_duplicates("measure")
+    overdue, soon = (
+        fmt_count(shown_total(open_items[c], suppress_max), suppress_max) or SUPPRESSED
+        for c in ("open_overdue", "open_due_soon")
+    )
     lines.append(
-        f"At the end of {month}, {fmt_count(overdue, suppress_max)} items were overdue and "
-        f"{fmt_count(soon, suppress_max)} due within 10 working days; analysts have the worklist."
+        f"At the end of {month}, {overdue} items were overdue and "
+        f"{soon} due within 10 working days; analysts have the worklist."
     )
     return lines
 

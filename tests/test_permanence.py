@@ -13,7 +13,7 @@ from audit_lib.measures import permanence as PM
 from audit_lib.model import TABLES
 from audit_lib.spells import spells
 
-from .conftest import DEFAULT_DATA, EXTERNAL, EXTERNAL_MISSING
+from .conftest import DEFAULT_DATA, EXTERNAL, EXTERNAL_MISSING, ROOT
 
 TS = pd.Timestamp
 
@@ -652,3 +652,19 @@ def test_overall_curve_and_median_of_few_permanent_outcomes_are_not_shown(synthe
         "Time to permanence is not shown"
     )
     assert PM.findings(e, flags, card, "2026-10", 0)[0].startswith("Half of children")
+
+
+def test_cohort_note_says_the_cohorts_are_hidden_not_missing(synthetic):
+    """A cut whose every full-year cohort is too small to show said 'No entry cohort has
+    yet been followed for a full year in this data' under a table listing nine of them
+    (2,000-child cut): the page now says they are hidden and why."""
+    _, outcomes, _, _ = synthetic
+    as_of = TS("2026-10-31")
+    few = outcomes[outcomes["entry_cohort"].isin(["2022-23", "2023-24"])]
+    few = few.groupby("entry_cohort").head(3)
+    assert PM.cohort_shares(few, as_of, suppress_max=5).empty
+    assert PM.cohort_note(few, as_of).startswith("Not shown: each entry cohort followed")
+    assert PM.cohort_note(few, TS("2023-10-31")).startswith("No entry cohort has yet")
+    cells = json.loads((ROOT / "notebooks" / "permanence.ipynb").read_text())["cells"]
+    source = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "PM.cohort_note(outcomes, as_of)" in source

@@ -860,6 +860,18 @@ def cohort_shares(outcomes: pd.DataFrame, as_of: pd.Timestamp, suppress_max: int
     return cohorts[shown & (cohorts["n"] > suppress_max) & cohorts["estimable"]]
 
 
+def cohort_note(outcomes: pd.DataFrame, as_of: pd.Timestamp) -> str:
+    """Why the cohort chart is empty (:func:`cohort_shares` gave no row): no cohort yet
+    followed for a full year, or every such cohort's share hidden as its table hides it."""
+    if complete_cohorts(outcomes, as_of).empty:
+        return "No entry cohort has yet been followed for a full year in this data."
+    return (
+        "Not shown: each entry cohort followed for a full year has too few children, or "
+        "too few reaching permanence or not, to show its share without identifying them "
+        '(shown as "c" in the table above).'
+    )
+
+
 def stability_title(st: dict, suppress_max: int = 5) -> str:
     """Chart title for placement stability, for any result (no children: says so); a share
     whose numerator or complement is 1..``suppress_max`` shows as "c"."""

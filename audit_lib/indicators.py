@@ -192,8 +192,8 @@ def indicator_table(
         shown = [e["value"] for e, hide in pairs if e and not hide and e.get("value") is not None]
         value = shown[0] if shown else None
         status = status_of(value, signal, target, ind.direction)
-        if status == "stable" and target is not None and not shown and (hide_month or hide_12m):
-            status = "small_numbers"  # not "Stable": no shown share to judge
+        if status == "stable" and not shown and (hide_month or hide_12m):
+            status = "small_numbers"  # not "Stable": no shown share to judge, target or not
         rows.append(
             {
                 "key": ind.key,

@@ -308,6 +308,10 @@ def test_indicator_status_does_not_judge_a_hidden_share():
         {"timeliness.cp_review.month": month, "timeliness.cp_review.rolling_12m": small}
     ).iloc[0]
     assert t["Status"] == "Too few to judge"  # not "Stable": nothing shown was judged
+    # nor where no target is set: a 2,000-child cut's permanence within 12 months, "c"
+    # over 12 months, no month, not charted, read "Stable"
+    t = indicators.indicator_table({"permanence.within_12m.rolling_12m": small}).iloc[0]
+    assert t["Status"] == "Too few to judge" and t["Target"] is None
 
 
 def test_indicator_shares_on_small_numbers_are_hidden():

@@ -312,6 +312,12 @@ def test_indicator_status_does_not_judge_a_hidden_share():
     # over 12 months, no month, not charted, read "Stable"
     t = indicators.indicator_table({"permanence.within_12m.rolling_12m": small}).iloc[0]
     assert t["Status"] == "Too few to judge" and t["Target"] is None
+    # and no item in either window is not "Stable" either (a 500-child cut's plan by the
+    # second review: "not available | not available | ... | Stable")
+    none = {"numerator": 0, "denominator": 0, "value": None}
+    key = "permanence.plan_by_second_review.rolling_12m"
+    t = indicators.indicator_table({key: none}).iloc[0]
+    assert t["Status"] == "No items to judge"
 
 
 def test_indicator_shares_on_small_numbers_are_hidden():

@@ -903,12 +903,11 @@ _TIMESCALE_NAMES = {"assessment_45wd": "Assessment", "icpc_15wd": "ICPC", "cp_vi
 def completed_in_window(
     items: pd.DataFrame, period: str, measures: tuple[str, ...] = tuple(_TIMESCALE_NAMES)
 ) -> pd.DataFrame:
-    """Completed working-day items of the last 12 months, with a ``timescale`` label."""
-    first = (pd.Period(period, freq="M") - 11).start_time.normalize()
-    _, last = period_bounds(period)
+    """Completed working-day items due in the last 12 months, with a ``timescale`` label:
+    the items whose median and 90th percentile the summary table gives (:func:`summarise`)."""
     f = items[
         items["measure"].isin(measures)
-        & items["completed_date"].between(first, last)
+        & _window_mask(items, period, "rolling_12m", "due")
         & items["days_taken"].notna()
     ]
     return f.assign(timescale=f["measure"].map(_TIMESCALE_NAMES))

@@ -412,3 +412,50 @@ def test_a_stage_never_has_one_hidden_count():
         flagged.assign(rate_per_10k=1.0), counts=("count",), hidden_with=D.COUNT_HIDDEN_WITH
     )
     assert shown["count"].tolist() == shown["rate_per_10k"].tolist() == [True] * 2 + [False] * 4
+
+
+def test_a_hidden_ratio_is_not_judged_in_its_description_or_the_headlines():
+    """2,000- and 500-child cuts: every ratio was "c" (White British 1 to 5 at each stage)
+    but each row's description said "no clear difference" and the headlines "No group
+    differed clearly from White British children ..." and "0 group-stage rates were
+    clearly higher": judgements of ratios and p-values the tables hide. A hidden ratio's
+    description is "c" and the headlines count and judge only the ratios shown."""
+    from audit_lib import report
+
+    ev, pop = _hand_made()
+    ref = ev[ev["ethnicity"] == "white_british"]
+    black = ev[ev["ethnicity"] == "black"].iloc[:14]
+    ev = pd.concat([black, ref.iloc[:4]])
+    r = D.rates(ev, pop)
+    r = r[r["stage"] == "referral"].reset_index(drop=True)
+    r = r.assign(p_adjusted=0.01, label=np.where(r["group"] == "black", "over", ""))
+    flagged = D.flag_hidden(r, suppress_max=5)
+    cols = ["stage", "group", "count", "rate_ratio", "lower", "upper", "p_adjusted", "label"]
+    shown = report.styled_table(
+        flagged[[*cols, *D.FLAGS[:3]]],
+        uuid="t",
+        counts=("count",),
+        hidden_with=D.RATES_HIDDEN_WITH,
+        hide=D.FLAGS,
+    ).data
+    assert (shown["Description"] == "c").all(), shown["Description"].tolist()
+    lines = D.findings(r, "white_british", "bh", focus="referral")
+    assert lines == [
+        "No ratio against White British children is shown at any stage: too few children "
+        "in the groups or in the reference group to show one without identifying them."
+    ]
+    # with the reference shown at another stage, only its ratios are counted
+    both = pd.concat(
+        [
+            black,
+            ref.iloc[:4],
+            black.assign(stage="assessment"),
+            ref.iloc[:8].assign(stage="assessment"),
+        ]
+    )
+    r = D.rates(both, pop)
+    r = r[r["stage"].isin(["referral", "assessment"])].reset_index(drop=True)
+    r = r.assign(p_adjusted=0.01, label=np.where(r["group"] == "black", "over", ""))
+    text = " ".join(D.findings(r, "white_british", "bh", focus="referral"))
+    assert "Of the 1 group-stage ratio shown, 1 were clearly higher" in text
+    assert "No ratio against White British children is shown at the referral stage" in text

@@ -459,3 +459,38 @@ def test_a_hidden_ratio_is_not_judged_in_its_description_or_the_headlines():
     text = " ".join(D.findings(r, "white_british", "bh", focus="referral"))
     assert "Of the 1 group-stage ratio shown, 1 were clearly higher" in text
     assert "No ratio against White British children is shown at the referral stage" in text
+
+
+def test_trend_and_forest_plot_draw_no_ratio_the_tables_hide(default_tables):
+    """A 2,000-child cut: the trend chart drew Black children's adjusted ratio 1.02 for
+    the year to March 2024 against a handful of White British children (the rates table
+    hides a ratio against 1 to 5), and the forest plot was an empty frame of three rows of
+    groups with no children ('Started to be looked after: Asian', ...)."""
+    from audit_lib import charts
+
+    tr = pd.DataFrame(
+        {
+            "period": ["2024-03", "2024-03", "2025-03"],
+            "group": ["black", "white_british", "black"],
+            "count": [6, 2, 9],
+            "reference_count": [2, 2, 8],
+            "adjusted_ratio": [1.02, 1.0, 1.1],
+        }
+    )
+    assert D.shown_trend(tr, "white_british", 5)["period"].tolist() == ["2025-03"]
+    t, _ = default_tables
+    real = D.trend(t, ["2026-03"])
+    assert (real["reference_count"] > 5).all() and len(D.shown_trend(real, "white_british"))
+    none = pd.DataFrame(
+        {
+            "label": ["Started to be looked after: Asian", "Started to be looked after: Other"],
+            **dict.fromkeys(["rate_ratio", "lower", "upper"], np.nan),
+            **dict.fromkeys(["adjusted_ratio", "adj_lower", "adj_upper"], np.nan),
+        }
+    )
+    fig = charts.forest_plot(none, "Ratios")
+    assert "Not available: no ratio with enough children to show" in fig.alt_text
+    one = none.assign(rate_ratio=[2.0, np.nan], lower=[1.5, np.nan], upper=[2.5, np.nan])
+    fig = charts.forest_plot(one, "Ratios")
+    labels = [x.get_text() for x in fig.axes[0].get_yticklabels()]
+    assert labels == ["Started to be looked after: Asian"]

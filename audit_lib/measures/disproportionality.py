@@ -804,7 +804,8 @@ def trend(
     """Deprivation-adjusted ratios at one stage for each 12-month window ending in
     ``periods``: the headline adjusted ratio, from the Poisson regression on group and
     IDACI decile with a log-population offset (see ``combined``)."""
-    cols = ["period", "group", "count", "adjusted_ratio", "adj_lower", "adj_upper"]
+    cols = ["period", "group", "count", "reference_count"]
+    cols += ["adjusted_ratio", "adj_lower", "adj_upper"]
     rows = []
     for p in periods:
         ev = events(tables, p, count=count, stages=[stage])
@@ -818,6 +819,7 @@ def trend(
                     "period": p,
                     "group": reg["group"].to_numpy(),
                     "count": reg["group"].map(observed).fillna(0).astype(int).to_numpy(),
+                    "reference_count": int(observed.get(reference, 0)),
                     "adjusted_ratio": reg["glm_ratio"].to_numpy(),
                     "adj_lower": reg["glm_lower"].to_numpy(),
                     "adj_upper": reg["glm_upper"].to_numpy(),
@@ -825,6 +827,14 @@ def trend(
             )
         )
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+
+
+def shown_trend(tr: pd.DataFrame, reference: str, suppress_max: int = 5) -> pd.DataFrame:
+    """The rows of :func:`trend` a chart may draw: other groups' ratios where the group
+    and the reference each had more than ``suppress_max`` children (the rates table hides
+    a ratio against a reference of 1 to ``suppress_max``; none, it has no ratio)."""
+    keep = (tr["group"] != reference) & (tr["count"] > suppress_max)
+    return tr[keep & (tr["reference_count"] > suppress_max)]
 
 
 def metric_entries(

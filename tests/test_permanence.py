@@ -578,8 +578,25 @@ def test_commonest_flag_is_never_one_nobody_has_or_the_data_cannot_measure(synth
     only_plan = quiet.assign(no_plan_by_second_review=True, in_care_12m_no_permanence=True)
     only_plan.iloc[1:, only_plan.columns.get_loc("in_care_12m_no_permanence")] = False
     only_plan.attrs = {"not_available": {"no_plan_by_second_review": "needs permanence_plans"}}
-    (line,) = [x for x in PM.findings(e, only_plan, card, "2026-10") if "drift flags" in x]
+    (line,) = [x for x in PM.findings(e, only_plan, card, "2026-10", 0) if "drift flags" in x]
     assert 'the commonest flag is "12 months in care, no permanence"' in line
+
+
+def test_commonest_flag_is_not_named_over_hidden_team_counts(synthetic):
+    """A 10,000-child cut: 'the commonest flag is "12 months in care, no permanence"'
+    beside a drift table whose row for it was c in every team but two (0): the ranking
+    ranked sums of hidden counts. The flag is named only where its row is shown."""
+    t, o, flags, _ = synthetic
+    e = PM.metric_entries(t, o, "2026-10", flags)
+    card = PM.adoption_scorecard(t, "2026-10")
+    quiet = flags.assign(**dict.fromkeys(PM.DRIFT_FLAGS, False), drift_score=0)
+    quiet.attrs = flags.attrs
+    one = quiet.copy()
+    one.iloc[:1, one.columns.get_loc("in_care_12m_no_permanence")] = True
+    (line,) = [x for x in PM.findings(e, one, card, "2026-10", 5) if "drift flags" in x]
+    assert line.endswith("two or more drift flags.") and "commonest" not in line
+    (line,) = [x for x in PM.findings(e, flags, card, "2026-10", 5) if "drift flags" in x]
+    assert 'the commonest flag is "12 months in care, no permanence"' in line  # all shown
 
 
 def test_time_tables_hide_shares_of_few_outcomes_and_keep_small_groups():

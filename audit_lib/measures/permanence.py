@@ -1107,13 +1107,21 @@ def metric_entries(
     return out
 
 
-def _commonest_flag(flags: pd.DataFrame) -> str:
+def _commonest_flag(flags: pd.DataFrame, suppress_max: int = 5) -> str | None:
     """ "the commonest flag is ..." among the flags the data can measure, or that none
-    is raised (the first flag in order is not the commonest of none)."""
+    is raised (the first flag in order is not the commonest of none); None where the
+    drift table shows a team's count of that flag as "c" (ranking the flags ranks sums of
+    hidden counts)."""
+    from ..disclosure import is_suppressed
+
     counts = flags[[f for f in DRIFT_FLAGS if f not in flags.attrs.get("not_available", {})]].sum()
     if not len(counts) or counts.max() == 0:
         return "no child has a drift flag"
-    return f'the commonest flag is "{FLAG_LABELS[counts.idxmax()].lower()}"'
+    top = FLAG_LABELS[counts.idxmax()]
+    shown = flag_counts(flags).set_index("Flag").loc[top] if "team" in flags else counts.max()
+    if is_suppressed(np.atleast_1d(shown), suppress_max).any():
+        return None
+    return f'the commonest flag is "{top.lower()}"'
 
 
 def findings(
@@ -1168,8 +1176,10 @@ def findings(
         if hide_rate([two], [len(flags)], suppress_max)[0]
         else f"{fmt_count(two, suppress_max)} of {fmt_count(len(flags), suppress_max)}"
     )
+    commonest = _commonest_flag(flags, suppress_max) if len(flags) else None
     lines.append(
-        f"{of_all} children in care have two or more drift flags; {_commonest_flag(flags)}."
+        f"{of_all} children in care have two or more drift flags"
+        + (f"; {commonest}." if commonest else ".")
         if len(flags)
         else "No children in care."
     )

@@ -612,6 +612,10 @@ def test_shown_total_never_gives_a_hidden_part_back():
     assert D.shown_total([30, 0, 11, 20]) == 61  # nothing hidden
     assert D.shown_total([0, 0]) == 0
     assert D.shown_total([2, 40], suppress_max=0) == 42  # no suppression
+    # in a sentence: what the table gives, each hidden part at least 1
+    assert D.fmt_total([30, 3, 2, 11, 20, 23]) == "at least 86"
+    assert D.fmt_total([30, 0, 11, 20]) == "61"
+    assert D.fmt_total([1, 1, 0]) == "c"
 
 
 def test_timeliness_headline_totals_do_not_give_hidden_rows_back():
@@ -634,7 +638,34 @@ def test_timeliness_headline_totals_do_not_give_hidden_rows_back():
     summary["value"] = summary["numerator"] / summary["denominator"]
     summary["lower"], summary["upper"] = summary["value"] - 0.05, summary["value"] + 0.05
     last = T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10")[-1]
-    assert last.startswith("At the end of October 2026, c items were overdue and c due ")
+    assert last.startswith("At the end of October 2026, c items were overdue and at least 9 due ")
     summary["open_due_soon"] = [0, 0, 0, 0, 20, 7]
     last = T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10")[-1]
     assert "c items were overdue and 27 due within 10 working days" in last
+
+
+def test_timeliness_headline_names_hidden_shares_in_words():
+    """A 500-child cut: 'Over the last 12 months, CP reviews on time c; looked-after
+    reviews on time c; looked-after visits on time c; CP visits on time 92%.' The hidden
+    ones are named together, with why, instead of 'on time c'."""
+    from audit_lib.measures import timeliness as T
+
+    summary = pd.DataFrame(
+        {
+            "measure": ["cp_review", "cla_review", "cla_visit", "cp_visit"],
+            "window": "rolling_12m",
+            "numerator": [6, 5, 22, 96],
+            "denominator": [8, 7, 25, 104],
+            "open_overdue": 0,
+            "open_due_soon": 0,
+        }
+    )
+    summary["value"] = summary["numerator"] / summary["denominator"]
+    summary["lower"], summary["upper"] = summary["value"] - 0.05, summary["value"] + 0.05
+    lines = T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10")
+    (line,) = [x for x in lines if x.startswith("Over the last 12 months")]
+    assert line == (
+        "Over the last 12 months, CP visits on time 92%; CP reviews on time, looked-after "
+        "reviews on time and looked-after visits on time: not shown, the numbers are small "
+        "enough to identify children."
+    )

@@ -708,8 +708,8 @@ def findings(
     Counts from 1 to ``suppress_max`` are shown as "c". Timescales in ``unavailable``
     (measure -> reason) are named as not available, with the reason, never as 0%.
     """
-    from ..disclosure import SUPPRESSED, hide_rate, merge_small_groups, shown_total
-    from ..report import fmt_count, fmt_pct, lower_first, month_label
+    from ..disclosure import fmt_total, hide_rate, merge_small_groups
+    from ..report import fmt_pct, lower_first, month_label
     from ..stats import funnel_position, latest_signal
 
     def hidden(r) -> bool:
@@ -760,18 +760,19 @@ def findings(
                 f"Below the 99.8% funnel limit for {noun} (overall {fmt_pct(pos['p0'].iloc[0])}): "
                 f"{names}. This is more than chance would explain for the team's size."
             )
-    others = [
-        f"{lower_first(label.split(' (')[0])} "
-        + (
-            "c"
-            if hidden(s.loc[(m, "rolling_12m")])
-            else fmt_pct(s.loc[(m, "rolling_12m"), "value"])
-        )
+    rest = [
+        (lower_first(label.split(" (")[0]), s.loc[(m, "rolling_12m")])
         for m, (label, _) in MEASURES.items()
         if m not in ("assessment_45wd", "icpc_15wd") and (m, "rolling_12m") in s.index
     ]
-    if others:
-        lines.append("Over the last 12 months, " + "; ".join(others) + ".")
+    # a hidden share is named among those not shown, not quoted as "on time c"
+    shown = [f"{name} {fmt_pct(r['value'])}" for name, r in rest if not hidden(r)]
+    few = [name for name, r in rest if hidden(r)]
+    if few:
+        names = ", ".join(few[:-1]) + (" and " if len(few) > 1 else "") + few[-1]
+        shown.append(f"{names}: not shown, the numbers are small enough to identify children")
+    if shown:
+        lines.append("Over the last 12 months, " + "; ".join(shown) + ".")
     if unavailable:
         lines.append(
             "Not measured for this data: "
@@ -784,8 +785,7 @@ def findings(
     # the totals with the table's shown rows must not give its hidden ones back
     open_items = summary.drop_duplicates("measure")
     overdue, soon = (
-        fmt_count(shown_total(open_items[c], suppress_max), suppress_max) or SUPPRESSED
-        for c in ("open_overdue", "open_due_soon")
+        fmt_total(open_items[c], suppress_max) for c in ("open_overdue", "open_due_soon")
     )
     lines.append(
         f"At the end of {month}, {overdue} items were overdue and "

@@ -561,11 +561,12 @@ def forest_plot(frame: pd.DataFrame, title: str, row: str = "label") -> Figure:
             "Adjusted for deprivation",
         ),
     ):
-        ok = f[col].notna() & f[lo].notna()
+        ok = (f[col].notna() & f[lo].notna()).to_numpy()
+        mid, low, high = (f.loc[ok, c].to_numpy(dtype=float) for c in (col, lo, hi))
         ax.errorbar(
-            f.loc[ok, col],
+            mid,
             ys[ok] + dy,
-            xerr=[f.loc[ok, col] - f.loc[ok, lo], f.loc[ok, hi] - f.loc[ok, col]],
+            xerr=[mid - low, high - mid],
             fmt=marker,
             color=colour,
             ecolor=colour,

@@ -461,6 +461,7 @@ def test_a_hidden_ratio_is_not_judged_in_its_description_or_the_headlines():
     assert "No ratio against White British children is shown at the referral stage" in text
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")  # one row: float() of a Series
 def test_trend_and_forest_plot_draw_no_ratio_the_tables_hide(default_tables):
     """A 2,000-child cut: the trend chart drew Black children's adjusted ratio 1.02 for
     the year to March 2024 against a handful of White British children (the rates table

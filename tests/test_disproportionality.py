@@ -481,6 +481,8 @@ def test_trend_and_forest_plot_draw_no_ratio_the_tables_hide(default_tables):
     assert D.shown_trend(tr, "white_british", 5)["period"].tolist() == ["2025-03"]
     t, _ = default_tables
     real = D.trend(t, ["2026-03"])
+    # a year before the data (no regression) adds no row, and no pandas FutureWarning
+    assert D.trend(t, ["2010-03", "2026-03"]).equals(real)
     assert (real["reference_count"] > 5).all() and len(D.shown_trend(real, "white_british"))
     none = pd.DataFrame(
         {

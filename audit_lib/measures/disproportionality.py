@@ -826,6 +826,7 @@ def trend(
                 }
             )
         )
+    rows = [r for r in rows if len(r)]  # a year with no regression adds no row
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
 
 

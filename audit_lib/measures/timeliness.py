@@ -819,7 +819,9 @@ def summary_table(summary: pd.DataFrame, unavailable: dict[str, str] | None = No
         for w, name in (("month", "Month"), ("rolling_12m", "12 months")):
             r = s.loc[(m, w)] if (m, w) in s.index else None
             row[f"{name}: in time"] = None if r is None else r["value"]
-            row[f"{name}: items"] = None if r is None else r["denominator"]
+            # no item fell due: 0 items (its share cannot be given), not "not available"
+            none = None if m in unavailable else 0
+            row[f"{name}: items"] = none if r is None else r["denominator"]
             row[f"{name}: in time, n"] = None if r is None else r["numerator"]
         r = s.loc[(m, "rolling_12m")] if (m, "rolling_12m") in s.index else None
         row["12 months: 95% CI"] = "" if r is None else f"{r['lower']:.0%} to {r['upper']:.0%}"

@@ -539,8 +539,14 @@ def stage_funnel(rates: pd.DataFrame, title: str, stage_labels: dict[str, str]) 
 
 def forest_plot(frame: pd.DataFrame, title: str, row: str = "label") -> Figure:
     """Crude and adjusted ratios with intervals side by side, one row per stage and group,
-    on a log scale with the line of no difference at 1."""
-    f = frame.reset_index(drop=True)
+    on a log scale with the line of no difference at 1. Rows with neither ratio (no
+    children, or hidden) are left out; with none left, a figure says so."""
+    drawn = frame["rate_ratio"].notna() & frame["lower"].notna()
+    if "adjusted_ratio" in frame:
+        drawn |= frame["adjusted_ratio"].notna() & frame["adj_lower"].notna()
+    f = frame[drawn].reset_index(drop=True)
+    if f.empty:
+        return _empty(title, "ratio with enough children to show")
     ys = np.arange(len(f))[::-1] * 1.0
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(f) + 1.8), dpi=100)
     for col, lo, hi, dy, colour, marker, lab in (
@@ -555,11 +561,12 @@ def forest_plot(frame: pd.DataFrame, title: str, row: str = "label") -> Figure:
             "Adjusted for deprivation",
         ),
     ):
-        ok = f[col].notna() & f[lo].notna()
+        ok = (f[col].notna() & f[lo].notna()).to_numpy()
+        mid, low, high = (f.loc[ok, c].to_numpy(dtype=float) for c in (col, lo, hi))
         ax.errorbar(
-            f.loc[ok, col],
+            mid,
             ys[ok] + dy,
-            xerr=[f.loc[ok, col] - f.loc[ok, lo], f.loc[ok, hi] - f.loc[ok, col]],
+            xerr=[mid - low, high - mid],
             fmt=marker,
             color=colour,
             ecolor=colour,

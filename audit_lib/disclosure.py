@@ -106,6 +106,34 @@ def suppress_counts(counts, suppress_max: int = 5) -> pd.Series:
     return out
 
 
+def shown_total(parts, suppress_max: int = 5) -> int | None:
+    """The sum of count ``parts`` to quote beside them, or None where it gives a "c" back.
+
+    With the total and the shown parts, a reader has the sum of the hidden parts (each
+    1..``suppress_max``): it must not itself be 1..``suppress_max`` (one hidden part, or
+    a few small ones) nor pin every hidden part at ``suppress_max``.
+    """
+    s = pd.to_numeric(pd.Series(parts), errors="coerce").fillna(0).to_numpy(dtype=float)
+    hidden = is_suppressed(s, suppress_max)
+    rest = s[hidden].sum()
+    if hidden.any() and (rest <= suppress_max or rest >= hidden.sum() * suppress_max):
+        return None
+    return int(s.sum())
+
+
+def fmt_total(parts, suppress_max: int = 5) -> str:
+    """The total of count ``parts`` for a sentence: the total where :func:`shown_total`
+    allows it, else "at least" the shown parts plus 1 for each hidden one (what the
+    table itself gives), or "c" where that too is 1..``suppress_max``."""
+    total = shown_total(parts, suppress_max)
+    if total is not None:
+        return fmt_count(total, suppress_max)
+    s = pd.to_numeric(pd.Series(parts), errors="coerce").fillna(0).to_numpy(dtype=float)
+    hidden = is_suppressed(s, suppress_max)
+    least = int(s[~hidden].sum() + hidden.sum())
+    return SUPPRESSED if least <= suppress_max else f"at least {least:,}"
+
+
 def fmt_share(numerator, denominator, suppress_max: int = 5, digits: int = 0) -> str:
     """A share for a sentence: "c" where :func:`hide_rate` hides it, else a percentage."""
     if hide_rate([numerator], [denominator], suppress_max)[0]:

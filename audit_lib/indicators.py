@@ -97,6 +97,7 @@ STATUS_WORDS = {
     "meeting_target": "Meeting target",
     "stable": "Stable",
     "small_numbers": "Too few to judge",
+    "no_items": "No items to judge",
     "not_available": "Not available",
 }
 
@@ -192,8 +193,9 @@ def indicator_table(
         shown = [e["value"] for e, hide in pairs if e and not hide and e.get("value") is not None]
         value = shown[0] if shown else None
         status = status_of(value, signal, target, ind.direction)
-        if status == "stable" and target is not None and not shown and (hide_month or hide_12m):
-            status = "small_numbers"  # not "Stable": no shown share to judge
+        if status == "stable" and not shown:
+            # not "Stable": no shown share to judge (hidden, or no items in either window)
+            status = "small_numbers" if hide_month or hide_12m else "no_items"
         rows.append(
             {
                 "key": ind.key,
@@ -516,6 +518,7 @@ STATUS_COLOURS = {  # Okabe-Ito edges; dark words on pale fills, so they print w
     "meeting_target": "background-color:#d5efe6; color:#004d38; border:2px solid #009E73",
     "stable": "background-color:#f2f2f2; color:#1b1b1b; border:1px solid #999999",
     "small_numbers": "background-color:#ffffff; color:#555555; border:1px dotted #999999",
+    "no_items": "background-color:#ffffff; color:#555555; border:1px dotted #999999",
     "not_available": "background-color:#ffffff; color:#555555; border:1px dotted #999999",
 }
 

@@ -127,3 +127,19 @@ def test_printed_pack_keeps_headings_with_their_content(seen):
     # print styles, 30 since the charts' "how to read this" lines became captions (the
     # line drawn into the image had made SPC charts print at half their size)
     assert sum(counts.values()) <= 30, counts
+
+
+def test_printed_tables_fit_the_a4_width(pages, browser):
+    """The summary's indicator table printed 797 pixels wide in A4's 703 (186 mm between
+    the margins): the print style's narrower cell padding lost to pandas Styler's own
+    '#T_... td' rule, so the last column ran into the margin."""
+    wide = {}
+    for path in pages:
+        page = browser.new_page(viewport={"width": 703, "height": 1000})
+        page.emulate_media(media="print")
+        page.goto(path.as_uri())
+        widths = page.eval_on_selector_all("table", "ts => ts.map(t => t.scrollWidth)")
+        page.close()
+        if max(widths, default=0) > 703:
+            wide[path.name] = widths
+    assert wide == {}

@@ -308,6 +308,16 @@ def test_indicator_status_does_not_judge_a_hidden_share():
         {"timeliness.cp_review.month": month, "timeliness.cp_review.rolling_12m": small}
     ).iloc[0]
     assert t["Status"] == "Too few to judge"  # not "Stable": nothing shown was judged
+    # nor where no target is set: a 2,000-child cut's permanence within 12 months, "c"
+    # over 12 months, no month, not charted, read "Stable"
+    t = indicators.indicator_table({"permanence.within_12m.rolling_12m": small}).iloc[0]
+    assert t["Status"] == "Too few to judge" and t["Target"] is None
+    # and no item in either window is not "Stable" either (a 500-child cut's plan by the
+    # second review: "not available | not available | ... | Stable")
+    none = {"numerator": 0, "denominator": 0, "value": None}
+    key = "permanence.plan_by_second_review.rolling_12m"
+    t = indicators.indicator_table({key: none}).iloc[0]
+    assert t["Status"] == "No items to judge"
 
 
 def test_indicator_shares_on_small_numbers_are_hidden():
@@ -588,3 +598,74 @@ def test_worklist_text_loses_bidi_controls_and_hidden_formulas(tmp_path):
     back = D.neutralise_csv(f)
     assert back["team"].tolist() == ["North ", "'=1+1", None, "\u05e9\u05dc\u05d5\u05dd"]
     assert back["days"].tolist() == [1, None, 3, 4]
+
+
+def test_shown_total_never_gives_a_hidden_part_back():
+    """A total quoted beside its parts hides where the parts shown as "c" follow from it
+    (the timeliness headline's items due soon on a 2,000-child cut: 9 beside c, c, 7, so
+    both c were 1)."""
+    assert D.shown_total([2, 0, 0, 0, 0, 7]) is None  # hidden sum 2: both 1
+    assert D.shown_total([30, 3, 0, 11, 20, 23]) is None  # one hidden part: 3
+    assert D.shown_total([30, 1, 2, 11, 20, 23]) is None  # hidden sum 3 of two parts
+    assert D.shown_total([5, 5, 40]) is None  # hidden sum 10 of two parts: both 5
+    assert D.shown_total([3, 4, 40]) == 47  # hidden sum 7 of two parts: 2..5 each
+    assert D.shown_total([30, 0, 11, 20]) == 61  # nothing hidden
+    assert D.shown_total([0, 0]) == 0
+    assert D.shown_total([2, 40], suppress_max=0) == 42  # no suppression
+    # in a sentence: what the table gives, each hidden part at least 1
+    assert D.fmt_total([30, 3, 2, 11, 20, 23]) == "at least 86"
+    assert D.fmt_total([30, 0, 11, 20]) == "61"
+    assert D.fmt_total([1, 1, 0]) == "c"
+
+
+def test_timeliness_headline_totals_do_not_give_hidden_rows_back():
+    """The headline's overdue and due-soon totals with the table's shown rows gave its
+    "c" rows back (2,000-child cut: 'c items were overdue and 9 due within 10 working
+    days' beside due-soon rows c, 0, 0, 0, c, 7)."""
+    from audit_lib.measures import timeliness as T
+
+    measures = ["assessment_45wd", "icpc_15wd", "cp_review", "cla_review", "cla_visit", "cp_visit"]
+    summary = pd.DataFrame(
+        {
+            "measure": measures,
+            "window": "rolling_12m",
+            "numerator": [69, 60, 100, 90, 96, 162],
+            "denominator": [94, 70, 120, 100, 110, 179],
+            "open_overdue": [1, 0, 0, 0, 0, 0],
+            "open_due_soon": [1, 0, 0, 0, 1, 7],
+        }
+    )
+    summary["value"] = summary["numerator"] / summary["denominator"]
+    summary["lower"], summary["upper"] = summary["value"] - 0.05, summary["value"] + 0.05
+    last = T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10")[-1]
+    assert last.startswith("At the end of October 2026, c items were overdue and at least 9 due ")
+    summary["open_due_soon"] = [0, 0, 0, 0, 20, 7]
+    last = T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10")[-1]
+    assert "c items were overdue and 27 due within 10 working days" in last
+
+
+def test_timeliness_headline_names_hidden_shares_in_words():
+    """A 500-child cut: 'Over the last 12 months, CP reviews on time c; looked-after
+    reviews on time c; looked-after visits on time c; CP visits on time 92%.' The hidden
+    ones are named together, with why, instead of 'on time c'."""
+    from audit_lib.measures import timeliness as T
+
+    summary = pd.DataFrame(
+        {
+            "measure": ["cp_review", "cla_review", "cla_visit", "cp_visit"],
+            "window": "rolling_12m",
+            "numerator": [6, 5, 22, 96],
+            "denominator": [8, 7, 25, 104],
+            "open_overdue": 0,
+            "open_due_soon": 0,
+        }
+    )
+    summary["value"] = summary["numerator"] / summary["denominator"]
+    summary["lower"], summary["upper"] = summary["value"] - 0.05, summary["value"] + 0.05
+    lines = T.findings(summary, summary.iloc[:0], summary.iloc[:0], "2026-10")
+    (line,) = [x for x in lines if x.startswith("Over the last 12 months")]
+    assert line == (
+        "Over the last 12 months, CP visits on time 92%; CP reviews on time, looked-after "
+        "reviews on time and looked-after visits on time: not shown, the numbers are small "
+        "enough to identify children."
+    )

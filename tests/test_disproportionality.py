@@ -412,3 +412,88 @@ def test_a_stage_never_has_one_hidden_count():
         flagged.assign(rate_per_10k=1.0), counts=("count",), hidden_with=D.COUNT_HIDDEN_WITH
     )
     assert shown["count"].tolist() == shown["rate_per_10k"].tolist() == [True] * 2 + [False] * 4
+
+
+def test_a_hidden_ratio_is_not_judged_in_its_description_or_the_headlines():
+    """2,000- and 500-child cuts: every ratio was "c" (White British 1 to 5 at each stage)
+    but each row's description said "no clear difference" and the headlines "No group
+    differed clearly from White British children ..." and "0 group-stage rates were
+    clearly higher": judgements of ratios and p-values the tables hide. A hidden ratio's
+    description is "c" and the headlines count and judge only the ratios shown."""
+    from audit_lib import report
+
+    ev, pop = _hand_made()
+    ref = ev[ev["ethnicity"] == "white_british"]
+    black = ev[ev["ethnicity"] == "black"].iloc[:14]
+    ev = pd.concat([black, ref.iloc[:4]])
+    r = D.rates(ev, pop)
+    r = r[r["stage"] == "referral"].reset_index(drop=True)
+    r = r.assign(p_adjusted=0.01, label=np.where(r["group"] == "black", "over", ""))
+    flagged = D.flag_hidden(r, suppress_max=5)
+    cols = ["stage", "group", "count", "rate_ratio", "lower", "upper", "p_adjusted", "label"]
+    shown = report.styled_table(
+        flagged[[*cols, *D.FLAGS[:3]]],
+        uuid="t",
+        counts=("count",),
+        hidden_with=D.RATES_HIDDEN_WITH,
+        hide=D.FLAGS,
+    ).data
+    assert (shown["Description"] == "c").all(), shown["Description"].tolist()
+    lines = D.findings(r, "white_british", "bh", focus="referral")
+    assert lines == [
+        "No ratio against White British children is shown at any stage: too few children "
+        "in the groups or in the reference group to show one without identifying them."
+    ]
+    # with the reference shown at another stage, only its ratios are counted
+    both = pd.concat(
+        [
+            black,
+            ref.iloc[:4],
+            black.assign(stage="assessment"),
+            ref.iloc[:8].assign(stage="assessment"),
+        ]
+    )
+    r = D.rates(both, pop)
+    r = r[r["stage"].isin(["referral", "assessment"])].reset_index(drop=True)
+    r = r.assign(p_adjusted=0.01, label=np.where(r["group"] == "black", "over", ""))
+    text = " ".join(D.findings(r, "white_british", "bh", focus="referral"))
+    assert "Of the 1 group-stage ratio shown, 1 were clearly higher" in text
+    assert "No ratio against White British children is shown at the referral stage" in text
+
+
+@pytest.mark.filterwarnings("error::FutureWarning")  # one row: float() of a Series
+def test_trend_and_forest_plot_draw_no_ratio_the_tables_hide(default_tables):
+    """A 2,000-child cut: the trend chart drew Black children's adjusted ratio 1.02 for
+    the year to March 2024 against a handful of White British children (the rates table
+    hides a ratio against 1 to 5), and the forest plot was an empty frame of three rows of
+    groups with no children ('Started to be looked after: Asian', ...)."""
+    from audit_lib import charts
+
+    tr = pd.DataFrame(
+        {
+            "period": ["2024-03", "2024-03", "2025-03"],
+            "group": ["black", "white_british", "black"],
+            "count": [6, 2, 9],
+            "reference_count": [2, 2, 8],
+            "adjusted_ratio": [1.02, 1.0, 1.1],
+        }
+    )
+    assert D.shown_trend(tr, "white_british", 5)["period"].tolist() == ["2025-03"]
+    t, _ = default_tables
+    real = D.trend(t, ["2026-03"])
+    # a year before the data (no regression) adds no row, and no pandas FutureWarning
+    assert D.trend(t, ["2010-03", "2026-03"]).equals(real)
+    assert (real["reference_count"] > 5).all() and len(D.shown_trend(real, "white_british"))
+    none = pd.DataFrame(
+        {
+            "label": ["Started to be looked after: Asian", "Started to be looked after: Other"],
+            **dict.fromkeys(["rate_ratio", "lower", "upper"], np.nan),
+            **dict.fromkeys(["adjusted_ratio", "adj_lower", "adj_upper"], np.nan),
+        }
+    )
+    fig = charts.forest_plot(none, "Ratios")
+    assert "Not available: no ratio with enough children to show" in fig.alt_text
+    one = none.assign(rate_ratio=[2.0, np.nan], lower=[1.5, np.nan], upper=[2.5, np.nan])
+    fig = charts.forest_plot(one, "Ratios")
+    labels = [x.get_text() for x in fig.axes[0].get_yticklabels()]
+    assert labels == ["Started to be looked after: Asian"]

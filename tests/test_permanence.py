@@ -13,7 +13,7 @@ from audit_lib.measures import permanence as PM
 from audit_lib.model import TABLES
 from audit_lib.spells import spells
 
-from .conftest import DEFAULT_DATA, EXTERNAL, EXTERNAL_MISSING
+from .conftest import DEFAULT_DATA, EXTERNAL, EXTERNAL_MISSING, ROOT
 
 TS = pd.Timestamp
 
@@ -578,8 +578,25 @@ def test_commonest_flag_is_never_one_nobody_has_or_the_data_cannot_measure(synth
     only_plan = quiet.assign(no_plan_by_second_review=True, in_care_12m_no_permanence=True)
     only_plan.iloc[1:, only_plan.columns.get_loc("in_care_12m_no_permanence")] = False
     only_plan.attrs = {"not_available": {"no_plan_by_second_review": "needs permanence_plans"}}
-    (line,) = [x for x in PM.findings(e, only_plan, card, "2026-10") if "drift flags" in x]
+    (line,) = [x for x in PM.findings(e, only_plan, card, "2026-10", 0) if "drift flags" in x]
     assert 'the commonest flag is "12 months in care, no permanence"' in line
+
+
+def test_commonest_flag_is_not_named_over_hidden_team_counts(synthetic):
+    """A 10,000-child cut: 'the commonest flag is "12 months in care, no permanence"'
+    beside a drift table whose row for it was c in every team but two (0): the ranking
+    ranked sums of hidden counts. The flag is named only where its row is shown."""
+    t, o, flags, _ = synthetic
+    e = PM.metric_entries(t, o, "2026-10", flags)
+    card = PM.adoption_scorecard(t, "2026-10")
+    quiet = flags.assign(**dict.fromkeys(PM.DRIFT_FLAGS, False), drift_score=0)
+    quiet.attrs = flags.attrs
+    one = quiet.copy()
+    one.iloc[:1, one.columns.get_loc("in_care_12m_no_permanence")] = True
+    (line,) = [x for x in PM.findings(e, one, card, "2026-10", 5) if "drift flags" in x]
+    assert line.endswith("two or more drift flags.") and "commonest" not in line
+    (line,) = [x for x in PM.findings(e, flags, card, "2026-10", 5) if "drift flags" in x]
+    assert 'the commonest flag is "12 months in care, no permanence"' in line  # all shown
 
 
 def test_time_tables_hide_shares_of_few_outcomes_and_keep_small_groups():
@@ -652,3 +669,19 @@ def test_overall_curve_and_median_of_few_permanent_outcomes_are_not_shown(synthe
         "Time to permanence is not shown"
     )
     assert PM.findings(e, flags, card, "2026-10", 0)[0].startswith("Half of children")
+
+
+def test_cohort_note_says_the_cohorts_are_hidden_not_missing(synthetic):
+    """A cut whose every full-year cohort is too small to show said 'No entry cohort has
+    yet been followed for a full year in this data' under a table listing nine of them
+    (2,000-child cut): the page now says they are hidden and why."""
+    _, outcomes, _, _ = synthetic
+    as_of = TS("2026-10-31")
+    few = outcomes[outcomes["entry_cohort"].isin(["2022-23", "2023-24"])]
+    few = few.groupby("entry_cohort").head(3)
+    assert PM.cohort_shares(few, as_of, suppress_max=5).empty
+    assert PM.cohort_note(few, as_of).startswith("Not shown: each entry cohort followed")
+    assert PM.cohort_note(few, TS("2023-10-31")).startswith("No entry cohort has yet")
+    cells = json.loads((ROOT / "notebooks" / "permanence.ipynb").read_text())["cells"]
+    source = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "PM.cohort_note(outcomes, as_of)" in source

@@ -84,6 +84,11 @@ def test_a_blank_note_is_left_blank_whatever_its_case():
     out = report.format_table(t).set_index("Timescale")["Note"]
     assert out.iloc[0] == ""  # assessments: available
     assert out.iloc[2] == "not available: needs cp_reviews"
+    # a measured timescale with no item due in a window has 0 items there, not "not
+    # available" (a 500-child cut: no assessment fell due in October 2026)
+    items = report.format_table(t).set_index("Timescale")["Month: items"]
+    assert items.iloc[0] == "50" and items.iloc[1] == "0"  # ICPCs: measured, none due
+    assert items.iloc[2] == "not available"  # CP reviews: not measured for this data
 
 
 def test_format_table_keeps_suppressed_intervals_and_formatted_columns():

@@ -541,3 +541,19 @@ def test_spc_title_does_not_judge_a_month_the_chart_leaves_out():
         "October 2026 at c, too few audits to judge"
     )
     assert "deteriorat" in PQ.spc_title(series, "2026-10", None, 0)
+
+
+def test_days_taken_chart_and_table_quote_the_same_items(synthetic_items):
+    """The box plot's title and the summary table gave two medians of the same 12 months
+    (synthetic borough: table 90th percentile 54, title 'took more than 55'; a 2,000-child
+    cut: median 35 against 33): the chart took items completed in the window, the table
+    items due in it. Both now use the items due in the window."""
+    s = T.summarise(synthetic_items, "2026-10")
+    row = s[(s["measure"] == "assessment_45wd") & (s["window"] == "rolling_12m")].iloc[0]
+    done = T.completed_in_window(synthetic_items, "2026-10")
+    a = done.loc[done["measure"] == "assessment_45wd", "days_taken"]
+    assert len(a) == row["completed"]
+    assert a.median() == row["median_days"] and a.quantile(0.9) == row["p90_days"]
+    title = T.distribution_title(done)
+    assert f"within {row['median_days']:.0f} working days" in title
+    assert f"more than {row['p90_days']:.0f} " in title

@@ -614,7 +614,10 @@ def index_hidden(comb: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
 COUNT_HIDDEN_WITH = {"count": "count_hidden", "rate_per_10k": ("count", "count_hidden")}
 RATES_HIDDEN_WITH = {
     **COUNT_HIDDEN_WITH,
-    **dict.fromkeys(("rate_ratio", "lower", "upper", "p_adjusted"), ("count", "ratio_hidden")),
+    # the description ("over", "under", no clear difference) judges the ratio and p-value
+    **dict.fromkeys(
+        ("rate_ratio", "lower", "upper", "p_adjusted", "label"), ("count", "ratio_hidden")
+    ),
     "representation_index": ("count", "index_hidden"),
 }
 #: The same for the decision-point table (the previous stage's count as the rates
@@ -690,6 +693,7 @@ def findings(
     adjusting for deprivation, 1.3 (0.9 to 1.8)": up to three, the clear crude ratios first,
     furthest from parity first. Ratios whose count is suppressed are not quoted."""
     from ..model import ETHNIC_GROUP_LABELS as L
+    from ..report import plural
 
     def name(g):
         return L.get(g, str(g).replace("_", " ").replace("|", ", "))
@@ -708,12 +712,9 @@ def findings(
     if comb.empty:
         return ["No stage can be measured for this data.", *absent_line]
     lines = []
-    f = comb[
-        (comb["stage"] == focus)
-        & comb["rate_ratio"].notna()
-        & (comb["group"] != reference)
-        & ~ratio_hidden(comb, suppress_max=suppress_max)
-    ]
+    shown = ~ratio_hidden(comb, suppress_max=suppress_max)
+    others = (comb["group"] != reference) & comb["rate_ratio"].notna()
+    f = comb[(comb["stage"] == focus) & others & shown]
     # the clearest first: a clear crude ratio before one clear only after adjustment,
     # then the furthest from parity either way (sorting by the ratio alone kept a clear
     # under-representation out of the three lines)
@@ -746,19 +747,41 @@ def findings(
                 f"can be given, but the data rule out a ratio above {r.zero_upper:.2f} against "
                 f"{name(reference)} children (exact conditional 95% bound)."
             )
-    over = comb[(comb["label"] == "over") & (comb["count"] > suppress_max)]
-    under = comb[(comb["label"] == "under") & (comb["count"] > suppress_max)]
-    lines.append(
-        f"Across all stages, {len(over)} group-stage rates were clearly higher and {len(under)} "
+    # only ratios the tables show are counted: a hidden one is not judged either
+    over = (comb["label"] == "over") & shown
+    under = (comb["label"] == "under") & shown
+    judged = (
         f"clearly lower than for {name(reference)} children "
         f"({ADJUSTMENT_NAMES[adjustment]}-adjusted p < 0.05)."
     )
+    few = (
+        "too few children in the groups or in the reference group to show one "
+        "without identifying them."
+    )
+    n_shown = int(shown[others].sum())
+    if shown[others].all():
+        lines.append(
+            f"Across all stages, {over.sum()} group-stage rates were clearly higher and "
+            f"{under.sum()} {judged}"
+        )
+    elif n_shown:
+        lines.append(
+            f"Of the {plural(n_shown, 'group-stage ratio')} shown, {over.sum()} were clearly "
+            f"higher and "
+            f"{under.sum()} {judged}"
+        )
+    else:
+        lines.append(f"No ratio against {name(reference)} children is shown at any stage: {few}")
     if focus in unavailable:
         lines.insert(0, f"{STAGES[focus][2]}: {unavailable[focus]}.")
-    elif not lines[:-1]:
+    elif not lines[:-1] and n_shown:
+        stage = STAGES[focus][2].lower()
+        hidden_here = f.empty and (others & (comb["stage"] == focus)).any()
         lines.insert(
             0,
-            f"No group differed clearly from {name(reference)} children at the {STAGES[focus][2].lower()} stage.",
+            f"No ratio against {name(reference)} children is shown at the {stage} stage: {few}"
+            if hidden_here
+            else f"No group differed clearly from {name(reference)} children at the {stage} stage.",
         )
     return lines + [a for a in absent_line if focus not in unavailable or len(unavailable) > 1]
 
@@ -781,7 +804,8 @@ def trend(
     """Deprivation-adjusted ratios at one stage for each 12-month window ending in
     ``periods``: the headline adjusted ratio, from the Poisson regression on group and
     IDACI decile with a log-population offset (see ``combined``)."""
-    cols = ["period", "group", "count", "adjusted_ratio", "adj_lower", "adj_upper"]
+    cols = ["period", "group", "count", "reference_count"]
+    cols += ["adjusted_ratio", "adj_lower", "adj_upper"]
     rows = []
     for p in periods:
         ev = events(tables, p, count=count, stages=[stage])
@@ -795,13 +819,23 @@ def trend(
                     "period": p,
                     "group": reg["group"].to_numpy(),
                     "count": reg["group"].map(observed).fillna(0).astype(int).to_numpy(),
+                    "reference_count": int(observed.get(reference, 0)),
                     "adjusted_ratio": reg["glm_ratio"].to_numpy(),
                     "adj_lower": reg["glm_lower"].to_numpy(),
                     "adj_upper": reg["glm_upper"].to_numpy(),
                 }
             )
         )
+    rows = [r for r in rows if len(r)]  # a year with no regression adds no row
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+
+
+def shown_trend(tr: pd.DataFrame, reference: str, suppress_max: int = 5) -> pd.DataFrame:
+    """The rows of :func:`trend` a chart may draw: other groups' ratios where the group
+    and the reference each had more than ``suppress_max`` children (the rates table hides
+    a ratio against a reference of 1 to ``suppress_max``; none, it has no ratio)."""
+    keep = (tr["group"] != reference) & (tr["count"] > suppress_max)
+    return tr[keep & (tr["reference_count"] > suppress_max)]
 
 
 def metric_entries(

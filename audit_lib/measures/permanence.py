@@ -860,6 +860,18 @@ def cohort_shares(outcomes: pd.DataFrame, as_of: pd.Timestamp, suppress_max: int
     return cohorts[shown & (cohorts["n"] > suppress_max) & cohorts["estimable"]]
 
 
+def cohort_note(outcomes: pd.DataFrame, as_of: pd.Timestamp) -> str:
+    """Why the cohort chart is empty (:func:`cohort_shares` gave no row): no cohort yet
+    followed for a full year, or every such cohort's share hidden as its table hides it."""
+    if complete_cohorts(outcomes, as_of).empty:
+        return "No entry cohort has yet been followed for a full year in this data."
+    return (
+        "Not shown: each entry cohort followed for a full year has too few children, or "
+        "too few reaching permanence or not, to show its share without identifying them "
+        '(shown as "c" in the table above).'
+    )
+
+
 def stability_title(st: dict, suppress_max: int = 5) -> str:
     """Chart title for placement stability, for any result (no children: says so); a share
     whose numerator or complement is 1..``suppress_max`` shows as "c"."""
@@ -1095,13 +1107,21 @@ def metric_entries(
     return out
 
 
-def _commonest_flag(flags: pd.DataFrame) -> str:
+def _commonest_flag(flags: pd.DataFrame, suppress_max: int = 5) -> str | None:
     """ "the commonest flag is ..." among the flags the data can measure, or that none
-    is raised (the first flag in order is not the commonest of none)."""
+    is raised (the first flag in order is not the commonest of none); None where the
+    drift table shows a team's count of that flag as "c" (ranking the flags ranks sums of
+    hidden counts)."""
+    from ..disclosure import is_suppressed
+
     counts = flags[[f for f in DRIFT_FLAGS if f not in flags.attrs.get("not_available", {})]].sum()
     if not len(counts) or counts.max() == 0:
         return "no child has a drift flag"
-    return f'the commonest flag is "{FLAG_LABELS[counts.idxmax()].lower()}"'
+    top = FLAG_LABELS[counts.idxmax()]
+    shown = flag_counts(flags).set_index("Flag").loc[top] if "team" in flags else counts.max()
+    if is_suppressed(np.atleast_1d(shown), suppress_max).any():
+        return None
+    return f'the commonest flag is "{top.lower()}"'
 
 
 def findings(
@@ -1156,8 +1176,10 @@ def findings(
         if hide_rate([two], [len(flags)], suppress_max)[0]
         else f"{fmt_count(two, suppress_max)} of {fmt_count(len(flags), suppress_max)}"
     )
+    commonest = _commonest_flag(flags, suppress_max) if len(flags) else None
     lines.append(
-        f"{of_all} children in care have two or more drift flags; {_commonest_flag(flags)}."
+        f"{of_all} children in care have two or more drift flags"
+        + (f"; {commonest}." if commonest else ".")
         if len(flags)
         else "No children in care."
     )

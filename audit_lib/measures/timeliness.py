@@ -708,8 +708,8 @@ def findings(
     Counts from 1 to ``suppress_max`` are shown as "c". Timescales in ``unavailable``
     (measure -> reason) are named as not available, with the reason, never as 0%.
     """
-    from ..disclosure import hide_rate, merge_small_groups
-    from ..report import fmt_count, fmt_pct, lower_first, month_label
+    from ..disclosure import fmt_total, hide_rate, merge_small_groups
+    from ..report import fmt_pct, lower_first, month_label
     from ..stats import funnel_position, latest_signal
 
     def hidden(r) -> bool:
@@ -760,18 +760,19 @@ def findings(
                 f"Below the 99.8% funnel limit for {noun} (overall {fmt_pct(pos['p0'].iloc[0])}): "
                 f"{names}. This is more than chance would explain for the team's size."
             )
-    others = [
-        f"{lower_first(label.split(' (')[0])} "
-        + (
-            "c"
-            if hidden(s.loc[(m, "rolling_12m")])
-            else fmt_pct(s.loc[(m, "rolling_12m"), "value"])
-        )
+    rest = [
+        (lower_first(label.split(" (")[0]), s.loc[(m, "rolling_12m")])
         for m, (label, _) in MEASURES.items()
         if m not in ("assessment_45wd", "icpc_15wd") and (m, "rolling_12m") in s.index
     ]
-    if others:
-        lines.append("Over the last 12 months, " + "; ".join(others) + ".")
+    # a hidden share is named among those not shown, not quoted as "on time c"
+    shown = [f"{name} {fmt_pct(r['value'])}" for name, r in rest if not hidden(r)]
+    few = [name for name, r in rest if hidden(r)]
+    if few:
+        names = ", ".join(few[:-1]) + (" and " if len(few) > 1 else "") + few[-1]
+        shown.append(f"{names}: not shown, the numbers are small enough to identify children")
+    if shown:
+        lines.append("Over the last 12 months, " + "; ".join(shown) + ".")
     if unavailable:
         lines.append(
             "Not measured for this data: "
@@ -781,11 +782,14 @@ def findings(
             )
             + "."
         )
-    overdue = int(summary.drop_duplicates("measure")["open_overdue"].sum())
-    soon = int(summary.drop_duplicates("measure")["open_due_soon"].sum())
+    # the totals with the table's shown rows must not give its hidden ones back
+    open_items = summary.drop_duplicates("measure")
+    overdue, soon = (
+        fmt_total(open_items[c], suppress_max) for c in ("open_overdue", "open_due_soon")
+    )
     lines.append(
-        f"At the end of {month}, {fmt_count(overdue, suppress_max)} items were overdue and "
-        f"{fmt_count(soon, suppress_max)} due within 10 working days; analysts have the worklist."
+        f"At the end of {month}, {overdue} items were overdue and "
+        f"{soon} due within 10 working days; analysts have the worklist."
     )
     return lines
 
@@ -815,7 +819,9 @@ def summary_table(summary: pd.DataFrame, unavailable: dict[str, str] | None = No
         for w, name in (("month", "Month"), ("rolling_12m", "12 months")):
             r = s.loc[(m, w)] if (m, w) in s.index else None
             row[f"{name}: in time"] = None if r is None else r["value"]
-            row[f"{name}: items"] = None if r is None else r["denominator"]
+            # no item fell due: 0 items (its share cannot be given), not "not available"
+            none = None if m in unavailable else 0
+            row[f"{name}: items"] = none if r is None else r["denominator"]
             row[f"{name}: in time, n"] = None if r is None else r["numerator"]
         r = s.loc[(m, "rolling_12m")] if (m, "rolling_12m") in s.index else None
         row["12 months: 95% CI"] = "" if r is None else f"{r['lower']:.0%} to {r['upper']:.0%}"
@@ -899,12 +905,11 @@ _TIMESCALE_NAMES = {"assessment_45wd": "Assessment", "icpc_15wd": "ICPC", "cp_vi
 def completed_in_window(
     items: pd.DataFrame, period: str, measures: tuple[str, ...] = tuple(_TIMESCALE_NAMES)
 ) -> pd.DataFrame:
-    """Completed working-day items of the last 12 months, with a ``timescale`` label."""
-    first = (pd.Period(period, freq="M") - 11).start_time.normalize()
-    _, last = period_bounds(period)
+    """Completed working-day items due in the last 12 months, with a ``timescale`` label:
+    the items whose median and 90th percentile the summary table gives (:func:`summarise`)."""
     f = items[
         items["measure"].isin(measures)
-        & items["completed_date"].between(first, last)
+        & _window_mask(items, period, "rolling_12m", "due")
         & items["days_taken"].notna()
     ]
     return f.assign(timescale=f["measure"].map(_TIMESCALE_NAMES))

@@ -412,3 +412,22 @@ def test_a_stage_never_has_one_hidden_count():
         flagged.assign(rate_per_10k=1.0), counts=("count",), hidden_with=D.COUNT_HIDDEN_WITH
     )
     assert shown["count"].tolist() == shown["rate_per_10k"].tolist() == [True] * 2 + [False] * 4
+
+
+def test_a_decision_ratio_is_hidden_with_its_previous_count():
+    """Black's 8 referrals are hidden beside Asian's 3 (secondary suppression), but its 7
+    assessments are shown: the decision ratio (7 / 8) / (80 / 100) = 1.09 and the 7 gave
+    the 8 back (7 / 1.09 / 0.8), as its interval did."""
+    frame = pd.DataFrame(
+        {
+            "stage": ["referral"] * 4 + ["assessment"] * 4,
+            "group": ["white_british", "black", "asian", "mixed"] * 2,
+            "count": [100, 8, 3, 50, 80, 7, 0, 40],
+            "reference": "white_british",
+        }
+    )
+    dp = D.flag_hidden(D.decision_points(frame), frame, 5).set_index("group")
+    assert dp.loc["black", "previous_hidden"] and not dp.loc["black", "count_hidden"]
+    assert dp.loc["black", "decision_ratio"] == pytest.approx(7 / 8 / 0.8)
+    assert dp.loc["black", "ratio_hidden"]
+    assert not dp.loc[["white_british", "mixed"], "ratio_hidden"].any()

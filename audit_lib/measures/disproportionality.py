@@ -635,7 +635,8 @@ def flag_hidden(
     """``frame`` with the boolean columns a page hides by (not shown): ``count_hidden``
     (:func:`count_hidden`), ``ratio_hidden`` (:func:`ratio_hidden`), for the rates
     ``index_hidden`` (:func:`index_hidden`), and for decision points ``previous_hidden``
-    (the previous stage's count hidden in ``rates_frame``)."""
+    (the previous stage's count hidden in ``rates_frame``), which hides the decision
+    ratio too: with the count shown, the ratio gives the previous count back."""
     out = frame.assign(
         count_hidden=count_hidden(frame, suppress_max),
         ratio_hidden=ratio_hidden(frame, rates_frame, suppress_max),
@@ -647,6 +648,7 @@ def flag_hidden(
         r = pd.Series(count_hidden(rates, suppress_max), index=[rates["stage"], rates["group"]])
         key = pd.MultiIndex.from_arrays([frame["previous_stage"], frame["group"]])
         out["previous_hidden"] = r.reindex(key).fillna(False).to_numpy(dtype=bool)
+        out["ratio_hidden"] |= out["previous_hidden"]
     return out
 
 

@@ -431,3 +431,37 @@ def test_a_decision_ratio_is_hidden_with_its_previous_count():
     assert dp.loc["black", "decision_ratio"] == pytest.approx(7 / 8 / 0.8)
     assert dp.loc["black", "ratio_hidden"]
     assert not dp.loc[["white_british", "mixed"], "ratio_hidden"].any()
+
+
+def test_a_label_is_hidden_with_its_ratio_and_not_counted_in_the_headline():
+    """A 2,000-child cut: Black 38 and Mixed 20 children started to be looked after beside
+    White British 'c' showed their ratios and p-values as 'c' but 'over' in the
+    Description column (so the hidden reference count was small enough for p < 0.05),
+    and the headline counted them among the rates 'clearly higher' while saying no group
+    differed clearly at that stage."""
+    from audit_lib import report
+
+    frame = pd.DataFrame(
+        {
+            "stage": "cla_start",
+            "stage_label": "Started to be looked after",
+            "group": ["white_british", "black", "mixed", "asian"],
+            "count": [4, 38, 20, 13],
+            "population": [6487, 17071, 6021, 39428],
+            "rate_per_10k": 1.0,
+            "rate_ratio": [1.0, 3.6, 5.4, 0.5],
+            "lower": [np.nan, 1.3, 1.8, 0.2],
+            "upper": [np.nan, 10.0, 16.0, 1.6],
+            "representation_index": 1.0,
+            "p_adjusted": [np.nan, 0.049, 0.017, 0.3],
+            "label": ["", "over", "over", ""],
+            "reference": "white_british",
+        }
+    )
+    flagged = D.flag_hidden(frame, suppress_max=5)
+    shown = report.styled_table(
+        flagged, uuid="t", counts=("count",), hidden_with=D.RATES_HIDDEN_WITH, hide=D.FLAGS
+    ).data
+    assert shown["Description"].tolist() == ["c"] * 4
+    lines = D.findings(flagged, "white_british", "bh", focus="cla_start")
+    assert "0 group-stage rates were clearly higher" in lines[-1], lines

@@ -608,13 +608,15 @@ def index_hidden(comb: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
 
 #: How the rates table hides its columns (``styled_table(hidden_with=)``) once
 #: :func:`flag_hidden` has added the flags: counts (and their rates) as
-#: :func:`count_hidden` says, ratios and p-values also where the reference's count is
-#: hidden, the index where any count at the stage is small.
+#: :func:`count_hidden` says, ratios, p-values and their labels ("over", "under") also
+#: where the reference's count is hidden, the index where any count at the stage is small.
 #: A count and its rate, as any table of the rates shows them (England's beside ours too).
 COUNT_HIDDEN_WITH = {"count": "count_hidden", "rate_per_10k": ("count", "count_hidden")}
 RATES_HIDDEN_WITH = {
     **COUNT_HIDDEN_WITH,
-    **dict.fromkeys(("rate_ratio", "lower", "upper", "p_adjusted"), ("count", "ratio_hidden")),
+    **dict.fromkeys(
+        ("rate_ratio", "lower", "upper", "p_adjusted", "label"), ("count", "ratio_hidden")
+    ),
     "representation_index": ("count", "index_hidden"),
 }
 #: The same for the decision-point table (the previous stage's count as the rates
@@ -710,11 +712,9 @@ def findings(
     if comb.empty:
         return ["No stage can be measured for this data.", *absent_line]
     lines = []
+    shown = ~ratio_hidden(comb, suppress_max=suppress_max)
     f = comb[
-        (comb["stage"] == focus)
-        & comb["rate_ratio"].notna()
-        & (comb["group"] != reference)
-        & ~ratio_hidden(comb, suppress_max=suppress_max)
+        (comb["stage"] == focus) & comb["rate_ratio"].notna() & (comb["group"] != reference) & shown
     ]
     # the clearest first: a clear crude ratio before one clear only after adjustment,
     # then the furthest from parity either way (sorting by the ratio alone kept a clear
@@ -748,8 +748,9 @@ def findings(
                 f"can be given, but the data rule out a ratio above {r.zero_upper:.2f} against "
                 f"{name(reference)} children (exact conditional 95% bound)."
             )
-    over = comb[(comb["label"] == "over") & (comb["count"] > suppress_max)]
-    under = comb[(comb["label"] == "under") & (comb["count"] > suppress_max)]
+    # only the judgements the rates table shows (a label is hidden with its ratio)
+    over = comb[(comb["label"] == "over") & shown]
+    under = comb[(comb["label"] == "under") & shown]
     lines.append(
         f"Across all stages, {len(over)} group-stage rates were clearly higher and {len(under)} "
         f"clearly lower than for {name(reference)} children "

@@ -492,11 +492,21 @@ def _cut_word(m: re.Match) -> str:
     return m.group(0)[:39] + "\u2026"
 
 
+#: a character of escaped HTML as shown: an entity (``&amp;``, ``&#x27;``) or one other
+_SHOWN_CHAR = r"&(?:#\w+|\w+);|\S"
+_LONG_ESCAPED = re.compile(rf"(?:{_SHOWN_CHAR}){{41,}}")
+
+
+def _cut_escaped(m: re.Match) -> str:
+    return "".join(re.findall(_SHOWN_CHAR, m.group(0))[:39]) + "\u2026"
+
+
 def shorten_words(text: pd.Series) -> pd.Series:
-    """Text cells with every run of more than 40 characters without a space cut to 40
-    with an ellipsis, as :func:`plain_title` cuts chart labels (a table cannot wrap such
-    a run: a 3,000-character team name made its page's table a sliver when printed)."""
-    return text.str.replace(_LONG_WORD, _cut_word, regex=True)
+    """Escaped HTML text cells with every run of more than 40 characters without a space
+    cut to 40 with an ellipsis, as :func:`plain_title` cuts chart labels (a table cannot
+    wrap such a run: a 3,000-character team name made its page's table a sliver when
+    printed). An entity counts as the one character it shows, and is never cut."""
+    return text.str.replace(_LONG_ESCAPED, _cut_escaped, regex=True)
 
 
 # --------------------------------------------------------------------------------------

@@ -667,9 +667,9 @@ def neutralise_csv(frame: pd.DataFrame) -> pd.DataFrame:
             clean = s.str.replace(_BIDI_CONTROLS, "", regex=True)
         except AttributeError:  # no text in the column
             return s
-        s = clean.where(clean.notna(), s)  # non-text cells as they were
+        s = clean.where(clean.notna(), s.to_numpy())  # non-text cells as they were
         formula = s.str.startswith(_FORMULA_START).eq(True)
-        return s.mask(formula, "'" + s[formula].astype(str))
+        return s.mask(formula, ("'" + s.astype(str)).to_numpy())  # by position: any index
 
     f = frame.copy()
     for c in f.columns:

@@ -588,3 +588,13 @@ def test_worklist_text_loses_bidi_controls_and_hidden_formulas(tmp_path):
     back = D.neutralise_csv(f)
     assert back["team"].tolist() == ["North ", "'=1+1", None, "\u05e9\u05dc\u05d5\u05dd"]
     assert back["days"].tolist() == [1, None, 3, 4]
+
+
+def test_worklist_cells_are_neutralised_whatever_the_index():
+    """The vectorised check put the quoted cells back by index label: a frame with a
+    repeated index (two lists concatenated) failed with InvalidIndexError, where the
+    cell-by-cell check it replaced wrote it."""
+    f = pd.DataFrame({"team": ["=a", "b", "\u202e=c", "+d", 5]}, index=[0, 0, 1, 1, 2])
+    back = D.neutralise_csv(f)
+    assert back["team"].tolist() == ["'=a", "b", "'=c", "'+d", 5]
+    assert back.index.tolist() == [0, 0, 1, 1, 2]

@@ -465,3 +465,20 @@ def test_a_label_is_hidden_with_its_ratio_and_not_counted_in_the_headline():
     assert shown["Description"].tolist() == ["c"] * 4
     lines = D.findings(flagged, "white_british", "bh", focus="cla_start")
     assert "0 group-stage rates were clearly higher" in lines[-1], lines
+
+
+def test_a_reference_group_that_is_no_value_of_the_grouping_is_an_error(default_tables):
+    """A page by sex with the default reference (White British) gave no ratio at all,
+    under the headline 'No group differed clearly from White British children'; it is a
+    one-line error naming the values to choose from. The funnel, which needs no ratio,
+    asks for none."""
+    from audit_lib.measures import explore as E
+
+    t, _ = default_tables
+    with pytest.raises(
+        ValueError, match="'white_british' is not a value of sex: choose one of F, M"
+    ):
+        D.table(t, "2026-10", by=["sex"])
+    males = D.table(t, "2026-10", by=["sex"], reference="M")["rates"]
+    assert males.loc[males["group"] == "F", "rate_ratio"].notna().all()
+    assert not E.funnel(t, "2026-10", by="sex").empty

@@ -34,6 +34,7 @@ __all__ = [
     "adjust_pvalues",
     "against_small_reference",
     "decision_points",
+    "check_reference",
     "count_hidden",
     "flag_hidden",
     "ratio_hidden",
@@ -454,20 +455,24 @@ def table(
     tables: dict[str, pd.DataFrame],
     period: str,
     by=("ethnicity",),
-    reference: str = "white_british",
+    reference: str | None = "white_british",
     count: str = "children",
     level: float = 0.95,
 ) -> dict[str, pd.DataFrame]:
     """Everything the notebook shows, for one period: rates (with adjusted p-values),
-    decision points, and (for ethnicity) standardised and regression ratios."""
+    decision points, and (for ethnicity) standardised and regression ratios. A
+    ``reference`` that is no value of the first attribute of ``by`` is a ValueError
+    (:func:`check_reference`); None asks for counts and rates only (no ratio)."""
     absent = unavailable_stages(tables, period)
     ev = events(tables, period, count=count)
     pop = population_for_window(tables["population"], period)
-    r = rates(ev, pop, list(by), reference, level)
+    if reference is not None:
+        check_reference(ev, pop, list(by)[0], reference)
+    r = rates(ev, pop, list(by), str(reference), level)
     r = r[~r["stage"].isin(absent)].reset_index(drop=True)
     r = pd.concat([r, adjust_pvalues(r["p_value"])], axis=1)
     out = {"events": ev, "population": pop, "rates": r, "decisions": decision_points(r, level)}
-    if list(by) == ["ethnicity"]:
+    if list(by) == ["ethnicity"] and reference is not None:
         s = standardised(ev, pop, reference, level)
         s = s[~s["stage"].isin(absent)].reset_index(drop=True)
         s = pd.concat([s, adjust_pvalues(s["adj_p_value"]).add_prefix("adj_")], axis=1)
@@ -481,6 +486,19 @@ def table(
         {"stage": list(absent), "reason": list(absent.values())}, columns=["stage", "reason"]
     )
     return out
+
+
+def check_reference(ev: pd.DataFrame, pop: pd.DataFrame, first: str, reference: str) -> None:
+    """Raise ValueError unless ``reference`` is a value of ``first`` (in the population,
+    or for an attribute without one, the events): a reference group that is none (the
+    default White British on a page by sex) gave no ratio at all, under a headline that
+    no group differed clearly from it."""
+    values = (pop if first in pop else ev)[first].dropna().astype(str).unique()
+    if str(reference) not in values:
+        raise ValueError(
+            f"reference group {reference!r} is not a value of {first}: "
+            f"choose one of {', '.join(sorted(values))}"
+        )
 
 
 def unavailable_stages(tables: dict[str, pd.DataFrame], period: str) -> dict[str, str]:

@@ -267,6 +267,7 @@ def protect(
     counts: Sequence[str],
     relations: Sequence[Relation] = (),
     suppress_max: int = 5,
+    keep: Sequence[Cell] = (),
 ) -> pd.DataFrame:
     """Which count cells to show as "c": primary (1..``suppress_max``) and secondary.
 
@@ -274,7 +275,9 @@ def protect(
     relation has exactly one suppressed cell, suppress its smallest other non-zero cell
     (a zero only if there is none); then, while the recovery attack
     (:func:`cell_bounds`) still pins a suppressed cell, suppress the smallest shown cell
-    of a relation it is in. Returns a boolean frame over ``counts`` (True: show "c").
+    of a relation it is in. Cells in ``keep`` (a reference group, whose hiding hides
+    every ratio against it) are chosen only after every other non-zero cell. Returns a
+    boolean frame over ``counts`` (True: show "c").
     """
     frame = frame.reset_index(drop=True)
     mask = pd.DataFrame(
@@ -283,6 +286,7 @@ def protect(
     if suppress_max < 1 or not relations or not mask.to_numpy().any():
         return mask
     rels = [r for r in relations if all(c in mask.columns for _, c in r.cells)]
+    kept = set(keep)
     value = {
         cell: v for r in rels for cell, v in zip(r.cells, _values(frame, r.cells), strict=True)
     }
@@ -293,7 +297,7 @@ def protect(
         ]
         if not shown:
             return None
-        parts_first = sorted(shown, key=lambda c: (value[c] == 0, value[c]))
+        parts_first = sorted(shown, key=lambda c: (value[c] == 0, c in kept, value[c]))
         return parts_first[0]
 
     for _ in range(10 * len(value) + 10):

@@ -395,8 +395,10 @@ def test_scope_note_names_groups_and_reference_in_the_pages_words():
 def test_a_stage_never_has_one_hidden_count():
     """A stage's groups sum to its children, which the ethnicity-not-known table shows:
     with one group hidden (Black 3) it was the total less the shown counts. The next
-    smallest (White British 12) is hidden too, and, as the reference, every ratio against
-    it; a stage with no small count keeps everything."""
+    smallest other than the reference (Mixed 25) is hidden too: hiding White British 12
+    would hide every ratio at the stage. A stage with no small count keeps everything;
+    the reference is hidden, and every ratio against it, where no other group has a
+    count."""
     frame = pd.DataFrame(
         {
             "stage": ["cp_plan"] * 4 + ["referral"] * 2,
@@ -405,13 +407,17 @@ def test_a_stage_never_has_one_hidden_count():
             "reference": "white_british",
         }
     )
-    assert D.count_hidden(frame).tolist() == [True, True, False, False, False, False]
+    assert D.count_hidden(frame).tolist() == [False, True, False, True, False, False]
     flagged = D.flag_hidden(frame)
-    assert flagged["ratio_hidden"].tolist() == [True] * 4 + [False] * 2
+    assert flagged["ratio_hidden"].tolist() == [False, True, False, True, False, False]
     shown = protect_table(
         flagged.assign(rate_per_10k=1.0), counts=("count",), hidden_with=D.COUNT_HIDDEN_WITH
     )
-    assert shown["count"].tolist() == shown["rate_per_10k"].tolist() == [True] * 2 + [False] * 4
+    assert shown["count"].tolist() == shown["rate_per_10k"].tolist() == [
+        False, True, False, True, False, False,
+    ]  # fmt: skip
+    alone = frame.assign(count=[12, 3, 0, 0, 300, 90])  # only the reference to hide
+    assert D.flag_hidden(alone)["ratio_hidden"].tolist() == [True] * 4 + [False] * 2
 
 
 def test_a_decision_ratio_is_hidden_with_its_previous_count():

@@ -37,6 +37,7 @@ __all__ = [
     "check_reference",
     "count_hidden",
     "flag_hidden",
+    "hidden_at",
     "ratio_hidden",
     "regression_flagged",
     "scope_note",
@@ -577,13 +578,16 @@ def count_hidden(frame: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
     1 to ``suppress_max``, and, by secondary suppression (:func:`disclosure.protect`),
     the next smallest at a stage with a single such count. A stage's groups sum to a total
     a reader knows (its children, on the ethnicity-not-known table), so one hidden count
-    would be that total less the shown ones."""
+    would be that total less the shown ones. The reference group is the next smallest
+    only where no other group has a count: hiding it hides every ratio at the stage."""
     from ..disclosure import down, protect
 
     f = frame.reset_index(drop=True)
     stages = f.groupby(f["stage"].to_numpy(), sort=False).indices.values()
     relations = [r for rows in stages for r in down(f, "count", rows=rows.tolist())]
-    return protect(f, ["count"], relations, suppress_max)["count"].to_numpy()
+    ref = f["group"].eq(f["reference"]) if "reference" in f else pd.Series(False, f.index)
+    keep = [(i, "count") for i in np.flatnonzero(ref.to_numpy())]
+    return protect(f, ["count"], relations, suppress_max, keep)["count"].to_numpy()
 
 
 def against_small_reference(
@@ -605,12 +609,28 @@ def against_small_reference(
     return hide
 
 
+def hidden_at(
+    frame: pd.DataFrame,
+    rates_frame: pd.DataFrame | None = None,
+    suppress_max: int = 5,
+    stage: str = "stage",
+) -> np.ndarray:
+    """Rows of ``frame`` whose group's count at the stage in column ``stage`` is hidden
+    in ``rates_frame`` (default ``frame``; :func:`count_hidden`): a decision point's
+    counts are hidden as the rates table hides them."""
+    rates = frame if rates_frame is None else rates_frame
+    at = pd.MultiIndex.from_arrays([rates["stage"], rates["group"]])
+    hidden = pd.Series(count_hidden(rates, suppress_max), index=at)
+    key = pd.MultiIndex.from_arrays([frame[stage], frame["group"]])
+    return hidden.reindex(key).fillna(False).to_numpy(dtype=bool)
+
+
 def ratio_hidden(
     frame: pd.DataFrame, rates_frame: pd.DataFrame | None = None, suppress_max: int = 5
 ) -> np.ndarray:
-    """Rows whose ratio a page hides: the group's own count is hidden
-    (:func:`count_hidden`), or its reference's (:func:`against_small_reference`)."""
-    own = count_hidden(frame, suppress_max)
+    """Rows whose ratio a page hides: the group's own count is hidden (:func:`hidden_at`),
+    or its reference's (:func:`against_small_reference`)."""
+    own = hidden_at(frame, rates_frame, suppress_max)
     return own | against_small_reference(frame, rates_frame, suppress_max)
 
 
@@ -655,20 +675,18 @@ def flag_hidden(
 ) -> pd.DataFrame:
     """``frame`` with the boolean columns a page hides by (not shown): ``count_hidden``
     (:func:`count_hidden`), ``ratio_hidden`` (:func:`ratio_hidden`), for the rates
-    ``index_hidden`` (:func:`index_hidden`), and for decision points ``previous_hidden``
+    ``index_hidden`` (:func:`index_hidden`), and for decision points (whose counts are
+    hidden as ``rates_frame`` hides them) ``previous_hidden``
     (the previous stage's count hidden in ``rates_frame``), which hides the decision
     ratio too: with the count shown, the ratio gives the previous count back."""
     out = frame.assign(
-        count_hidden=count_hidden(frame, suppress_max),
+        count_hidden=hidden_at(frame, rates_frame, suppress_max),
         ratio_hidden=ratio_hidden(frame, rates_frame, suppress_max),
     )
     if "representation_index" in frame:
         out["index_hidden"] = index_hidden(frame, suppress_max)
     if "previous_stage" in frame:
-        rates = frame if rates_frame is None else rates_frame
-        r = pd.Series(count_hidden(rates, suppress_max), index=[rates["stage"], rates["group"]])
-        key = pd.MultiIndex.from_arrays([frame["previous_stage"], frame["group"]])
-        out["previous_hidden"] = r.reindex(key).fillna(False).to_numpy(dtype=bool)
+        out["previous_hidden"] = hidden_at(frame, rates_frame, suppress_max, "previous_stage")
         out["ratio_hidden"] |= out["previous_hidden"]
     return out
 

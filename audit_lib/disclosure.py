@@ -295,6 +295,7 @@ def protect(
     counts: Sequence[str],
     relations: Sequence[Relation] = (),
     suppress_max: int = 5,
+    keep: Sequence[Cell] = (),
 ) -> pd.DataFrame:
     """Which count cells to show as "c": primary (1..``suppress_max``) and secondary.
 
@@ -302,7 +303,9 @@ def protect(
     relation has exactly one suppressed cell, suppress its smallest other non-zero cell
     (a zero only if there is none); then, while the recovery attack
     (:func:`cell_bounds`) still pins a suppressed cell, suppress the smallest shown cell
-    of a relation it is in. Returns a boolean frame over ``counts`` (True: show "c").
+    of a relation it is in. Cells in ``keep`` (a reference group, whose hiding hides
+    every ratio against it) are chosen only after every other non-zero cell. Returns a
+    boolean frame over ``counts`` (True: show "c").
     """
     frame = frame.reset_index(drop=True)
     mask = pd.DataFrame(
@@ -311,6 +314,7 @@ def protect(
     if suppress_max < 1 or not relations or not mask.to_numpy().any():
         return mask
     rels = [r for r in relations if all(c in mask.columns for _, c in r.cells)]
+    kept = set(keep)
     value = {
         cell: v for r in rels for cell, v in zip(r.cells, _values(frame, r.cells), strict=True)
     }
@@ -321,7 +325,7 @@ def protect(
         ]
         if not shown:
             return None
-        parts_first = sorted(shown, key=lambda c: (value[c] == 0, value[c]))
+        parts_first = sorted(shown, key=lambda c: (value[c] == 0, c in kept, value[c]))
         return parts_first[0]
 
     for _ in range(10 * len(value) + 10):
@@ -520,11 +524,21 @@ def _cut_word(m: re.Match) -> str:
     return m.group(0)[:39] + "\u2026"
 
 
+#: a character of escaped HTML as shown: an entity (``&amp;``, ``&#x27;``) or one other
+_SHOWN_CHAR = r"&(?:#\w+|\w+);|\S"
+_LONG_ESCAPED = re.compile(rf"(?:{_SHOWN_CHAR}){{41,}}")
+
+
+def _cut_escaped(m: re.Match) -> str:
+    return "".join(re.findall(_SHOWN_CHAR, m.group(0))[:39]) + "\u2026"
+
+
 def shorten_words(text: pd.Series) -> pd.Series:
-    """Text cells with every run of more than 40 characters without a space cut to 40
-    with an ellipsis, as :func:`plain_title` cuts chart labels (a table cannot wrap such
-    a run: a 3,000-character team name made its page's table a sliver when printed)."""
-    return text.str.replace(_LONG_WORD, _cut_word, regex=True)
+    """Escaped HTML text cells with every run of more than 40 characters without a space
+    cut to 40 with an ellipsis, as :func:`plain_title` cuts chart labels (a table cannot
+    wrap such a run: a 3,000-character team name made its page's table a sliver when
+    printed). An entity counts as the one character it shows, and is never cut."""
+    return text.str.replace(_LONG_ESCAPED, _cut_escaped, regex=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -685,9 +699,9 @@ def neutralise_csv(frame: pd.DataFrame) -> pd.DataFrame:
             clean = s.str.replace(_BIDI_CONTROLS, "", regex=True)
         except AttributeError:  # no text in the column
             return s
-        s = clean.where(clean.notna(), s)  # non-text cells as they were
+        s = clean.where(clean.notna(), s.to_numpy())  # non-text cells as they were
         formula = s.str.startswith(_FORMULA_START).eq(True)
-        return s.mask(formula, "'" + s[formula].astype(str))
+        return s.mask(formula, ("'" + s.astype(str)).to_numpy())  # by position: any index
 
     f = frame.copy()
     for c in f.columns:

@@ -103,10 +103,12 @@ def read_csv_rows(
     Rows whose extra fields are all empty (the trailing comma some exports add to every
     row) are read without them; ``frame.attrs["trailing_blank_rows"]`` counts them."""
     text, encoding = read_text(path)
-    frame, bad, line = _csv_rows(text, dtype)
-    if bad and line is None and (trimmed := drop_trailing_blank_fields(text))[1]:
-        frame, bad, line = _csv_rows(trimmed[0], dtype)
-        frame.attrs["trailing_blank_rows"] = trimmed[1]
+    trailing = 0
+    if (frame := read_plain_csv(text)) is None:  # rows of another length: trim first
+        text, trailing = drop_trailing_blank_fields(text)
+    frame, bad, line = _csv_rows(text, dtype, frame)
+    if trailing:
+        frame.attrs["trailing_blank_rows"] = trailing
     return frame, bad, encoding, line
 
 
@@ -118,20 +120,30 @@ def trailing_note(rows: int) -> str:
     )
 
 
+#: a field of one line: quoted (a doubled quote inside), or without commas or quotes
+_FIELD = r'(?:"(?:[^"\r\n]|"")*"|[^,"\r\n]*)'
+
+
 def drop_trailing_blank_fields(text: str) -> tuple[str, int]:
     """``text`` with the empty fields after each row's last header field taken off, and
-    how many rows had them. A CSV holding quotes is left as it is (a quoted field may
-    hold commas), and a row with anything but commas beyond the header stays long."""
-    if '"' in text:
+    how many rows had them. The header is the first line that is not blank, its fields
+    counted as a CSV reader counts them (a quoted field may hold commas); a row with
+    anything but commas beyond the header stays long."""
+    if ",\n" not in text and ",\r\n" not in text and not text.endswith(","):
         return text, 0
-    n = text.partition("\n")[0].count(",")
-    fields = re.compile(rf"^((?:[^,\r\n]*,){{{n}}}[^,\r\n]*),+(?=\r?$)", re.M)
+    header = re.search(r"[^\r\n]+", text)
+    n = len(next(csv.reader([header.group(0)]))) - 1
+    f = _FIELD if '"' in text else r"[^,\r\n]*"  # the simpler pattern is faster
+    fields = re.compile(rf"^((?:{f},){{{n}}}{f}),+(?=\r?$)", re.M)
     return fields.subn(r"\1", text)
 
 
-def _csv_rows(text: str, dtype: str | type) -> tuple[pd.DataFrame, list[str], int | None]:
-    """:func:`read_csv_rows` on the file's text: (frame, malformed lines, unclosed quote)."""
-    if (frame := read_plain_csv(text)) is not None:
+def _csv_rows(
+    text: str, dtype: str | type, frame: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[str], int | None]:
+    """:func:`read_csv_rows` on the file's text: (frame, malformed lines, unclosed
+    quote); ``frame`` is :func:`read_plain_csv`'s, if already read."""
+    if frame is not None or (frame := read_plain_csv(text)) is not None:
         frame = frame if dtype == TEXT else frame.astype(dtype)
         frame.attrs["skipped_lines"] = []
         return frame, [], None
@@ -209,7 +221,7 @@ def _long_first_rows(text: str) -> list[int]:
     """The lines of the data rows at the top of a CSV that have more fields than its
     header (blank lines passed over); empty when the first data row fits."""
     rows = csv.reader(io.StringIO(text))
-    header = next(rows, None)
+    header = next((row for row in rows if row), None)  # blank lines before it passed over
     if header is None:
         return []
     long = []

@@ -669,3 +669,13 @@ def test_timeliness_headline_names_hidden_shares_in_words():
         "reviews on time and looked-after visits on time: not shown, the numbers are small "
         "enough to identify children."
     )
+
+
+def test_worklist_cells_are_neutralised_whatever_the_index():
+    """The vectorised check put the quoted cells back by index label: a frame with a
+    repeated index (two lists concatenated) failed with InvalidIndexError, where the
+    cell-by-cell check it replaced wrote it."""
+    f = pd.DataFrame({"team": ["=a", "b", "\u202e=c", "+d", 5]}, index=[0, 0, 1, 1, 2])
+    back = D.neutralise_csv(f)
+    assert back["team"].tolist() == ["'=a", "b", "'=c", "'+d", 5]
+    assert back.index.tolist() == [0, 0, 1, 1, 2]

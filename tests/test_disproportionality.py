@@ -395,8 +395,10 @@ def test_scope_note_names_groups_and_reference_in_the_pages_words():
 def test_a_stage_never_has_one_hidden_count():
     """A stage's groups sum to its children, which the ethnicity-not-known table shows:
     with one group hidden (Black 3) it was the total less the shown counts. The next
-    smallest (White British 12) is hidden too, and, as the reference, every ratio against
-    it; a stage with no small count keeps everything."""
+    smallest other than the reference (Mixed 25) is hidden too: hiding White British 12
+    would hide every ratio at the stage. A stage with no small count keeps everything;
+    the reference is hidden, and every ratio against it, where no other group has a
+    count."""
     frame = pd.DataFrame(
         {
             "stage": ["cp_plan"] * 4 + ["referral"] * 2,
@@ -405,13 +407,17 @@ def test_a_stage_never_has_one_hidden_count():
             "reference": "white_british",
         }
     )
-    assert D.count_hidden(frame).tolist() == [True, True, False, False, False, False]
+    assert D.count_hidden(frame).tolist() == [False, True, False, True, False, False]
     flagged = D.flag_hidden(frame)
-    assert flagged["ratio_hidden"].tolist() == [True] * 4 + [False] * 2
+    assert flagged["ratio_hidden"].tolist() == [False, True, False, True, False, False]
     shown = protect_table(
         flagged.assign(rate_per_10k=1.0), counts=("count",), hidden_with=D.COUNT_HIDDEN_WITH
     )
-    assert shown["count"].tolist() == shown["rate_per_10k"].tolist() == [True] * 2 + [False] * 4
+    assert shown["count"].tolist() == shown["rate_per_10k"].tolist() == [
+        False, True, False, True, False, False,
+    ]  # fmt: skip
+    alone = frame.assign(count=[12, 3, 0, 0, 300, 90])  # only the reference to hide
+    assert D.flag_hidden(alone)["ratio_hidden"].tolist() == [True] * 4 + [False] * 2
 
 
 def test_a_hidden_ratio_is_not_judged_in_its_description_or_the_headlines():
@@ -497,3 +503,106 @@ def test_trend_and_forest_plot_draw_no_ratio_the_tables_hide(default_tables):
     fig = charts.forest_plot(one, "Ratios")
     labels = [x.get_text() for x in fig.axes[0].get_yticklabels()]
     assert labels == ["Started to be looked after: Asian"]
+
+
+def test_a_decision_ratio_is_hidden_with_its_previous_count():
+    """Black's 8 referrals are hidden beside Asian's 3 (secondary suppression), but its 7
+    assessments are shown: the decision ratio (7 / 8) / (80 / 100) = 1.09 and the 7 gave
+    the 8 back (7 / 1.09 / 0.8), as its interval did."""
+    frame = pd.DataFrame(
+        {
+            "stage": ["referral"] * 4 + ["assessment"] * 4,
+            "group": ["white_british", "black", "asian", "mixed"] * 2,
+            "count": [100, 8, 3, 50, 80, 7, 0, 40],
+            "reference": "white_british",
+        }
+    )
+    dp = D.flag_hidden(D.decision_points(frame), frame, 5).set_index("group")
+    assert dp.loc["black", "previous_hidden"] and not dp.loc["black", "count_hidden"]
+    assert dp.loc["black", "decision_ratio"] == pytest.approx(7 / 8 / 0.8)
+    assert dp.loc["black", "ratio_hidden"]
+    assert not dp.loc[["white_british", "mixed"], "ratio_hidden"].any()
+
+
+def test_a_label_is_hidden_with_its_ratio_and_not_counted_in_the_headline():
+    """A 2,000-child cut: Black 38 and Mixed 20 children started to be looked after beside
+    White British 'c' showed their ratios and p-values as 'c' but 'over' in the
+    Description column (so the hidden reference count was small enough for p < 0.05),
+    and the headline counted them among the rates 'clearly higher' while saying no group
+    differed clearly at that stage."""
+    from audit_lib import report
+
+    frame = pd.DataFrame(
+        {
+            "stage": "cla_start",
+            "stage_label": "Started to be looked after",
+            "group": ["white_british", "black", "mixed", "asian"],
+            "count": [4, 38, 20, 13],
+            "population": [6487, 17071, 6021, 39428],
+            "rate_per_10k": 1.0,
+            "rate_ratio": [1.0, 3.6, 5.4, 0.5],
+            "lower": [np.nan, 1.3, 1.8, 0.2],
+            "upper": [np.nan, 10.0, 16.0, 1.6],
+            "representation_index": 1.0,
+            "p_adjusted": [np.nan, 0.049, 0.017, 0.3],
+            "label": ["", "over", "over", ""],
+            "reference": "white_british",
+        }
+    )
+    flagged = D.flag_hidden(frame, suppress_max=5)
+    shown = report.styled_table(
+        flagged, uuid="t", counts=("count",), hidden_with=D.RATES_HIDDEN_WITH, hide=D.FLAGS
+    ).data
+    assert shown["Description"].tolist() == ["c"] * 4
+    lines = D.findings(flagged, "white_british", "bh", focus="cla_start")
+    # the two hidden "over" labels are not counted: nothing is judged
+    assert lines[-1].startswith("No ratio against White British children is shown"), lines
+    assert not any("clearly higher" in line for line in lines), lines
+
+
+def test_a_reference_group_that_is_no_value_of_the_grouping_is_an_error(default_tables):
+    """A page by sex with the default reference (White British) gave no ratio at all,
+    under the headline 'No group differed clearly from White British children'; it is a
+    one-line error naming the values to choose from. The funnel, which needs no ratio,
+    asks for none."""
+    from audit_lib.measures import explore as E
+
+    t, _ = default_tables
+    with pytest.raises(
+        ValueError, match="'white_british' is not a value of sex: choose one of F, M"
+    ):
+        D.table(t, "2026-10", by=["sex"])
+    males = D.table(t, "2026-10", by=["sex"], reference="M")["rates"]
+    assert males.loc[males["group"] == "F", "rate_ratio"].notna().all()
+    assert not E.funnel(t, "2026-10", by="sex").empty
+
+
+def test_the_regression_table_hides_what_the_rates_table_hides():
+    """The regression table showed every adjusted ratio with its interval, whose log
+    width is about 3.92 x sqrt(1/count + 1/reference count): a 200-child cut's one Mixed
+    S47 enquiry read 0.96 (0.06 to 15.7) below a forest plot and rates table that hid
+    it. Its figures now go with the rates table's ratio_hidden; other stages are not
+    the page's."""
+    from audit_lib import report
+
+    reg = pd.DataFrame(
+        {
+            "stage": ["s47", "s47", "icpc"],
+            "group": ["mixed", "black", "mixed"],
+            "glm_ratio": [0.955, 1.2, 1.0],
+            "glm_lower": [0.058, 0.9, 0.5],
+            "glm_upper": [15.717, 1.6, 2.0],
+            "glm_p_value": [0.97, 0.2, 0.9],
+            "glm_p_holm": [1.0, 0.4, 1.0],
+            "glm_p_bh": [0.97, 0.3, 0.9],
+        }
+    )
+    comb = pd.DataFrame(
+        {"stage": "s47", "group": ["mixed", "black"], "ratio_hidden": [True, False]}
+    )
+    flagged = D.regression_flagged(reg, comb)
+    shown = report.styled_table(
+        flagged, uuid="t", hidden_with=D.REGRESSION_HIDDEN_WITH, hide=("ratio_hidden",)
+    ).data
+    assert len(shown) == 2 and (shown.iloc[0, 2:] == "c").all()
+    assert not (shown.iloc[1, 2:] == "c").any()

@@ -505,3 +505,34 @@ def test_trailing_commas_on_every_row_are_read_not_rejected(data):
     (f,) = finding(report, "children", "trailing empty fields").to_dict("records")
     assert f["severity"] == "info" and f["rows"] == len(lines) - 1
     assert finding(report, "children", "malformed line").empty
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"a","b","c"\r\n"1","2, two","3",\r\n"4","5","6",,\r\n',  # every field quoted, CRLF
+        'a,b,c\n1,"2, two",3,\n4,5,6,\n',  # one quoted field with a comma
+        '\na,b,c\n1,"2, two",3,\n4,5,6\n',  # a blank line before the header
+    ],
+)
+def test_trailing_commas_are_read_in_quoted_files_and_after_a_blank_line(tmp_path, text):
+    """Rows ending in empty fields were all rejected where any field was quoted (an
+    export quoting every field), and a blank line before the header made the file read
+    as 'file is empty'; the rows are read as written, the trailing empty fields
+    counted."""
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    frame, bad, _, _ = tablefile.read_csv_rows(path)
+    assert bad == [] and list(frame.columns) == ["a", "b", "c"]
+    assert frame.to_numpy().tolist() == [["1", "2, two", "3"], ["4", "5", "6"]]
+    assert frame.attrs["trailing_blank_rows"] == (1 if text[0] == "\n" else 2)
+
+
+def test_a_row_with_text_beyond_the_header_is_still_rejected_beside_trailing_commas(tmp_path):
+    """Trailing empty fields are taken off; a row with anything in its extra fields is a
+    malformed line (rows read = kept + rejected)."""
+    path = tmp_path / "t.csv"
+    path.write_text('a,b,c\n1,"x",3,,\n4,5,6,x\n7,8,9,\n10,11,12\n')
+    frame, bad, _, _ = tablefile.read_csv_rows(path)
+    assert bad == ["4,5,6,x"] and frame["a"].tolist() == ["1", "7", "10"]
+    assert frame.attrs["trailing_blank_rows"] == 2

@@ -409,3 +409,15 @@ def test_a_very_long_name_cannot_stretch_a_table():
     assert out.iloc[0, 0] == "L" * 39 + "\u2026"
     assert out.iloc[1:, 0].tolist() == ["North East", "x" * 40]
     assert out.iloc[:, 1].tolist() == ["12", "30", "7"]
+
+
+def test_a_long_name_is_cut_as_shown_not_inside_its_escaped_characters():
+    """Tables are cut after HTML escaping: an entity counted as up to six characters
+    and could be cut through ("aaaa'''..." showed "&#x…"), and a name of apostrophes
+    was cut to far fewer than 40 characters. A shown character counts once."""
+    import lxml.html
+
+    names = ["aaaa" + "'" * 40, "O'Brien-" * 6, "a<b>" * 12, "x" * 40]
+    html = report.styled_table(pd.DataFrame({"team": names}), uuid="t").to_html()
+    shown = [td.text_content() for td in lxml.html.fromstring(html).iter("td")]
+    assert shown == [*(n[:39] + "\u2026" for n in names[:3]), "x" * 40]

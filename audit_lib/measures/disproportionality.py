@@ -34,9 +34,12 @@ __all__ = [
     "adjust_pvalues",
     "against_small_reference",
     "decision_points",
+    "check_reference",
     "count_hidden",
     "flag_hidden",
+    "hidden_at",
     "ratio_hidden",
+    "regression_flagged",
     "scope_note",
     "events",
     "conditional_rate_ratio_interval",
@@ -454,20 +457,24 @@ def table(
     tables: dict[str, pd.DataFrame],
     period: str,
     by=("ethnicity",),
-    reference: str = "white_british",
+    reference: str | None = "white_british",
     count: str = "children",
     level: float = 0.95,
 ) -> dict[str, pd.DataFrame]:
     """Everything the notebook shows, for one period: rates (with adjusted p-values),
-    decision points, and (for ethnicity) standardised and regression ratios."""
+    decision points, and (for ethnicity) standardised and regression ratios. A
+    ``reference`` that is no value of the first attribute of ``by`` is a ValueError
+    (:func:`check_reference`); None asks for counts and rates only (no ratio)."""
     absent = unavailable_stages(tables, period)
     ev = events(tables, period, count=count)
     pop = population_for_window(tables["population"], period)
-    r = rates(ev, pop, list(by), reference, level)
+    if reference is not None:
+        check_reference(ev, pop, list(by)[0], reference)
+    r = rates(ev, pop, list(by), str(reference), level)
     r = r[~r["stage"].isin(absent)].reset_index(drop=True)
     r = pd.concat([r, adjust_pvalues(r["p_value"])], axis=1)
     out = {"events": ev, "population": pop, "rates": r, "decisions": decision_points(r, level)}
-    if list(by) == ["ethnicity"]:
+    if list(by) == ["ethnicity"] and reference is not None:
         s = standardised(ev, pop, reference, level)
         s = s[~s["stage"].isin(absent)].reset_index(drop=True)
         s = pd.concat([s, adjust_pvalues(s["adj_p_value"]).add_prefix("adj_")], axis=1)
@@ -481,6 +488,19 @@ def table(
         {"stage": list(absent), "reason": list(absent.values())}, columns=["stage", "reason"]
     )
     return out
+
+
+def check_reference(ev: pd.DataFrame, pop: pd.DataFrame, first: str, reference: str) -> None:
+    """Raise ValueError unless ``reference`` is a value of ``first`` (in the population,
+    or for an attribute without one, the events): a reference group that is none (the
+    default White British on a page by sex) gave no ratio at all, under a headline that
+    no group differed clearly from it."""
+    values = (pop if first in pop else ev)[first].dropna().astype(str).unique()
+    if str(reference) not in values:
+        raise ValueError(
+            f"reference group {reference!r} is not a value of {first}: "
+            f"choose one of {', '.join(sorted(values))}"
+        )
 
 
 def unavailable_stages(tables: dict[str, pd.DataFrame], period: str) -> dict[str, str]:
@@ -558,13 +578,16 @@ def count_hidden(frame: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
     1 to ``suppress_max``, and, by secondary suppression (:func:`disclosure.protect`),
     the next smallest at a stage with a single such count. A stage's groups sum to a total
     a reader knows (its children, on the ethnicity-not-known table), so one hidden count
-    would be that total less the shown ones."""
+    would be that total less the shown ones. The reference group is the next smallest
+    only where no other group has a count: hiding it hides every ratio at the stage."""
     from ..disclosure import down, protect
 
     f = frame.reset_index(drop=True)
     stages = f.groupby(f["stage"].to_numpy(), sort=False).indices.values()
     relations = [r for rows in stages for r in down(f, "count", rows=rows.tolist())]
-    return protect(f, ["count"], relations, suppress_max)["count"].to_numpy()
+    ref = f["group"].eq(f["reference"]) if "reference" in f else pd.Series(False, f.index)
+    keep = [(i, "count") for i in np.flatnonzero(ref.to_numpy())]
+    return protect(f, ["count"], relations, suppress_max, keep)["count"].to_numpy()
 
 
 def against_small_reference(
@@ -586,12 +609,28 @@ def against_small_reference(
     return hide
 
 
+def hidden_at(
+    frame: pd.DataFrame,
+    rates_frame: pd.DataFrame | None = None,
+    suppress_max: int = 5,
+    stage: str = "stage",
+) -> np.ndarray:
+    """Rows of ``frame`` whose group's count at the stage in column ``stage`` is hidden
+    in ``rates_frame`` (default ``frame``; :func:`count_hidden`): a decision point's
+    counts are hidden as the rates table hides them."""
+    rates = frame if rates_frame is None else rates_frame
+    at = pd.MultiIndex.from_arrays([rates["stage"], rates["group"]])
+    hidden = pd.Series(count_hidden(rates, suppress_max), index=at)
+    key = pd.MultiIndex.from_arrays([frame[stage], frame["group"]])
+    return hidden.reindex(key).fillna(False).to_numpy(dtype=bool)
+
+
 def ratio_hidden(
     frame: pd.DataFrame, rates_frame: pd.DataFrame | None = None, suppress_max: int = 5
 ) -> np.ndarray:
-    """Rows whose ratio a page hides: the group's own count is hidden
-    (:func:`count_hidden`), or its reference's (:func:`against_small_reference`)."""
-    own = count_hidden(frame, suppress_max)
+    """Rows whose ratio a page hides: the group's own count is hidden (:func:`hidden_at`),
+    or its reference's (:func:`against_small_reference`)."""
+    own = hidden_at(frame, rates_frame, suppress_max)
     return own | against_small_reference(frame, rates_frame, suppress_max)
 
 
@@ -608,8 +647,8 @@ def index_hidden(comb: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
 
 #: How the rates table hides its columns (``styled_table(hidden_with=)``) once
 #: :func:`flag_hidden` has added the flags: counts (and their rates) as
-#: :func:`count_hidden` says, ratios and p-values also where the reference's count is
-#: hidden, the index where any count at the stage is small.
+#: :func:`count_hidden` says, ratios, p-values and their labels ("over", "under") also
+#: where the reference's count is hidden, the index where any count at the stage is small.
 #: A count and its rate, as any table of the rates shows them (England's beside ours too).
 COUNT_HIDDEN_WITH = {"count": "count_hidden", "rate_per_10k": ("count", "count_hidden")}
 RATES_HIDDEN_WITH = {
@@ -637,20 +676,41 @@ def flag_hidden(
 ) -> pd.DataFrame:
     """``frame`` with the boolean columns a page hides by (not shown): ``count_hidden``
     (:func:`count_hidden`), ``ratio_hidden`` (:func:`ratio_hidden`), for the rates
-    ``index_hidden`` (:func:`index_hidden`), and for decision points ``previous_hidden``
-    (the previous stage's count hidden in ``rates_frame``)."""
+    ``index_hidden`` (:func:`index_hidden`), and for decision points (whose counts are
+    hidden as ``rates_frame`` hides them) ``previous_hidden``
+    (the previous stage's count hidden in ``rates_frame``), which hides the decision
+    ratio too: with the count shown, the ratio gives the previous count back."""
     out = frame.assign(
-        count_hidden=count_hidden(frame, suppress_max),
+        count_hidden=hidden_at(frame, rates_frame, suppress_max),
         ratio_hidden=ratio_hidden(frame, rates_frame, suppress_max),
     )
     if "representation_index" in frame:
         out["index_hidden"] = index_hidden(frame, suppress_max)
     if "previous_stage" in frame:
-        rates = frame if rates_frame is None else rates_frame
-        r = pd.Series(count_hidden(rates, suppress_max), index=[rates["stage"], rates["group"]])
-        key = pd.MultiIndex.from_arrays([frame["previous_stage"], frame["group"]])
-        out["previous_hidden"] = r.reindex(key).fillna(False).to_numpy(dtype=bool)
+        out["previous_hidden"] = hidden_at(frame, rates_frame, suppress_max, "previous_stage")
+        out["ratio_hidden"] |= out["previous_hidden"]
     return out
+
+
+#: How the regression table hides its figures (``styled_table(hidden_with=)``) once
+#: :func:`regression_flagged` has added the rates table's flag.
+REGRESSION_HIDDEN_WITH = dict.fromkeys(
+    ("glm_ratio", "glm_lower", "glm_upper", "glm_p_value", "glm_p_holm", "glm_p_bh"),
+    "ratio_hidden",
+)
+
+
+def regression_flagged(regression: pd.DataFrame, comb: pd.DataFrame) -> pd.DataFrame:
+    """The regression table (``table(...)["regression"]``) with the rates table's
+    ``ratio_hidden`` flag of each stage and group (:func:`flag_hidden` on ``comb``): an
+    adjusted ratio's interval gives its count back (its log width is about
+    3.92 x sqrt(1/count + 1/reference's count): a 200-child cut's one Mixed S47 enquiry
+    read 0.96, 0.06 to 15.7), so it is hidden where the crude ratio is. Only the stages
+    ``comb`` holds (the page's) are kept."""
+    regression = regression[regression["stage"].isin(comb["stage"])]
+    key = comb.set_index(["stage", "group"])["ratio_hidden"]
+    at = pd.MultiIndex.from_arrays([regression["stage"], regression["group"]])
+    return regression.assign(ratio_hidden=key.reindex(at).fillna(True).to_numpy(dtype=bool))
 
 
 ADJUSTMENT_NAMES = {"bh": "Benjamini-Hochberg", "holm": "Holm"}

@@ -82,7 +82,7 @@ def funnel(
     (a child starting care this year may have been referred last year), as the DfE's
     published stage rates do.
     """
-    r = D.table(tables, period, by=[by], count=count)["rates"]
+    r = D.table(tables, period, by=[by], reference=None, count=count)["rates"]
     f = r[["stage", "group", "count", "population", "rate_per_10k"]].copy()
     referred = f[f["stage"] == "referral"].set_index("group")["count"]
     f["per_100_referred"] = f["count"] / f["group"].map(referred).replace(0, np.nan) * 100

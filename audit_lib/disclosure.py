@@ -44,6 +44,7 @@ __all__ = [
     "escape_frame",
     "escape_text",
     "fmt_count",
+    "fmt_row_share",
     "fmt_share",
     "hidden_shares",
     "hide_rate",
@@ -106,6 +107,12 @@ def suppress_counts(counts, suppress_max: int = 5) -> pd.Series:
     return out
 
 
+def _parts(parts, suppress_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """Count ``parts`` as numbers (blank: 0) and which of them a table hides."""
+    s = pd.to_numeric(pd.Series(parts), errors="coerce").fillna(0).to_numpy(dtype=float)
+    return s, is_suppressed(s, suppress_max)
+
+
 def shown_total(parts, suppress_max: int = 5) -> int | None:
     """The sum of count ``parts`` to quote beside them, or None where it gives a "c" back.
 
@@ -113,8 +120,7 @@ def shown_total(parts, suppress_max: int = 5) -> int | None:
     1..``suppress_max``): it must not itself be 1..``suppress_max`` (one hidden part, or
     a few small ones) nor pin every hidden part at ``suppress_max``.
     """
-    s = pd.to_numeric(pd.Series(parts), errors="coerce").fillna(0).to_numpy(dtype=float)
-    hidden = is_suppressed(s, suppress_max)
+    s, hidden = _parts(parts, suppress_max)
     rest = s[hidden].sum()
     if hidden.any() and (rest <= suppress_max or rest >= hidden.sum() * suppress_max):
         return None
@@ -128,8 +134,7 @@ def fmt_total(parts, suppress_max: int = 5) -> str:
     total = shown_total(parts, suppress_max)
     if total is not None:
         return fmt_count(total, suppress_max)
-    s = pd.to_numeric(pd.Series(parts), errors="coerce").fillna(0).to_numpy(dtype=float)
-    hidden = is_suppressed(s, suppress_max)
+    s, hidden = _parts(parts, suppress_max)
     least = int(s[~hidden].sum() + hidden.sum())
     return SUPPRESSED if least <= suppress_max else f"at least {least:,}"
 
@@ -141,6 +146,12 @@ def fmt_share(numerator, denominator, suppress_max: int = 5, digits: int = 0) ->
     if not denominator or pd.isna(denominator):
         return ""
     return f"{numerator / denominator:.{digits}%}"
+
+
+def fmt_row_share(row, suppress_max: int = 5) -> str:
+    """:func:`fmt_share` of a row's ``numerator`` and ``denominator`` (a month of a
+    monthly frame, a checklist item), as the table beside the sentence shows it."""
+    return fmt_share(row["numerator"], row["denominator"], suppress_max)
 
 
 def hide_rate(numerator, denominator, suppress_max: int = 5) -> np.ndarray:

@@ -136,7 +136,7 @@ def signal_words(entry: dict) -> str:
     return "No special cause"
 
 
-def _hidden(entry: dict | None, suppress_max: int) -> bool:
+def entry_hidden(entry: dict | None, suppress_max: int) -> bool:
     """True where a recorded share must not be shown (disclosure.hide_rate)."""
     from .disclosure import hide_rate
 
@@ -183,7 +183,7 @@ def indicator_table(
             )
             continue
         signal = (month or {}).get("spc_signal")
-        hide_month, hide_12m = _hidden(month, suppress_max), _hidden(r12, suppress_max)
+        hide_month, hide_12m = entry_hidden(month, suppress_max), entry_hidden(r12, suppress_max)
         # a mean of months, one of them hidden, gives it back beside the others' shares
         few = is_suppressed([(month or {}).get("mean_12m_min_count")], suppress_max)[0]
         hide_mean = hide_month or bool(few)
@@ -504,7 +504,7 @@ def headline_line(metrics: dict[str, dict], prefix: str, suppress_max: int = 5) 
         if not ind.key.startswith(prefix + "."):
             continue
         r12 = metrics.get(f"{ind.key}.rolling_12m")
-        if r12 and r12.get("value") is not None and not _hidden(r12, suppress_max):
+        if r12 and r12.get("value") is not None and not entry_hidden(r12, suppress_max):
             out.append(f"{ind.label}: {fmt_pct(r12['value'])} (12 months)")
         elif r12 and r12.get("status") == "not_available":
             out.append(f"{ind.label}: {r12.get('reason') or 'not available'}")

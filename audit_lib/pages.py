@@ -191,14 +191,14 @@ def sparkline(values: list[float | None], width: int = 120, height: int = 28) ->
 def _share_hidden(entry: dict, run: dict) -> bool:
     """True where a period's pages show ``entry``'s share as "c" (its numerator,
     complement or denominator is 1 to the run's ``suppress_max``)."""
-    from .indicators import _hidden
+    from .indicators import entry_hidden
 
     params = [nb.get("parameters") or {} for nb in run.get("notebooks", {}).values()]
     k = next((p["suppress_max"] for p in params if "suppress_max" in p), 5)
     try:
-        return _hidden(entry, int(k))
+        return entry_hidden(entry, int(k))
     except (TypeError, ValueError):
-        return _hidden(entry, 5)
+        return entry_hidden(entry, 5)
 
 
 def top_index(out: Path) -> Path:

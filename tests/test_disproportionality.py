@@ -606,3 +606,23 @@ def test_the_regression_table_hides_what_the_rates_table_hides():
     ).data
     assert len(shown) == 2 and (shown.iloc[0, 2:] == "c").all()
     assert not (shown.iloc[1, 2:] == "c").any()
+
+
+def test_charts_draw_only_rows_the_tables_show():
+    """The stage funnel draws known groups with children whose counts are shown; the
+    forest plot known groups other than the reference whose ratios are shown, labelled
+    'Stage: Group' (both rules were written in the notebook)."""
+    comb = pd.DataFrame(
+        {
+            "stage": "cp_plan",
+            "stage_label": "CP plan",
+            "group": ["white_british", "black", "asian", "mixed", "not_known"],
+            "count": [40, 3, 0, 25, 30],
+            "count_hidden": [False, True, False, False, False],
+            "ratio_hidden": [False, True, False, False, False],
+        }
+    )
+    assert D.chart_rates(comb)["group"].tolist() == ["white_british", "mixed"]
+    forest = D.forest_rows(comb, "white_british")
+    assert forest["group"].tolist() == ["asian", "mixed"]
+    assert forest["label"].tolist() == ["CP plan: Asian", "CP plan: Mixed"]

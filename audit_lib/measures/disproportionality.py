@@ -34,9 +34,11 @@ __all__ = [
     "adjust_pvalues",
     "against_small_reference",
     "decision_points",
+    "chart_rates",
     "check_reference",
     "count_hidden",
     "flag_hidden",
+    "forest_rows",
     "hidden_at",
     "ratio_hidden",
     "regression_flagged",
@@ -590,6 +592,29 @@ def count_hidden(frame: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
     return protect(f, ["count"], relations, suppress_max, keep)["count"].to_numpy()
 
 
+def _hidden_counts(rates: pd.DataFrame, suppress_max: int) -> pd.Series:
+    """:func:`count_hidden` of ``rates``, indexed by (stage, group), for looking up."""
+    at = pd.MultiIndex.from_arrays([rates["stage"], rates["group"]])
+    return pd.Series(count_hidden(rates, suppress_max), index=at)
+
+
+def _lookup(hidden: pd.Series, stages, groups) -> np.ndarray:
+    """Whether each (stage, group) is hidden in ``hidden`` (absent: not hidden)."""
+    key = pd.MultiIndex.from_arrays([stages, groups])
+    return hidden.reindex(key).fillna(False).to_numpy(dtype=bool)
+
+
+def _against_hidden_reference(frame: pd.DataFrame, rates: pd.DataFrame, hidden: pd.Series):
+    """Rows of ``frame`` whose reference's count at the stage or previous stage is hidden."""
+    refs = rates.set_index(["stage", "group"])["reference"]
+    hide = np.zeros(len(frame), bool)
+    for col in ("stage", "previous_stage"):
+        if col in frame:
+            ref = refs.reindex(pd.MultiIndex.from_arrays([frame[col], frame["group"]]))
+            hide |= _lookup(hidden, frame[col], ref.to_numpy())
+    return hide
+
+
 def against_small_reference(
     frame: pd.DataFrame, rates_frame: pd.DataFrame | None = None, suppress_max: int = 5
 ) -> np.ndarray:
@@ -599,14 +624,7 @@ def against_small_reference(
     beside the group's own count and population, gives that count back (a 200-child cut:
     Black 14 of 17,071, ratio 1.33, so White British 4 of 6,487)."""
     rates = frame if rates_frame is None else rates_frame
-    r = rates.assign(hidden=count_hidden(rates, suppress_max)).set_index(["stage", "group"])
-    hide = np.zeros(len(frame), bool)
-    for col in ("stage", "previous_stage"):
-        if col in frame:
-            ref = r["reference"].reindex(pd.MultiIndex.from_arrays([frame[col], frame["group"]]))
-            key = pd.MultiIndex.from_arrays([frame[col], ref.to_numpy()])
-            hide |= r["hidden"].reindex(key).fillna(False).to_numpy(dtype=bool)
-    return hide
+    return _against_hidden_reference(frame, rates, _hidden_counts(rates, suppress_max))
 
 
 def hidden_at(
@@ -619,10 +637,7 @@ def hidden_at(
     in ``rates_frame`` (default ``frame``; :func:`count_hidden`): a decision point's
     counts are hidden as the rates table hides them."""
     rates = frame if rates_frame is None else rates_frame
-    at = pd.MultiIndex.from_arrays([rates["stage"], rates["group"]])
-    hidden = pd.Series(count_hidden(rates, suppress_max), index=at)
-    key = pd.MultiIndex.from_arrays([frame[stage], frame["group"]])
-    return hidden.reindex(key).fillna(False).to_numpy(dtype=bool)
+    return _lookup(_hidden_counts(rates, suppress_max), frame[stage], frame["group"])
 
 
 def ratio_hidden(
@@ -630,8 +645,10 @@ def ratio_hidden(
 ) -> np.ndarray:
     """Rows whose ratio a page hides: the group's own count is hidden (:func:`hidden_at`),
     or its reference's (:func:`against_small_reference`)."""
-    own = hidden_at(frame, rates_frame, suppress_max)
-    return own | against_small_reference(frame, rates_frame, suppress_max)
+    rates = frame if rates_frame is None else rates_frame
+    hidden = _hidden_counts(rates, suppress_max)
+    own = _lookup(hidden, frame["stage"], frame["group"])
+    return own | _against_hidden_reference(frame, rates, hidden)
 
 
 def index_hidden(comb: pd.DataFrame, suppress_max: int = 5) -> np.ndarray:
@@ -680,16 +697,35 @@ def flag_hidden(
     hidden as ``rates_frame`` hides them) ``previous_hidden``
     (the previous stage's count hidden in ``rates_frame``), which hides the decision
     ratio too: with the count shown, the ratio gives the previous count back."""
+    rates = frame if rates_frame is None else rates_frame
+    hidden = _hidden_counts(rates, suppress_max)  # secondary suppression: worked out once
+    own = _lookup(hidden, frame["stage"], frame["group"])
     out = frame.assign(
-        count_hidden=hidden_at(frame, rates_frame, suppress_max),
-        ratio_hidden=ratio_hidden(frame, rates_frame, suppress_max),
+        count_hidden=own, ratio_hidden=own | _against_hidden_reference(frame, rates, hidden)
     )
     if "representation_index" in frame:
         out["index_hidden"] = index_hidden(frame, suppress_max)
     if "previous_stage" in frame:
-        out["previous_hidden"] = hidden_at(frame, rates_frame, suppress_max, "previous_stage")
+        out["previous_hidden"] = _lookup(hidden, frame["previous_stage"], frame["group"])
         out["ratio_hidden"] |= out["previous_hidden"]
     return out
+
+
+def chart_rates(comb: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`flag_hidden` rates a chart may draw at their count (the stage
+    funnel): known groups with children, whose count the tables show."""
+    known = ~comb["group"].astype(str).str.startswith(NOT_KNOWN)
+    return comb[known & comb["count"].gt(0) & ~comb["count_hidden"]]
+
+
+def forest_rows(comb: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The rows of :func:`flag_hidden` rates the forest plot draws: known groups other
+    than ``reference`` whose ratio the tables show, labelled "Stage: Group"."""
+    from ..model import category_label
+
+    known = ~comb["group"].astype(str).str.startswith(NOT_KNOWN)
+    f = comb[(comb["group"] != reference) & known & ~comb["ratio_hidden"]]
+    return f.assign(label=f["stage_label"] + ": " + f["group"].map(category_label))
 
 
 #: How the regression table hides its figures (``styled_table(hidden_with=)``) once

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ..disclosure import fmt_row_share
 from ..metrics import share
 from ..model import ANCHORS, CASE_TYPE, GRADE_LABELS, PLAN_CHECKLIST
 from ..stats import wilson
@@ -407,15 +408,15 @@ def findings(
         strong = anchors.loc[anchors["value"].idxmax()]
         lines.append(
             f"Weakest practice anchor: {ANCHOR_LABELS[weak['anchor']]} "
-            f"({_share(weak, suppress_max)} good or better); strongest: "
-            f"{ANCHOR_LABELS[strong['anchor']]} ({_share(strong, suppress_max)})."
+            f"({fmt_row_share(weak, suppress_max)} good or better); strongest: "
+            f"{ANCHOR_LABELS[strong['anchor']]} ({fmt_row_share(strong, suppress_max)})."
         )
     items = checklist_summary(r12)
     if len(items):
         low = items.loc[items["value"].idxmin()]
         lines.append(
             f"Plan checklist item met least often: {low['label']} "
-            f"({_share(low, suppress_max)} of plans)."
+            f"({fmt_row_share(low, suppress_max)} of plans)."
         )
     teams = merge_small_groups(good_or_better(r12, by=("team",)), "team", suppress_max=suppress_max)
     if len(teams) > 2:
@@ -458,13 +459,6 @@ def heatmap_title(heat: pd.DataFrame) -> str:
     )
 
 
-def _share(row: pd.Series, suppress_max: int) -> str:
-    """A row's share for a sentence, "c" where the table beside it hides it."""
-    from ..disclosure import fmt_share
-
-    return fmt_share(row["numerator"], row["denominator"], suppress_max)
-
-
 def checklist_title(items: pd.DataFrame, suppress_max: int = 5) -> str:
     """Checklist chart title naming the item met least often, for any result (its share
     "c" where its numerator, complement or plans are 1..``suppress_max``)."""
@@ -472,7 +466,7 @@ def checklist_title(items: pd.DataFrame, suppress_max: int = 5) -> str:
     if items.empty:
         return "Plan checklist: no audited plans in the last 12 months"
     low = items.loc[items["value"].idxmin()]
-    return f"Plans most often lack: {str(low['label']).lower()} ({_share(low, suppress_max)} met)"
+    return f"Plans most often lack: {str(low['label']).lower()} ({fmt_row_share(low, suppress_max)} met)"
 
 
 def recent(audits: pd.DataFrame, period: str, months: int) -> pd.DataFrame:

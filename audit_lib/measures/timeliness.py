@@ -842,10 +842,9 @@ def summary_table(summary: pd.DataFrame, unavailable: dict[str, str] | None = No
 def latest_share(series: pd.DataFrame, suppress_max: int = 5) -> str:
     """The last month's share of a monthly frame for a title: "c" where its numerator,
     complement or denominator is 1..``suppress_max``, as the tables beside it show it."""
-    from ..disclosure import fmt_share
+    from ..disclosure import fmt_row_share
 
-    last = series.iloc[-1]
-    return fmt_share(last["numerator"], last["denominator"], suppress_max)
+    return fmt_row_share(series.iloc[-1], suppress_max)
 
 
 def spc_title(series: pd.DataFrame, noun: str, period: str, suppress_max: int = 5) -> str:
